@@ -1,0 +1,59 @@
+"""A ``dig mx`` style text rendering of an MX lookup, for the console and transcripts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from smtp_session.mx import Candidate, MxLookup
+
+NAME_WIDTH = 24
+TTL_WIDTH = 8
+
+
+def _row(name: str, ttl: int | None, rdtype: str, data: str) -> str:
+    ttl_text = "" if ttl is None else str(ttl)
+    return f"{name + '.':<{NAME_WIDTH}} {ttl_text:<{TTL_WIDTH}} IN\t{rdtype}\t{data}"
+
+
+def _answer_lines(lookup: MxLookup) -> list[str]:
+    if lookup.implicit:
+        return [
+            f"; no MX records: {lookup.domain} itself is the implicit MX, preference 0",
+            "; (RFC 5321 §5.1), reached at its own A/AAAA addresses",
+        ]
+    lines = [";; ANSWER SECTION:"]
+    for record in lookup.records:
+        host = record.host if record.host == "." else record.host + "."
+        lines.append(_row(lookup.domain, record.ttl, "MX", f"{record.preference} {host}"))
+    return lines
+
+
+def _address_lines(candidate: Candidate) -> list[str]:
+    if candidate.error:
+        return [f"; {candidate.host}: {candidate.error}"]
+    return [
+        _row(candidate.host, candidate.ttl, "AAAA" if ":" in address else "A", address)
+        for address in candidate.addresses
+    ]
+
+
+def render_dig(lookup: MxLookup) -> str:
+    """``dig mx DOMAIN`` style text: question, answer, addresses of the hosts, server."""
+    count = len(lookup.records)
+    lines = [
+        f"; <<>> MX lookup for {lookup.domain} <<>>",
+        f";; status: NOERROR, ANSWER: {count}",
+        "",
+        ";; QUESTION SECTION:",
+        f";{lookup.domain + '.':<{NAME_WIDTH + TTL_WIDTH + 1}} IN\tMX",
+        "",
+        *_answer_lines(lookup),
+        "",
+        ";; ADDITIONAL SECTION:",
+    ]
+    for candidate in lookup.candidates:
+        lines.extend(_address_lines(candidate))
+    if lookup.server:
+        lines.extend(["", f";; SERVER: {lookup.server}"])
+    return "\n".join(lines) + "\n"
