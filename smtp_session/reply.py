@@ -44,7 +44,7 @@ class Reply:
 
     @property
     def reply_class(self) -> str | None:
-        """positive / intermediate / transient / permanent (RFC 5321 §4.2.1), from the first digit."""
+        """positive / intermediate / transient / permanent (RFC 5321 §4.2.1)."""
         if self.code is None:
             return None
         return {2: "positive", 3: "intermediate", 4: "transient", 5: "permanent"}.get(
@@ -91,7 +91,7 @@ def parse_reply(text: str) -> Reply:
 
 
 def enhanced_code_of(code: int | None, first_text: str) -> str | None:
-    """The RFC 3463 enhanced status code at the start of the text, if its class matches the reply's."""
+    """The RFC 3463 enhanced status code starting the text, if its class matches the reply's."""
     m = _ENHANCED.match(first_text)
     if not m:
         return None

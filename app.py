@@ -1,0 +1,60 @@
+"""SMTP Playground: the application factory and the command-line entry point."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from flask import Flask
+
+from web import api, pages, ws
+from web.config import add_arguments, from_arguments, from_environ
+from web.services import Services
+
+log = logging.getLogger("playground")
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app; settings come from the environment unless ``test_config`` overrides."""
+    app = Flask(__name__)
+    app.config.update(from_environ())
+    if test_config:
+        app.config.update(test_config)
+    app.config["SOCK_SERVER_OPTIONS"] = {
+        "ping_interval": 25,
+        # Frames a little over MAX_FRAME still arrive so we can answer with an error frame;
+        # far larger ones are cut off by the WebSocket layer itself.
+        "max_message_size": 4 * app.config["MAX_FRAME"],
+    }
+    services = Services(app.config)
+    app.extensions["playground"] = services
+    if app.config["START_SANDBOX"]:
+        services.start_sandbox()
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    ws.sock.init_app(app)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python app.py [--host ...] [--port ...] [--sandbox-port ...] [--data-dir ...]``."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app = create_app(from_arguments(args))
+    host, port = app.config["HOST"], app.config["PORT"]
+    log.info(
+        "SMTP Playground on http://%s:%s/ (sandbox SMTP on %s)",
+        host,
+        port,
+        app.config["SANDBOX_PORT"],
+    )
+    app.run(host=host, port=port, threaded=True)
+
+
+if __name__ == "__main__":
+    main()

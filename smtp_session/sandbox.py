@@ -1,0 +1,252 @@
+"""The built-in sandbox SMTP server (aiosmtpd): accepts mail, keeps it, and fails on purpose.
+
+It is what the playground talks to out of the box, so a class works with no mail server and
+no network. Some recipient addresses answer with the failures real servers give, so the
+lesson on 4xx/5xx replies works offline; they are listed in ``SCENARIOS`` (shown on the page).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from .certs import CertPair, ensure_sandbox_cert
+from .mailbox import Mailbox
+
+log = logging.getLogger(__name__)
+
+SANDBOX_HOSTNAME = "sandbox.test"
+DEMO_USER = "demo"
+DEMO_PASSWORD = "demo-password"
+GREYLIST_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A recipient address the sandbox refuses on purpose, the way real servers do."""
+
+    address: str
+    reply: str
+    teaches: str
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.address: s
+    for s in (
+        Scenario(
+            "unknown@sandbox.test",
+            "550 5.1.1 <unknown@sandbox.test>: Recipient address rejected: User unknown",
+            "a permanent failure: the mailbox does not exist (RFC 3463 X.1.1)",
+        ),
+        Scenario(
+            "full@sandbox.test",
+            "452 4.2.2 <full@sandbox.test>: Mailbox full, try again later",
+            "a transient failure: the mailbox is over quota (X.2.2)",
+        ),
+        Scenario(
+            "greylist@sandbox.test",
+            f"451 4.7.1 <greylist@sandbox.test>: Greylisted, retry in {GREYLIST_SECONDS} seconds",
+            "greylisting: retry the same recipient after the delay and it is accepted",
+        ),
+        Scenario(
+            "relay@elsewhere.example",
+            "550 5.7.1 <relay@elsewhere.example>: Relay access denied",
+            "relaying denied: this server does not deliver for that domain (X.7.1)",
+        ),
+        Scenario(
+            "toobig@sandbox.test",
+            "552 5.3.4 <toobig@sandbox.test>: Message size exceeds fixed limit for this mailbox",
+            "message too big (X.3.4)",
+        ),
+        Scenario(
+            "policy@sandbox.test",
+            "550 5.7.26 <policy@sandbox.test>: Unauthenticated mail refused by DMARC policy",
+            "a policy rejection: SPF/DKIM/DMARC checks failed (X.7.26)",
+        ),
+        Scenario(
+            "disabled@sandbox.test",
+            "550 5.2.1 <disabled@sandbox.test>: Mailbox disabled, not accepting messages",
+            "the mailbox exists but is disabled (X.2.1)",
+        ),
+        Scenario(
+            "tempfail@sandbox.test",
+            "450 4.2.0 <tempfail@sandbox.test>: Mailbox temporarily unavailable",
+            "a transient mailbox problem (X.2.0)",
+        ),
+    )
+}
+
+
+@dataclass
+class SandboxConfig:
+    """Where the sandbox listens and how it behaves."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 2525
+    tls_port: int | None = 2465
+    auth_require_tls: bool = True
+    max_messages: int = 500
+    data_size_limit: int = 32 * 1024 * 1024
+    users: dict[str, str] = field(default_factory=lambda: {DEMO_USER: DEMO_PASSWORD})
+
+
+class SandboxHandler:
+    """aiosmtpd handler: refuse the scenario addresses, keep every accepted message."""
+
+    def __init__(self, mailbox: Mailbox) -> None:
+        self.mailbox = mailbox
+        self._greylist: dict[tuple[str, str, str], float] = {}
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        # We do implement RFC 2034 enhanced codes on our replies; say so, like real servers.
+        return responses[:-1] + ["250-ENHANCEDSTATUSCODES", responses[-1]]
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        scenario = SCENARIOS.get(address.lower())
+        if scenario is not None and not self._greylist_passed(session, envelope, address):
+            return scenario.reply
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Ok"
+
+    def _greylist_passed(self, session: Session, envelope: Envelope, address: str) -> bool:
+        if address.lower() != "greylist@sandbox.test":
+            return False
+        key = (str(session.peer[0] if session.peer else ""), envelope.mail_from or "", address)
+        now = time.monotonic()
+        first = self._greylist.setdefault(key, now)
+        return now - first >= GREYLIST_SECONDS
+
+    async def handle_MAIL(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        envelope.mail_from = address
+        envelope.mail_options.extend(options)
+        return "250 2.1.0 Ok"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        auth = session.auth_data
+        msg = self.mailbox.add(
+            raw,
+            mail_from=envelope.mail_from or "",
+            rcpt_tos=envelope.rcpt_tos,
+            peer=str(session.peer[0]) if session.peer else "",
+            tls=session.ssl is not None,
+            auth_user=_login_of(auth),
+        )
+        return f"250 2.0.0 Ok: queued as {msg.id}"
+
+
+def _login_of(auth: Any) -> str | None:
+    login = getattr(auth, "login", None)
+    return login.decode("utf-8", "replace") if isinstance(login, bytes) else login
+
+
+class SandboxSMTP(SMTP):
+    """aiosmtpd with the prompts the classic tutorials show, and CRAM-MD5."""
+
+    # draft-murchison-sasl-login: most servers prompt "Username:" and "Password:".
+    AuthLoginUsernameChallenge = "Username:"
+    AuthLoginPasswordChallenge = "Password:"
+
+    def __init__(self, handler: Any, *, users: dict[str, str], **kwargs: Any) -> None:
+        self.users = users
+        super().__init__(handler, authenticator=self._check_password, **kwargs)
+
+    def _check_password(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        if not isinstance(data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        user = data.login.decode("utf-8", "replace")
+        expected = self.users.get(user)
+        ok = expected is not None and hmac.compare_digest(expected.encode(), data.password)
+        return AuthResult(success=ok, auth_data=data if ok else None)
+
+    async def auth_CRAM__MD5(self, server: SMTP, args: list[str]) -> AuthResult:
+        """RFC 2195: the server sends a unique challenge, the client answers user + HMAC-MD5."""
+        from .cram import check_cram_response, make_challenge
+
+        challenge = make_challenge(SANDBOX_HOSTNAME)
+        answer = await self.challenge_auth(challenge)
+        if not isinstance(answer, bytes):
+            return AuthResult(success=False)
+        user = check_cram_response(challenge, answer, self.users)
+        if user is None:
+            return AuthResult(success=False)
+        return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
+
+
+class _SandboxController(Controller):
+    def __init__(self, handler: Any, smtp_kwargs: dict[str, Any], **kwargs: Any) -> None:
+        self._smtp_kwargs = smtp_kwargs
+        super().__init__(handler, **kwargs)
+
+    def factory(self) -> SMTP:
+        return SandboxSMTP(self.handler, **self._smtp_kwargs)
+
+
+class SandboxServer:
+    """The plain/STARTTLS listener and the implicit-TLS listener, started and stopped together."""
+
+    def __init__(self, config: SandboxConfig) -> None:
+        self.config = config
+        self.mailbox = Mailbox(config.data_dir / "sandbox", config.max_messages)
+        self.cert: CertPair = ensure_sandbox_cert(config.data_dir / "tls")
+        self.handler = SandboxHandler(self.mailbox)
+        self._controllers: list[Controller] = []
+
+    def start(self) -> None:
+        """Start listening; raises OSError if a port is taken."""
+        cfg = self.config
+        smtp_kwargs: dict[str, Any] = {
+            "users": cfg.users,
+            "hostname": SANDBOX_HOSTNAME,
+            "ident": "ESMTP SMTP Playground sandbox",
+            "data_size_limit": cfg.data_size_limit,
+            "auth_require_tls": cfg.auth_require_tls,
+            "tls_context": self.cert.server_context(),
+        }
+        plain = _SandboxController(self.handler, smtp_kwargs, hostname=cfg.host, port=cfg.port)
+        self._start(plain)
+        if cfg.tls_port is not None:
+            implicit_kwargs = {**smtp_kwargs, "tls_context": None}
+            implicit = _SandboxController(
+                self.handler,
+                implicit_kwargs,
+                hostname=cfg.host,
+                port=cfg.tls_port,
+                ssl_context=self.cert.server_context(),
+            )
+            self._start(implicit)
+
+    def _start(self, controller: Controller) -> None:
+        controller.start()
+        self._controllers.append(controller)
+
+    @property
+    def port(self) -> int:
+        return self.config.port
+
+    def stop(self) -> None:
+        """Stop every listener (idempotent)."""
+        while self._controllers:
+            self._controllers.pop().stop()

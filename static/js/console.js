@@ -1,0 +1,130 @@
+// The terminal-style console: a DOM line per line of the session, and an input line with
+// history. Text from servers is untrusted: it is only ever written with textContent.
+
+const HISTORY_KEY = 'smtp-playground-history';
+const HISTORY_MAX = 200;
+
+export class Console extends EventTarget {
+  constructor(screen, input, prompt) {
+    super();
+    this.screen = screen;
+    this.input = input;
+    this.prompt = prompt;
+    this.history = loadHistory();
+    this.historyIndex = this.history.length;
+    this.draft = '';
+    this.secret = false;
+    this.input.addEventListener('keydown', (ev) => this.onKey(ev));
+    this.input.addEventListener('paste', (ev) => this.onPaste(ev));
+  }
+
+  onKey(ev) {
+    if (ev.key === 'Enter') {
+      ev.preventDefault();
+      this.submit([this.input.value]);
+    } else if (ev.key === 'ArrowUp') {
+      ev.preventDefault();
+      this.recall(-1);
+    } else if (ev.key === 'ArrowDown') {
+      ev.preventDefault();
+      this.recall(1);
+    } else if (ev.key === 'u' && ev.ctrlKey) {
+      ev.preventDefault();
+      this.input.value = '';
+    }
+  }
+
+  onPaste(ev) {
+    const text = ev.clipboardData ? ev.clipboardData.getData('text') : '';
+    if (!/[\r\n]/.test(text)) return;
+    ev.preventDefault();
+    const lines = text.replace(/\r\n?/g, '\n').split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    lines[0] = this.input.value + lines[0];
+    this.submit(lines);
+  }
+
+  submit(lines) {
+    this.input.value = '';
+    for (const line of lines) this.remember(line);
+    this.dispatchEvent(new CustomEvent('lines', { detail: lines }));
+  }
+
+  // Lines that carry credentials (answers to a 334, AUTH with an initial response) are
+  // never kept in the history, which lives in localStorage.
+  remember(line) {
+    const secret = this.secret || /^\s*AUTH\s+\S+\s+\S+/i.test(line);
+    if (!secret && line.trim() && this.history[this.history.length - 1] !== line) {
+      this.history.push(line);
+      if (this.history.length > HISTORY_MAX) this.history.shift();
+      saveHistory(this.history);
+    }
+    this.historyIndex = this.history.length;
+    this.draft = '';
+  }
+
+  recall(step) {
+    if (this.historyIndex === this.history.length) this.draft = this.input.value;
+    const next = Math.min(this.history.length, Math.max(0, this.historyIndex + step));
+    this.historyIndex = next;
+    this.input.value = next === this.history.length ? this.draft : this.history[next];
+    const end = this.input.value.length;
+    this.input.setSelectionRange(end, end);
+  }
+
+  // Append one line. kind: sent | reply | info | error | warning; cls: extra classes.
+  line(text, kind, { cls = [], seq = null, data = null } = {}) {
+    const div = document.createElement('div');
+    div.className = ['line', kind, ...cls].join(' ');
+    div.textContent = text === '' ? '\u00a0' : text;
+    if (seq !== null) {
+      div.dataset.seq = String(seq);
+      div.id = `L${seq}`;
+    }
+    if (data) div.entry = data;
+    const stick = this.atBottom();
+    this.screen.append(div);
+    if (stick) this.screen.scrollTop = this.screen.scrollHeight;
+    return div;
+  }
+
+  atBottom() {
+    const s = this.screen;
+    return s.scrollHeight - s.scrollTop - s.clientHeight < 40;
+  }
+
+  setEnabled(on, placeholder) {
+    this.input.disabled = !on;
+    if (placeholder !== undefined) this.input.placeholder = placeholder;
+    if (on) this.input.focus();
+  }
+
+  setPrompt(text) {
+    this.prompt.textContent = text;
+  }
+
+  plainText() {
+    return [...this.screen.querySelectorAll('.line')].map((el) => el.textContent.replace(/\u00a0/g, '')).join('\n');
+  }
+
+  clear() {
+    this.screen.replaceChildren();
+  }
+}
+
+function loadHistory() {
+  try {
+    const saved = JSON.parse(localStorage.getItem(HISTORY_KEY) || '[]');
+    return Array.isArray(saved) ? saved.filter((x) => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+function saveHistory(history) {
+  try {
+    localStorage.setItem(HISTORY_KEY, JSON.stringify(history));
+  } catch {
+    // Private windows may refuse storage; history then lasts for the page only.
+  }
+}

@@ -1,0 +1,149 @@
+"""Fixtures that start real things on loopback: the sandbox, a live app, WebSocket clients."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from app import create_app
+from smtp_session.sandbox import SandboxConfig, SandboxServer
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def sandbox(data_dir: Path) -> Iterator[SandboxServer]:
+    """The real aiosmtpd sandbox on free loopback ports."""
+    server = SandboxServer(SandboxConfig(data_dir=data_dir, port=free_port(), tls_port=free_port()))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def app(data_dir: Path, sandbox: SandboxServer):  # type: ignore[no-untyped-def]
+    return create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": data_dir,
+            "START_SANDBOX": False,
+            "SANDBOX_PORT": sandbox.config.port,
+            "SANDBOX_TLS_PORT": sandbox.config.tls_port,
+            "CONNECT_TIMEOUT": 3.0,
+        }
+    )
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+class LiveServer:
+    """The app served by a real threaded WSGI server on a free port."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/ws"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def live(app) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
+    with LiveServer(app) as server:
+        yield server
+
+
+class WsDriver:
+    """A real WebSocket client that reads like the transaction it drives."""
+
+    def __init__(self, url: str) -> None:
+        import websocket  # websocket-client
+
+        self.ws = websocket.create_connection(url, timeout=10)
+        self.frames: list[dict[str, Any]] = []
+
+    def send(self, frame: dict[str, Any] | str | bytes) -> None:
+        if isinstance(frame, dict):
+            self.ws.send(json.dumps(frame))
+        elif isinstance(frame, bytes):
+            self.ws.send_binary(frame)
+        else:
+            self.ws.send(frame)
+
+    def next(self, timeout: float = 10.0) -> dict[str, Any]:
+        self.ws.settimeout(timeout)
+        frame = json.loads(self.ws.recv())
+        self.frames.append(frame)
+        return frame
+
+    def wait_for(self, kind: str, timeout: float = 10.0, **match: Any) -> dict[str, Any]:
+        """Read frames until one of this type (and these field values) arrives."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no {kind} frame {match} within {timeout}s: {self.frames[-5:]}")
+            frame = self.next(remaining)
+            if frame["type"] == kind and all(frame.get(k) == v for k, v in match.items()):
+                return frame
+
+    def connect(self, target: str = "sandbox", **extra: Any) -> dict[str, Any]:
+        self.send({"type": "connect", "target": target, **extra})
+        self.wait_for("session")
+        return self.wait_for("reply")  # the greeting
+
+    def command(self, text: str) -> dict[str, Any]:
+        """Send one line and return the reply frame that answers it."""
+        self.send({"type": "line", "text": text})
+        return self.wait_for("reply")
+
+    def ehlo(self, name: str = "client.example") -> dict[str, Any]:
+        return self.command(f"EHLO {name}")
+
+    def send_message(self, sender: str, rcpts: list[str], body_lines: list[str]) -> dict[str, Any]:
+        """MAIL, RCPT..., DATA, the lines, the dot: returns the reply to the final dot."""
+        assert self.command(f"MAIL FROM:<{sender}>")["code"] == 250
+        for rcpt in rcpts:
+            self.command(f"RCPT TO:<{rcpt}>")
+        assert self.command("DATA")["code"] == 354
+        self.send({"type": "lines", "lines": [*body_lines, "."]})
+        return self.wait_for("reply")
+
+    def close(self) -> None:
+        self.ws.close()
+
+
+@pytest.fixture
+def ws(live: LiveServer) -> Iterator[WsDriver]:
+    driver = WsDriver(live.ws_url)
+    yield driver
+    driver.close()

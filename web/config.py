@@ -1,0 +1,87 @@
+"""Settings: defaults, then environment variables (PLAYGROUND_*), then command-line flags."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+# Each setting: config key, environment variable, type, default, help. One table feeds
+# Flask's config, the environment and argparse, so the three cannot drift apart.
+SETTINGS: list[tuple[str, str, type, Any, str]] = [
+    ("HOST", "PLAYGROUND_HOST", str, "127.0.0.1", "address the web app binds to"),
+    ("PORT", "PLAYGROUND_PORT", int, 5000, "port of the web app"),
+    (
+        "SANDBOX_HOST",
+        "PLAYGROUND_SANDBOX_HOST",
+        str,
+        "127.0.0.1",
+        "sandbox SMTP address",
+    ),
+    ("SANDBOX_PORT", "PLAYGROUND_SANDBOX_PORT", int, 2525, "sandbox SMTP port (plain + STARTTLS)"),
+    ("SANDBOX_TLS_PORT", "PLAYGROUND_SANDBOX_TLS_PORT", int, 2465, "sandbox implicit-TLS port"),
+    ("START_SANDBOX", "PLAYGROUND_START_SANDBOX", bool, True, "start the built-in sandbox server"),
+    ("DATA_DIR", "PLAYGROUND_DATA_DIR", Path, Path("data"), "folder for transcripts, inbox, keys"),
+    ("CONNECT_TIMEOUT", "PLAYGROUND_CONNECT_TIMEOUT", float, 10.0, "seconds to open a connection"),
+    (
+        "REPLY_TIMEOUT",
+        "PLAYGROUND_REPLY_TIMEOUT",
+        float,
+        300.0,
+        "seconds a reply may take",
+    ),
+    ("IDLE_TIMEOUT", "PLAYGROUND_IDLE_TIMEOUT", float, 600.0, "seconds of silence before closing"),
+    (
+        "MAX_DURATION",
+        "PLAYGROUND_MAX_DURATION",
+        float,
+        1800.0,
+        "longest session, seconds",
+    ),
+    (
+        "MAX_FRAME",
+        "PLAYGROUND_MAX_FRAME",
+        int,
+        1024 * 1024,
+        "largest WebSocket frame, bytes",
+    ),
+    ("DATABASE_URL", "DATABASE_URL", str, None, "PostgreSQL URL (default: SQLite in DATA_DIR)"),
+    ("REDIS_URL", "REDIS_URL", str, None, "Redis URL for limits shared across processes"),
+    ("DNS_SERVER", "PLAYGROUND_DNS_SERVER", str, None, "resolver for MX lookups, HOST:PORT"),
+]
+
+
+def _convert(kind: type, raw: str) -> Any:
+    if kind is bool:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    return kind(raw)
+
+
+def from_environ(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Defaults overridden by whatever environment variables are set."""
+    env = os.environ if environ is None else environ
+    config: dict[str, Any] = {}
+    for key, var, kind, default, _help in SETTINGS:
+        config[key] = _convert(kind, env[var]) if env.get(var) not in (None, "") else default
+    return config
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One --flag per setting, e.g. --sandbox-port."""
+    for key, var, kind, _default, help_text in SETTINGS:
+        flag = "--" + key.lower().replace("_", "-")
+        if kind is bool:
+            parser.add_argument(flag, type=lambda v: _convert(bool, v), help=f"{help_text} ({var})")
+        else:
+            parser.add_argument(flag, type=kind, help=f"{help_text} ({var})")
+
+
+def from_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings given on the command line (others are left out)."""
+    given = {}
+    for key, *_rest in SETTINGS:
+        value = getattr(args, key.lower())
+        if value is not None:
+            given[key] = value
+    return given

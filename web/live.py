@@ -1,0 +1,150 @@
+"""A live console session: browser frames in, SMTP lines out, events back as frames.
+
+This is where the pumping lives; the WebSocket route (``web/ws.py``) is a plain receive loop
+that hands each frame to :meth:`LiveSession.handle`. Replies arrive on the SMTP session's
+reader thread and leave through :meth:`LiveSession.on_event`; a lock keeps the two threads'
+frames whole on the socket.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from smtp_session.errors import PlaygroundError
+from smtp_session.session import Event, SmtpSession
+
+from .frames import FrameError, parse_frame
+from .guide import Guide
+from .services import Services
+
+log = logging.getLogger(__name__)
+
+Frame = dict[str, Any]
+
+
+class LiveSession:
+    """One browser tab's session: at most one SMTP connection at a time."""
+
+    def __init__(self, services: Services, send: Callable[[Frame], None], client: str) -> None:
+        self.services = services
+        self._send_raw = send
+        self._send_lock = threading.Lock()
+        self.client = client
+        self.smtp: SmtpSession | None = None
+        self.recorder: Any = None
+        self.guide: Guide | None = None
+        self._t0 = time.monotonic()
+        self._handlers: dict[str, Callable[[Frame], None]] = {
+            "connect": self._on_connect,
+            "line": self._on_line,
+            "lines": self._on_lines,
+            "close": self._on_close,
+            "note": self._on_note,
+            "ping": lambda frame: self.send({"type": "pong"}),
+        }
+
+    # -- frames from the browser ----------------------------------------------------------
+
+    def handle(self, data: str | bytes) -> None:
+        """Handle one WebSocket message; every problem becomes an error frame."""
+        try:
+            frame = parse_frame(data, self.services.config["MAX_FRAME"], set(self._handlers))
+            self._handlers[frame["type"]](frame)
+        except PlaygroundError as exc:
+            self.error(exc.message, exc.code)
+
+    def _on_connect(self, frame: Frame) -> None:
+        if self.smtp is not None and not self.smtp.closed:
+            raise FrameError("A session is already open; close it before connecting again.", "busy")
+        target = self.services.resolve_target(frame)
+        self._t0 = time.monotonic()
+        self.recorder = self.services.recorder_for(target, self.client)
+        self.guide = self.services.guide_for(target)
+        self.send(
+            {
+                "type": "session",
+                "transcript": self.recorder.transcript_id,
+                "edit_token": self.recorder.edit_token,
+                "target": target.public(),
+            }
+        )
+        self.smtp = SmtpSession(self.on_event, self.services.limits())
+        try:
+            self.smtp.connect(
+                target.host,
+                target.port,
+                implicit_tls=target.tls,
+                tls_context=self.services.tls_context_for(target, frame),
+            )
+        except PlaygroundError as exc:
+            self.error(exc.message, exc.code)
+            self.smtp.close(exc.message, exc.code)
+            self._finish(f"could not connect: {exc.message}", exc.code)
+
+    def _require_session(self) -> SmtpSession:
+        if self.smtp is None:
+            raise FrameError("Not connected: send a connect frame first.", "not_connected")
+        return self.smtp
+
+    def _on_line(self, frame: Frame) -> None:
+        self._require_session().send_line(frame["text"])
+
+    def _on_lines(self, frame: Frame) -> None:
+        self._require_session().send_lines(frame["lines"])
+
+    def _on_close(self, frame: Frame) -> None:
+        if self.smtp is not None:
+            self.smtp.close("closed by the user", "client_closed")
+
+    def _on_note(self, frame: Frame) -> None:
+        if self.recorder is None:
+            raise FrameError("There is no transcript to annotate yet.", "not_connected")
+        note = self.recorder.add_note(frame["seq"], frame["text"])
+        self.send({"type": "note", **note})
+
+    # -- events from the SMTP session -----------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        """Turn a session event into a recorded entry and a frame (any thread)."""
+        frame = self.guide.frame_for(event) if self.guide else _plain_frame(event)
+        frame["t"] = int((time.monotonic() - self._t0) * 1000)
+        if self.recorder is not None:
+            frame["seq"] = self.recorder.record(frame)
+        self.send(frame)
+        if event.type == "closed":
+            self._finish(event.data["reason"], event.data["code"])
+
+    def _finish(self, reason: str, code: str) -> None:
+        if self.recorder is not None:
+            self.recorder.finish(reason, code)
+
+    # -- frames to the browser ------------------------------------------------------------
+
+    def send(self, frame: Frame) -> None:
+        """Send a frame; a browser that has gone away is not an error here."""
+        with self._send_lock:
+            try:
+                self._send_raw(frame)
+            except Exception as exc:  # the socket is gone; the receive loop will notice
+                log.debug("frame not delivered: %s", exc)
+
+    def error(self, message: str, code: str = "error") -> None:
+        """Tell the browser what went wrong, in words."""
+        self.send({"type": "error", "message": message, "code": code})
+
+    def shutdown(self, reason: str) -> None:
+        """The browser went away: close the SMTP connection now."""
+        if self.smtp is not None:
+            self.smtp.close(reason, "browser_gone")
+
+
+def _plain_frame(event: Event) -> Frame:
+    data = dict(event.data)
+    reply = data.pop("reply", None)
+    if reply is not None:
+        data.update(reply.to_dict())
+    return {"type": event.type, **data}

@@ -1,0 +1,52 @@
+"""HTML pages: the console and the sandbox inbox."""
+
+from __future__ import annotations
+
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+
+from flask import Blueprint, abort, current_app, render_template
+
+from smtp_session.sandbox import DEMO_PASSWORD, DEMO_USER, SCENARIOS
+
+bp = Blueprint("pages", __name__)
+
+
+def _services():  # type: ignore[no-untyped-def]
+    return current_app.extensions["playground"]
+
+
+@bp.get("/")
+def console() -> str:
+    services = _services()
+    targets = [t.public() for t in services.targets.values()]
+    return render_template("console.html", targets=targets)
+
+
+@bp.get("/sandbox")
+def inbox() -> str:
+    services = _services()
+    return render_template(
+        "sandbox.html",
+        messages=services.mailbox.messages(),
+        scenarios=SCENARIOS.values(),
+        demo_user=DEMO_USER,
+        demo_password=DEMO_PASSWORD,
+        config=services.config,
+    )
+
+
+@bp.get("/sandbox/<mid>")
+def message(mid: str) -> str:
+    services = _services()
+    msg = services.mailbox.get(mid)
+    raw = services.mailbox.raw(mid)
+    if msg is None or raw is None:
+        abort(404)
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    return render_template(
+        "message.html",
+        msg=msg,
+        headers=list(headers.items()),
+        raw=raw.decode("utf-8", "replace"),
+    )

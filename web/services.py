@@ -1,0 +1,131 @@
+"""What the web layer shares across requests: settings, targets, the inbox, the store."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from smtp_session.certs import CertPair, ensure_sandbox_cert
+from smtp_session.mailbox import Mailbox
+from smtp_session.sandbox import SandboxConfig, SandboxServer
+from smtp_session.session import Limits
+from smtp_session.tlsinfo import client_context
+
+from .frames import FrameError
+from .guide import Guide
+from .recorder import Recorder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A server the console may connect to."""
+
+    name: str
+    host: str
+    port: int
+    tls: bool = False
+    label: str = ""
+    sandbox: bool = False
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "host": self.host,
+            "port": self.port,
+            "tls": self.tls,
+            "label": self.label or self.name,
+            "sandbox": self.sandbox,
+        }
+
+
+class Services:
+    """Built once per app by ``create_app``; reached through ``app.extensions``."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+        data_dir = Path(config["DATA_DIR"])
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir = data_dir
+        self.mailbox = Mailbox(data_dir / "sandbox")
+        self.sandbox_cert: CertPair = ensure_sandbox_cert(data_dir / "tls")
+        self.targets: dict[str, Target] = {t.name: t for t in self._named_targets()}
+        self.store: Any = None
+        self.sandbox: SandboxServer | None = None
+
+    def start_sandbox(self) -> None:
+        """Start the built-in sandbox SMTP server in this process (stopped at exit)."""
+        cfg = self.config
+        sandbox = SandboxServer(
+            SandboxConfig(
+                data_dir=self.data_dir,
+                host=cfg["SANDBOX_HOST"],
+                port=cfg["SANDBOX_PORT"],
+                tls_port=cfg["SANDBOX_TLS_PORT"],
+            )
+        )
+        try:
+            sandbox.start()
+        except OSError as exc:
+            sandbox.stop()
+            log.warning("sandbox not started (%s); is another instance running it?", exc)
+            return
+        self.sandbox = sandbox
+        atexit.register(sandbox.stop)
+
+    def _named_targets(self) -> list[Target]:
+        host = self.config["SANDBOX_HOST"]
+        return [
+            Target(
+                "sandbox",
+                host,
+                self.config["SANDBOX_PORT"],
+                label=f"Sandbox — plain + STARTTLS ({host}:{self.config['SANDBOX_PORT']})",
+                sandbox=True,
+            ),
+            Target(
+                "sandbox-tls",
+                host,
+                self.config["SANDBOX_TLS_PORT"],
+                tls=True,
+                label=f"Sandbox — implicit TLS ({host}:{self.config['SANDBOX_TLS_PORT']})",
+                sandbox=True,
+            ),
+        ]
+
+    def resolve_target(self, frame: dict[str, Any]) -> Target:
+        """The target a connect frame asks for, if the configuration allows it."""
+        name = frame.get("target", "sandbox")
+        if not isinstance(name, str):
+            raise FrameError("'target' must be the name of a configured target.", "bad_field")
+        target = self.targets.get(name)
+        if target is None:
+            known = ", ".join(sorted(self.targets))
+            raise FrameError(f"Unknown target {name!r}; configured targets: {known}.", "bad_target")
+        return target
+
+    def limits(self) -> Limits:
+        cfg = self.config
+        return Limits(
+            connect_timeout=cfg["CONNECT_TIMEOUT"],
+            reply_timeout=cfg["REPLY_TIMEOUT"],
+            idle_timeout=cfg["IDLE_TIMEOUT"],
+            max_duration=cfg["MAX_DURATION"],
+        )
+
+    def tls_context_for(self, target: Target, frame: dict[str, Any]) -> ssl.SSLContext:
+        """Pinned trust for the sandbox; system CAs (or an explicit opt-out) elsewhere."""
+        if target.sandbox:
+            return self.sandbox_cert.pinned_client_context()
+        return client_context(verify=not frame.get("accept_unverified", False))
+
+    def recorder_for(self, target: Target, client: str) -> Recorder:
+        return Recorder.start(self.store, target.public(), client)
+
+    def guide_for(self, target: Target) -> Guide:
+        return Guide(sandbox=target.sandbox)
