@@ -1,0 +1,209 @@
+"""Credential redaction for SMTP AUTH: what may be stored or logged of each outgoing line.
+
+Every SASL response a client sends (RFC 4954 §4) is replaced by a marker that says what was
+there. A username may appear decoded in the marker; a password, hash or token never does, and
+neither does the base64 that carried it. Text that cannot be decoded is redacted all the same.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from smtp_session.reply import Reply
+
+# The markers this module writes, exactly: kept as is, so redacting twice changes nothing,
+# and nothing else in brackets (such as base64 dressed up as a marker) passes for one.
+_MARKERS = (
+    re.compile(
+        r"^\[(?:[A-Z0-9_-]{1,20} )?(?:credentials|response|token)"
+        r"(?: for user '[\x21-\x26\x28-\x5a\x5c\x5e-\x7e]{1,64}')?, redacted\]$"
+    ),
+    re.compile(r"^\[AUTH LOGIN (?:password|username), redacted\]$"),
+    re.compile(r"^\[AUTH LOGIN username '[\x21-\x26\x28-\x5a\x5c\x5e-\x7e]{1,64}'\]$"),
+)
+_MECH_NAME = re.compile(r"^[A-Z0-9_-]{1,20}$")
+_USER_IN_MARKER = re.compile(r"(?:user|username) '([^']*)'")
+_SAFE_USER = re.compile(r"^[\x21-\x7e]{1,64}$")
+
+# RFC 4954 §4: "*" cancels the exchange; it carries no secret.
+CANCEL = "*"
+
+
+@dataclass
+class AuthState:
+    """Where one session stands in an AUTH exchange."""
+
+    mechanism: str | None = None
+    responses: int = 0  # responses sent in this exchange, the initial response included
+    login_user_sent: bool = False
+
+
+def _b64(text: str) -> bytes | None:
+    try:
+        return base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _show(user: bytes | str | None) -> str | None:
+    """A username fit to print in a marker, or None when it is absent or odd."""
+    if isinstance(user, bytes):
+        try:
+            user = user.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    if not user or not _SAFE_USER.match(user) or "'" in user or "[" in user or "]" in user:
+        return None
+    return user
+
+
+def _plain_user(raw: bytes) -> bytes | None:
+    # RFC 4616 §2: message = [authzid] NUL authcid NUL passwd
+    parts = raw.split(b"\0")
+    return parts[1] if len(parts) == 3 else None
+
+
+def _cram_user(raw: bytes) -> bytes | None:
+    # RFC 2195 §2: the response is "user SP hex-digest"
+    user, sep, _digest = raw.rpartition(b" ")
+    return user if sep else None
+
+
+def _xoauth2_user(raw: bytes) -> bytes | None:
+    # Google's XOAUTH2: "user=" user ^A "auth=Bearer " token ^A ^A
+    for field in raw.split(b"\x01"):
+        if field.startswith(b"user="):
+            return field[5:]
+    return None
+
+
+def _oauthbearer_user(raw: bytes) -> bytes | None:
+    # RFC 7628 §3.1: gs2-header "n,a=user," then ^A-separated key=value pairs
+    for field in raw.split(b"\x01")[0].split(b","):
+        if field.startswith(b"a="):
+            return field[2:]
+    return None
+
+
+@dataclass(frozen=True)
+class _Mechanism:
+    user_of: Callable[[bytes], bytes | None]
+    what: str  # what a response holds, for the marker
+
+
+_MECHANISMS: dict[str, _Mechanism] = {
+    "PLAIN": _Mechanism(_plain_user, "credentials"),
+    "CRAM-MD5": _Mechanism(_cram_user, "CRAM-MD5 response"),
+    "XOAUTH2": _Mechanism(_xoauth2_user, "XOAUTH2 token"),
+    "OAUTHBEARER": _Mechanism(_oauthbearer_user, "OAUTHBEARER token"),
+}
+
+
+def _marker(what: str, user: str | None) -> str:
+    return f"[{what} for user '{user}', redacted]" if user else f"[{what}, redacted]"
+
+
+def _redact_response(text: str, state: AuthState, last_reply: Reply | None) -> str:
+    """The marker for one SASL response of the exchange in progress."""
+    state.responses += 1
+    if text == CANCEL or text == "" or is_marker(text):
+        return text  # a cancel, an empty response (RFC 4954 §4) or already redacted
+    mech = state.mechanism or ""
+    if mech == "LOGIN":
+        return _login_response(text, state, last_reply)
+    known = _MECHANISMS.get(mech)
+    if known is None:
+        # RFC 4422 §3.1: a mechanism name is 1 to 20 of [A-Z0-9-_]; anything else is not named.
+        named = _MECH_NAME.match(mech) is not None
+        return _marker(f"{mech} response" if named else "AUTH response", None)
+    raw = _b64(text)
+    return _marker(known.what, _show(known.user_of(raw)) if raw is not None else None)
+
+
+def _login_prompt(last_reply: Reply | None) -> str | None:
+    """'username' or 'password' when the 334 prompt says which (base64 of "Username:")."""
+    if last_reply is None or last_reply.code != 334 or not last_reply.lines:
+        return None
+    decoded = _b64(last_reply.texts[0]) or b""
+    prompt = decoded.decode("ascii", "replace").lower()
+    if "pass" in prompt:
+        return "password"
+    if "user" in prompt:
+        return "username"
+    return None
+
+
+def _login_response(text: str, state: AuthState, last_reply: Reply | None) -> str:
+    # The LOGIN mechanism (draft-murchison-sasl-login): username, then password, both base64.
+    kind = _login_prompt(last_reply)
+    if kind is None:
+        kind = "password" if state.login_user_sent else "username"
+    if kind == "password":
+        return "[AUTH LOGIN password, redacted]"
+    state.login_user_sent = True
+    user = _show(_b64(text))
+    return f"[AUTH LOGIN username '{user}']" if user else "[AUTH LOGIN username, redacted]"
+
+
+def _auth_command(line: str, state: AuthState, last_reply: Reply | None) -> str:
+    """AUTH mechanism [initial-response] (RFC 4954 §4): start an exchange, redact the response."""
+    parts = line.split(None, 2)
+    state.mechanism = parts[1].upper() if len(parts) > 1 else None
+    state.responses = 0
+    state.login_user_sent = False
+    if len(parts) < 3:
+        return line
+    # RFC 4954 §4: "=" is an empty initial response; keep it, there is nothing in it.
+    if parts[2].strip() == "=":
+        state.responses = 1
+        return line
+    prefix = line[: line.index(parts[2], len(parts[0]) + len(parts[1]))]
+    return prefix + _redact_response(parts[2], state, last_reply)
+
+
+def redact_line(
+    line: str, line_kind: str, state: AuthState, last_reply: Reply | None = None
+) -> str:
+    """The text of one outgoing line that may be stored or logged; updates ``state``."""
+    if line_kind == "data":
+        return line
+    # RFC 4954 §4: after a 334 the client's next line is a SASL response, whatever the
+    # caller called it; a line after any other reply means the exchange is over.
+    in_exchange = state.mechanism is not None and last_reply is not None and last_reply.code == 334
+    if line_kind == "auth-response" or in_exchange:
+        return _redact_response(line, state, last_reply)
+    state.mechanism = None
+    if line[:5].upper() == "AUTH " or line.strip().upper() == "AUTH":
+        return _auth_command(line, state, last_reply)
+    return line
+
+
+def is_marker(text: str) -> bool:
+    """True when the text is a marker this module writes in place of a secret."""
+    return any(m.match(text) for m in _MARKERS)
+
+
+def user_in_marker(text: str) -> str | None:
+    """The username a marker shows, if any (exports use it for --auth-user and the like)."""
+    m = _USER_IN_MARKER.search(text)
+    return m.group(1) if m else None
+
+
+class Redactor:
+    """Redaction for one session: feed each outgoing line, store what comes back."""
+
+    def __init__(self) -> None:
+        self.state = AuthState()
+
+    def feed(self, line: str, line_kind: str, last_reply: Reply | None = None) -> str:
+        """The storable text of ``line``, given the reply that came before it."""
+        return redact_line(line, line_kind, self.state, last_reply)
+
+    @property
+    def mechanism(self) -> str | None:
+        """The AUTH mechanism of the exchange in progress, if any."""
+        return self.state.mechanism

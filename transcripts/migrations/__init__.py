@@ -1,0 +1,1 @@
+"""Alembic environment for the transcript store; run programmatically by ``transcripts.db``."""

@@ -1,0 +1,88 @@
+"""Turning entries, notes and transcripts into rows and back, shared by the store and imports."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import exists, or_
+
+from transcripts.errors import StoreError
+from transcripts.model import Entry, Note, Transcript, utc
+from transcripts.schema import MAX_ENTRY_BYTES, MAX_TITLE, entries, transcripts
+from transcripts.validate import Invalid, check_entry
+
+
+def token_hash(token: str) -> str:
+    """The stored form of an edit token (SHA-256, hex)."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def search_text(entry: Mapping[str, Any]) -> str:
+    """What a search matches in an entry: the sent line or the reply's lines."""
+    return entry.get("text") or "\n".join(entry.get("lines") or [])
+
+
+def entry_row(transcript_id: str, entry: Entry) -> dict[str, Any]:
+    """The entries row for a checked entry (StoreError if it breaks the format)."""
+    try:
+        check_entry(entry)
+    except Invalid as exc:
+        raise StoreError(exc.message, code="bad_entry") from None
+    payload = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+    if len(payload) > MAX_ENTRY_BYTES:
+        raise StoreError(f"an entry is larger than {MAX_ENTRY_BYTES} bytes", code="too_large")
+    return {
+        "transcript_id": transcript_id,
+        "seq": entry["seq"],
+        "t_ms": entry["t"],
+        "kind": entry["kind"],
+        "payload": payload,
+        "code": entry.get("code") if entry["kind"] == "reply" else None,
+        "text": search_text(entry),
+    }
+
+
+def checked_title(title: str | None) -> str | None:
+    """The title, if it fits."""
+    if title is not None and len(title) > MAX_TITLE:
+        raise StoreError(f"a title is at most {MAX_TITLE} characters", code="too_long")
+    return title
+
+
+def transcript_of(row: Any) -> Transcript:
+    """A Transcript (no entries yet) from a transcripts row."""
+    values = dict(row._mapping)
+    for name in ("created_at", "ended_at"):
+        values[name] = utc(values[name])
+    return Transcript(**values)
+
+
+def note_of(row: Any) -> Note:
+    """A Note from a notes row."""
+    values = dict(row._mapping)
+    values["created_at"] = utc(values["created_at"])
+    return Note(**values)
+
+
+def matches(term: str) -> Any:
+    """The WHERE clause of a search: title, target, line text (LIKE) or a reply code."""
+    pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    in_lines = exists().where(
+        entries.c.transcript_id == transcripts.c.id,
+        entries.c.text.ilike(pattern, escape="\\"),
+    )
+    conditions = [
+        transcripts.c.title.ilike(pattern, escape="\\"),
+        transcripts.c.target.ilike(pattern, escape="\\"),
+        in_lines,
+    ]
+    if term.isdigit() and len(term) == 3:  # RFC 5321 §4.2: a reply code is three digits
+        code = int(term)
+        conditions.append(transcripts.c.last_code == code)
+        conditions.append(
+            exists().where(entries.c.transcript_id == transcripts.c.id, entries.c.code == code)
+        )
+    return or_(*conditions)

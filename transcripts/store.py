@@ -1,0 +1,253 @@
+"""The transcript store: SQLAlchemy Core over SQLite (WAL) or PostgreSQL, one commit per entry."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, Integer, bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from transcripts import db, process
+from transcripts.errors import NotFound, StoreError
+from transcripts.model import Entry, Note, Transcript
+from transcripts.rows import (
+    checked_title,
+    entry_row,
+    matches,
+    note_of,
+    token_hash,
+    transcript_of,
+)
+from transcripts.schema import MAX_NOTE, MAX_TITLE, VISIBILITIES, entries, notes, transcripts
+
+EntryList = list[Entry]
+_META_COLUMNS = [c for c in transcripts.c if c.name != "edit_token_hash"]
+# Compared against when the id is unknown, so a miss takes as long as a hit.
+_DUMMY_HASH = hashlib.sha256(b"no such transcript").hexdigest()
+
+_bump = (
+    update(transcripts)
+    .where(transcripts.c.id == bindparam("tid"), transcripts.c.status == "live")
+    .values(
+        entry_count=transcripts.c.entry_count + 1,
+        last_code=func.coalesce(bindparam("code", type_=Integer), transcripts.c.last_code),
+    )
+)
+_insert_entry = insert(entries)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """Transcripts, their entries and notes, in one SQL database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str | None = None, *, upgrade: bool = True) -> Store:
+        """Open (and by default migrate to the newest schema) the store at ``url``."""
+        engine = db.make_engine(url or db.default_url())
+        if upgrade:
+            db.migrate(engine)
+        return cls(engine)
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def create(
+        self,
+        target: str,
+        title: str | None = None,
+        owner: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> tuple[Transcript, str]:
+        """Start a live transcript; returns it and the edit token (shown once, stored hashed)."""
+        meta = dict(meta or {})
+        visibility = meta.pop("visibility", "link")
+        if visibility not in VISIBILITIES:
+            raise StoreError(f"visibility must be one of {', '.join(VISIBILITIES)}")
+        token = secrets.token_urlsafe(32)
+        row = {
+            "id": secrets.token_urlsafe(24),  # 192 random bits: the id is the share link
+            "title": checked_title(title),
+            "description": meta.pop("description", None),
+            "target": target,
+            "created_at": _now(),
+            "ended_at": None,
+            "status": "live",
+            "close_reason": None,
+            "owner": owner,
+            "visibility": visibility,
+            "edit_token_hash": token_hash(token),
+            "process": meta.pop("process", None) or process.identity(),
+            "entry_count": 0,
+            "last_code": None,
+        }
+        if meta:
+            raise StoreError(f"unknown meta {sorted(meta)}")
+        with db.writer(self.engine) as conn, conn.begin():
+            conn.execute(insert(transcripts), row)
+        row.pop("edit_token_hash")
+        return Transcript(**row), token
+
+    def append(self, transcript_id: str, entry: Entry) -> None:
+        """Store one entry and commit it now; only a live transcript takes entries."""
+        row = entry_row(transcript_id, entry)
+        params = {"tid": transcript_id, "code": row["code"]}
+        try:
+            with db.writer(self.engine) as conn, conn.begin():
+                if conn.execute(_bump, params).rowcount != 1:
+                    raise self._not_live(conn, transcript_id)
+                conn.execute(_insert_entry, row)
+        except IntegrityError:
+            raise StoreError(f"entry {entry['seq']} is already stored", code="duplicate") from None
+
+    def _not_live(self, conn: Any, transcript_id: str) -> StoreError:
+        status = conn.scalar(select(transcripts.c.status).where(transcripts.c.id == transcript_id))
+        if status is None:
+            return NotFound(f"no transcript {transcript_id!r}")
+        return StoreError(f"the transcript is {status}, not live", code="closed")
+
+    def close(self, transcript_id: str, reason: str, status: str = "closed") -> bool:
+        """End a live transcript (closed, or interrupted); False if it was not live."""
+        stmt = (
+            update(transcripts)
+            .where(transcripts.c.id == transcript_id, transcripts.c.status == "live")
+            .values(status=status, ended_at=_now(), close_reason=reason[:MAX_TITLE])
+        )
+        with db.writer(self.engine) as conn, conn.begin():
+            return conn.execute(stmt).rowcount == 1
+
+    def get(self, transcript_id: str) -> Transcript | None:
+        """The transcript with its entries and notes, or None."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(*_META_COLUMNS).where(transcripts.c.id == transcript_id)
+            ).first()
+            if row is None:
+                return None
+            found = transcript_of(row)
+            found.entries = self._entries(conn, transcript_id, 0)
+            found.notes = [
+                note_of(r)
+                for r in conn.execute(
+                    select(notes)
+                    .where(notes.c.transcript_id == transcript_id)
+                    .order_by(notes.c.seq, notes.c.id)
+                )
+            ]
+        return found
+
+    def entries(self, transcript_id: str, since: int = 0) -> EntryList:
+        """Entries with seq >= ``since``, in order (a replay or a reconnecting viewer)."""
+        with self.engine.begin() as conn:
+            return self._entries(conn, transcript_id, since)
+
+    @staticmethod
+    def _entries(conn: Any, transcript_id: str, since: int) -> EntryList:
+        rows = conn.execute(
+            select(entries.c.payload)
+            .where(entries.c.transcript_id == transcript_id, entries.c.seq >= since)
+            .order_by(entries.c.seq)
+        )
+        return [json.loads(payload) for (payload,) in rows]
+
+    def delete(self, transcript_id: str) -> bool:
+        """Delete a transcript with its entries and notes (foreign keys cascade)."""
+        with db.writer(self.engine) as conn, conn.begin():
+            return (
+                conn.execute(delete(transcripts).where(transcripts.c.id == transcript_id)).rowcount
+                == 1
+            )
+
+    def update_meta(self, transcript_id: str, title: str | None, description: str | None) -> bool:
+        """Change title and description; False if there is no such transcript."""
+        if description is not None and len(description) > MAX_NOTE:
+            raise StoreError(f"a description is at most {MAX_NOTE} characters", code="too_long")
+        stmt = (
+            update(transcripts)
+            .where(transcripts.c.id == transcript_id)
+            .values(title=checked_title(title), description=description)
+        )
+        with db.writer(self.engine) as conn, conn.begin():
+            return conn.execute(stmt).rowcount == 1
+
+    def add_note(
+        self, transcript_id: str, seq: int | None, text: str, author: str | None
+    ) -> Note:
+        """Attach a plain-text note to line ``seq`` (None: to the whole transcript)."""
+        if not text.strip() or len(text) > MAX_NOTE:
+            raise StoreError(f"a note is 1 to {MAX_NOTE} characters", code="too_long")
+        note = Note(0, transcript_id, seq, text, author, _now())
+        row = {k: v for k, v in vars(note).items() if k != "id"}
+        try:
+            with db.writer(self.engine) as conn, conn.begin():
+                note.id = conn.execute(insert(notes).returning(notes.c.id), row).scalar_one()
+        except IntegrityError:
+            raise NotFound(f"no transcript {transcript_id!r}") from None
+        return note
+
+    def delete_note(self, transcript_id: str, note_id: int) -> bool:
+        """Delete one note of this transcript."""
+        stmt = delete(notes).where(notes.c.id == note_id, notes.c.transcript_id == transcript_id)
+        with db.writer(self.engine) as conn, conn.begin():
+            return conn.execute(stmt).rowcount == 1
+
+    def check_edit_token(self, transcript_id: str, token: str) -> bool:
+        """Whether ``token`` is this transcript's edit token (compared in constant time)."""
+        with self.engine.begin() as conn:
+            stored = conn.scalar(
+                select(transcripts.c.edit_token_hash).where(transcripts.c.id == transcript_id)
+            )
+        match = hmac.compare_digest(token_hash(token), stored or _DUMMY_HASH)
+        return match and stored is not None
+
+    def mark_interrupted(self, process_is_alive: Callable[[str], bool]) -> list[str]:
+        """At start-up: every live transcript whose writer is gone becomes interrupted."""
+        with self.engine.begin() as conn:
+            live = conn.execute(
+                select(transcripts.c.id, transcripts.c.process).where(
+                    transcripts.c.status == "live"
+                )
+            ).all()
+        gone = [tid for tid, proc in live if not process_is_alive(proc or "")]
+        return [
+            tid
+            for tid in gone
+            if self.close(tid, "the recording process stopped", status="interrupted")
+        ]
+
+    def list(
+        self,
+        search: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        owner: str | None = None,
+    ) -> list[Transcript]:
+        """Newest first, no entries; ``search`` matches title, target, reply code or line text."""
+        stmt = select(*_META_COLUMNS).order_by(transcripts.c.created_at.desc(), transcripts.c.id)
+        if owner is not None:
+            stmt = stmt.where(transcripts.c.owner == owner)
+        if search and search.strip():
+            stmt = stmt.where(matches(search.strip()[:MAX_TITLE]))
+        stmt = stmt.limit(max(1, min(limit, 500))).offset(max(0, offset))
+        with self.engine.begin() as conn:
+            return [transcript_of(row) for row in conn.execute(stmt)]
+
+    def create_from_import(
+        self, data: Mapping[str, Any], owner: str | None = None
+    ) -> tuple[Transcript, str]:
+        """Store an imported transcript (from ``importer.import_json``) as a new, closed one."""
+        from transcripts.imported import store_import
+
+        return store_import(self, data, owner)
