@@ -9,11 +9,12 @@ if TYPE_CHECKING:
 
 NAME_WIDTH = 24
 TTL_WIDTH = 8
+TYPE_WIDTH = 5
 
 
 def _row(name: str, ttl: int | None, rdtype: str, data: str) -> str:
     ttl_text = "" if ttl is None else str(ttl)
-    return f"{name + '.':<{NAME_WIDTH}} {ttl_text:<{TTL_WIDTH}} IN\t{rdtype}\t{data}"
+    return f"{name + '.':<{NAME_WIDTH}} {ttl_text:<{TTL_WIDTH}} IN  {rdtype:<{TYPE_WIDTH}} {data}"
 
 
 def _answer_lines(lookup: MxLookup) -> list[str]:
@@ -31,7 +32,7 @@ def _answer_lines(lookup: MxLookup) -> list[str]:
 
 def _address_lines(candidate: Candidate) -> list[str]:
     if candidate.error:
-        return [f"; {candidate.host}: {candidate.error}"]
+        return [f"; {candidate.error}"]  # every MX error message names the host
     return [
         _row(candidate.host, candidate.ttl, "AAAA" if ":" in address else "A", address)
         for address in candidate.addresses
@@ -46,7 +47,7 @@ def render_dig(lookup: MxLookup) -> str:
         f";; status: NOERROR, ANSWER: {count}",
         "",
         ";; QUESTION SECTION:",
-        f";{lookup.domain + '.':<{NAME_WIDTH + TTL_WIDTH + 1}} IN\tMX",
+        f";{lookup.domain + '.':<{NAME_WIDTH + TTL_WIDTH + 1}} IN  MX",
         "",
         *_answer_lines(lookup),
         "",

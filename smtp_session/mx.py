@@ -16,6 +16,7 @@ from typing import TypeVar
 import dns.exception
 import dns.name
 import dns.resolver
+import dns.rrset
 
 from smtp_session.dns_errors import (
     AllFailedError,
@@ -107,25 +108,30 @@ def lookup_mx(domain: str, config: ResolverConfig, rng: random.Random | None = N
     resolver = make_resolver(config)
     answer = _resolve(resolver, name, "MX", config.timeout)
     server = f"{answer.nameserver}#{answer.port}" if answer.nameserver else None
-    ascii_name = name.to_text(omit_final_dot=True).lower()
+    ascii_name = host_text(name)
     if answer.rrset is None:
         # RFC 5321 §5.1: no MX at all means the domain itself is the implicit MX (pref 0).
         candidate = _implicit_candidate(resolver, name, config.timeout)
-        return MxLookup(ascii_name, unicode_form(name), [], True, [candidate], server)
-    records = sorted(
-        (
-            MxRecord(r.preference, r.exchange.to_text(omit_final_dot=True), answer.rrset.ttl)
-            for r in answer.rrset
-        ),
-        key=lambda r: (r.preference, r.host),
-    )
+        return MxLookup(ascii_name, unicode_form(name).lower(), [], True, [candidate], server)
+    records = _mx_records(answer.rrset)
     usable = [r for r in records if r.host != "."]
     if not usable:
         # RFC 7505 §3: "MX 0 ." says the domain accepts no mail; stop, do not fall back to A.
         raise NullMxError(f"{ascii_name} publishes a null MX (MX 0 .): it accepts no mail")
     ordered = order_records(usable, rng or random.Random())
     candidates = [_mx_candidate(resolver, record, config.timeout) for record in ordered]
-    return MxLookup(ascii_name, unicode_form(name), records, False, candidates, server)
+    return MxLookup(ascii_name, unicode_form(name).lower(), records, False, candidates, server)
+
+
+def host_text(name: dns.name.Name) -> str:
+    """A DNS name as shown and passed on: no final dot, lower case (RFC 4343: case is not
+    significant, and resolvers may echo the query's mixed case back)."""
+    return name.to_text(omit_final_dot=True).lower()
+
+
+def _mx_records(rrset: dns.rrset.RRset) -> list[MxRecord]:
+    records = [MxRecord(r.preference, host_text(r.exchange), rrset.ttl) for r in rrset]
+    return sorted(records, key=lambda r: (r.preference, r.host))
 
 
 def order_records(records: list[MxRecord], rng: random.Random) -> list[MxRecord]:
@@ -169,7 +175,7 @@ def _addresses(
             ttls.append(answer.rrset.ttl)
     if addresses:
         return addresses, min(ttls), None
-    host = name.to_text(omit_final_dot=True)
+    host = host_text(name)
     return [], None, errors[0] if errors else NoAddressError(f"{host} has no A or AAAA record")
 
 
@@ -177,7 +183,7 @@ def _implicit_candidate(
     resolver: dns.resolver.Resolver, name: dns.name.Name, timeout: float
 ) -> Candidate:
     addresses, ttl, error = _addresses(resolver, name, timeout)
-    host = name.to_text(omit_final_dot=True).lower()
+    host = host_text(name)
     if isinstance(error, NoAddressError):
         raise NoAddressError(f"{host} has no MX record and no A or AAAA address to deliver to")
     if error is not None:

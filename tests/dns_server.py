@@ -7,8 +7,9 @@ It answers over UDP and TCP on the same ephemeral port, from background threads:
     with DnsServer(zone, servfail={"broken.test"}, silent={"slow.test"}) as dns_server:
         host, port = dns_server.address
 
-Names in ``servfail`` get SERVFAIL, names in ``silent`` get no answer at all (for timeouts) and
-names in ``truncate`` get an empty truncated reply over UDP, so the client must retry over TCP.
+Names in ``servfail`` get SERVFAIL, names in ``refused`` get REFUSED, names in ``silent`` get
+no answer at all (for timeouts) and names in ``truncate`` get an empty truncated reply over UDP,
+so the client must retry over TCP.
 Every query is logged in ``queries`` as ``(name, type, transport)``.
 """
 
@@ -83,12 +84,14 @@ class DnsServer:
         zone: Zone | None = None,
         *,
         servfail: Iterable[str] = (),
+        refused: Iterable[str] = (),
         silent: Iterable[str] = (),
         truncate: Iterable[str] = (),
         host: str = "127.0.0.1",
     ) -> None:
         self.records = build_records(zone or {})
         self.servfail = {_name(n) for n in servfail}
+        self.refused = {_name(n) for n in refused}
         self.silent = {_name(n) for n in silent}
         self.truncate = {_name(n) for n in truncate}
         self.queries: list[tuple[str, str, str]] = []
@@ -167,6 +170,8 @@ class DnsServer:
         response.flags |= dns.flags.AA
         if qname in self.servfail:
             response.set_rcode(dns.rcode.SERVFAIL)
+        elif qname in self.refused:
+            response.set_rcode(dns.rcode.REFUSED)
         elif transport == "udp" and qname in self.truncate:
             response.flags |= dns.flags.TC
         else:
