@@ -124,8 +124,8 @@ def lookup_mx(domain: str, config: ResolverConfig, rng: random.Random | None = N
 
 
 def host_text(name: dns.name.Name) -> str:
-    """A DNS name as shown and passed on: no final dot, lower case (RFC 4343: case is not
-    significant, and resolvers may echo the query's mixed case back)."""
+    """A DNS name as shown and passed on: no final dot, lower case."""
+    # RFC 4343: case is not significant, and answers may echo the query's mixed case back.
     return name.to_text(omit_final_dot=True).lower()
 
 
