@@ -1,0 +1,234 @@
+"""Explain replies and commands from the knowledge base, as JSON-ready dicts.
+
+The live panels, the replay page, the HTTP explain endpoint and the tests all call these, so
+every explanation of a code or keyword comes from ``smtp_session.knowledge`` and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .errors import PlaygroundError
+from .knowledge import (
+    AUTH_MECHANISMS,
+    COMMANDS,
+    PARAMETERS,
+    explain_ehlo,
+    explain_enhanced,
+    normalize_after,
+    parse_command,
+    reply_knowledge,
+)
+from .knowledge.command_line import CommandLine
+from .knowledge.ehlo import mechanism_facts
+from .knowledge.facts import challenge_of, greeting_facts, queue_id_of
+from .reply import Reply, parse_reply
+
+# The HTTP API takes at most this much text, the same bound as one reply (reply.MAX_REPLY_BYTES).
+MAX_REQUEST_BYTES = 64 * 1024
+MAX_AFTER_CHARS = 64
+
+
+class ExplainError(PlaygroundError):
+    """An explain request that cannot be answered as given."""
+
+    code = "bad_explain_request"
+
+
+def _ehlo_facts(reply: Reply) -> dict[str, Any]:
+    caps = explain_ehlo(reply)
+    first = reply.texts[0].split() if reply.texts else []
+    return {"domain": first[0] if first else None, "capabilities": [c.to_dict() for c in caps]}
+
+
+# (code, contexts it applies to) -> what we can derive from the reply text.
+_FACT_RULES: tuple[tuple[int, tuple[str, ...], Callable[[Reply], dict[str, Any]]], ...] = (
+    (334, ("AUTH", "auth-response", ""), lambda r: challenge_of(r.texts[0] if r.texts else "")),
+    (250, ("end-of-data", "BDAT"), lambda r: queue_id_of(r.text)),
+    (250, ("EHLO",), _ehlo_facts),
+    (220, ("greeting",), lambda r: greeting_facts(r.texts[0] if r.texts else "")),
+)
+
+
+def _facts(reply: Reply, context: str | None) -> dict[str, Any]:
+    facts: dict[str, Any] = {}
+    for code, contexts, derive in _FACT_RULES:
+        if reply.code == code and (context or "") in contexts:
+            facts.update(derive(reply))
+    if reply.line_endings != "CRLF":
+        # RFC 5321 §2.3.8: lines end in CRLF; a bare LF or CR is a server bug worth showing.
+        facts["line_endings"] = reply.line_endings
+    return facts
+
+
+def _keys(
+    code: int, info: dict[str, Any], enhanced: dict[str, Any] | None, facts: dict[str, Any]
+) -> list[str]:
+    keys = [f"reply:{code}"]
+    if info["context"]:
+        keys.append(f"reply:{code}:{info['context']}")
+    if enhanced:
+        keys.append(f"enhanced:{enhanced['code']}")
+    for cap in facts.get("capabilities", ()):
+        if cap["key"]:
+            keys.append(cap["key"])
+    return keys
+
+
+def explain_reply(reply: Reply, after: str | None = None) -> dict[str, Any]:
+    """Explain a server reply, in the context of what it answered ("RCPT", "greeting", ...)."""
+    context = normalize_after(after) if isinstance(after, str) else None
+    if reply.malformed or not isinstance(reply.code, int):
+        return _explain_malformed(reply, context)
+    info = reply_knowledge(reply.code, context)
+    enhanced = explain_enhanced(reply.enhanced) if reply.enhanced else None
+    facts = _facts(reply, context)
+    return {
+        "code": reply.code,
+        "class": reply.reply_class,
+        "summary": info["summary"],
+        "meaning": info["meaning"],
+        "next": info["next"],
+        "rfc": list(dict.fromkeys([*info["rfc"], *(enhanced["rfc"] if enhanced else ())])),
+        "known": info["known"],
+        "context": info["context"],
+        "text": reply.text,
+        "lines": list(reply.lines),
+        "enhanced": enhanced,
+        "malformed": None,
+        "facts": facts,
+        "keys": _keys(reply.code, info, enhanced, facts),
+    }
+
+
+def _explain_malformed(reply: Reply, context: str | None) -> dict[str, Any]:
+    problem = reply.malformed or "the reply has no three-digit code"
+    meaning = f"The server's reply breaks the SMTP reply grammar: {problem}."
+    code = reply.code if isinstance(reply.code, int) else None
+    if code is not None and 200 <= code <= 599:
+        meaning += f" Read loosely, {code} would mean: {reply_knowledge(code, context)['summary']}."
+    return {
+        "code": code,
+        "class": reply.reply_class if code is not None else None,
+        "summary": "Malformed reply",
+        "meaning": meaning,
+        "next": "Treat the server's answer with suspicion; QUIT if it keeps happening.",
+        "rfc": ["RFC 5321 §4.2", "RFC 5321 §4.5.3.1.5"],
+        "known": False,
+        "context": context,
+        "text": "\n".join(reply.lines),
+        "lines": list(reply.lines),
+        "enhanced": None,
+        "malformed": problem,
+        "facts": {"lines": list(reply.lines), "truncated": reply.truncated},
+        "keys": ["reply:malformed"],
+    }
+
+
+def _explain_params(cmd: CommandLine) -> list[dict[str, Any]]:
+    out = []
+    for name, value in cmd.params.items():
+        param = PARAMETERS.get(name)
+        entry: dict[str, Any] = {"name": name, "value": value, "known": param is not None}
+        if param is not None:
+            entry.update(
+                syntax=param.syntax,
+                meaning=param.meaning,
+                commands=list(param.commands),
+                extension=param.extension,
+                value_meaning=param.values.get((value or "").upper()),
+                rfc=list(param.rfc),
+            )
+        else:
+            entry["meaning"] = (
+                "A parameter this playground does not know; the server may refuse it (555)."
+            )
+        out.append(entry)
+    return out
+
+
+def _command_facts(cmd: CommandLine) -> dict[str, Any]:
+    words = cmd.words
+    if cmd.verb in ("EHLO", "HELO"):
+        return {"domain": words[0] if words else None}
+    if cmd.verb == "AUTH" and words:
+        # Never decode the initial response: it carries the password.
+        mech = mechanism_facts(words[:1])[0]
+        return {"mechanism": mech, "initial_response": len(words) > 1}
+    if cmd.verb == "BDAT":
+        size = words[0] if words else ""
+        return {
+            "chunk_size": int(size) if size.isdigit() else None,
+            "last": len(words) > 1 and words[1].upper() == "LAST",
+        }
+    if cmd.verb == "MAIL" and cmd.address == "":
+        return {"null_sender": True}  # RFC 5321 §4.5.5: <> is for bounces and notifications
+    return {}
+
+
+def explain_command(line: str) -> dict[str, Any]:
+    """Explain a command line: verb, address, parameters, and what the command does."""
+    cmd = parse_command(line)
+    known = COMMANDS.get(cmd.verb)
+    params = _explain_params(cmd)
+    facts = _command_facts(cmd) if known else {}
+    keys = [f"command:{cmd.verb}"] if known else []
+    keys += [f"param:{p['name']}" for p in params if p["known"]]
+    mech = facts.get("mechanism")
+    if mech and mech["name"] in AUTH_MECHANISMS:
+        keys.append(f"auth:{mech['name']}")
+    result: dict[str, Any] = {
+        "line": cmd.raw,
+        "verb": cmd.verb,
+        "known": known is not None,
+        "argument": cmd.argument,
+        "address": cmd.address,
+        "params": dict(cmd.params),
+        "parameters": params,
+        "facts": facts,
+        "keys": keys,
+    }
+    if known is None:
+        result.update(summary="Not an SMTP command this playground knows.", rfc=[], replies=[])
+        return result
+    data = known.to_dict()
+    result.update(
+        {k: data[k] for k in ("summary", "syntax", "allowed_when", "extension", "replies", "rfc")}
+    )
+    return result
+
+
+def explain_request(data: object) -> dict[str, Any]:
+    """Answer the HTTP API: {"reply": "...", "after": "RCPT"} or {"command": "..."}."""
+    if not isinstance(data, dict):
+        raise ExplainError("The request must be a JSON object.")
+    has_reply, has_command = "reply" in data, "command" in data
+    if has_reply == has_command:
+        raise ExplainError('Send exactly one of "reply" or "command".')
+    field = "reply" if has_reply else "command"
+    text = data[field]
+    if not isinstance(text, str):
+        raise ExplainError(f'"{field}" must be a string.')
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_REQUEST_BYTES:
+        raise ExplainError(
+            f'"{field}" is longer than {MAX_REQUEST_BYTES // 1024} KiB.', code="too_large"
+        )
+    if has_command:
+        return {"kind": "command", **explain_command(text)}
+    after = data.get("after")
+    if after is not None and not isinstance(after, str):
+        raise ExplainError('"after" must be a string such as "RCPT" or "end-of-data", or null.')
+    if after is not None and len(after) > MAX_AFTER_CHARS:
+        raise ExplainError(f'"after" is longer than {MAX_AFTER_CHARS} characters.')
+    return {"kind": "reply", **explain_reply(parse_reply(text), after)}
+
+
+__all__ = [
+    "ExplainError",
+    "explain_command",
+    "explain_ehlo",
+    "explain_enhanced",
+    "explain_reply",
+    "explain_request",
+]
