@@ -118,12 +118,17 @@ class TargetPolicy:
         return self._checked(_resolve_once(name, resolve), name, by_name)
 
     def check_mx_hosts(
-        self, domain: str, mx_hosts: Sequence[str], port: int, resolve: Resolver
+        self, domain: str, mx_hosts: Sequence[tuple[str, Sequence[str]]], port: int
     ) -> list[CheckedHost]:
-        """Check every MX host of ``domain`` like a target; one pointing inward refuses all."""
+        """Check MX hosts and the addresses the MX lookup resolved for them; one inward refuses.
+
+        ``mx_hosts`` is ``[(host, addresses), ...]`` as the MX lookup found them (for
+        ``smtp_session.mx``: ``[(c.host, c.addresses) for c in lookup.candidates]``); nothing is
+        looked up again. A host without addresses stays in the list, empty, to be skipped.
+        """
         name = normalise_host(domain)
         self._check_port(port)
-        if [_mx_or_null(h) for h in mx_hosts] == [""]:
+        if [_mx_or_null(host) for host, _ in mx_hosts] == [""]:
             raise PolicyError(
                 f"{name} publishes a null MX record: it accepts no mail (RFC 7505).",
                 code="bad_host",
@@ -132,10 +137,10 @@ class TargetPolicy:
         if not domain_ok and not self._may_allow_addresses():
             raise _not_allowed(name)
         checked = []
-        for mx in mx_hosts:
-            mx_name = normalise_host(mx)
+        for host, answers in mx_hosts:
+            mx_name = normalise_host(host)
             ip = parse_ip(mx_name)
-            addresses = [ip] if ip is not None else _resolve_once(mx_name, resolve)
+            addresses = [ip] if ip is not None else _parse_answers(mx_name, answers)
             by_name = domain_ok or self._name_allowed(mx_name)
             via = f"The MX record of {name} points to {mx_name}, which"
             checked.append(CheckedHost(mx_name, self._checked(addresses, mx_name, by_name, via)))
@@ -208,6 +213,10 @@ def _resolve_once(name: str, resolve: Resolver) -> list[IPAddress]:
     answers = resolve(name)  # the only lookup: what is checked is what is connected to
     if not answers:
         raise PolicyError(f"{name} has no address (no A or AAAA record).", code="bad_host")
+    return _parse_answers(name, answers)
+
+
+def _parse_answers(name: str, answers: Iterable[str]) -> list[IPAddress]:
     addresses = []
     for answer in answers:
         # getaddrinfo adds a zone id to link-local answers; the range check refuses those anyway.
