@@ -126,6 +126,11 @@ TEXTS: dict[str, tuple[str, str, str]] = {
         "Encode it, e.g. printf 'demo' | base64. Send * to cancel.",
         "RFC 4954 §4",
     ),
+    "auth:clear-text": (
+        "This is valid base64 by chance, but it decodes to binary: did you type it in clear?",
+        "Send the base64 form, e.g. printf 'demo' | base64 gives ZGVtbw==.",
+        "RFC 4954 §4",
+    ),
     "auth:plain-format": (
         "AUTH PLAIN wants base64 of authzid NUL user NUL password (two NUL bytes).",
         "Encode it with: printf '\\0user\\0password' | base64",
@@ -228,6 +233,11 @@ _HEADER = re.compile(r"^[!-9;-~]+:")  # RFC 5322 §2.2: printable US-ASCII excep
 _COMMAND_LIKE = re.compile(r"^(QUIT|RSET|DATA|NOOP|(EHLO|HELO) \S+|(MAIL FROM|RCPT TO):.*)$", re.I)
 
 
+def _octets(text: str) -> int:
+    """Length on the wire; "surrogatepass" so text from a browser can never make this raise."""
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
 def make_warning(code: str, line: int | None = None, /, **values: object) -> CheckWarning:
     """Build the warning ``code`` with its texts filled in."""
     message, fix, rfc = (text.format(**values) for text in TEXTS[code])
@@ -246,7 +256,7 @@ def check_command(line: str, tx: Transaction, *, sandbox: bool) -> list[CheckWar
     if tx.expect == "auth-response":
         return check_auth_response(line)
     out: list[CheckWarning] = []
-    size = len(line.encode("utf-8", "surrogateescape")) + 2
+    size = _octets(line) + 2
     if size > MAX_COMMAND_OCTETS:
         out.append(make_warning("line:too-long", size=size))
     if not line.strip():
@@ -357,9 +367,20 @@ def _auth_initial_response(words: list[str]) -> list[CheckWarning]:
 def check_auth_response(line: str) -> list[CheckWarning]:
     """Warnings for a line answering a 334 challenge: base64, or * to cancel (RFC 4954 §4)."""
     text = line.strip()
-    if text == "*" or _b64(text) is not None:
+    if text == "*":
         return []
-    return [make_warning("auth:not-base64")]
+    decoded = _b64(text)
+    if decoded is None:
+        return [make_warning("auth:not-base64")]
+    return [] if _is_text(decoded) else [make_warning("auth:clear-text")]
+
+
+def _is_text(data: bytes) -> bool:
+    """User names and passwords decode to text; "demo" typed as is decodes to binary."""
+    try:
+        return all(ch.isprintable() or ch == "\0" for ch in data.decode("utf-8"))
+    except UnicodeDecodeError:
+        return False
 
 
 def _b64(text: str) -> bytes | None:
@@ -428,7 +449,7 @@ def check_data_line(line: str, state: MessageState) -> list[CheckWarning]:
     index = state.index
     state.index += 1
     out = _header_section(line, state, index)
-    size = len(line.encode("utf-8", "surrogateescape"))
+    size = _octets(line)
     line_rules: tuple[tuple[bool, str, dict[str, object]], ...] = (
         (size > MAX_TEXT_LINE, "data:line-too-long", {"size": size}),
         (line.startswith(".") and not line.startswith(".."), "data:leading-dot", {}),

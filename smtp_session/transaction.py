@@ -334,6 +334,8 @@ class Transaction:
         steps = {VERB_STEP[v] for v in self.next_commands() if v in VERB_STEP}
         if phase != "refused" and not self.messages_sent:
             steps.discard("quit")  # always possible, only worth pointing at once mail went
+        if self.hello is not None:
+            steps.discard("ehlo")  # allowed again, but not a step forward
         return steps
 
     def steps(self) -> list[dict[str, str]]:
