@@ -111,7 +111,9 @@ class WsDriver:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise AssertionError(f"no {kind} frame {match} within {timeout}s: {self.frames[-5:]}")
+                raise AssertionError(
+                    f"no {kind} frame {match} within {timeout}s: {self.frames[-5:]}"
+                )
             frame = self.next(remaining)
             if frame["type"] == kind and all(frame.get(k) == v for k, v in match.items()):
                 return frame
@@ -147,3 +149,68 @@ def ws(live: LiveServer) -> Iterator[WsDriver]:
     driver = WsDriver(live.ws_url)
     yield driver
     driver.close()
+
+
+def _require(var: str) -> bool:
+    import os
+
+    return os.environ.get(var, "") not in ("", "0")
+
+
+@pytest.fixture(scope="session")
+def browser():  # type: ignore[no-untyped-def]
+    """Debian's chromium driven by Playwright (skips when absent, unless REQUIRE_BROWSER=1)."""
+    import shutil
+
+    if shutil.which("chromium") is None and not Path("/usr/bin/chromium").exists():
+        if _require("REQUIRE_BROWSER"):
+            pytest.fail("REQUIRE_BROWSER is set but /usr/bin/chromium is missing")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.js_errors = errors
+    yield pg
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def ws_factory(live: LiveServer) -> Iterator[Any]:
+    """Open more WebSocket clients against the live app; all are closed at the end."""
+    drivers: list[WsDriver] = []
+
+    def make() -> WsDriver:
+        driver = WsDriver(live.ws_url)
+        drivers.append(driver)
+        return driver
+
+    yield make
+    for driver in drivers:
+        try:
+            driver.close()
+        except Exception:
+            pass

@@ -1,0 +1,83 @@
+"""A real browser types the classic tutorial transaction and finds the message in the inbox."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+TRANSACTION = [
+    "EHLO client.example",
+    "MAIL FROM:<alice@example.com>",
+    "RCPT TO:<bob@example.com>",
+    "DATA",
+]
+MESSAGE = [
+    'From: "Alice" <alice@example.com>',
+    'To: "Bob" <bob@example.com>',
+    "Subject: Test",
+    "",
+    "Hello Bob.",
+    ".",
+]
+
+
+def type_line(page, text: str) -> None:
+    page.locator("#input").fill(text)
+    page.locator("#input").press("Enter")
+
+
+def test_tutorial_transaction_in_the_console(page, live):
+    page.goto(live.url + "/")
+    assert page.locator("#target").input_value() == "sandbox"
+    page.get_by_role("button", name="Connect", exact=True).click()
+    page.wait_for_selector(".line.reply.r2xx")  # 220 greeting
+    assert page.locator(".line.reply").first.text_content().startswith("220 ")
+
+    for line in TRANSACTION:
+        type_line(page, line)
+    page.wait_for_selector(".line.reply.r3xx")  # 354
+    for line in MESSAGE:
+        type_line(page, line)
+    queued = page.locator(".line.reply", has_text="queued as")
+    queued.wait_for()
+    assert queued.text_content().startswith("250 ")
+    type_line(page, "QUIT")
+    page.locator(".line.reply", has_text="221").wait_for()
+    page.locator("#status", has_text="Closed").wait_for()
+
+    # Sent lines and replies are told apart, and replies are coloured by class.
+    assert page.locator(".line.sent", has_text="MAIL FROM:<alice@example.com>").count() == 1
+    assert page.locator(".line.reply.r2xx").count() >= 5
+
+    page.goto(live.url + "/sandbox")
+    page.get_by_role("link", name="Test").click()
+    assert page.locator("#subject").text_content() == "Test"
+    raw = page.locator("#raw").text_content()
+    assert raw.replace("\r\n", "\n") == "\n".join(MESSAGE[:-1]) + "\n"
+
+
+def test_history_paste_and_line_editing(page, live):
+    page.goto(live.url + "/")
+    page.get_by_role("button", name="Connect", exact=True).click()
+    page.wait_for_selector(".line.reply.r2xx")
+    box = page.locator("#input")
+    type_line(page, "NOOP")
+    page.locator(".line.reply", has_text="250").first.wait_for()
+    box.press("ArrowUp")
+    assert box.input_value() == "NOOP"
+    box.press("Control+u")
+    assert box.input_value() == ""
+    # A multi-line paste is sent as lines, in order.
+    page.evaluate(
+        """() => {
+        const input = document.getElementById('input');
+        const data = new DataTransfer();
+        data.setData('text', 'RSET\\nNOOP\\n');
+        input.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true,
+                                                         cancelable: true}));
+    }"""
+    )
+    page.locator(".line.sent", has_text="RSET").wait_for()
+    sent = page.locator(".line.sent").all_text_contents()
+    assert sent[-2:] == ["RSET", "NOOP"]
