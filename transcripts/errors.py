@@ -21,3 +21,9 @@ class TranscriptImportError(PlaygroundError):
     """An uploaded transcript file is not acceptable; the message says what and where."""
 
     code = "bad_import"
+
+
+class ExportError(PlaygroundError):
+    """An export was asked for in a format that does not exist."""
+
+    code = "bad_format"

@@ -182,9 +182,7 @@ class Store:
         with db.writer(self.engine) as conn, conn.begin():
             return conn.execute(stmt).rowcount == 1
 
-    def add_note(
-        self, transcript_id: str, seq: int | None, text: str, author: str | None
-    ) -> Note:
+    def add_note(self, transcript_id: str, seq: int | None, text: str, author: str | None) -> Note:
         """Attach a plain-text note to line ``seq`` (None: to the whole transcript)."""
         if not text.strip() or len(text) > MAX_NOTE:
             raise StoreError(f"a note is 1 to {MAX_NOTE} characters", code="too_long")

@@ -1,0 +1,398 @@
+"""Every export format, parsed back, from a session recorded against a real aiosmtpd server.
+
+The python export is run for real against the same server and must deliver the same bytes.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import json
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
+
+from smtp_session.redact import Redactor
+from smtp_session.reply import Reply, ReplyParser
+from transcripts import Store, Transcript
+from transcripts.errors import ExportError
+from transcripts.exports import FORMATS, export, jsonfmt
+from transcripts.importer import import_json
+
+PASSWORD = "Tr0ub4dor&3-horse"
+USER = "demo"
+MESSAGE_LINES = [
+    "From: Alice <alice@example.org>",
+    "To: Bob <bob@example.net>",
+    "Subject: playground test",
+    "",
+    "Hello Bob,",
+    ".this line starts with a period",
+    "..and this one with two",
+    "caf\u00e9 \u00fcmlaut line",
+    "-- ",
+    "Alice",
+]
+HOSTILE = '<script>alert(1)</script><img src="https://evil.example/x.png">\x1b[31mred'
+
+
+@dataclass
+class Collector:
+    """aiosmtpd handler and authenticator that keep what they saw."""
+
+    messages: list[tuple[str, list[str], bytes]] = field(default_factory=list)
+    logins: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 2.0.0 Ok: queued"
+
+    def __call__(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> Any:
+        self.logins.append((data.login, data.password))
+        return AuthResult(success=(data.login, data.password) == (USER.encode(), PASSWORD.encode()))
+
+
+@pytest.fixture(scope="module")
+def smtpd() -> Any:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    collector = Collector()
+    controller = Controller(
+        collector,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=collector,
+        auth_require_tls=False,  # loopback test server; TLS is not what is tested here
+    )
+    controller.start()
+    yield collector, port
+    controller.stop()
+
+
+class Recorder:
+    """Drives a real SMTP session over a socket and records redacted entries."""
+
+    def __init__(self, port: int) -> None:
+        self.start = time.monotonic()
+        self.entries: list[dict[str, Any]] = []
+        self.redactor = Redactor()
+        self.parser = ReplyParser()
+        self.last: Reply | None = None
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        data = {"host": "127.0.0.1", "port": port, "address": "127.0.0.1", "tls": False}
+        self._add({"kind": "event", "event": "connect", "data": data})
+        self.reply("greeting")
+
+    def _add(self, entry: dict[str, Any]) -> None:
+        t = int((time.monotonic() - self.start) * 1000)
+        self.entries.append({"seq": len(self.entries), "t": t, "step": None, **entry})
+
+    def reply(self, after: str) -> Reply:
+        while True:
+            replies = self.parser.feed(self.sock.recv(4096))
+            if replies:
+                break
+        self.last = replies[0]
+        r = self.last
+        entry = {"code": r.code, "enhanced": r.enhanced, "lines": list(r.lines)}
+        self._add({"kind": "reply", **entry, "malformed": r.malformed, "after": after})
+        return r
+
+    def send(self, line: str, line_kind: str = "command") -> None:
+        self.sock.sendall(line.encode() + b"\r\n")
+        text = self.redactor.feed(line, line_kind, self.last)
+        self._add({"kind": "sent", "text": text, "line_kind": line_kind, "explain": []})
+
+    def command(self, line: str) -> Reply:
+        self.send(line)
+        return self.reply(line.split()[0].upper())
+
+    def close(self) -> None:
+        self.sock.close()
+        self._add({"kind": "event", "event": "closed", "data": {"reason": "quit", "code": 221}})
+
+
+def plain(user: str, password: str) -> str:
+    return base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+
+
+@pytest.fixture(scope="module")
+def recorded(smtpd: Any, tmp_path_factory: pytest.TempPathFactory) -> Transcript:
+    """A real session (AUTH PLAIN, two recipients, a dot-stuffed message), stored and read back."""
+    collector, port = smtpd
+    rec = Recorder(port)
+    assert rec.command("EHLO client.example").code == 250
+    assert rec.command("AUTH PLAIN " + plain(USER, PASSWORD)).code == 235
+    assert rec.command("MAIL FROM:<alice@example.org>").code == 250
+    assert rec.command("RCPT TO:<bob@example.net>").code == 250
+    assert rec.command("RCPT TO:<carol@example.net>").code == 250
+    assert rec.command("DATA").code == 354
+    for line in MESSAGE_LINES:
+        rec.send("." + line if line.startswith(".") else line, "data")  # RFC 5321 §4.5.2
+    rec.send(".", "data")
+    assert rec.reply("end-of-data").code == 250
+    assert rec.command("QUIT").code == 221
+    rec.close()
+    store = Store.open(f"sqlite:///{tmp_path_factory.mktemp('exports')}/p.db")
+    created, _ = store.create(f"127.0.0.1:{port}", title="Recorded <b>demo</b> session")
+    for entry in rec.entries:
+        store.append(created.id, entry)
+    store.close(created.id, "quit")
+    store.add_note(created.id, 2, "The server lists its extensions here.", "teacher")
+    store.add_note(created.id, None, "A note on the whole session", None)
+    transcript = store.get(created.id)
+    assert transcript is not None
+    return transcript
+
+
+def expected_message() -> bytes:
+    return "".join(line + "\r\n" for line in MESSAGE_LINES).encode()
+
+
+def test_recorded_session_delivered_the_message(smtpd: Any, recorded: Transcript) -> None:
+    collector, _ = smtpd
+    assert collector.messages[0] == (
+        "alice@example.org",
+        ["bob@example.net", "carol@example.net"],
+        expected_message(),
+    )
+
+
+@pytest.mark.parametrize("fmt", list(FORMATS), ids=list(FORMATS))
+def test_no_export_holds_the_password(recorded: Transcript, fmt: str) -> None:
+    body, mimetype, filename = export(recorded, fmt)
+    for secret in (PASSWORD, plain(USER, PASSWORD), base64.b64encode(PASSWORD.encode()).decode()):
+        assert secret.encode() not in body
+    assert filename.endswith("." + FORMATS[fmt][2]) and "/" not in filename
+    assert mimetype == FORMATS[fmt][1]
+
+
+def test_unknown_format_is_refused(recorded: Transcript) -> None:
+    with pytest.raises(ExportError) as info:
+        export(recorded, "pdf")
+    assert info.value.code == "bad_format"
+
+
+def test_json_round_trips_through_the_importer(recorded: Transcript, tmp_path: Path) -> None:
+    body, _, _ = export(recorded, "json")
+    document = json.loads(body)
+    assert document == jsonfmt.document(recorded)
+    assert document["format"] == "smtp-playground-transcript" and document["version"] == 1
+    imported = import_json(body, max_bytes=len(body))
+    assert imported["entries"] == recorded.entries
+    assert imported["notes"] == [note.to_dict() for note in recorded.notes]
+    store = Store.open(f"sqlite:///{tmp_path}/copy.db")
+    copy, _ = store.create_from_import(imported)
+    again = json.loads(export(copy, "json")[0])
+    assert copy.id != recorded.id and copy.status == "closed"
+    assert again["entries"] == document["entries"] and again["notes"] == document["notes"]
+    assert again["transcript"]["title"] == recorded.title
+    assert again["transcript"]["created_at"] == document["transcript"]["created_at"]
+
+
+def test_asciicast_header_and_events(recorded: Transcript) -> None:
+    lines = export(recorded, "cast")[0].decode().splitlines()
+    header = json.loads(lines[0])
+    assert header["version"] == 2 and header["title"] == recorded.title
+    assert header["width"] >= 80 and header["height"] > 0 and isinstance(header["timestamp"], int)
+    events = [json.loads(line) for line in lines[1:]]
+    assert len(events) == len(recorded.entries)
+    times = [e[0] for e in events]
+    assert times == sorted(times)
+    assert all(kind == "o" and text.endswith("\r\n") for _, kind, text in events)
+    sent = [
+        e[2] for e, entry in zip(events, recorded.entries, strict=True) if entry["kind"] == "sent"
+    ]
+    replies = [
+        e[2] for e, entry in zip(events, recorded.entries, strict=True) if entry["kind"] == "reply"
+    ]
+    assert all(text.startswith("\x1b[1;36mC: ") for text in sent)
+    assert all(text.startswith("S: ") for text in replies)
+
+
+def test_txt_is_a_telnet_like_log(recorded: Transcript) -> None:
+    lines = export(recorded, "txt")[0].decode().splitlines()
+    assert "C: EHLO client.example" in lines
+    assert "C: MAIL FROM:<alice@example.org>" in lines
+    assert any(line.startswith("S: 250-") for line in lines)
+    assert any(line.startswith("S: 221") for line in lines)
+    assert f"* connected to 127.0.0.1:{recorded.target.split(':')[1]} (127.0.0.1)" in lines
+    assert "C: AUTH PLAIN [credentials for user 'demo', redacted]" in lines
+    assert "#   note (teacher): The server lists its extensions here." in lines
+
+
+def test_markdown_has_a_row_per_entry_with_explanations_and_notes(recorded: Transcript) -> None:
+    def explain(entry: dict[str, Any]) -> str | None:
+        return (
+            "Greets the server, asks for extensions"
+            if entry.get("text", "").startswith("EHLO")
+            else None
+        )
+
+    text = export(recorded, "md", explain)[0].decode()
+    rows = [line for line in text.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert len(rows) == len(recorded.entries)
+    ehlo = next(row for row in rows if "EHLO client.example" in row)
+    assert "Greets the server, asks for extensions" in ehlo
+    assert "The server lists its extensions here." in text
+    assert text.startswith("# Recorded \\<b\\>demo\\</b\\> session")
+
+
+class TagCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def hostile(recorded: Transcript) -> Transcript:
+    """The recorded transcript with a hostile banner, title and note."""
+    entries = [dict(e) for e in recorded.entries]
+    entries[1] = {**entries[1], "lines": ["220 " + HOSTILE]}
+    notes = [*recorded.notes]
+    return Transcript(**{**vars(recorded), "entries": entries, "title": HOSTILE, "notes": notes})
+
+
+def test_html_is_self_contained_and_escaped(recorded: Transcript) -> None:
+    parser = TagCollector()
+    parser.feed(export(hostile(recorded), "html", lambda e: "<i>panel</i> text")[0].decode())
+    names = [tag for tag, _ in parser.tags]
+    assert "script" not in names and "img" not in names and "link" not in names
+    for _, attrs in parser.tags:
+        for _name, value in attrs:
+            assert not (value or "").lower().startswith(("http:", "https:", "//"))
+    style = "".join(parser.text)
+    assert "url(" not in style and "@import" not in style
+    assert "220 <script>alert(1)</script>" in "".join(parser.text)  # shown as text
+    assert "<i>panel</i> text" in "".join(parser.text)
+    assert "The server lists its extensions here." in "".join(parser.text)
+
+
+@pytest.mark.parametrize("fmt", ["txt", "cast", "md", "html"], ids=str)
+def test_terminal_escapes_from_a_server_are_neutralised(recorded: Transcript, fmt: str) -> None:
+    body = export(hostile(recorded), fmt)[0]
+    assert b"\x1b[31m" not in body
+    assert b"\\x1b[31m" in body
+
+
+def swaks_command(script: str) -> tuple[list[str], str]:
+    """The swaks argv and the heredoc body of the first command in the script."""
+    lines = script.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("swaks "))
+    command, _, delimiter = lines[start].partition(" <<")
+    delimiter = delimiter.strip("'")
+    end = lines.index(delimiter, start + 1)
+    return shlex.split(command), "\n".join(lines[start + 1 : end]) + "\n"
+
+
+def options(argv: list[str]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for i, arg in enumerate(argv):
+        if arg.startswith("--"):
+            value = argv[i + 1] if i + 1 < len(argv) and not argv[i + 1].startswith("--") else ""
+            found.setdefault(arg, []).append(value)
+    return found
+
+
+def test_swaks_reproduces_the_envelope(recorded: Transcript) -> None:
+    argv, body = swaks_command(export(recorded, "swaks")[0].decode())
+    opts = options(argv)
+    assert argv[0] == "swaks"
+    assert opts["--server"] == ["127.0.0.1"] and opts["--port"] == [recorded.target.split(":")[1]]
+    assert opts["--ehlo"] == ["client.example"]
+    assert opts["--from"] == ["alice@example.org"]
+    assert opts["--to"] == ["bob@example.net", "carol@example.net"]
+    assert opts["--auth"] == ["PLAIN"] and opts["--auth-user"] == ["demo"]
+    assert opts["--auth-password"] == ["<PASSWORD>"]
+    assert opts["--data"] == ["-"] and "--tls" not in opts
+    assert body == "".join(line + "\n" for line in MESSAGE_LINES)
+
+
+def script_calls(source: str) -> list[str]:
+    """Names of the smtp.<method>() calls in main(), in order."""
+    main = next(
+        n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == "main"
+    )
+    calls = [
+        n for n in ast.walk(main) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+    ]
+    calls.sort(key=lambda n: (n.lineno, n.col_offset))
+    return [
+        n.func.attr
+        for n in calls
+        if isinstance(n.func.value, ast.Name) and n.func.value.id == "smtp"
+    ]
+
+
+def test_python_script_delivers_the_same_bytes(
+    smtpd: Any, recorded: Transcript, tmp_path: Path
+) -> None:
+    collector, _ = smtpd
+    source = export(recorded, "python")[0].decode()
+    compile(source, "replay.py", "exec")
+    assert script_calls(source) == ["set_debuglevel", "ehlo", "auth", "sendmail", "quit"]
+    script = tmp_path / "replay.py"
+    script.write_text(source)
+    before = len(collector.messages)
+    env = {**os.environ, "SMTP_PASSWORD": PASSWORD}
+    env.pop("SMTP_USER", None)
+    run = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, timeout=60)
+    assert run.returncode == 0, run.stderr.decode()
+    assert collector.messages[before:] == [collector.messages[0]]
+    assert collector.logins[-1] == (USER.encode(), PASSWORD.encode())
+
+
+TLS_CASES = {
+    "starttls": (
+        [
+            {"kind": "sent", "text": "STARTTLS", "line_kind": "command"},
+            {"kind": "reply", "code": 220, "lines": ["220 go ahead"], "after": "STARTTLS"},
+            {"kind": "event", "event": "tls", "data": {"version": "TLSv1.3"}},
+        ],
+        False,
+        "--tls",
+        ["set_debuglevel", "ehlo", "starttls", "ehlo", "quit"],
+    ),
+    "tls-on-connect": ([], True, "--tls-on-connect", ["set_debuglevel", "ehlo", "quit"]),
+}
+
+
+@pytest.mark.parametrize("case", list(TLS_CASES), ids=list(TLS_CASES))
+def test_tls_modes_reach_swaks_and_python(recorded: Transcript, case: str) -> None:
+    middle, on_connect, flag, calls = TLS_CASES[case]
+    connect = {
+        "kind": "event",
+        "event": "connect",
+        "data": {"host": "mx.example", "port": 465, "tls": on_connect},
+    }
+    head = [connect, {"kind": "sent", "text": "EHLO me.example", "line_kind": "command"}]
+    entries = [{"seq": i, "t": i, **e} for i, e in enumerate(head + middle)]
+    transcript = Transcript(**{**vars(recorded), "entries": entries, "notes": []})
+    (argv,) = [
+        shlex.split(line)
+        for line in export(transcript, "swaks")[0].decode().splitlines()
+        if line.startswith("swaks")
+    ]
+    assert flag in argv and ({"--tls", "--tls-on-connect"} - {flag}).isdisjoint(argv)
+    assert options(argv)["--quit-after"] == ["TLS" if case == "starttls" else "HELO"]
+    source = export(transcript, "python")[0].decode()
+    assert script_calls(source) == calls
+    assert ("SMTP_SSL(" in source) is on_connect

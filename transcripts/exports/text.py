@@ -1,0 +1,56 @@
+"""The plain-text log (telnet-like C:/S: lines) and the asciicast v2 recording."""
+
+from __future__ import annotations
+
+import json
+
+from transcripts.exports._common import Explain, heading, items, notes_by_seq, printable
+from transcripts.model import Transcript
+
+
+def render_txt(transcript: Transcript, explain: Explain | None = None) -> bytes:
+    """C: and S: lines as on the wire, events as * lines, notes as # lines."""
+    meta = transcript.meta()
+    out = [
+        f"# {printable(heading(transcript))}",
+        f"# target {printable(transcript.target)}, started {meta['created_at']}, "
+        f"{transcript.status}",
+    ]
+    notes = notes_by_seq(transcript)
+    out += [f"# note: {printable(n.text)}" for n in notes.get(None, [])]
+    for item in items(transcript):
+        prefix = "*" if item.who == "*" else f"{item.who}:"
+        out += [f"{prefix} {line}" for line in item.lines]
+        for note in notes.get(item.entry["seq"], []):
+            by = f" ({printable(note.author)})" if note.author else ""
+            out += [f"#   note{by}: {printable(line)}" for line in note.text.splitlines()]
+    return ("\n".join(out) + "\n").encode()
+
+
+# ANSI SGR colours: what the client sent stands out from what the server said.
+_COLOURS = {"C": "\x1b[1;36m", "S": "", "*": "\x1b[2;33m"}
+_RESET = "\x1b[0m"
+
+
+def render_cast(transcript: Transcript, explain: Explain | None = None) -> bytes:
+    """asciicast v2: a JSON header line, then [seconds, "o", text] events (CRLF line ends)."""
+    events: list[str] = []
+    width, last = 80, 0.0
+    for item in items(transcript):
+        prefix = "*" if item.who == "*" else f"{item.who}:"
+        lines = [f"{prefix} {line}" for line in item.lines]
+        width = max(width, *(len(line) + 1 for line in lines))
+        colour = _COLOURS[item.who]
+        text = "".join(f"{colour}{line}{_RESET if colour else ''}\r\n" for line in lines)
+        # Times only go forward in a recording, even if the clock readings did not.
+        last = max(last, round(item.entry["t"] / 1000, 3))
+        events.append(json.dumps([last, "o", text], ensure_ascii=False))
+    header = {
+        "version": 2,
+        "width": min(width, 200),
+        "height": 30,
+        "timestamp": int(transcript.created_at.timestamp()),
+        "title": printable(heading(transcript)),
+        "env": {"TERM": "xterm-256color"},
+    }
+    return ("\n".join([json.dumps(header, ensure_ascii=False), *events]) + "\n").encode()
