@@ -186,7 +186,8 @@ class SmtpSession:
     def _deliver(self, reply: Reply) -> None:
         owed = self.dialogue.on_reply(reply)
         after = owed.after if owed else None
-        self.on_event(Event("reply", {"reply": reply, "after": after}))
+        line = owed.line if owed else None
+        self.on_event(Event("reply", {"reply": reply, "after": after, "line": line}))
         if after == "STARTTLS" and reply.code == 220:
             self._starttls()
 
