@@ -143,7 +143,7 @@ class Store:
                 for r in conn.execute(
                     select(notes)
                     .where(notes.c.transcript_id == transcript_id)
-                    .order_by(notes.c.seq, notes.c.id)
+                    .order_by(notes.c.seq.asc().nulls_first(), notes.c.id)
                 )
             ]
         return found
