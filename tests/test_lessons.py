@@ -1,0 +1,404 @@
+"""Lessons: the shipped files validate, and each one passes step by step against real replies."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smtp_session import sandbox as sandbox_module
+from smtp_session.checker import check_command
+from smtp_session.lessons import (
+    LESSONS_DIR,
+    Lesson,
+    LessonError,
+    LessonProgress,
+    load_lesson,
+    load_lessons,
+)
+from smtp_session.reply import Reply, ReplyParser, parse_reply
+from smtp_session.sandbox import SANDBOX_HOSTNAME, SCENARIOS, SandboxServer
+from smtp_session.transaction import Transaction
+from tests.test_transaction import EHLO_TLS, GREETING, HELLO, play
+
+LESSONS = {lesson.id: lesson for lesson in load_lessons()}
+
+
+def test_seven_lessons_ship_and_validate() -> None:
+    assert len(LESSONS) == 7
+    assert [p.name for p in sorted(LESSONS_DIR.glob("*.json"))][0] == "01-first-email.json"
+    assert list(LESSONS)[0] == "first-email"
+    json.dumps([lesson.to_dict() for lesson in LESSONS.values()])
+
+
+@pytest.mark.parametrize("lesson", LESSONS.values(), ids=list(LESSONS))
+def test_hints_are_well_formed_commands(lesson: Lesson) -> None:
+    """A hint the learner copies must not trip the syntax or spelling checks."""
+    tx = play(HELLO)
+    for step in lesson.steps:
+        answers_a_prompt = step.done_when.get("step") == "auth-response" or "authenticated" in (
+            step.done_when
+        )
+        if step.hint not in (None, ".") and not answers_a_prompt:
+            codes = [w.code for w in check_command(step.hint, tx, sandbox=True)]
+            assert [c for c in codes if c.split(":")[0] in ("syntax", "verb", "line")] == []
+
+
+def test_error_lesson_matches_the_sandbox_scenarios() -> None:
+    """Lesson 7 names each failing address with the code the sandbox really gives it."""
+    checked = 0
+    for step in LESSONS["reading-error-replies"].steps:
+        cond = step.done_when
+        if step.hint and step.hint.startswith("RCPT TO:<") and "enhanced" in cond:
+            address = step.hint[len("RCPT TO:<") : -1]
+            assert SCENARIOS[address].reply.startswith(f"{cond['reply']} {cond['enhanced']} ")
+            checked += 1
+    assert checked == 7
+
+
+# -- driving the real sandbox ---------------------------------------------------------------
+
+
+class Learner:
+    """Drives a real socket like the console: the Transaction says what each line is."""
+
+    def __init__(self, lesson: Lesson, server: SandboxServer) -> None:
+        self.progress = LessonProgress(lesson)
+        self.server = server
+        self.tx = Transaction()
+        self.passed: list[str] = []
+        self.sock: socket.socket | None = None
+        self.parser = ReplyParser()
+
+    def connect(self, *, implicit_tls: bool = False) -> None:
+        port = self.server.config.tls_port if implicit_tls else self.server.port
+        assert port is not None
+        self.close()
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=3)
+        self.parser = ReplyParser()
+        self.tx.observe_connect(tls=implicit_tls)
+        self._event("connected", {"host": "127.0.0.1", "port": port})
+        if implicit_tls:
+            self._upgrade("implicit")
+        self._observe(None, "greeting", self._read())
+
+    def send(self, line: str) -> None:
+        kind = {"data": "end-of-data", "auth-response": "auth-response"}.get(self.tx.expect)
+        assert self.sock is not None
+        self.sock.sendall(line.encode() + b"\r\n")
+        if kind == "end-of-data" and line != ".":
+            return  # a message line: the server answers only the final dot
+        reply = self._read()
+        self._observe(line, kind or "command", reply)
+        if self.tx.awaiting_tls:
+            self._upgrade("starttls")
+            self.tx.observe_tls()
+
+    def event(self, name: str, data: dict[str, Any]) -> None:
+        self._event(name, data)
+
+    def _upgrade(self, mode: str) -> None:
+        context: ssl.SSLContext = self.server.cert.pinned_client_context()
+        assert self.sock is not None
+        self.sock = context.wrap_socket(self.sock, server_hostname=SANDBOX_HOSTNAME)
+        self._event("tls", {"mode": mode})
+
+    def _read(self) -> Reply:
+        assert self.sock is not None
+        while True:
+            data = self.sock.recv(65536)
+            assert data, "the server closed the connection"
+            replies = self.parser.feed(data)
+            if replies:
+                return replies[0]
+
+    def _observe(self, command: str | None, kind: str, reply: Reply) -> None:
+        self.tx.observe(command, kind, reply)
+        self.passed += self.progress.observe(command, kind, reply, self.tx)
+
+    def _event(self, name: str, data: dict[str, Any]) -> None:
+        self.passed += self.progress.observe_event(name, data)
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+
+
+MESSAGE = ["From: alice@client.example", "To: bob@sandbox.test", "Subject: hi", "", "Hello.", "."]
+TLS_EHLO = ["EHLO client.example", "STARTTLS", "EHLO client.example"]
+# What a learner types (or does) for each lesson; "connect"/"connect-tls"/("event",...)/"wait".
+SCRIPTS: dict[str, list[Any]] = {
+    "first-email": [
+        "connect",
+        "EHLO client.example",
+        "MAIL FROM:<alice@client.example>",
+        "RCPT TO:<bob@sandbox.test>",
+        "DATA",
+        *MESSAGE,
+        "QUIT",
+    ],
+    "ehlo-capabilities": [
+        "connect",
+        "EHLO client.example",
+        "HELO client.example",
+        "HELP",
+        *TLS_EHLO,
+        "QUIT",
+    ],
+    "auth-login-plain": [
+        "connect",
+        *TLS_EHLO,
+        "AUTH PLAIN AGRlbW8Ad3JvbmctcGFzc3dvcmQ=",
+        "AUTH LOGIN",
+        "ZGVtbw==",
+        "ZGVtby1wYXNzd29yZA==",
+        "QUIT",
+    ],
+    "starttls-and-implicit-tls": [
+        "connect",
+        *TLS_EHLO,
+        "QUIT",
+        "connect-tls",
+        "EHLO client.example",
+        "QUIT",
+    ],
+    "mx-lookup": [
+        ("event", "mx", {"domain": "sandbox.test", "hosts": ["sandbox.test"]}),
+        "connect",
+        "EHLO client.example",
+        "MAIL FROM:<you@client.example>",
+        "RCPT TO:<someone@sandbox.test>",
+        "QUIT",
+    ],
+    "recipients-rset-second-message": [
+        "connect",
+        "EHLO client.example",
+        "MAIL FROM:<alice@client.example>",
+        "RCPT TO:<bob@sandbox.test>",
+        "RCPT TO:<carol@sandbox.test>",
+        "RSET",
+        "MAIL FROM:<alice@client.example>",
+        "RCPT TO:<bob@sandbox.test>",
+        "RCPT TO:<carol@sandbox.test>",
+        "DATA",
+        *MESSAGE,
+        "MAIL FROM:<alice@client.example>",
+        "RCPT TO:<bob@sandbox.test>",
+        "DATA",
+        *MESSAGE,
+        "QUIT",
+    ],
+    "reading-error-replies": [
+        "connect",
+        "EHLO client.example",
+        "MAIL FROM:<alice@client.example>",
+        "RCPT TO:<unknown@sandbox.test>",
+        "RCPT TO:<disabled@sandbox.test>",
+        "RCPT TO:<relay@elsewhere.example>",
+        "RCPT TO:<policy@sandbox.test>",
+        "RCPT TO:<full@sandbox.test>",
+        "RCPT TO:<tempfail@sandbox.test>",
+        "RCPT TO:<greylist@sandbox.test>",
+        "wait",
+        "RCPT TO:<greylist@sandbox.test>",
+        "RSET",
+        "MAIL FROM:<alice@client.example>",
+        "DATA",
+        "RSET",
+        "MAIL FROM:<alice@client.example> SIZE=99999999",
+        "QUIT",
+    ],
+}
+
+
+# Two sandbox faults these lessons found (smtp_session/sandbox.py, reported to its owner). The
+# marks are strict so the tests fail the day the sandbox is fixed, and the marks can go.
+SANDBOX_FAULTS: dict[str, tuple[type[Exception], str]] = {
+    "auth-login-plain": (
+        TimeoutError,
+        "a wrong password gets no reply at all: AuthResult(success=False) defaults to "
+        "handled=True, so aiosmtpd never sends 535",
+    ),
+    "starttls-and-implicit-tls": (
+        AssertionError,
+        "on the implicit-TLS port AUTH is missing from EHLO and refused with 538: "
+        "auth_require_tls only counts STARTTLS",
+    ),
+}
+
+
+def _lesson_param(lesson_id: str) -> Any:
+    fault = SANDBOX_FAULTS.get(lesson_id)
+    marks = [pytest.mark.xfail(strict=True, raises=fault[0], reason=fault[1])] if fault else []
+    return pytest.param(lesson_id, id=lesson_id, marks=marks)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lesson_id", [_lesson_param(lesson_id) for lesson_id in SCRIPTS])
+def test_lesson_passes_against_the_real_sandbox(
+    lesson_id: str, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sandbox_module, "GREYLIST_SECONDS", 0.3)
+    learner = Learner(LESSONS[lesson_id], sandbox)
+    try:
+        for action in SCRIPTS[lesson_id]:
+            if action in ("connect", "connect-tls"):
+                learner.connect(implicit_tls=action == "connect-tls")
+            elif action == "wait":
+                time.sleep(0.4)
+            elif isinstance(action, tuple):
+                learner.event(action[1], action[2])
+            else:
+                learner.send(action)
+    finally:
+        learner.close()
+    assert learner.passed == [step.id for step in LESSONS[lesson_id].steps]
+    assert learner.progress.finished
+
+
+def test_script_covers_every_lesson() -> None:
+    assert set(SCRIPTS) == set(LESSONS)
+
+
+# -- progress rules, with replies worded as aiosmtpd 1.4.6 words them -------------------------
+
+
+def _feed(
+    progress: LessonProgress, tx: Transaction, kind: str, command: str | None, text: str
+) -> list[str]:
+    reply = parse_reply(text)
+    tx.observe(command, kind, reply)
+    return progress.observe(command, kind, reply, tx)
+
+
+def test_steps_pass_in_order_only() -> None:
+    progress, tx = LessonProgress(LESSONS["first-email"]), Transaction()
+    tx.observe_connect()
+    # A 250 to MAIL does not pass the MAIL step while the lesson waits for the greeting.
+    assert _feed(progress, tx, "command", "MAIL FROM:<a@b.example>", "250 OK") == []
+    assert _feed(progress, tx, "greeting", None, GREETING) == ["connect"]
+    assert _feed(progress, tx, "command", "EHLO c", "503 Error: send HELO first") == []
+    assert _feed(progress, tx, "command", "EHLO c", "250-sandbox.test\r\n250 HELP") == ["ehlo"]
+    statuses = [s["status"] for s in progress.to_dict()["steps"]]
+    assert statuses[:4] == ["passed", "passed", "current", "pending"]
+
+
+def test_auth_lesson_with_built_replies() -> None:
+    lesson = LESSONS["auth-login-plain"]
+    progress, tx = LessonProgress(lesson), Transaction()
+    tx.observe_connect()
+    tx.observe(None, "greeting", parse_reply(GREETING))
+    moves = [
+        ("command", "EHLO c", "250-sandbox.test\r\n250-STARTTLS\r\n250 HELP"),
+        ("command", "STARTTLS", "220 Ready to start TLS"),
+        ("tls", None, ""),
+        ("command", "EHLO c", EHLO_TLS),
+        ("command", "AUTH PLAIN AGRlbW8Ad3Jvbmc=", "535 5.7.8 Authentication credentials invalid"),
+        ("command", "AUTH LOGIN", "334 VXNlcm5hbWU6"),
+        ("auth-response", "ZGVtbw==", "334 UGFzc3dvcmQ6"),
+        ("auth-response", "ZGVtby1wYXNzd29yZA==", "235 2.7.0 Authentication successful"),
+        ("command", "QUIT", "221 Bye"),
+    ]
+    passed = []
+    for kind, command, text in moves:
+        if kind == "tls":
+            tx.observe_tls()
+            continue
+        passed += _feed(progress, tx, kind, command, text)
+    assert passed == [s.id for s in lesson.steps] and progress.finished
+
+
+def test_events_pass_only_their_step() -> None:
+    progress = LessonProgress(LESSONS["starttls-and-implicit-tls"])
+    progress.passed = [s.id for s in progress.lesson.steps[:3]]
+    assert progress.observe_event("tls", {"mode": "implicit"}) == []
+    assert progress.observe_event("connected", {"mode": "starttls"}) == []
+    assert progress.observe_event("tls", {"mode": "starttls", "version": "TLSv1.3"}) == [
+        "handshake"
+    ]
+
+
+# -- bad lesson files -----------------------------------------------------------------------
+
+
+def _valid() -> dict[str, Any]:
+    return json.loads((LESSONS_DIR / "01-first-email.json").read_text())
+
+
+def _mutate(change: str) -> dict[str, Any]:
+    data = _valid()
+    step = data["steps"][1]
+    mutations = {
+        "missing-title": lambda: data.pop("title"),
+        "bad-level": lambda: data.update(level="expert"),
+        "unknown-field": lambda: step.update({"done-when": {}}),
+        "no-steps": lambda: data.update(steps=[]),
+        "bad-reply-code": lambda: step.update(done_when={"reply": 999}),
+        "unknown-verb": lambda: step.update(done_when={"after": "EHOL", "reply": 250}),
+        "unknown-condition": lambda: step.update(done_when={"replies": 250}),
+        "bad-enhanced": lambda: step.update(done_when={"enhanced": "5.1"}),
+        "empty-any-of": lambda: step.update(done_when={"any_of": []}),
+        "duplicate-step": lambda: step.update(id=data["steps"][0]["id"]),
+        "hint-not-text": lambda: step.update(hint=42),
+    }
+    mutations[change]()
+    return data
+
+
+BAD = [
+    ("missing-title", "lesson.title: missing"),
+    ("bad-level", "lesson.level: must be one of beginner"),
+    ("unknown-field", "steps[1].done-when: unknown field"),
+    ("no-steps", "lesson.steps: must be a non-empty list"),
+    ("bad-reply-code", "steps[1].done_when.reply: must be a reply code"),
+    ("unknown-verb", "steps[1].done_when.after: must be an SMTP verb"),
+    ("unknown-condition", "steps[1].done_when.replies: unknown condition"),
+    ("bad-enhanced", "steps[1].done_when.enhanced: must be an enhanced status code"),
+    ("empty-any-of", "steps[1].done_when.any_of: must be the only key"),
+    ("duplicate-step", "steps[1].id: 'connect' is used twice"),
+    ("hint-not-text", "steps[1].hint: must be a string or null"),
+]
+
+
+@pytest.mark.parametrize(("change", "expected"), [pytest.param(c, e, id=c) for c, e in BAD])
+def test_bad_lesson_names_file_and_field(tmp_path: Path, change: str, expected: str) -> None:
+    (tmp_path / "99-broken.json").write_text(json.dumps(_mutate(change)))
+    with pytest.raises(LessonError) as err:
+        load_lessons(tmp_path)
+    assert err.value.message.startswith("99-broken.json: ")
+    assert expected in err.value.message
+    assert err.value.code == "bad_lesson"
+
+
+def test_not_json_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "01-x.json"
+    path.write_text('{\n  "id": "x",\n  oops\n}')
+    with pytest.raises(LessonError, match=r"01-x\.json: not valid JSON at line 3"):
+        load_lesson(path)
+
+
+def test_duplicate_lesson_id_across_files(tmp_path: Path) -> None:
+    for name in ("01-a.json", "02-b.json"):
+        (tmp_path / name).write_text(json.dumps(_valid()))
+    with pytest.raises(LessonError, match=r"02-b\.json: lesson\.id: 'first-email' is already 01-a"):
+        load_lessons(tmp_path)
+
+
+def test_any_of_and_event_data_conditions(tmp_path: Path) -> None:
+    data = _valid()
+    data["steps"] = [
+        {
+            **data["steps"][0],
+            "done_when": {"any_of": [{"reply": 220}, {"event": "tls", "mode": "implicit"}]},
+        }
+    ]
+    (tmp_path / "01-any.json").write_text(json.dumps(data))
+    (lesson,) = load_lessons(tmp_path)
+    assert LessonProgress(lesson).observe_event("tls", {"mode": "implicit"}) == ["connect"]
+    tx = Transaction()
+    assert LessonProgress(lesson).observe(None, "greeting", parse_reply("220 x"), tx) == ["connect"]
