@@ -1,21 +1,104 @@
-"""Turns session events into frames with what the panels need (explanations come later)."""
+"""Turns session events into frames carrying what the guide panels show.
+
+One :class:`Guide` per live session keeps the server-side transaction state (driven by real
+replies only), the message checks while DATA is open, and the credential redactor. Each frame
+gets the explanation from the knowledge base (``smtp_session.explain``) and the state after
+the event; the recorder keeps only the explanation keys, so a replay re-derives the same text.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from smtp_session.checker import (
+    MessageState,
+    check_auth_response,
+    check_command,
+    check_data_line,
+)
+from smtp_session.dialogue import AUTH_RESPONSE, COMMAND, END_OF_DATA, GREETING
+from smtp_session.explain import explain_command, explain_reply
+from smtp_session.redact import Redactor
+from smtp_session.reply import Reply
 from smtp_session.session import Event
+from smtp_session.transaction import Transaction
+
+Frame = dict[str, Any]
 
 
 class Guide:
-    """Per-session teaching state: attaches explanations and state to each frame."""
+    """Per-session teaching state: attaches explanations, warnings and state to frames."""
 
-    def __init__(self, sandbox: bool) -> None:
+    def __init__(self, sandbox: bool, redact: bool = True) -> None:
         self.sandbox = sandbox
+        self.redact = redact  # False on replay: recorded lines are already redacted
+        self.tx = Transaction()
+        self.redactor = Redactor()
+        self.message: MessageState | None = None
+        self._handlers: dict[str, Callable[[dict[str, Any]], Frame]] = {
+            "connected": self._connected,
+            "sent": self._sent,
+            "reply": self._reply,
+            "tls": self._tls,
+            "closed": self._closed,
+        }
 
-    def frame_for(self, event: Event) -> dict[str, Any]:
-        data = dict(event.data)
-        reply = data.pop("reply", None)
-        if reply is not None:
-            data.update(reply.to_dict())
+    def frame_for(self, event: Event) -> Frame:
+        """The frame for one event (type first, then the event's data and the guide's)."""
+        handler = self._handlers.get(event.type)
+        data = handler(dict(event.data)) if handler else dict(event.data)
         return {"type": event.type, **data}
+
+    def _connected(self, data: dict[str, Any]) -> Frame:
+        self.tx.observe_connect(tls=bool(data.get("implicit_tls")))
+        return {**data, "step": self.tx.step, "state": self.tx.to_dict()}
+
+    def _sent(self, data: dict[str, Any]) -> Frame:
+        text, kind = data["text"], data["kind"]
+        stored = self.redactor.feed(text, kind, self.tx.last_reply) if self.redact else text
+        frame: Frame = {**data, "text": stored, "step": self.tx.step}
+        if stored != text:
+            frame["original"] = text  # the live browser only; never recorded
+            frame["redacted"] = True
+        warnings, explain = self._check_sent(text, kind)
+        frame["warnings"] = [w.to_dict() for w in warnings]
+        frame["explain"] = explain
+        frame["keys"] = explain.get("keys", []) if explain else []
+        return frame
+
+    def _check_sent(self, text: str, kind: str) -> tuple[list[Any], dict[str, Any] | None]:
+        if kind == COMMAND:
+            if text.split(" ", 1)[0].upper() == "DATA":
+                self.message = MessageState(caps=set(self.tx.capabilities))
+            return check_command(text, self.tx, sandbox=self.sandbox), explain_command(text)
+        if kind == AUTH_RESPONSE:
+            return check_auth_response(text), None
+        state = self.message or MessageState(caps=set(self.tx.capabilities))
+        self.message = None if text == "." else state
+        return check_data_line(text, state), None
+
+    def _reply(self, data: dict[str, Any]) -> Frame:
+        reply: Reply = data.pop("reply")
+        after, line = data.get("after"), data.pop("line", None)
+        kind = after if after in (GREETING, AUTH_RESPONSE, END_OF_DATA) else "command"
+        if after is not None:
+            self.tx.observe(line, kind, reply)
+        explain = explain_reply(reply, after)
+        return {
+            **data,
+            **reply.to_dict(),
+            "explain": explain,
+            "keys": explain.get("keys", []),
+            "step": self.tx.step,
+            "state": self.tx.to_dict(),
+        }
+
+    def _tls(self, data: dict[str, Any]) -> Frame:
+        if data.get("mode") == "starttls":
+            self.tx.observe_tls()
+        return {**data, "step": self.tx.step, "state": self.tx.to_dict()}
+
+    def _closed(self, data: dict[str, Any]) -> Frame:
+        self.tx.observe_closed()
+        return {**data, "step": self.tx.step, "state": self.tx.to_dict()}

@@ -62,7 +62,7 @@ class LiveSession:
             raise FrameError("A session is already open; close it before connecting again.", "busy")
         target = self.services.resolve_target(frame)
         self._t0 = time.monotonic()
-        self.recorder = self.services.recorder_for(target, self.client)
+        self.recorder = self.services.recorder_for(target)
         self.guide = self.services.guide_for(target)
         self.send(
             {
@@ -111,12 +111,17 @@ class LiveSession:
     def on_event(self, event: Event) -> None:
         """Turn a session event into a recorded entry and a frame (any thread)."""
         frame = self.guide.frame_for(event) if self.guide else _plain_frame(event)
-        frame["t"] = int((time.monotonic() - self._t0) * 1000)
-        if self.recorder is not None:
-            frame["seq"] = self.recorder.record(frame)
+        self._record(frame)
         self.send(frame)
         if event.type == "closed":
             self._finish(event.data["reason"], event.data["code"])
+
+    def _record(self, frame: Frame) -> None:
+        frame["t"] = int((time.monotonic() - self._t0) * 1000)
+        if self.recorder is not None:
+            seq = self.recorder.record(frame)
+            if seq is not None:
+                frame["seq"] = seq
 
     def _finish(self, reason: str, code: str) -> None:
         if self.recorder is not None:
@@ -133,8 +138,10 @@ class LiveSession:
                 log.debug("frame not delivered: %s", exc)
 
     def error(self, message: str, code: str = "error") -> None:
-        """Tell the browser what went wrong, in words."""
-        self.send({"type": "error", "message": message, "code": code})
+        """Tell the browser what went wrong, in words (and keep it in the transcript)."""
+        frame: Frame = {"type": "error", "message": message, "code": code}
+        self._record(frame)
+        self.send(frame)
 
     def shutdown(self, reason: str) -> None:
         """The browser went away: close the SMTP connection now."""

@@ -1,13 +1,64 @@
-"""Writes a live session into its transcript as it happens, credentials already redacted."""
+"""Writes a live session into its transcript as it happens, credentials already redacted.
+
+Frames carry more than a transcript keeps: the full explanation and state are for the live
+panels and are re-derived from the knowledge base on replay, so an entry stores only the
+explanation keys (docs/transcript-format.md).
+"""
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 from typing import Any
 
-# Frame fields that exist for the live browser only and must never reach storage.
-_LIVE_ONLY = ("original",)
+log = logging.getLogger(__name__)
+
+# Frame type -> transcript event name, for frames that are events rather than lines.
+EVENT_OF_FRAME = {
+    "connected": "connect",
+    "tls": "tls",
+    "discarded": "discarded",
+    "closed": "closed",
+    "error": "error",
+    "mx": "mx",
+    "lesson": "lesson",
+    "limit": "limit",
+}
+# Frame fields that are not event details (the rest of an event frame is its data).
+_NOT_DATA = {"type", "t", "seq", "step", "state", "keys", "explain", "original"}
+
+
+def entry_of(frame: dict[str, Any], seq: int) -> dict[str, Any] | None:
+    """The transcript entry for a frame, or None for frames that are not recorded."""
+    kind = frame["type"]
+    common = {"seq": seq, "t": frame.get("t", 0), "step": frame.get("step")}
+    keys = list(frame.get("keys") or [])
+    keys += [f"warning:{w['code']}" for w in frame.get("warnings") or []]
+    if kind == "sent":
+        return {
+            **common,
+            "kind": "sent",
+            "text": frame["text"],
+            "line_kind": frame["kind"],
+            "explain": keys,
+        }
+    if kind == "reply":
+        return {
+            **common,
+            "kind": "reply",
+            "code": frame.get("code"),
+            "enhanced": frame.get("enhanced"),
+            "lines": frame["lines"],
+            "malformed": frame.get("malformed"),
+            "after": frame.get("after"),
+            "explain": keys,
+        }
+    event = EVENT_OF_FRAME.get(kind)
+    if event is None:
+        return None
+    data = {k: v for k, v in frame.items() if k not in _NOT_DATA}
+    return {**common, "kind": "event", "event": event, "data": data}
 
 
 class Recorder:
@@ -22,28 +73,31 @@ class Recorder:
         self._finished = False
 
     @classmethod
-    def start(cls, store: Any, target: dict[str, Any], client: str) -> Recorder:
+    def start(cls, store: Any, target: dict[str, Any], owner: str | None = None) -> Recorder:
         """Create the transcript record (or, with no store, just an id)."""
         if store is None:
             return cls(None, secrets.token_urlsafe(24), None)
-        transcript, token = store.create(target=target["name"], meta={"target": target})
+        label = f"{target['name']} ({target['host']}:{target['port']})"
+        transcript, token = store.create(target=label, owner=owner)
         return cls(store, transcript.id, token)
 
-    def record(self, frame: dict[str, Any]) -> int:
-        """Append one entry; returns its sequence number (the line number in every view)."""
+    def record(self, frame: dict[str, Any]) -> int | None:
+        """Append the frame's entry now; returns its sequence number (its line in every view)."""
         with self._lock:
-            seq = self._seq
+            if self._finished:
+                return None
+            entry = entry_of(frame, self._seq)
+            if entry is None:
+                return None
             self._seq += 1
             if self.store is not None:
-                entry = {k: v for k, v in frame.items() if k not in _LIVE_ONLY}
-                entry["seq"] = seq
                 self.store.append(self.transcript_id, entry)
-        return seq
+            return entry["seq"]
 
-    def add_note(self, seq: int, text: str) -> dict[str, Any]:
+    def add_note(self, seq: int, text: str, author: str | None = None) -> dict[str, Any]:
         if self.store is None:
             return {"seq": seq, "text": text}
-        return dict(self.store.add_note(self.transcript_id, seq, text, None))
+        return dict(self.store.add_note(self.transcript_id, seq, text, author).to_dict())
 
     def finish(self, reason: str, code: str) -> None:
         with self._lock:

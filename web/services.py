@@ -14,6 +14,8 @@ from smtp_session.mailbox import Mailbox
 from smtp_session.sandbox import SandboxConfig, SandboxServer
 from smtp_session.session import Limits
 from smtp_session.tlsinfo import client_context
+from transcripts.process import local_process_is_alive
+from transcripts.store import Store
 
 from .frames import FrameError
 from .guide import Guide
@@ -55,7 +57,9 @@ class Services:
         self.mailbox = Mailbox(data_dir / "sandbox")
         self.sandbox_cert: CertPair = ensure_sandbox_cert(data_dir / "tls")
         self.targets: dict[str, Target] = {t.name: t for t in self._named_targets()}
-        self.store: Any = None
+        self.store = Store.open(config["DATABASE_URL"] or f"sqlite:///{data_dir / 'playground.db'}")
+        # Transcripts left live by a process that died (SIGKILL, power cut) are interrupted.
+        self.store.mark_interrupted(local_process_is_alive)
         self.sandbox: SandboxServer | None = None
 
     def start_sandbox(self) -> None:
@@ -124,8 +128,8 @@ class Services:
             return self.sandbox_cert.pinned_client_context()
         return client_context(verify=not frame.get("accept_unverified", False))
 
-    def recorder_for(self, target: Target, client: str) -> Recorder:
-        return Recorder.start(self.store, target.public(), client)
+    def recorder_for(self, target: Target, owner: str | None = None) -> Recorder:
+        return Recorder.start(self.store, target.public(), owner)
 
     def guide_for(self, target: Target) -> Guide:
         return Guide(sandbox=target.sandbox)

@@ -1,0 +1,65 @@
+"""Frames for a recorded transcript, re-derived exactly as the live session produced them.
+
+A transcript stores lines, replies and events with explanation keys only; the replay page and
+the exports get the full explanations and the transaction state by running the entries through
+the same :class:`~web.guide.Guide` the live session used (one source of truth).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from smtp_session.dialogue import Dialogue
+from smtp_session.reply import Reply
+from smtp_session.session import Event
+
+from .guide import Guide
+from .recorder import EVENT_OF_FRAME
+
+FRAME_OF_EVENT = {event: frame for frame, event in EVENT_OF_FRAME.items()}
+
+
+def reply_of(entry: dict[str, Any]) -> Reply:
+    """The Reply object a recorded reply entry describes."""
+    return Reply(
+        code=entry.get("code"),
+        lines=tuple(entry.get("lines") or ()),
+        enhanced=entry.get("enhanced"),
+        malformed=entry.get("malformed"),
+    )
+
+
+def replay_frames(entries: Iterable[dict[str, Any]], sandbox: bool = False) -> list[dict[str, Any]]:
+    """One frame per entry, with the explanation and state the live panels showed."""
+    guide = Guide(sandbox=sandbox, redact=False)
+    dialogue = Dialogue()
+    frames = []
+    for entry in entries:
+        event = _event_of(entry, dialogue)
+        frame = guide.frame_for(event) if event else {"type": entry["kind"]}
+        frame.pop("original", None)
+        frame.update(seq=entry["seq"], t=entry["t"])
+        frames.append(frame)
+    return frames
+
+
+def _event_of(entry: dict[str, Any], dialogue: Dialogue) -> Event | None:
+    kind = entry["kind"]
+    if kind == "sent":
+        dialogue.classify(entry["text"])
+        return Event("sent", {"text": entry["text"], "kind": entry["line_kind"]})
+    if kind == "reply":
+        reply = reply_of(entry)
+        owed = dialogue.on_reply(reply)
+        line = owed.line if owed else None
+        return Event("reply", {"reply": reply, "after": entry.get("after"), "line": line})
+    if kind == "event":
+        if entry["event"] == "connect":
+            dialogue.expect_greeting()
+        if entry["event"] == "tls" and (entry.get("data") or {}).get("mode") == "starttls":
+            dialogue.reset_for_tls()
+        return Event(
+            FRAME_OF_EVENT.get(entry["event"], entry["event"]), dict(entry.get("data") or {})
+        )
+    return None
