@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from web import api, pages, ws
+from web import api, pages, transcripts_api, transcripts_views, ws
 from web.config import add_arguments, from_arguments, from_environ
 from web.services import Services
 
@@ -33,6 +33,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         services.start_sandbox()
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(transcripts_views.bp)
+    app.register_blueprint(transcripts_api.bp)
     ws.sock.init_app(app)
     return app
 
