@@ -402,3 +402,11 @@ def test_any_of_and_event_data_conditions(tmp_path: Path) -> None:
     assert LessonProgress(lesson).observe_event("tls", {"mode": "implicit"}) == ["connect"]
     tx = Transaction()
     assert LessonProgress(lesson).observe(None, "greeting", parse_reply("220 x"), tx) == ["connect"]
+
+
+def test_documented_example_is_a_valid_lesson(tmp_path: Path) -> None:
+    doc = (LESSONS_DIR.parent / "docs" / "lessons.md").read_text(encoding="utf-8")
+    example = doc.split("## A full example", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    (tmp_path / "08-example.json").write_text(example)
+    (lesson,) = load_lessons(tmp_path)
+    assert lesson.id == "vrfy-and-noop" and len(lesson.steps) == 5
