@@ -179,7 +179,8 @@ class SandboxSMTP(SMTP):
         user = data.login.decode("utf-8", "replace")
         expected = self.users.get(user)
         ok = expected is not None and hmac.compare_digest(expected.encode(), data.password)
-        return AuthResult(success=ok, auth_data=data if ok else None)
+        # handled=False on failure: aiosmtpd then answers 535 5.7.8 itself.
+        return AuthResult(success=ok, auth_data=data if ok else None, handled=False)
 
     async def auth_CRAM__MD5(self, server: SMTP, args: list[str]) -> AuthResult:
         """RFC 2195: the server sends a unique challenge, the client answers user + HMAC-MD5."""
@@ -228,7 +229,9 @@ class SandboxServer:
         plain = _SandboxController(self.handler, smtp_kwargs, hostname=cfg.host, port=cfg.port)
         self._start(plain)
         if cfg.tls_port is not None:
-            implicit_kwargs = {**smtp_kwargs, "tls_context": None}
+            # aiosmtpd counts only STARTTLS as TLS; this listener is TLS from the first byte
+            # (RFC 8314), so AUTH must not wait for a STARTTLS that can never come.
+            implicit_kwargs = {**smtp_kwargs, "tls_context": None, "auth_require_tls": False}
             implicit = _SandboxController(
                 self.handler,
                 implicit_kwargs,

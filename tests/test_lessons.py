@@ -218,28 +218,8 @@ SCRIPTS: dict[str, list[Any]] = {
 
 # Two sandbox faults these lessons found (smtp_session/sandbox.py, reported to its owner). The
 # marks are strict so the tests fail the day the sandbox is fixed, and the marks can go.
-SANDBOX_FAULTS: dict[str, tuple[type[Exception], str]] = {
-    "auth-login-plain": (
-        TimeoutError,
-        "a wrong password gets no reply at all: AuthResult(success=False) defaults to "
-        "handled=True, so aiosmtpd never sends 535",
-    ),
-    "starttls-and-implicit-tls": (
-        AssertionError,
-        "on the implicit-TLS port AUTH is missing from EHLO and refused with 538: "
-        "auth_require_tls only counts STARTTLS",
-    ),
-}
-
-
-def _lesson_param(lesson_id: str) -> Any:
-    fault = SANDBOX_FAULTS.get(lesson_id)
-    marks = [pytest.mark.xfail(strict=True, raises=fault[0], reason=fault[1])] if fault else []
-    return pytest.param(lesson_id, id=lesson_id, marks=marks)
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("lesson_id", [_lesson_param(lesson_id) for lesson_id in SCRIPTS])
+@pytest.mark.parametrize("lesson_id", list(SCRIPTS))
 def test_lesson_passes_against_the_real_sandbox(
     lesson_id: str, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
