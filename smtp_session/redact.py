@@ -25,6 +25,8 @@ _MARKERS = (
     re.compile(r"^\[AUTH LOGIN (?:password|username), redacted\]$"),
     re.compile(r"^\[AUTH LOGIN username '[\x21-\x26\x28-\x5a\x5c\x5e-\x7e]{1,64}'\]$"),
 )
+# AUTH SP mechanism [SP initial-response] (RFC 4954 §4), as loosely as a lenient server reads it.
+_AUTH_LINE = re.compile(r"^(\s*AUTH)(?:\s+(\S+)(?:\s+(.*?))?)?\s*$", re.IGNORECASE | re.DOTALL)
 _MECH_NAME = re.compile(r"^[A-Z0-9_-]{1,20}$")
 _USER_IN_MARKER = re.compile(r"(?:user|username) '([^']*)'")
 _SAFE_USER = re.compile(r"^[\x21-\x7e]{1,64}$")
@@ -151,18 +153,19 @@ def _login_response(text: str, state: AuthState, last_reply: Reply | None) -> st
 
 def _auth_command(line: str, state: AuthState, last_reply: Reply | None) -> str:
     """AUTH mechanism [initial-response] (RFC 4954 §4): start an exchange, redact the response."""
-    parts = line.split(None, 2)
-    state.mechanism = parts[1].upper() if len(parts) > 1 else None
+    m = _AUTH_LINE.match(line)
+    assert m is not None  # redact_line only calls us for AUTH lines
+    state.mechanism = m.group(2).upper() if m.group(2) else None
     state.responses = 0
     state.login_user_sent = False
-    if len(parts) < 3:
+    initial = m.group(3)
+    if not initial:
         return line
     # RFC 4954 §4: "=" is an empty initial response; keep it, there is nothing in it.
-    if parts[2].strip() == "=":
+    if initial.strip() == "=":
         state.responses = 1
         return line
-    prefix = line[: line.index(parts[2], len(parts[0]) + len(parts[1]))]
-    return prefix + _redact_response(parts[2], state, last_reply)
+    return line[: m.start(3)] + _redact_response(initial, state, last_reply)
 
 
 def redact_line(
@@ -177,7 +180,7 @@ def redact_line(
     if line_kind == "auth-response" or in_exchange:
         return _redact_response(line, state, last_reply)
     state.mechanism = None
-    if line[:5].upper() == "AUTH " or line.strip().upper() == "AUTH":
+    if _AUTH_LINE.match(line):
         return _auth_command(line, state, last_reply)
     return line
 

@@ -263,3 +263,18 @@ def test_no_password_survives_plain_or_login(user: str, password: str) -> None:
     for text in out:
         assert password not in text and b64(password) not in text
         assert b64(f"\0{user}\0{password}") not in text
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "auth plain " + b64(f"\0demo\0{SECRET}"),
+        "AUTH\tPLAIN\t" + b64(f"\0demo\0{SECRET}"),
+        "  AUTH PLAIN " + b64(f"\0demo\0{SECRET}") + "  ",
+    ],
+    ids=["lower-case", "tabs", "surrounding-spaces"],
+)
+def test_auth_lines_are_recognised_however_spelled(line: str) -> None:
+    stored = redact_line(line, "command", AuthState())
+    assert stored.endswith("[credentials for user 'demo', redacted]")
+    assert b64(f"\0demo\0{SECRET}") not in stored

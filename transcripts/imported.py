@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert
 
 from transcripts import db
-from transcripts.model import Note, Transcript
+from transcripts.model import Transcript
 from transcripts.rows import entry_row, token_hash
 from transcripts.schema import entries, notes, transcripts
 
@@ -30,15 +30,10 @@ def _last_code(items: list[dict[str, Any]]) -> int | None:
     return codes[-1] if codes else None
 
 
-def store_import(
-    store: Store, data: Mapping[str, Any], owner: str | None
-) -> tuple[Transcript, str]:
-    """Insert ``data`` (validated by ``import_json``) as a new closed transcript."""
-    meta, items = data["transcript"], list(data["entries"])
-    now = datetime.now(UTC)
-    created = _when(meta.get("created_at"), now)
-    token = secrets.token_urlsafe(32)
-    row: dict[str, Any] = {
+def _transcript_row(meta: Mapping[str, Any], items: list[dict[str, Any]], owner: str | None,
+                    token: str) -> dict[str, Any]:  # fmt: skip
+    created = _when(meta.get("created_at"), datetime.now(UTC))
+    return {
         "id": secrets.token_urlsafe(24),
         "title": meta.get("title"),
         "description": meta.get("description"),
@@ -54,27 +49,33 @@ def store_import(
         "entry_count": len(items),
         "last_code": _last_code(items),
     }
+
+
+def _note_row(transcript_id: str, note: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "transcript_id": transcript_id,
+        "seq": note.get("seq"),
+        "text": note["text"],
+        "author": note.get("author"),
+        "created_at": _when(note.get("created_at"), datetime.now(UTC)),
+    }
+
+
+def store_import(
+    store: Store, data: Mapping[str, Any], owner: str | None
+) -> tuple[Transcript, str]:
+    """Insert ``data`` (validated by ``import_json``) as a new closed transcript."""
+    items = list(data["entries"])
+    token = secrets.token_urlsafe(32)
+    row = _transcript_row(data["transcript"], items, owner, token)
     entry_rows = [entry_row(row["id"], e) for e in items]
-    note_rows = [
-        {
-            "transcript_id": row["id"],
-            "seq": n.get("seq"),
-            "text": n["text"],
-            "author": n.get("author"),
-            "created_at": _when(n.get("created_at"), now),
-        }
-        for n in data.get("notes", [])
-    ]
+    note_rows = [_note_row(row["id"], n) for n in data.get("notes", [])]
     with db.writer(store.engine) as conn, conn.begin():
         conn.execute(insert(transcripts), row)
         if entry_rows:
             conn.execute(insert(entries), entry_rows)
         if note_rows:
             conn.execute(insert(notes), note_rows)
-    row.pop("edit_token_hash")
     found = store.get(row["id"])
     assert found is not None  # written in the transaction above
     return found, token
-
-
-__all__ = ["Note", "store_import"]
