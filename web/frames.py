@@ -22,6 +22,7 @@ FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "close": {},
     "note": {"seq": int, "text": str},
     "ping": {},
+    "lesson": {},
 }
 MAX_LINES_PER_FRAME = 100_000
 

@@ -19,6 +19,7 @@ from smtp_session.checker import (
 )
 from smtp_session.dialogue import AUTH_RESPONSE, COMMAND, END_OF_DATA, GREETING
 from smtp_session.explain import explain_command, explain_reply
+from smtp_session.lessons import Lesson, LessonProgress
 from smtp_session.redact import Redactor
 from smtp_session.reply import Reply
 from smtp_session.session import Event
@@ -36,6 +37,8 @@ class Guide:
         self.tx = Transaction()
         self.redactor = Redactor()
         self.message: MessageState | None = None
+        self.lesson: LessonProgress | None = None
+        self.extra: list[Frame] = []  # frames an event caused besides its own (lesson progress)
         self._handlers: dict[str, Callable[[dict[str, Any]], Frame]] = {
             "connected": self._connected,
             "sent": self._sent,
@@ -50,8 +53,33 @@ class Guide:
         data = handler(dict(event.data)) if handler else dict(event.data)
         return {"type": event.type, **data}
 
+    def start_lesson(self, lesson: Lesson | None) -> Frame:
+        """Follow a lesson from now on (None stops); returns the lesson frame to send."""
+        self.lesson = LessonProgress(lesson) if lesson else None
+        return self.lesson_frame([])
+
+    def lesson_frame(self, passed: list[str]) -> Frame:
+        """Where the lesson stands; ``passed`` are the steps this event passed."""
+        if self.lesson is None:
+            return {"type": "lesson", "lesson": None, "lesson_id": None, "passed": []}
+        state = self.lesson.to_dict()
+        return {
+            "type": "lesson",
+            "lesson": state,
+            "lesson_id": state["lesson"],
+            "passed": passed,
+            "complete": state["finished"],
+        }
+
+    def _lesson_event(self, name: str, data: dict[str, Any]) -> None:
+        if self.lesson is not None:
+            passed = self.lesson.observe_event(name, data)
+            if passed:
+                self.extra.append(self.lesson_frame(passed))
+
     def _connected(self, data: dict[str, Any]) -> Frame:
         self.tx.observe_connect(tls=bool(data.get("implicit_tls")))
+        self._lesson_event("connected", data)
         return {**data, "step": self.tx.step, "state": self.tx.to_dict()}
 
     def _sent(self, data: dict[str, Any]) -> Frame:
@@ -84,6 +112,10 @@ class Guide:
         kind = after if after in (GREETING, AUTH_RESPONSE, END_OF_DATA) else "command"
         if after is not None:
             self.tx.observe(line, kind, reply)
+            if self.lesson is not None:
+                passed = self.lesson.observe(line, kind, reply, self.tx)
+                if passed:
+                    self.extra.append(self.lesson_frame(passed))
         explain = explain_reply(reply, after)
         return {
             **data,
@@ -97,6 +129,7 @@ class Guide:
     def _tls(self, data: dict[str, Any]) -> Frame:
         if data.get("mode") == "starttls":
             self.tx.observe_tls()
+        self._lesson_event("tls", data)
         return {**data, "step": self.tx.step, "state": self.tx.to_dict()}
 
     def _closed(self, data: dict[str, Any]) -> Frame:

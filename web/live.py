@@ -37,6 +37,7 @@ class LiveSession:
         self.smtp: SmtpSession | None = None
         self.recorder: Any = None
         self.guide: Guide | None = None
+        self.lesson: Any = None
         self._t0 = time.monotonic()
         self._handlers: dict[str, Callable[[Frame], None]] = {
             "connect": self._on_connect,
@@ -44,6 +45,7 @@ class LiveSession:
             "lines": self._on_lines,
             "close": self._on_close,
             "note": self._on_note,
+            "lesson": self._on_lesson,
             "ping": lambda frame: self.send({"type": "pong"}),
         }
 
@@ -64,6 +66,8 @@ class LiveSession:
         self._t0 = time.monotonic()
         self.recorder = self.services.recorder_for(target)
         self.guide = self.services.guide_for(target)
+        if self.lesson is not None:
+            self.guide.start_lesson(self.lesson)
         self.send(
             {
                 "type": "session",
@@ -100,6 +104,14 @@ class LiveSession:
         if self.smtp is not None:
             self.smtp.close("closed by the user", "client_closed")
 
+    def _on_lesson(self, frame: Frame) -> None:
+        self.lesson = self.services.lesson(frame.get("lesson"))
+        guide = self.guide or self.services.guide_for(None)
+        out = guide.start_lesson(self.lesson)
+        if self.guide is not None and self.smtp is not None and not self.smtp.closed:
+            self._record(out)
+        self.send(out)
+
     def _on_note(self, frame: Frame) -> None:
         if self.recorder is None:
             raise FrameError("There is no transcript to annotate yet.", "not_connected")
@@ -113,6 +125,10 @@ class LiveSession:
         frame = self.guide.frame_for(event) if self.guide else _plain_frame(event)
         self._record(frame)
         self.send(frame)
+        while self.guide is not None and self.guide.extra:
+            extra = self.guide.extra.pop(0)
+            self._record(extra)
+            self.send(extra)
         if event.type == "closed":
             self._finish(event.data["reason"], event.data["code"])
 

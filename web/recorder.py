@@ -26,7 +26,7 @@ EVENT_OF_FRAME = {
     "limit": "limit",
 }
 # Frame fields that are not event details (the rest of an event frame is its data).
-_NOT_DATA = {"type", "t", "seq", "step", "state", "keys", "explain", "original"}
+_NOT_DATA = {"type", "t", "seq", "step", "state", "keys", "explain", "original", "lesson"}
 
 
 def entry_of(frame: dict[str, Any], seq: int) -> dict[str, Any] | None:

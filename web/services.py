@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from smtp_session.certs import CertPair, ensure_sandbox_cert
+from smtp_session.lessons import Lesson, load_lessons
 from smtp_session.mailbox import Mailbox
 from smtp_session.sandbox import SandboxConfig, SandboxServer
 from smtp_session.session import Limits
@@ -56,6 +57,7 @@ class Services:
         self.data_dir = data_dir
         self.mailbox = Mailbox(data_dir / "sandbox")
         self.sandbox_cert: CertPair = ensure_sandbox_cert(data_dir / "tls")
+        self.lessons: dict[str, Lesson] = {lesson.id: lesson for lesson in load_lessons()}
         self.targets: dict[str, Target] = {t.name: t for t in self._named_targets()}
         self.store = Store.open(config["DATABASE_URL"] or f"sqlite:///{data_dir / 'playground.db'}")
         # Transcripts left live by a process that died (SIGKILL, power cut) are interrupted.
@@ -131,5 +133,14 @@ class Services:
     def recorder_for(self, target: Target, owner: str | None = None) -> Recorder:
         return Recorder.start(self.store, target.public(), owner)
 
-    def guide_for(self, target: Target) -> Guide:
-        return Guide(sandbox=target.sandbox)
+    def guide_for(self, target: Target | None) -> Guide:
+        return Guide(sandbox=target.sandbox if target else True)
+
+    def lesson(self, lesson_id: Any) -> Lesson | None:
+        """The lesson a lesson frame names (None stops following one)."""
+        if lesson_id is None:
+            return None
+        if not isinstance(lesson_id, str) or lesson_id not in self.lessons:
+            known = ", ".join(sorted(self.lessons))
+            raise FrameError(f"Unknown lesson {lesson_id!r}; lessons: {known}.", "bad_lesson")
+        return self.lessons[lesson_id]

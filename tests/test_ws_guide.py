@@ -1,0 +1,99 @@
+"""What the guide attaches to live frames: explanations, state, warnings, lessons, redaction."""
+
+from __future__ import annotations
+
+import pytest
+
+from smtp_session.knowledge import ENHANCED_DETAILS, ENHANCED_SUBJECTS, REPLY_CODES
+from smtp_session.lessons import load_lessons
+
+
+def test_reply_frames_carry_the_explanation_and_the_server_side_step(ws):
+    greeting = ws.connect()
+    assert greeting["explain"]["summary"] == REPLY_CODES[220].summary
+    assert greeting["state"]["step"] == "greeting"
+    ehlo = ws.ehlo()
+    assert ehlo["state"]["step"] == "ehlo"
+    assert "SIZE" in ehlo["state"]["capabilities"]
+    keywords = [c["keyword"] for c in ehlo["explain"]["facts"]["capabilities"]]
+    assert "8BITMIME" in keywords and "STARTTLS" in keywords
+    ws.command("MAIL FROM:<alice@example.com>")
+    rcpt = ws.command("RCPT TO:<unknown@sandbox.test>")
+    enhanced = rcpt["explain"]["enhanced"]
+    assert enhanced["subject"] == ENHANCED_SUBJECTS[1].title
+    assert enhanced["detail"] == ENHANCED_DETAILS["X.1.1"].title
+    # A rejected recipient is not a recipient: the state still waits for one.
+    assert rcpt["state"]["accepted_recipients"] == []
+    assert rcpt["state"]["rejected_recipients"][0]["code"] == 550
+
+
+def test_state_follows_replies_not_what_was_typed(ws):
+    ws.connect()
+    ws.ehlo()
+    ws.command("MAIL FROM:<a@example.com>")
+    ws.command("RCPT TO:<b@example.com>")
+    reset = ws.command("RSET")
+    assert reset["state"]["mail_from"] is None and reset["state"]["accepted_recipients"] == []
+    # A second message on the same connection after RSET.
+    final = ws.send_message("a@example.com", ["b@example.com"], ["Subject: 2", "", "x"])
+    assert final["state"]["messages_sent"] == 1
+
+
+@pytest.mark.parametrize(
+    "line, code",
+    [
+        pytest.param("RCPT TO:<b@example.com>", "order:rcpt-before-mail", id="rcpt-before-mail"),
+        pytest.param("EHOL client.example", "verb:misspelt", id="misspelt-verb"),
+        pytest.param("MAIL FROM: <a@example.com>", "syntax:space-after-colon", id="space"),
+    ],
+)
+def test_sent_frames_carry_warnings_that_never_block(ws, line, code):
+    ws.connect()
+    ws.ehlo()
+    ws.send({"type": "line", "text": line})
+    sent = ws.wait_for("sent")
+    assert code in [w["code"] for w in sent["warnings"]]
+    assert all(w["fix"] for w in sent["warnings"])
+    assert ws.wait_for("reply")  # the line was sent all the same
+
+
+def test_first_lesson_progresses_on_real_replies(ws):
+    lesson = {lesson.id: lesson for lesson in load_lessons()}["first-email"]
+    ws.send({"type": "lesson", "lesson": "first-email"})
+    started = ws.wait_for("lesson")
+    assert [s["status"] for s in started["lesson"]["steps"]][0] == "current"
+    ws.send({"type": "connect", "target": "sandbox"})
+    passed: list[str] = []
+    for step in lesson.steps:
+        if step.id == "connect":
+            pass
+        elif step.id == "message":
+            ws.send({"type": "lines", "lines": ["Subject: hi", "", "Hello.", "."]})
+        else:
+            ws.send({"type": "line", "text": step.hint})
+        frame = ws.wait_for("lesson")
+        passed += frame["passed"]
+    assert passed == [s.id for s in lesson.steps]
+    assert frame["complete"] is True
+
+
+def test_unknown_lesson_is_refused(ws):
+    ws.send({"type": "lesson", "lesson": "no-such-lesson"})
+    error = ws.wait_for("error")
+    assert error["code"] == "bad_lesson" and "first-email" in error["message"]
+
+
+def test_auth_answers_are_redacted_in_frames_but_the_typist_sees_them(ws):
+    ws.connect()
+    ws.ehlo()
+    ws.command("STARTTLS")
+    ws.wait_for("tls")
+    ws.ehlo()
+    ws.send({"type": "lines", "lines": ["AUTH LOGIN", "ZGVtbw==", "ZGVtby1wYXNzd29yZA=="]})
+    ok = None
+    while ok is None or ok["after"] != "auth-response" or ok["code"] != 235:
+        ok = ws.wait_for("reply")
+    sent = [f for f in ws.frames if f["type"] == "sent"]
+    password = [f for f in sent if f.get("original") == "ZGVtby1wYXNzd29yZA=="]
+    assert password and "ZGVtby1wYXNzd29yZA==" not in password[0]["text"]
+    assert password[0]["redacted"] is True
