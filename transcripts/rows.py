@@ -79,7 +79,8 @@ def matches(term: str) -> Any:
         transcripts.c.target.ilike(pattern, escape="\\"),
         in_lines,
     ]
-    if term.isdigit() and len(term) == 3:  # RFC 5321 §4.2: a reply code is three digits
+    # RFC 5321 §4.2: a reply code is three (ASCII) digits.
+    if term.isascii() and term.isdigit() and len(term) == 3:
         code = int(term)
         conditions.append(transcripts.c.last_code == code)
         conditions.append(
