@@ -18,8 +18,9 @@ MAX_LINE = 2048
 MAX_REPLY_BYTES = 64 * 1024
 MAX_REPLY_LINES = 512
 
-_ENHANCED = re.compile(r"^([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)")
-_LINE = re.compile(r"^(\d{3})([ -]|$)(.*)$", re.DOTALL)
+# [0-9], not \d: \d also matches other scripts' digits ("٢٥٠"), which int() would accept.
+_ENHANCED = re.compile(r"^([245])\.([0-9]{1,3})\.([0-9]{1,3})(?=\s|$)")
+_LINE = re.compile(r"^([0-9]{3})([ -]|$)(.*)$", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -112,14 +113,32 @@ class ReplyParser:
     _size: int = 0
     _bad_endings: str | None = None
     _overlong: bool = False
+    _cr_ends: bool = False  # the trailing CR was declared a line end (see end_bare_cr)
+    _skip_lf: bool = False  # ...so an LF arriving right after it belongs to it
 
     @property
     def pending(self) -> bool:
         """True while a reply has started but is not complete."""
         return bool(self._buf or self._lines)
 
+    @property
+    def awaiting_lf(self) -> bool:
+        """True when the buffer ends in a CR whose LF may still be on its way."""
+        return self._buf.endswith(b"\r")
+
+    def end_bare_cr(self) -> list[Reply]:
+        """No LF followed the trailing CR in time: take that CR as a (bare) line end."""
+        if not self.awaiting_lf:
+            return []
+        self._cr_ends = True
+        return self.feed(b"")
+
     def feed(self, data: bytes) -> list[Reply]:
         """Add received bytes; return every reply they complete."""
+        if data:
+            if self._skip_lf and data.startswith(b"\n"):
+                data = data[1:]  # the late LF of a CRLF we already took as a bare CR
+            self._skip_lf = False
         self._buf += data
         out: list[Reply] = []
         while (line := self._next_line()) is not None:
@@ -149,8 +168,10 @@ class ReplyParser:
         buf = self._buf
         lf, cr = buf.find(b"\n"), buf.find(b"\r")
         if cr >= 0 and (lf < 0 or cr < lf):
-            if cr + 1 >= len(buf):
+            if cr + 1 >= len(buf) and not self._cr_ends:
                 return None  # the LF may still be on its way
+            if cr + 1 >= len(buf):
+                self._cr_ends, self._skip_lf = False, True
             if buf[cr + 1 : cr + 2] == b"\n":
                 raw = bytes(buf[:cr])
                 del buf[: cr + 2]

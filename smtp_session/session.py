@@ -9,6 +9,7 @@ write lock, so the rest of the session does not care which kind of socket it hol
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
 import threading
@@ -19,13 +20,18 @@ from typing import Any
 
 from . import tlsinfo
 from .dialogue import Dialogue, Outgoing
-from .errors import ConnectError, LineError, PlaygroundError, SessionClosed
+from .errors import ConnectError, LineError, PlaygroundError, ProtocolError, SessionClosed
 from .reply import Reply, ReplyParser
 
 # RFC 5321 §2.3.8 and the 2023 SMTP smuggling attacks: a line we send never holds CR or LF,
 # and NUL has no place in SMTP text either.
 _FORBIDDEN = {"\r": "CR", "\n": "LF", "\x00": "NUL"}
 RECV_SIZE = 65536
+# How long a trailing CR waits for its LF before it counts as a bare CR line end (which
+# RFC 5321 §2.3.8 forbids): a CRLF split across two TCP segments arrives well within this.
+CR_GRACE = 0.25
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -75,11 +81,17 @@ class SmtpSession:
         self._closed = threading.Event()
         self._close_reason: str | None = None
         self._reader: threading.Thread | None = None
-        self._started = 0.0
-        self._last_activity = 0.0
+        # _owed_since: when the wait for the oldest owed reply began (the reply timeout
+        # runs from there, so a server trickling bytes cannot stretch it forever).
+        self._started = self._last_activity = self._owed_since = 0.0
         self.tls_context: ssl.SSLContext | None = None
+        self.pinned_fingerprint: str | None = None
         self.server_hostname: str | None = None
         self.tls_active = False
+        # STARTTLS progress: None, "asked" (no reply yet) or "handshake" (220 in, TLS not up).
+        self._tls_step: str | None = None
+        self._tls_settled = threading.Event()
+        self._tls_settled.set()
 
     # -- connecting ---------------------------------------------------------------------
 
@@ -90,13 +102,19 @@ class SmtpSession:
         addresses: Iterable[str] | None = None,
         implicit_tls: bool = False,
         tls_context: ssl.SSLContext | None = None,
+        pinned_fingerprint: str | None = None,
     ) -> None:
-        """Open the connection (trying each address in turn) and start reading replies."""
+        """Open the connection (trying each address in turn) and start reading replies.
+
+        With ``pinned_fingerprint`` (SHA-256, colon hex) TLS fails unless the server shows
+        exactly that certificate: that is how the sandbox is trusted.
+        """
         self.server_hostname = host
         self.tls_context = tls_context
+        self.pinned_fingerprint = pinned_fingerprint
         sock, address = self._open(host, port, list(addresses) if addresses else None)
-        self._started = self._last_activity = time.monotonic()
-        self.on_event(Event("connected", {"host": host, "port": port, "address": address}))
+        self._started = self._last_activity = self._owed_since = time.monotonic()
+        self._emit(Event("connected", {"host": host, "port": port, "address": address}))
         self._sock = sock
         self.dialogue.expect_greeting()
         if implicit_tls:
@@ -132,22 +150,39 @@ class SmtpSession:
     def send_line(self, text: str) -> Outgoing:
         """Send one line (CRLF appended); returns how it was classified."""
         check_line(text)
-        if self._closed.is_set():
-            raise SessionClosed(f"The session is closed: {self._close_reason}.", "closed")
-        if self._sock is None:
-            raise SessionClosed("The session is not connected; connect first.", "not_connected")
+        # The server said 220 to STARTTLS: let the handshake finish, never send in the clear.
+        self._tls_settled.wait(self.limits.tls_timeout + 1.0)
         with self._wlock:
+            sock = self._writable()
             out = self.dialogue.classify(text)
+            # Both before sending: the reply may arrive before sendall() returns.
+            if len(self.dialogue.pending) == 1 and out.expects_reply:
+                self._owed_since = time.monotonic()  # a new wait for a reply starts now
+            if out.verb == "STARTTLS":
+                self.dialogue.starttls_sent = True
+                self._tls_step = "asked"
             try:
-                self._sock.sendall(text.encode("utf-8") + b"\r\n")
+                sock.sendall(text.encode("utf-8") + b"\r\n")
             except OSError as exc:
                 self._shutdown(f"sending failed: {_describe_os_error(exc)}", "send_failed")
                 raise SessionClosed(f"Sending failed: {_describe_os_error(exc)}.") from exc
         self._last_activity = time.monotonic()
-        if out.verb == "STARTTLS":
-            self.dialogue.starttls_sent = True
-        self.on_event(Event("sent", {"text": text, "kind": out.kind, "verb": out.verb}))
+        self._emit(Event("sent", {"text": text, "kind": out.kind, "verb": out.verb}))
         return out
+
+    def _writable(self) -> socket.socket:
+        if self._closed.is_set():
+            raise SessionClosed(f"The session is closed: {self._close_reason}.", "closed")
+        if self._sock is None:
+            raise SessionClosed("The session is not connected; connect first.", "not_connected")
+        if self._tls_step is not None:
+            # RFC 3207 §4: STARTTLS ends a pipelined group; what follows must wait for TLS.
+            raise LineError(
+                "Wait for the server's reply to STARTTLS (and the TLS handshake) before "
+                "sending more: anything sent now would travel unencrypted (RFC 3207 §4).",
+                code="starttls_pending",
+            )
+        return self._sock
 
     def send_lines(self, lines: Iterable[str]) -> list[Outgoing]:
         """Send several lines in order; every line is checked before any is sent."""
@@ -159,54 +194,103 @@ class SmtpSession:
     # -- reading ------------------------------------------------------------------------
 
     def _read_loop(self) -> None:
-        reason, code = "the server closed the connection", "server_closed"
         try:
-            while not self._closed.is_set():
-                sock = self._sock
-                assert sock is not None
-                sock.settimeout(self._next_deadline())
-                data = sock.recv(RECV_SIZE)
-                if not data:
-                    break
-                self._last_activity = time.monotonic()
-                for reply in self._parser.feed(data):
+            reason, code = self._pump()
+            if not self._closed.is_set():
+                for reply in self._parser.flush():
                     self._deliver(reply)
-        except TimeoutError:
-            reason, code = self._timeout_reason()
         except PlaygroundError as exc:
             reason, code = exc.message, exc.code
-        except (OSError, ValueError) as exc:
-            if self._closed.is_set():
-                return
-            reason, code = f"the connection failed: {_describe_os_error(exc)}", "connection_lost"
-        for reply in self._parser.flush():
-            self._deliver(reply)
+        except Exception as exc:  # a bug must end the session in words, not kill the thread
+            log.exception("SMTP reader failed")
+            reason, code = f"an internal error ended the session ({exc!r})", "internal_error"
         self._shutdown(reason, code)
 
-    def _deliver(self, reply: Reply) -> None:
+    def _pump(self) -> tuple[str, str]:
+        """Receive and deliver until the connection ends; returns why it ended."""
+        while not self._closed.is_set():
+            try:
+                data = self._receive()
+            except TimeoutError:
+                remaining = self._remaining()
+                if self._parser.awaiting_lf and (remaining is None or remaining > 0):
+                    for reply in self._parser.end_bare_cr():
+                        self._deliver(reply)
+                    continue
+                return self._timeout_reason()
+            except (OSError, ValueError) as exc:
+                return f"the connection failed: {_describe_os_error(exc)}", "connection_lost"
+            if not data:
+                return "the server closed the connection", "server_closed"
+            self._consume(data)
+        return "closed by the user", "client_closed"
+
+    def _receive(self) -> bytes:
+        sock = self._sock
+        assert sock is not None
+        wait = self._remaining()
+        if self._parser.awaiting_lf:  # a CR just arrived: give its LF a moment, no more
+            wait = CR_GRACE if wait is None else min(wait, CR_GRACE)
+        sock.settimeout(None if wait is None else max(0.01, wait))
+        data = sock.recv(RECV_SIZE)
+        self._last_activity = time.monotonic()
+        return data
+
+    def _consume(self, data: bytes) -> None:
+        # One line at a time, so that when the 220 to STARTTLS completes we know exactly
+        # which bytes came after it.
+        pieces = data.splitlines(keepends=True)
+        for i, piece in enumerate(pieces):
+            replies = self._parser.feed(piece)
+            for j, reply in enumerate(replies):
+                if self._deliver(reply):
+                    after = b"".join(_raw(r) for r in replies[j + 1 :])
+                    self._starttls(after + bytes(self._parser._buf) + b"".join(pieces[i + 1 :]))
+                    return
+
+    def _deliver(self, reply: Reply) -> bool:
+        """Hand a reply on; True if it is the 220 that starts the TLS handshake."""
         owed = self.dialogue.on_reply(reply)
         after = owed.after if owed else None
-        line = owed.line if owed else None
-        self.on_event(Event("reply", {"reply": reply, "after": after, "line": line}))
-        if after == "STARTTLS" and reply.code == 220:
-            self._starttls()
+        self._owed_since = time.monotonic()
+        upgrade = after == "STARTTLS" and reply.code == 220
+        if after == "STARTTLS":
+            self._tls_step = "handshake" if upgrade else None
+            if upgrade:
+                self._tls_settled.clear()  # before the event: whoever reacts to it waits
+        line = owed.line if owed else None  # the transaction state needs the command itself
+        self._emit(Event("reply", {"reply": reply, "after": after, "line": line}))
+        if reply.truncated and self._flooding(reply):
+            raise ProtocolError(
+                f"The server sent a reply of more than {self._parser.max_reply_lines} lines or "
+                f"{self._parser.max_reply_bytes:,} bytes; a server that does not stop talking "
+                "is broken or hostile, so the connection was closed.",
+                code="reply_too_long",
+            )
+        return upgrade
 
-    def _next_deadline(self) -> float | None:
+    def _flooding(self, reply: Reply) -> bool:
+        size = sum(len(line) + 2 for line in reply.lines)
+        parser = self._parser
+        return len(reply.lines) >= parser.max_reply_lines or size > parser.max_reply_bytes
+
+    def _remaining(self) -> float | None:
+        """Seconds until the nearest bound (reply, idle, duration), or None for no bound."""
         now = time.monotonic()
         limits = self.limits
         bounds = []
         if self.dialogue.pending and limits.reply_timeout:
-            bounds.append(self._last_activity + limits.reply_timeout - now)
+            bounds.append(self._owed_since + limits.reply_timeout - now)
         if limits.idle_timeout:
             bounds.append(self._last_activity + limits.idle_timeout - now)
         if limits.max_duration:
             bounds.append(self._started + limits.max_duration - now)
-        return max(0.01, min(bounds)) if bounds else None
+        return min(bounds) if bounds else None
 
     def _timeout_reason(self) -> tuple[str, str]:
         now = time.monotonic()
         lim = self.limits
-        if lim.max_duration and now - self._started >= lim.max_duration:
+        if lim.max_duration and now - self._started >= lim.max_duration - 0.02:
             return f"the session reached its maximum of {lim.max_duration:g} s", "max_duration"
         if self.dialogue.pending and lim.reply_timeout:
             return (
@@ -217,41 +301,51 @@ class SmtpSession:
 
     # -- TLS ----------------------------------------------------------------------------
 
-    def _starttls(self) -> None:
+    def _starttls(self, after_220: bytes) -> None:
         # RFC 3207 §4.2: anything the server sent after its 220 and before the handshake
         # must be discarded; a server (or a man in the middle) could inject replies there.
-        injected = bytes(self._parser._buf)
         self._parser = ReplyParser()
-        injected += _drain(self._sock)
+        injected = after_220 + tlsinfo.drain(self._sock)
         if injected:
-            self.on_event(
-                Event(
-                    "discarded",
-                    {
-                        "bytes": len(injected),
-                        "text": injected[:512].decode("utf-8", "replace"),
-                        "message": "The server sent data after its 220 reply to STARTTLS and "
-                        "before the TLS handshake. It was discarded, unread: this is how "
-                        "plaintext command injection attacks work (RFC 3207 §4.2).",
-                    },
-                )
-            )
+            self._emit(Event("discarded", tlsinfo.discarded_event_data(injected)))
         self._handshake("starttls")
         self.dialogue.reset_for_tls()
 
     def _handshake(self, mode: str) -> None:
         context = self.tls_context or tlsinfo.client_context()
-        with self._wlock:
-            raw = self._sock
-            assert raw is not None
-            raw.settimeout(self.limits.tls_timeout)
-            try:
-                tls = context.wrap_socket(raw, server_hostname=self.server_hostname)
-            except (ssl.SSLError, ssl.CertificateError, OSError) as exc:
-                raise tlsinfo.handshake_error(exc, self.server_hostname) from exc
+        try:
+            with self._wlock:
+                tls = self._wrap(context)
+                try:
+                    tls.do_handshake()
+                    tlsinfo.check_pin(tls, self.pinned_fingerprint)
+                except (ssl.SSLError, ssl.CertificateError, OSError, ValueError) as exc:
+                    raise tlsinfo.handshake_error(exc, self.server_hostname) from exc
+                self.tls_active = True
+        finally:
+            self._tls_step = None
+            self._tls_settled.set()
+        facts = tlsinfo.describe(tls, context, self.pinned_fingerprint)
+        self._emit(Event("tls", {"mode": mode, **facts}))
+
+    def _wrap(self, context: ssl.SSLContext) -> ssl.SSLSocket:
+        raw = self._sock
+        assert raw is not None
+        raw.settimeout(self.limits.tls_timeout)
+        try:
+            tls = context.wrap_socket(
+                raw, server_hostname=self.server_hostname, do_handshake_on_connect=False
+            )
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise tlsinfo.handshake_error(exc, self.server_hostname) from exc
+        # The TLS socket now owns the descriptor: install it before the handshake so that a
+        # close() during a stalled handshake shuts the right socket down.
+        with self._close_lock:
             self._sock = tls
-            self.tls_active = True
-        self.on_event(Event("tls", {"mode": mode, **tlsinfo.describe(tls, context)}))
+            if self._closed.is_set():
+                tls.close()
+                raise SessionClosed(f"The session is closed: {self._close_reason}.", "closed")
+        return tls
 
     # -- closing ------------------------------------------------------------------------
 
@@ -269,40 +363,40 @@ class SmtpSession:
             self._closed.set()
             self._close_reason = reason
             sock = self._sock
+        self._tls_settled.set()  # nobody waits for a handshake that will not happen
         if sock is not None:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
             sock.close()
-        self.on_event(Event("closed", {"reason": reason, "code": code}))
+        self._emit(Event("closed", {"reason": reason, "code": code}))
+
+    def _emit(self, event: Event) -> None:
+        # The listener's failure is its own: it must not leave a socket open or a thread dead.
+        try:
+            self.on_event(event)
+        except Exception:
+            log.exception("on_event failed for a %s event", event.type)
 
     @property
     def closed(self) -> bool:
+        """True once the session has been closed, by either side."""
         return self._closed.is_set()
 
     @property
     def close_reason(self) -> str | None:
+        """Why the session closed, in words (None while open)."""
         return self._close_reason
 
 
-def _drain(sock: socket.socket | None) -> bytes:
-    """Whatever already sits in the receive buffer, without waiting."""
-    if sock is None:
-        return b""
-    chunks = []
-    sock.setblocking(False)
-    try:
-        while True:
-            chunk = sock.recv(RECV_SIZE)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    except (BlockingIOError, InterruptedError):
-        pass
-    finally:
-        sock.setblocking(True)
-    return b"".join(chunks)
+_ENDINGS = {"CRLF": "\r\n", "LF": "\n", "CR": "\r"}
+
+
+def _raw(reply: Reply) -> bytes:
+    """A parsed reply back as the bytes it came from (near enough for the discarded report)."""
+    ending = _ENDINGS.get(reply.line_endings, "\r\n")
+    return "".join(line + ending for line in reply.lines).encode("utf-8", "replace")
 
 
 def _resolve(host: str, port: int, timeout: float) -> list[str]:

@@ -1,0 +1,298 @@
+"""TLS end to end: STARTTLS and implicit TLS against the real sandbox, and the ways TLS fails.
+
+Every server here is real: the aiosmtpd sandbox, or the hostile server on loopback presenting
+certificates generated for the test. Nothing about the client is mocked.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from smtp_session.errors import LineError
+from smtp_session.sandbox import SandboxServer
+from smtp_session.session import Event, Limits, SmtpSession
+from smtp_session.tlsinfo import CHAIN_NOTE, TlsError, client_context
+from tests.hostile_server import (
+    Action,
+    EventLog,
+    HostileServer,
+    TlsFiles,
+    make_tls,
+    send,
+    stall,
+    starttls,
+    tls_garbage,
+)
+
+FIXED_START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def good_tls() -> TlsFiles:
+    return make_tls("localhost", ("127.0.0.1",), days=3650, not_before=FIXED_START)
+
+
+def hostile(*starttls_actions: Action) -> HostileServer:
+    """A hostile server whose answer to STARTTLS is the given actions."""
+    return HostileServer(commands={"STARTTLS": list(starttls_actions)})
+
+
+@pytest.fixture
+def events() -> EventLog:
+    return EventLog()
+
+
+@pytest.fixture
+def session(events: EventLog) -> Iterator[SmtpSession]:
+    smtp = SmtpSession(events, Limits(reply_timeout=5.0, tls_timeout=2.0))
+    yield smtp
+    smtp.close()
+
+
+def upgrade(session: SmtpSession, events: EventLog) -> None:
+    """EHLO, then STARTTLS; waits for the server's answer to STARTTLS."""
+    events.wait_for("reply")
+    session.send_line("EHLO client.example")
+    events.wait_for("reply", 2)
+    session.send_line("STARTTLS")
+    events.wait_for("reply", 3)
+
+
+# -- the real sandbox ---------------------------------------------------------------------
+
+
+def test_starttls_to_sandbox_gives_the_certificate_details(
+    sandbox: SandboxServer, session: SmtpSession, events: EventLog
+) -> None:
+    cert = sandbox.cert
+    session.connect(
+        "127.0.0.1",
+        sandbox.port,
+        tls_context=cert.pinned_client_context(),
+        pinned_fingerprint=cert.fingerprint,
+    )
+    upgrade(session, events)
+    tls = events.wait_for("tls").data
+    assert session.tls_active
+    assert tls["mode"] == "starttls"
+    assert tls["version"] in ("TLSv1.2", "TLSv1.3") and tls["bits"] >= 128 and tls["cipher"]
+    assert tls["subject"] == "CN=SMTP Playground sandbox" == tls["issuer"]
+    assert set(tls["san"]) == {"localhost", "sandbox.test", "127.0.0.1", "::1"}
+    assert dt.datetime.fromisoformat(tls["not_before"]) < dt.datetime.now(dt.UTC)
+    assert dt.datetime.fromisoformat(tls["not_after"]) > dt.datetime.now(dt.UTC)
+    assert tls["certificate"]["sha256"] == cert.fingerprint
+    pinned = f"sandbox certificate, trusted (pinned SHA-256 {cert.fingerprint[:11]}…)"
+    assert tls["verification"] == pinned
+    assert tls["accept_unverified"] is False and tls["verified"] is True
+    assert [c["sha256"] for c in tls["chain"]] == [cert.fingerprint]
+    assert tls["chain_complete"] is False and tls["chain_note"] == CHAIN_NOTE
+    session.send_line("EHLO client.example")
+    ehlo = events.wait_for("reply", 4).data["reply"]
+    assert ehlo.code == 250 and any("AUTH" in line for line in ehlo.lines)
+
+
+def test_implicit_tls_to_sandbox(
+    sandbox: SandboxServer, session: SmtpSession, events: EventLog
+) -> None:
+    cert = sandbox.cert
+    assert sandbox.config.tls_port is not None
+    session.connect(
+        "127.0.0.1",
+        sandbox.config.tls_port,
+        implicit_tls=True,
+        tls_context=cert.pinned_client_context(),
+        pinned_fingerprint=cert.fingerprint,
+    )
+    tls = events.wait_for("tls").data
+    assert tls["mode"] == "implicit" and tls["certificate"]["sha256"] == cert.fingerprint
+    greeting = events.wait_for("reply").data["reply"]
+    assert greeting.code == 220 and "sandbox" in greeting.text
+    # The TLS event comes before the greeting: the panel knows the channel before the words.
+    assert [e.type for e in events.events][:3] == ["connected", "tls", "reply"]
+
+
+def test_implicit_tls_with_the_wrong_pin_is_refused(
+    sandbox: SandboxServer, session: SmtpSession, events: EventLog
+) -> None:
+    assert sandbox.config.tls_port is not None
+    wrong = ":".join(["AB"] * 32)
+    with pytest.raises(TlsError) as caught:
+        session.connect(
+            "127.0.0.1",
+            sandbox.config.tls_port,
+            implicit_tls=True,
+            tls_context=sandbox.cert.pinned_client_context(),
+            pinned_fingerprint=wrong,
+        )
+    assert caught.value.code == "tls_pin" and "AB:AB:AB:AB…" in caught.value.message
+    assert events.wait_for("closed").data["code"] == "tls_pin"
+    assert not events.of("tls") and not session.tls_active
+
+
+def test_starttls_with_the_wrong_pin_closes_the_session(
+    sandbox: SandboxServer, session: SmtpSession, events: EventLog
+) -> None:
+    session.connect(
+        "127.0.0.1",
+        sandbox.port,
+        tls_context=client_context(verify=False),
+        pinned_fingerprint=":".join(["00"] * 32),
+    )
+    upgrade(session, events)
+    closed = events.wait_for("closed").data
+    assert closed["code"] == "tls_pin" and "pinned" in closed["reason"]
+    assert not events.of("tls")
+
+
+# -- hostile servers --------------------------------------------------------------------
+
+
+def test_injected_reply_after_220_is_discarded_and_reported(
+    good_tls: TlsFiles, session: SmtpSession, events: EventLog
+) -> None:
+    reply = b"220 go ahead\r\n250 injected\r\n"
+    with hostile(starttls(good_tls.context, reply=reply)) as server:
+        session.connect("127.0.0.1", server.port, tls_context=good_tls.client_context())
+        upgrade(session, events)
+        discarded = events.wait_for("discarded").data
+        tls = events.wait_for("tls").data
+        session.send_line("EHLO client.example")
+        after_tls = events.wait_for("reply", 4).data["reply"]
+    assert discarded["text"] == "250 injected\r\n" and discarded["bytes"] == 14
+    assert "RFC 3207" in discarded["message"]
+    assert all("injected" not in line for r in events.replies() for line in r["lines"])
+    assert after_tls.code == 250 and after_tls.lines[0] == "250-hostile.test"
+    assert tls["verification"] == "verified against the CA certificates given for 127.0.0.1"
+    assert tls["not_before"] == "2026-01-01T00:00:00+00:00"
+    assert tls["subject"] == "CN=localhost" and tls["san"] == ["localhost", "127.0.0.1"]
+
+
+def test_454_to_starttls_keeps_plaintext_and_never_claims_tls(
+    session: SmtpSession, events: EventLog
+) -> None:
+    refusal = send(b"454 4.7.0 TLS not available due to temporary reason\r\n")
+    with hostile(refusal) as server:
+        session.connect("127.0.0.1", server.port)
+        upgrade(session, events)
+        answer = events.replies()[-1]
+        session.send_line("EHLO again.example")
+        assert events.wait_for("reply", 4).data["reply"].code == 250
+        assert not session.closed
+    assert answer["code"] == 454 and answer["after"] == "STARTTLS"
+    assert answer["enhanced"] == "4.7.0" and answer["class"] == "transient"
+    assert not session.tls_active and not events.of("tls")
+    assert server.received[-1] == b"EHLO again.example\r\n" and not server.received_in_tls
+
+
+def test_lines_after_starttls_wait_for_its_reply(session: SmtpSession, events: EventLog) -> None:
+    with hostile(stall()) as server:
+        session.connect("127.0.0.1", server.port)
+        events.wait_for("reply")
+        with pytest.raises(LineError) as caught:
+            session.send_lines(["STARTTLS", "AUTH PLAIN AGRlbW8AZGVtby1wYXNzd29yZA=="])
+        time.sleep(0.2)
+    assert caught.value.code == "starttls_pending" and "RFC 3207" in caught.value.message
+    assert server.received == [b"STARTTLS\r\n"]
+
+
+def test_a_line_sent_as_soon_as_220_arrives_goes_over_tls(
+    good_tls: TlsFiles, events: EventLog
+) -> None:
+    sent: list[str] = []
+
+    def eager(event: Event) -> None:
+        events(event)
+        reply = event.data.get("reply")
+        if reply is not None and event.data["after"] == "STARTTLS" and reply.code == 220:
+            # From another thread, like the web layer reacting to the reply frame.
+            send_now = threading.Thread(target=lambda: sent.append(smtp.send_line("EHLO x").text))
+            send_now.start()
+
+    smtp = SmtpSession(eager, Limits(tls_timeout=2.0))
+    with hostile(starttls(good_tls.context)) as server:
+        smtp.connect("127.0.0.1", server.port, tls_context=good_tls.client_context())
+        upgrade(smtp, events)
+        events.wait_for("reply", 4)
+        smtp.close()
+    assert sent == ["EHLO x"] and server.received_in_tls == [b"EHLO x\r\n"]
+
+
+def test_garbage_instead_of_a_handshake(session: SmtpSession, events: EventLog) -> None:
+    with hostile(tls_garbage()) as server:
+        session.connect("127.0.0.1", server.port, tls_context=client_context(verify=False))
+        upgrade(session, events)
+        closed = events.wait_for("closed").data
+    assert closed["code"] == "tls_handshake"
+    assert closed["reason"].startswith("The TLS handshake failed: the server did not complete it")
+    assert not session.tls_active and not events.of("tls")
+
+
+@pytest.mark.parametrize(
+    ("tls_args", "words"),
+    [
+        ({"name": "wrong.example", "ips": ()}, "127.0.0.1"),
+        (
+            {"days": 1, "not_before": dt.datetime.now(dt.UTC) - dt.timedelta(days=10)},
+            "expired",
+        ),
+    ],
+    ids=["hostname-mismatch", "expired"],
+)
+def test_bad_certificate_is_refused(
+    tls_args: dict[str, Any], words: str, session: SmtpSession, events: EventLog
+) -> None:
+    bad = make_tls(**tls_args)
+    with hostile(starttls(bad.context)) as server:
+        session.connect("127.0.0.1", server.port, tls_context=bad.client_context())
+        upgrade(session, events)
+        closed = events.wait_for("closed").data
+    assert closed["code"] == "tls_verify"
+    assert "could not be verified" in closed["reason"] and words in closed["reason"]
+    assert not events.of("tls") and not session.tls_active
+
+
+def test_accepting_an_unverified_certificate_is_said_in_the_tls_event(
+    session: SmtpSession, events: EventLog
+) -> None:
+    wrong = make_tls("wrong.example", ())
+    with hostile(starttls(wrong.context)) as server:
+        session.connect("127.0.0.1", server.port, tls_context=client_context(verify=False))
+        upgrade(session, events)
+        tls = events.wait_for("tls").data
+    assert tls["accept_unverified"] is True and tls["verified"] is False
+    assert tls["verification"] == "NOT verified: you chose to accept an unverified certificate"
+    assert tls["subject"] == "CN=wrong.example" and tls["san"] == ["wrong.example"]
+
+
+def test_stalled_handshake_ends_within_tls_timeout(events: EventLog) -> None:
+    smtp = SmtpSession(events, Limits(tls_timeout=0.5))
+    with hostile(send(b"220 2.0.0 go ahead\r\n"), stall()) as server:
+        smtp.connect("127.0.0.1", server.port, tls_context=client_context(verify=False))
+        upgrade(smtp, events)
+        started = time.monotonic()
+        closed = events.wait_for("closed").data
+        took = time.monotonic() - started
+    assert closed["code"] == "tls_timeout" and "timed out" in closed["reason"]
+    assert 0.3 < took < 2.0
+
+
+def test_close_during_a_stalled_handshake_is_prompt(events: EventLog) -> None:
+    smtp = SmtpSession(events, Limits(tls_timeout=30.0))
+    with hostile(send(b"220 2.0.0 go ahead\r\n"), stall()) as server:
+        smtp.connect("127.0.0.1", server.port, tls_context=client_context(verify=False))
+        upgrade(smtp, events)
+        time.sleep(0.2)  # the reader is now inside the handshake
+        started = time.monotonic()
+        smtp.close("closed by the test", "client_closed")
+        deadline = time.monotonic() + 1.0
+        while not server.eof_times and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert server.eof_times and server.eof_times[0] - started < 1.0
+    assert smtp._reader is not None and not smtp._reader.is_alive()
+    assert [e.data["code"] for e in events.of("closed")] == ["client_closed"]
