@@ -372,6 +372,12 @@ TLS_CASES = {
         ["set_debuglevel", "ehlo", "starttls", "ehlo", "quit"],
     ),
     "tls-on-connect": ([], True, "--tls-on-connect", ["set_debuglevel", "ehlo", "quit"]),
+    "implicit-tls-event": (
+        [{"kind": "event", "event": "tls", "data": {"mode": "implicit", "version": "TLSv1.3"}}],
+        False,
+        "--tls-on-connect",
+        ["set_debuglevel", "ehlo", "quit"],
+    ),
 }
 
 
@@ -395,4 +401,4 @@ def test_tls_modes_reach_swaks_and_python(recorded: Transcript, case: str) -> No
     assert options(argv)["--quit-after"] == ["TLS" if case == "starttls" else "HELO"]
     source = export(transcript, "python")[0].decode()
     assert script_calls(source) == calls
-    assert ("SMTP_SSL(" in source) is on_connect
+    assert ("SMTP_SSL(" in source) is (flag == "--tls-on-connect")

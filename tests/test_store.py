@@ -121,8 +121,23 @@ def test_append_and_get_round_trip(store: Store) -> None:
         ({**reply(9, 250, "250 ok"), "code": "250"}, "bad_entry"),
         (sent(2, "NOOP"), "duplicate"),
         (sent(9, "X" * 300_000), "bad_entry"),
+        (
+            {"seq": 9, "t": 0, "kind": "event", "event": "mx", "data": {"ttl": float("nan")}},
+            "bad_entry",
+        ),
+        ({"seq": 9, "t": 0, "kind": "event", "event": "mx", "data": {"at": object()}}, "bad_entry"),
     ],
-    ids=["no-seq", "bool-seq", "unknown-kind", "unknown-field", "string-code", "dup-seq", "huge"],
+    ids=[
+        "no-seq",
+        "bool-seq",
+        "unknown-kind",
+        "unknown-field",
+        "string-code",
+        "dup-seq",
+        "huge",
+        "nan-in-data",
+        "not-json-data",
+    ],
 )
 def test_append_refuses_bad_entries(store: Store, entry: dict[str, Any], code: str) -> None:
     tid = session(store)

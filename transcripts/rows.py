@@ -31,7 +31,10 @@ def entry_row(transcript_id: str, entry: Entry) -> dict[str, Any]:
         check_entry(entry)
     except Invalid as exc:
         raise StoreError(exc.message, code="bad_entry") from None
-    payload = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
+    try:
+        payload = json.dumps(entry, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:  # event data the web layer built, not JSON
+        raise StoreError(f"entry {entry['seq']} is not JSON: {exc}", code="bad_entry") from None
     if len(payload) > MAX_ENTRY_BYTES:
         raise StoreError(f"an entry is larger than {MAX_ENTRY_BYTES} bytes", code="too_large")
     return {

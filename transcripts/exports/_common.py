@@ -43,7 +43,11 @@ def _generic(name: str) -> Callable[[dict[str, Any]], str]:
 _EVENTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "connect": _connect,
     "closed": _closed,
-    "tls": lambda d: "TLS established" + (f": {d['version']}" if d.get("version") else ""),
+    "tls": lambda d: (
+        "TLS established"
+        + (f" ({d['mode']})" if d.get("mode") else "")
+        + (f": {d['version']} {d.get('cipher') or ''}".rstrip() if d.get("version") else "")
+    ),
     "error": lambda d: f"error: {d.get('message') or d.get('code') or 'unknown'}",
 }
 

@@ -13,6 +13,9 @@ from transcripts.model import Entry, Transcript
 _PATH = re.compile(r"^\s*(?:FROM|TO)\s*:\s*(?:<([^>]*)>|(\S*))", re.IGNORECASE)
 
 
+_HOST_PORT = re.compile(r"([^\s()]+):(\d{1,5})\)?\s*$")
+
+
 @dataclass
 class Message:
     """One mail transaction: MAIL FROM, its RCPT TOs and, if it got that far, the DATA."""
@@ -54,10 +57,9 @@ def _path(argument: str) -> str:
 
 
 def _target(target: str) -> tuple[str, int]:
-    host, sep, port = target.rpartition(":")
-    if sep and port.isdigit():
-        return host.strip("[]"), int(port)
-    return target, 25
+    """Host and port from "host:port", "[v6]:port" or "name (host:port)"; a connect event wins."""
+    m = _HOST_PORT.search(target)
+    return (m.group(1).strip("[]"), int(m.group(2))) if m else (target, 25)
 
 
 class _Reader:
@@ -84,8 +86,8 @@ class _Reader:
         for entry in entries:
             if entry["kind"] == "event" and entry.get("event") == "connect":
                 self._connect(entry.get("data") or {})
-            elif entry["kind"] == "event" and entry.get("event") == "tls" and self.starttls_sent:
-                self.facts.starttls = True
+            elif entry["kind"] == "event" and entry.get("event") == "tls":
+                self._tls(entry.get("data") or {})
             elif entry["kind"] == "sent":
                 self._sent(entry["text"], entry.get("line_kind", "command"))
             elif entry["kind"] == "reply" and self.data_pending:
@@ -103,7 +105,15 @@ class _Reader:
             self.facts.host = str(data["host"])
         if isinstance(data.get("port"), int):
             self.facts.port = int(str(data["port"]))
-        self.facts.tls_on_connect = bool(data.get("tls"))
+        self.facts.tls_on_connect = self.facts.tls_on_connect or bool(data.get("tls"))
+
+    def _tls(self, data: dict[str, object]) -> None:
+        # The session reports how TLS began: "implicit" on connect (RFC 8314 §3.3) or after
+        # STARTTLS (RFC 3207).
+        if data.get("mode") == "implicit":
+            self.facts.tls_on_connect = True
+        elif self.starttls_sent or data.get("mode") == "starttls":
+            self.facts.starttls = True
 
     def _sent(self, text: str, line_kind: str) -> None:
         if line_kind == "auth-response":
