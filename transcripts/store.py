@@ -118,12 +118,16 @@ class Store:
             return NotFound(f"no transcript {transcript_id!r}")
         return StoreError(f"the transcript is {status}, not live", code="closed")
 
-    def close(self, transcript_id: str, reason: str, status: str = "closed") -> bool:
+    def close(self, transcript_id: str, reason: str | None, status: str = "closed") -> bool:
         """End a live transcript (closed, or interrupted); False if it was not live."""
+        if status not in ("closed", "interrupted"):
+            raise StoreError(f"a transcript cannot be closed as {status!r}")
         stmt = (
             update(transcripts)
             .where(transcripts.c.id == transcript_id, transcripts.c.status == "live")
-            .values(status=status, ended_at=_now(), close_reason=reason[:MAX_TITLE])
+            .values(
+                status=status, ended_at=_now(), close_reason=(reason or None) and reason[:MAX_TITLE]
+            )
         )
         with db.writer(self.engine) as conn, conn.begin():
             return conn.execute(stmt).rowcount == 1
