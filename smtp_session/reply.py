@@ -70,8 +70,10 @@ def _text_of(line: str, enhanced: str | None) -> str:
     if not m:
         return line
     text = m.group(3)
-    if enhanced and text.startswith(enhanced):
-        text = text[len(enhanced) :].lstrip()
+    # Compare as parsed, not as written: "2.01.005" is the enhanced code 2.1.5 too.
+    e = _ENHANCED.match(text) if enhanced else None
+    if e and f"{e.group(1)}.{int(e.group(2))}.{int(e.group(3))}" == enhanced:
+        text = text[e.end() :].lstrip()
     return text
 
 
