@@ -117,7 +117,10 @@ def lookup_mx(domain: str, config: ResolverConfig, rng: random.Random | None = N
     usable = [r for r in records if r.host != "."]
     if not usable:
         # RFC 7505 §3: "MX 0 ." says the domain accepts no mail; stop, do not fall back to A.
-        raise NullMxError(f"{ascii_name} publishes a null MX (MX 0 .): it accepts no mail")
+        raise NullMxError(
+            f"{ascii_name} publishes a null MX (MX 0 .): the domain accepts no mail at all, "
+            "so there is no server to try (RFC 7505)."
+        )
     ordered = order_records(usable, rng or random.Random())
     candidates = [_mx_candidate(resolver, record, config.timeout) for record in ordered]
     return MxLookup(ascii_name, unicode_form(name).lower(), records, False, candidates, server)

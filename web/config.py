@@ -49,6 +49,22 @@ SETTINGS: list[tuple[str, str, type, Any, str]] = [
     ("DATABASE_URL", "DATABASE_URL", str, None, "PostgreSQL URL (default: SQLite in DATA_DIR)"),
     ("REDIS_URL", "REDIS_URL", str, None, "Redis URL for limits shared across processes"),
     ("DNS_SERVER", "PLAYGROUND_DNS_SERVER", str, None, "resolver for MX lookups, HOST:PORT"),
+    ("TARGETS", "PLAYGROUND_TARGETS", str, "", "named targets: name=host:port[:tls],..."),
+    (
+        "ALLOWED_TARGETS",
+        "PLAYGROUND_ALLOWED_TARGETS",
+        str,
+        "",
+        "hosts, *.domains, CIDRs, any-public",
+    ),
+    (
+        "ALLOWED_PORTS",
+        "PLAYGROUND_ALLOWED_PORTS",
+        str,
+        "25,465,587,2525",
+        "ports for those targets",
+    ),
+    ("ALLOW_PRIVATE", "PLAYGROUND_ALLOW_PRIVATE", str, "", "internal CIDRs allowed all the same"),
 ]
 
 

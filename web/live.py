@@ -17,6 +17,7 @@ from typing import Any
 from smtp_session.errors import PlaygroundError
 from smtp_session.session import Event, SmtpSession
 
+from .connector import open_connection, plan_connect
 from .frames import FrameError, parse_frame
 from .guide import Guide
 from .services import Services
@@ -62,10 +63,10 @@ class LiveSession:
     def _on_connect(self, frame: Frame) -> None:
         if self.smtp is not None and not self.smtp.closed:
             raise FrameError("A session is already open; close it before connecting again.", "busy")
-        target = self.services.resolve_target(frame)
+        plan = plan_connect(self.services, frame)
         self._t0 = time.monotonic()
-        self.recorder = self.services.recorder_for(target)
-        self.guide = self.services.guide_for(target)
+        self.recorder = self.services.recorder_for(plan.target)
+        self.guide = self.services.guide_for(plan.target)
         if self.lesson is not None:
             self.guide.start_lesson(self.lesson)
         self.send(
@@ -73,21 +74,22 @@ class LiveSession:
                 "type": "session",
                 "transcript": self.recorder.transcript_id,
                 "edit_token": self.recorder.edit_token,
-                "target": target.public(),
+                "target": plan.target.public(),
+                "accept_unverified": plan.accept_unverified,
             }
         )
         self.smtp = SmtpSession(self.on_event, self.services.limits())
         try:
-            self.smtp.connect(
-                target.host,
-                target.port,
-                implicit_tls=target.tls,
-                tls_context=self.services.tls_context_for(target, frame),
-            )
+            open_connection(self.services, plan, self.smtp, self.emit)
         except PlaygroundError as exc:
             self.error(exc.message, exc.code)
             self.smtp.close(exc.message, exc.code)
             self._finish(f"could not connect: {exc.message}", exc.code)
+
+    def emit(self, frame: Frame) -> None:
+        """Record and send a frame the web layer made (MX lookups, attempts)."""
+        self._record(frame)
+        self.send(frame)
 
     def _require_session(self) -> SmtpSession:
         if self.smtp is None:

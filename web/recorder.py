@@ -22,6 +22,7 @@ EVENT_OF_FRAME = {
     "closed": "closed",
     "error": "error",
     "mx": "mx",
+    "mx_attempt": "mx",
     "lesson": "lesson",
     "limit": "limit",
 }

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from smtp_session.certs import CertPair, ensure_sandbox_cert
+from smtp_session.dns_input import config_from_setting
 from smtp_session.lessons import Lesson, load_lessons
 from smtp_session.mailbox import Mailbox
+from smtp_session.policy import TargetPolicy
 from smtp_session.sandbox import SandboxConfig, SandboxServer
 from smtp_session.session import Limits
 from smtp_session.tlsinfo import client_context
@@ -35,6 +37,7 @@ class Target:
     tls: bool = False
     label: str = ""
     sandbox: bool = False
+    named: bool = False  # configured by the operator, so not subject to the target policy
 
     def public(self) -> dict[str, Any]:
         return {
@@ -57,6 +60,10 @@ class Services:
         self.data_dir = data_dir
         self.mailbox = Mailbox(data_dir / "sandbox")
         self.sandbox_cert: CertPair = ensure_sandbox_cert(data_dir / "tls")
+        self.policy = TargetPolicy.from_config(
+            config["ALLOWED_TARGETS"], config["ALLOWED_PORTS"], config["ALLOW_PRIVATE"]
+        )
+        self.resolver_config = config_from_setting(config["DNS_SERVER"], {})
         self.lessons: dict[str, Lesson] = {lesson.id: lesson for lesson in load_lessons()}
         self.targets: dict[str, Target] = {t.name: t for t in self._named_targets()}
         self.store = Store.open(config["DATABASE_URL"] or f"sqlite:///{data_dir / 'playground.db'}")
@@ -86,6 +93,9 @@ class Services:
 
     def _named_targets(self) -> list[Target]:
         host = self.config["SANDBOX_HOST"]
+        return [*self._sandbox_targets(host), *parse_targets(self.config["TARGETS"])]
+
+    def _sandbox_targets(self, host: str) -> list[Target]:
         return [
             Target(
                 "sandbox",
@@ -93,6 +103,7 @@ class Services:
                 self.config["SANDBOX_PORT"],
                 label=f"Sandbox — plain + STARTTLS ({host}:{self.config['SANDBOX_PORT']})",
                 sandbox=True,
+                named=True,
             ),
             Target(
                 "sandbox-tls",
@@ -101,6 +112,7 @@ class Services:
                 tls=True,
                 label=f"Sandbox — implicit TLS ({host}:{self.config['SANDBOX_TLS_PORT']})",
                 sandbox=True,
+                named=True,
             ),
         ]
 
@@ -124,11 +136,11 @@ class Services:
             max_duration=cfg["MAX_DURATION"],
         )
 
-    def tls_context_for(self, target: Target, frame: dict[str, Any]) -> ssl.SSLContext:
+    def tls_context_for(self, target: Target, accept_unverified: bool = False) -> ssl.SSLContext:
         """Pinned trust for the sandbox; system CAs (or an explicit opt-out) elsewhere."""
         if target.sandbox:
             return self.sandbox_cert.pinned_client_context()
-        return client_context(verify=not frame.get("accept_unverified", False))
+        return client_context(verify=not accept_unverified)
 
     def recorder_for(self, target: Target, owner: str | None = None) -> Recorder:
         return Recorder.start(self.store, target.public(), owner)
@@ -144,3 +156,20 @@ class Services:
             known = ", ".join(sorted(self.lessons))
             raise FrameError(f"Unknown lesson {lesson_id!r}; lessons: {known}.", "bad_lesson")
         return self.lessons[lesson_id]
+
+
+def parse_targets(text: str) -> list[Target]:
+    """Named targets from ``name=host:port[:tls],...`` (PLAYGROUND_TARGETS), e.g. a provider."""
+    targets = []
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        name, _, rest = item.partition("=")
+        fields = rest.split(":")
+        tls = len(fields) == 3 and fields[2] == "tls"
+        if not name.strip() or len(fields) not in (2, 3) or not fields[1].isdigit():
+            raise ValueError(f"PLAYGROUND_TARGETS: {item!r} is not name=host:port[:tls]")
+        if len(fields) == 3 and not tls:
+            raise ValueError(f"PLAYGROUND_TARGETS: {item!r} may only end in ':tls'")
+        host, port = fields[0], int(fields[1])
+        label = f"{name.strip()} ({host}:{port}{', implicit TLS' if tls else ''})"
+        targets.append(Target(name.strip(), host, port, tls=tls, label=label, named=True))
+    return targets

@@ -1,0 +1,122 @@
+"""Opening a live session's connection: named targets, host/port under the policy, and MX.
+
+What a connect frame may reach is decided here, before any packet leaves: named targets from
+the configuration as they are; any other host only if the target policy allows it, resolved
+once and connected to by checked address (no second lookup, so DNS rebinding cannot slip
+through); ``mx:domain`` through an MX lookup shown like ``dig mx`` and RFC 5321 §5.1 failover.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from smtp_session.errors import ConnectError, PlaygroundError
+from smtp_session.mx import connect_candidates, lookup_mx
+from smtp_session.session import SmtpSession
+
+from .frames import FrameError
+from .services import Services, Target
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where a connect frame leads: a target, and the MX domain when routing by MX."""
+
+    target: Target
+    mx_domain: str | None = None
+    accept_unverified: bool = False
+
+
+def plan_connect(services: Services, frame: dict[str, Any]) -> Plan:
+    """Validate a connect frame into a plan (FrameError / PolicyError say what is wrong)."""
+    unverified = frame.get("accept_unverified", False)
+    if not isinstance(unverified, bool):
+        raise FrameError("'accept_unverified' must be true or false.", "bad_field")
+    if "host" in frame:
+        return Plan(_custom_target(frame), accept_unverified=unverified)
+    name = frame.get("target", "sandbox")
+    if isinstance(name, str) and name.lower().startswith("mx:"):
+        port = _port(frame.get("port", 25))
+        target = Target(name, name[3:], port, tls=_tls(frame))
+        return Plan(target, mx_domain=name[3:].strip(), accept_unverified=unverified)
+    return Plan(services.resolve_target(frame), accept_unverified=unverified)
+
+
+def _custom_target(frame: dict[str, Any]) -> Target:
+    host = frame["host"]
+    if not isinstance(host, str) or not host.strip() or len(host) > 253:
+        raise FrameError("'host' must be a host name or an address.", "bad_field")
+    port = _port(frame.get("port", 25))
+    return Target(f"{host}:{port}", host.strip(), port, tls=_tls(frame))
+
+
+def _port(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
+        raise FrameError("'port' must be a number from 1 to 65535.", "bad_field")
+    return value
+
+
+def _tls(frame: dict[str, Any]) -> bool:
+    value = frame.get("tls", False)
+    if not isinstance(value, bool):
+        raise FrameError("'tls' must be true (implicit TLS, port 465 style) or false.", "bad_field")
+    return value
+
+
+def open_connection(services: Services, plan: Plan, smtp: SmtpSession, emit: Emit) -> None:
+    """Connect ``smtp`` as the plan says; raises PlaygroundError with words on failure."""
+    target = plan.target
+    context = services.tls_context_for(target, plan.accept_unverified)
+    if plan.mx_domain is not None:
+        _connect_mx(services, plan, smtp, emit)
+        return
+    if target.named:
+        addresses = None  # configured by the operator: trusted as is
+    else:
+        addresses = services.policy.check(target.host, target.port, _resolve_once)
+    smtp.connect(
+        target.host, target.port, addresses=addresses, implicit_tls=target.tls, tls_context=context
+    )
+
+
+def _connect_mx(services: Services, plan: Plan, smtp: SmtpSession, emit: Emit) -> None:
+    domain, port = plan.mx_domain or "", plan.target.port
+    try:
+        lookup = lookup_mx(domain, services.resolver_config)
+    except PlaygroundError as exc:
+        emit({"type": "mx", "domain": domain, "error": exc.message, "code": exc.code})
+        raise
+    emit({"type": "mx", **lookup.to_dict()})
+    checked = services.policy.check_mx_hosts(
+        lookup.domain, [(c.host, c.addresses) for c in lookup.candidates], port
+    )
+    allowed = {host.name: host.addresses for host in checked}
+    for candidate in lookup.candidates:
+        candidate.addresses[:] = allowed.get(candidate.host, [])
+
+    def attempt(host: str, address: str, port: int) -> None:
+        context = services.tls_context_for(plan.target, plan.accept_unverified)
+        smtp.connect(
+            host, port, addresses=[address], implicit_tls=plan.target.tls, tls_context=context
+        )
+
+    def report(failure: dict[str, object]) -> None:
+        emit({"type": "mx_attempt", **failure})
+
+    connect_candidates(lookup, port, attempt, report)
+
+
+def _resolve_once(host: str) -> list[str]:
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConnectError(
+            f"Could not find the address of {host}: the name was not found ({exc.strerror}).",
+            code="name_not_found",
+        ) from exc
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
