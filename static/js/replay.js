@@ -1,0 +1,397 @@
+// The replay page: plays a recorded session in the console with its original timing, the
+// same guide panels as live, notes at their lines, permalinks (#L12) and, with the edit
+// token, notes and title editing. Transcript text is untrusted: only textContent is used.
+
+import { api, editTokens } from './transcripts.js';
+
+const MAX_PAUSE_MS = 2000; // long silences in the recording are shortened to this
+// After a seek the panels are shown every frame again, as live (warnings add up), up to this many.
+const PANEL_HISTORY = 2000;
+const LIVE_POLL_MS = 3000;
+const REPLY_CLASS = { 2: 'r2xx', 3: 'r3xx', 4: 'r4xx', 5: 'r5xx' };
+const $ = (id) => document.getElementById(id);
+
+const el = (tag, cls, text) => {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined) node.textContent = text;
+  return node;
+};
+
+// Until static/js/panels.js exists: the same interface, a plain explanation panel.
+class MinimalPanels {
+  constructor(root) {
+    this.root = root;
+  }
+
+  reset() {
+    this.root.replaceChildren();
+  }
+
+  show(frame) {
+    const panel = el('section', 'panel guide-panel');
+    const ex = frame.explain || {};
+    panel.append(el('h2', '', frame.type === 'reply' ? `Reply ${frame.code ?? ''}` : frame.type));
+    for (const text of [ex.summary, ex.meaning, ex.next]) if (text) panel.append(el('p', '', text));
+    for (const w of frame.warnings || []) panel.append(el('p', 'warning', `⚠ ${w.message}`));
+    const steps = el('ol', 'steps');
+    for (const s of frame.state?.steps || []) steps.append(el('li', `step-${s.status}`, s.name));
+    if (steps.childElementCount) panel.append(steps);
+    this.root.replaceChildren(panel);
+  }
+}
+
+async function makePanels(root) {
+  try {
+    const { Panels } = await import('./panels.js');
+    return new Panels(root);
+  } catch {
+    return new MinimalPanels(root);
+  }
+}
+
+// Words for an event entry, as the exports write them (transcripts/exports/_common.py).
+const EVENTS = {
+  connect: (d) => `connected to ${d.host ?? '?'}:${d.port ?? '?'}${d.address ? ` (${d.address})` : ''}${d.tls ? ' over TLS' : ''}`,
+  closed: (d) => `connection closed: ${d.reason || 'closed'}${d.code ? ` (${d.code})` : ''}`,
+  tls: (d) => `TLS established${d.version ? `: ${d.version}` : ''}${d.cipher ? ` ${d.cipher}` : ''}`,
+  error: (d) => `error: ${d.message || d.code || 'unknown'}`,
+};
+
+const describeEvent = (entry) => {
+  const data = entry.data || {};
+  const words = EVENTS[entry.event];
+  if (words) return words(data);
+  const details = Object.entries(data).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`);
+  return details.length ? `${entry.event}: ${details.join(', ')}` : entry.event;
+};
+
+function entryLines(entry) {
+  if (entry.kind === 'sent') {
+    const cls = { data: ' data', 'auth-response': ' auth' }[entry.line_kind] || '';
+    return [el('div', `line sent${cls}`, entry.text)];
+  }
+  if (entry.kind === 'reply') {
+    const cls = REPLY_CLASS[Math.floor((entry.code || 0) / 100)] || 'rbad';
+    const lines = entry.lines.length ? entry.lines : [''];
+    return lines.map((text) => el('div', `line reply ${cls}`, text));
+  }
+  const cls = entry.event === 'error' ? 'error' : 'info';
+  return [el('div', `line ${cls}`, `* ${describeEvent(entry)}`)];
+}
+
+// An exchange: a run of sent lines and the replies that answer them; events stand alone.
+function exchangeEnds(entries) {
+  const ends = [];
+  entries.forEach((entry, i) => {
+    const next = entries[i + 1];
+    const joins = next && ((next.kind === 'sent' && entry.kind === 'sent') ||
+      (next.kind === 'reply' && (entry.kind === 'sent' || entry.kind === 'reply')));
+    if (!joins) ends.push(i);
+  });
+  return ends;
+}
+
+class Replay {
+  constructor(root, panels) {
+    this.root = root;
+    this.id = root.dataset.id;
+    this.embed = root.dataset.embed === '1';
+    this.panels = panels;
+    this.pos = -1;
+    this.timer = null;
+    this.token = this.embed ? null : takeToken(this.id);
+    $('play').addEventListener('click', () => this.toggle());
+    $('forward').addEventListener('click', () => this.step(1));
+    $('back').addEventListener('click', () => this.step(-1));
+    $('speed').addEventListener('change', () => this.playing() && this.schedule());
+    document.addEventListener('keydown', (ev) => this.onKey(ev));
+    window.addEventListener('hashchange', () => this.followHash());
+  }
+
+  async load() {
+    const first = !this.data;
+    const data = await api(`/${encodeURIComponent(this.id)}?frames=1`, { token: this.token });
+    const [oldPos, atEnd] = [this.pos, first || this.pos === this.data.entries.length - 1];
+    this.data = data;
+    this.ends = exchangeEnds(data.entries);
+    this.showMeta(data.transcript);
+    this.renderEntries();
+    this.renderMarkers();
+    this.renderNotes();
+    if (data.can_edit) this.enableEditing();
+    if (!(first && this.followHash())) this.seek(atEnd ? data.entries.length - 1 : oldPos, false);
+    if (data.transcript.status === 'live') setTimeout(() => this.poll(), LIVE_POLL_MS);
+  }
+
+  // A session still recording: fetch what was added, but never under a playing replay.
+  poll() {
+    if (this.playing()) setTimeout(() => this.poll(), LIVE_POLL_MS);
+    else this.load().catch(() => setTimeout(() => this.poll(), LIVE_POLL_MS));
+  }
+
+  showMeta(meta) {
+    $('title').textContent = meta.title || `SMTP session with ${meta.target}`;
+    $('description').textContent = meta.description || '';
+    $('target').textContent = meta.target;
+    const badge = $('status-badge');
+    badge.textContent = meta.status === 'live' ? 'live (recording)' : meta.status;
+    badge.className = `state-badge status-${meta.status}`;
+    $('close-reason').textContent = meta.close_reason ? `— ${meta.close_reason}` : '';
+  }
+
+  renderEntries() {
+    this.nodes = this.data.entries.map((entry, i) => {
+      const node = el('div', 'entry');
+      node.id = `L${entry.seq}`;
+      node.dataset.index = i;
+      const link = el('a', 'ln', String(entry.seq));
+      link.href = `#L${entry.seq}`;
+      link.title = 'Link to this line';
+      const lines = el('div', 'lines');
+      lines.append(...entryLines(entry));
+      lines.addEventListener('click', () => this.select(i));
+      node.append(link, lines, el('div', 'notes'));
+      return node;
+    });
+    $('screen').replaceChildren(...this.nodes);
+    this.pos = this.nodes.length - 1;
+  }
+
+  renderMarkers() {
+    const markers = [];
+    let step = null;
+    this.data.frames.forEach((frame, i) => {
+      if (!frame.step || frame.step === step) return;
+      step = frame.step;
+      const name = frame.state?.steps?.find((s) => s.id === step)?.name || step;
+      const button = el('button', 'marker secondary', name);
+      button.type = 'button';
+      button.dataset.index = i;
+      button.title = `Go to ${name} (line ${frame.seq})`;
+      button.addEventListener('click', () => this.select(i));
+      markers.push(button);
+    });
+    $('markers').replaceChildren(...markers);
+  }
+
+  renderNotes() {
+    for (const node of this.nodes) node.querySelector('.notes').replaceChildren();
+    const general = [];
+    for (const note of this.data.notes) {
+      const node = this.noteNode(note);
+      const index = this.indexOfSeq(note.seq);
+      if (index === -1) general.push(node);
+      else this.nodes[index].querySelector('.notes').append(node);
+    }
+    $('general-notes').replaceChildren(...general);
+  }
+
+  noteNode(note) {
+    const node = el('div', 'note');
+    if (note.author) node.append(el('b', '', `${note.author}: `));
+    node.append(el('span', 'note-text', note.text));
+    if (this.data.can_edit) {
+      const remove = el('button', 'secondary note-delete', 'Delete note');
+      remove.type = 'button';
+      remove.addEventListener('click', () => this.deleteNote(note));
+      node.append(remove);
+    }
+    return node;
+  }
+
+  indexOfSeq(seq) {
+    return seq === null || seq === undefined ? -1 : this.data.entries.findIndex((e) => e.seq === seq);
+  }
+
+  // -- position, panels and playback -------------------------------------------------------
+
+  seek(index, incremental) {
+    const old = this.pos;
+    this.pos = Math.max(-1, Math.min(index, this.nodes.length - 1));
+    const [low, high] = [Math.min(old, this.pos), Math.max(old, this.pos)];
+    for (let i = Math.max(0, low); i <= high; i += 1) {
+      this.nodes[i].classList.toggle('future', i > this.pos);
+    }
+    this.nodes[old]?.classList.remove('current');
+    this.nodes[this.pos]?.classList.add('current');
+    if (incremental && this.pos === old + 1) this.panels.show(this.data.frames[this.pos]);
+    else this.syncPanels();
+    this.showPosition();
+  }
+
+  syncPanels() {
+    this.panels.reset();
+    for (let i = Math.max(0, this.pos - PANEL_HISTORY); i <= this.pos; i += 1) {
+      this.panels.show(this.data.frames[i]);
+    }
+  }
+
+  showPosition() {
+    const total = this.nodes.length;
+    const entry = this.data.entries[this.pos];
+    const seconds = entry ? ` · ${(entry.t / 1000).toFixed(3)} s` : '';
+    $('position').textContent = `${this.pos + 1} / ${total}${seconds}`;
+    $('progress').style.width = `${total ? ((this.pos + 1) / total) * 100 : 0}%`;
+    for (const marker of $('markers').children) {
+      marker.classList.toggle('passed', Number(marker.dataset.index) <= this.pos);
+    }
+    const noteTarget = $('note-target');
+    if (noteTarget) noteTarget.textContent = entry ? `Note on line ${entry.seq}` : 'Note on the whole transcript';
+  }
+
+  select(index) {
+    this.pause();
+    this.seek(index, false);
+    const entry = this.data.entries[index];
+    if (entry) history.replaceState(null, '', `#L${entry.seq}`);
+  }
+
+  followHash() {
+    const match = /^#L(\d+)$/.exec(window.location.hash);
+    const index = match ? this.indexOfSeq(Number(match[1])) : -1;
+    if (index === -1) return false;
+    this.pause();
+    this.seek(index, false);
+    for (const node of this.root.querySelectorAll('.entry.target')) node.classList.remove('target');
+    this.nodes[index].classList.add('target');
+    this.nodes[index].scrollIntoView({ block: 'center' });
+    return true;
+  }
+
+  step(direction) {
+    this.pause();
+    const target = direction > 0
+      ? this.ends.find((end) => end > this.pos)
+      : [...this.ends].reverse().find((end) => end < this.pos);
+    this.seek(target ?? (direction > 0 ? this.pos : -1), false);
+    this.nodes[this.pos]?.scrollIntoView({ block: 'nearest' });
+  }
+
+  playing() {
+    return this.timer !== null;
+  }
+
+  toggle() {
+    if (this.playing()) {
+      this.pause();
+      return;
+    }
+    if (this.pos >= this.nodes.length - 1) this.seek(-1, false);
+    $('play').textContent = '❚❚ Pause';
+    $('play').setAttribute('aria-pressed', 'true');
+    this.schedule();
+  }
+
+  schedule() {
+    clearTimeout(this.timer);
+    const next = this.pos + 1;
+    if (next >= this.nodes.length) {
+      this.pause();
+      return;
+    }
+    const gap = next === 0 ? 0 : this.data.entries[next].t - this.data.entries[this.pos].t;
+    const delay = Math.min(Math.max(gap, 0), MAX_PAUSE_MS) / Number($('speed').value);
+    this.timer = setTimeout(() => {
+      this.seek(next, true);
+      this.nodes[next].scrollIntoView({ block: 'nearest' });
+      this.schedule();
+    }, delay);
+  }
+
+  pause() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    $('play').textContent = '▶ Play';
+    $('play').setAttribute('aria-pressed', 'false');
+  }
+
+  onKey(ev) {
+    if (ev.target.closest('input, textarea, select, [contenteditable]') || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+    const actions = { ' ': () => this.toggle(), ArrowRight: () => this.step(1), ArrowLeft: () => this.step(-1) };
+    const action = actions[ev.key];
+    if (!action) return;
+    ev.preventDefault();
+    action();
+  }
+
+  // -- editing (with the edit token) -------------------------------------------------------
+
+  enableEditing() {
+    const editor = $('editor');
+    if (!editor || !editor.hidden) return;
+    editor.hidden = false;
+    $('edit-title').value = this.data.transcript.title || '';
+    $('edit-description').value = this.data.transcript.description || '';
+    $('meta-form').addEventListener('submit', (ev) => this.saveMeta(ev));
+    $('note-form').addEventListener('submit', (ev) => this.addNote(ev));
+    this.renderNotes();
+    this.showPosition();
+  }
+
+  async edit(action, done) {
+    try {
+      await action();
+      $('edit-status').textContent = done;
+    } catch (err) {
+      $('edit-status').textContent = `Not saved: ${err.message}`;
+    }
+  }
+
+  saveMeta(ev) {
+    ev.preventDefault();
+    const body = { title: $('edit-title').value || null, description: $('edit-description').value || null };
+    this.edit(async () => {
+      const made = await api(`/${encodeURIComponent(this.id)}`, { method: 'PATCH', token: this.token, body });
+      this.data.transcript = made.transcript;
+      this.showMeta(made.transcript);
+    }, 'Title and description saved.');
+  }
+
+  addNote(ev) {
+    ev.preventDefault();
+    const entry = this.data.entries[this.pos];
+    const body = { seq: entry ? entry.seq : null, text: $('note-text').value };
+    this.edit(async () => {
+      const note = await api(`/${encodeURIComponent(this.id)}/notes`, { method: 'POST', token: this.token, body });
+      this.data.notes.push(note);
+      this.renderNotes();
+      $('note-text').value = '';
+    }, 'Note added.');
+  }
+
+  deleteNote(note) {
+    this.edit(async () => {
+      await api(`/${encodeURIComponent(this.id)}/notes/${note.id}`, { method: 'DELETE', token: this.token });
+      this.data.notes = this.data.notes.filter((n) => n.id !== note.id);
+      this.renderNotes();
+    }, 'Note deleted.');
+  }
+}
+
+// ?edit=TOKEN is moved out of the address (history, referrers) into this tab's storage.
+function takeToken(id) {
+  const key = `smtp-playground-edit:${id}`;
+  const url = new URL(window.location.href);
+  const given = url.searchParams.get('edit');
+  if (given) {
+    sessionStorage.setItem(key, given);
+    url.searchParams.delete('edit');
+    history.replaceState(null, '', url.pathname + url.search + url.hash);
+  }
+  return sessionStorage.getItem(key) || editTokens.get(id);
+}
+
+async function main() {
+  const root = $('replay');
+  const replay = new Replay(root, await makePanels($('panels')));
+  try {
+    await replay.load();
+    root.dataset.ready = '1';
+  } catch (err) {
+    $('position').textContent = `Could not load the transcript: ${err.message}`;
+  }
+  window.playgroundReplay = replay;
+}
+
+main();
