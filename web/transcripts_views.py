@@ -23,12 +23,10 @@ EXPORT_LABELS = {
     "python": "Python smtplib script",
 }
 # The replay page can edit with a token and a click; framed by another site it could be
-# clickjacked, so only the embed (which cannot edit) may be framed.
-_NO_FRAMING = {
-    "Content-Security-Policy": "frame-ancestors 'none'",
-    "X-Frame-Options": "DENY",
-}
-_ANY_FRAMING = {"Content-Security-Policy": "frame-ancestors *"}
+# clickjacked, so only the embed (which cannot edit) may be framed. The app-wide CSP
+# (frame-ancestors) belongs to web/security.py; these headers do not replace it.
+_NO_FRAMING = {"X-Frame-Options": "DENY"}
+_ANY_FRAMING: dict[str, str] = {}
 # ?edit=TOKEN may be in the address until the page script moves it to sessionStorage.
 _PRIVATE = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
 

@@ -1,0 +1,121 @@
+"""A SIGKILLed app loses no recorded line: the real app as a subprocess, killed mid-session.
+
+Every entry is committed before its frame leaves for the browser, so whatever the browser saw
+is on disk; at the next start the transcript the dead process left live becomes interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import WsDriver, free_port
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class AppProcess:
+    """``python app.py`` on free loopback ports, with its own data dir."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> AppProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        args = [sys.executable, "app.py", "--port", str(self.port)]
+        args += ["--sandbox-port", str(free_port()), "--sandbox-tls-port", str(free_port())]
+        args += ["--data-dir", str(self.data_dir)]
+        # The SQLite file in the data dir, whatever the environment of the test run says.
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+        self.proc = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                stderr = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                raise AssertionError(f"app.py exited: {stderr[-2000:]}")
+            try:
+                self.get("/api/transcripts")
+                return self
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("app.py did not answer within 30 s")
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.url + path, timeout=5) as response:
+            return json.loads(response.read())
+
+    def kill(self) -> None:
+        """SIGKILL, and reap it: a zombie's pid would still look alive."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if self.proc is not None and self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[list[AppProcess]]:
+    started: list[AppProcess] = []
+    yield started
+    for proc in started:
+        proc.stop()
+
+
+def test_sigkill_mid_session_keeps_every_line_and_marks_it_interrupted(
+    tmp_path: Path, processes: list[AppProcess]
+) -> None:
+    first = AppProcess(tmp_path / "data").start()
+    processes.append(first)
+    ws = WsDriver(f"ws://127.0.0.1:{first.port}/ws")
+    try:
+        assert ws.connect()["code"] == 220
+        ws.ehlo()
+        assert ws.command("MAIL FROM:<alice@example.com>")["code"] == 250
+        assert ws.command("RCPT TO:<bob@example.com>")["code"] == 250
+        tid = next(f["transcript"] for f in ws.frames if f["type"] == "session")
+        seen = {f["seq"] for f in ws.frames if "seq" in f}
+        live = first.get(f"/api/transcripts/{tid}")["transcript"]
+        assert live["status"] == "live"
+        first.kill()  # halfway: a transaction open, no DATA, no QUIT
+    finally:
+        ws.ws.shutdown()
+
+    second = AppProcess(tmp_path / "data").start()
+    processes.append(second)
+    body = second.get(f"/api/transcripts/{tid}")
+    stored = [e["seq"] for e in body["entries"]]
+    assert stored == list(range(len(stored)))  # no hole
+    assert seen - set(stored) <= {max(seen)}  # at most the last line the browser saw is lost
+    assert len(stored) >= len(seen) - 1 >= 6
+    texts = [e.get("text") for e in body["entries"]]
+    assert "MAIL FROM:<alice@example.com>" in texts
+    meta = body["transcript"]
+    assert meta["status"] == "interrupted"
+    assert meta["close_reason"] == "the recording process stopped"
+    row = next(t for t in second.get("/api/transcripts")["transcripts"] if t["id"] == tid)
+    assert row["status"] == "interrupted" and row["entry_count"] == len(stored)
