@@ -10,6 +10,7 @@ from flask import Flask
 
 from web import api, pages, transcripts_api, transcripts_views, ws
 from web.config import add_arguments, from_arguments, from_environ
+from web.security import check_bind, init_security
 from web.services import Services
 
 log = logging.getLogger("playground")
@@ -27,6 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # far larger ones are cut off by the WebSocket layer itself.
         "max_message_size": 4 * app.config["MAX_FRAME"],
     }
+    init_security(app)
     services = Services(app.config)
     app.extensions["playground"] = services
     if app.config["START_SANDBOX"]:
@@ -35,6 +37,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(transcripts_views.bp)
     app.register_blueprint(transcripts_api.bp)
+    app.before_request(ws.check_origin)
     ws.sock.init_app(app)
     return app
 
@@ -49,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     app = create_app(from_arguments(args))
     host, port = app.config["HOST"], app.config["PORT"]
+    check_bind(host, app.config["AUTH"])
     log.info(
         "SMTP Playground on http://%s:%s/ (sandbox SMTP on %s)",
         host,

@@ -150,7 +150,7 @@ def test_unknown_target_is_refused(ws):
 
 
 def _add_target(app, name, port, host="127.0.0.1"):
-    app.extensions["playground"].targets[name] = Target(name, host, port)
+    app.extensions["playground"].targets[name] = Target(name, host, port, named=True)
 
 
 def test_refused_connection_names_the_cause(app, ws):

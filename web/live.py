@@ -15,11 +15,14 @@ from collections.abc import Callable
 from typing import Any
 
 from smtp_session.errors import PlaygroundError
-from smtp_session.session import Event, SmtpSession
+from smtp_session.session import Event, SmtpSession, check_line
 
+from .admission import Admission
 from .connector import open_connection, plan_connect
 from .frames import FrameError, parse_frame
 from .guide import Guide
+from .limits import LimitError
+from .quota import FrameRate, Quota
 from .services import Services
 
 log = logging.getLogger(__name__)
@@ -39,6 +42,12 @@ class LiveSession:
         self.recorder: Any = None
         self.guide: Guide | None = None
         self.lesson: Any = None
+        self.quota: Quota | None = None
+        self.admission: Admission | None = None
+        self.frame_rate = FrameRate(
+            services.config["FRAME_RATE"], 2 * services.config["FRAME_RATE"]
+        )
+        self._flood_warned = 0.0
         self._t0 = time.monotonic()
         self._handlers: dict[str, Callable[[Frame], None]] = {
             "connect": self._on_connect,
@@ -54,16 +63,22 @@ class LiveSession:
 
     def handle(self, data: str | bytes) -> None:
         """Handle one WebSocket message; every problem becomes an error frame."""
+        if not self.frame_rate.allow():
+            self._flood()
+            return
         try:
             frame = parse_frame(data, self.services.config["MAX_FRAME"], set(self._handlers))
             self._handlers[frame["type"]](frame)
         except PlaygroundError as exc:
-            self.error(exc.message, exc.code)
+            self.error(exc.message, exc.code, limit=isinstance(exc, LimitError))
 
     def _on_connect(self, frame: Frame) -> None:
         if self.smtp is not None and not self.smtp.closed:
             raise FrameError("A session is already open; close it before connecting again.", "busy")
         plan = plan_connect(self.services, frame)
+        self.admission = self.services.admission_for(self.client)
+        self.admission.admit()
+        self.quota = self.services.quota_for(plan.target)
         self._t0 = time.monotonic()
         self.recorder = self.services.recorder_for(plan.target)
         self.guide = self.services.guide_for(plan.target)
@@ -97,10 +112,30 @@ class LiveSession:
         return self.smtp
 
     def _on_line(self, frame: Frame) -> None:
-        self._require_session().send_line(frame["text"])
+        self._send_lines([frame["text"]])
 
     def _on_lines(self, frame: Frame) -> None:
-        self._require_session().send_lines(frame["lines"])
+        self._send_lines(frame["lines"])
+
+    def _send_lines(self, lines: list[str]) -> None:
+        smtp = self._require_session()
+        for line in lines:
+            check_line(line)  # refuse the whole batch before counting or sending any of it
+        if self.quota is not None:
+            self.quota.charge(lines, smtp.dialogue)
+        smtp.send_lines(lines)
+
+    def _flood(self) -> None:
+        now = time.monotonic()
+        if now - self._flood_warned >= 1.0:  # one warning a second, not one per frame
+            self._flood_warned = now
+            rate = self.services.config["FRAME_RATE"]
+            self.error(
+                f"Too many frames: the limit is {rate:g} a second (PLAYGROUND_FRAME_RATE); "
+                "frames over it are dropped.",
+                "frame_flood",
+                limit=True,
+            )
 
     def _on_close(self, frame: Frame) -> None:
         if self.smtp is not None:
@@ -142,6 +177,8 @@ class LiveSession:
                 frame["seq"] = seq
 
     def _finish(self, reason: str, code: str) -> None:
+        if self.admission is not None:
+            self.admission.release()
         if self.recorder is not None:
             self.recorder.finish(reason, code)
 
@@ -155,9 +192,11 @@ class LiveSession:
             except Exception as exc:  # the socket is gone; the receive loop will notice
                 log.debug("frame not delivered: %s", exc)
 
-    def error(self, message: str, code: str = "error") -> None:
+    def error(self, message: str, code: str = "error", limit: bool = False) -> None:
         """Tell the browser what went wrong, in words (and keep it in the transcript)."""
         frame: Frame = {"type": "error", "message": message, "code": code}
+        if limit:
+            frame["limit"] = True
         self._record(frame)
         self.send(frame)
 
@@ -165,6 +204,8 @@ class LiveSession:
         """The browser went away: close the SMTP connection now."""
         if self.smtp is not None:
             self.smtp.close(reason, "browser_gone")
+        if self.admission is not None:
+            self.admission.release()
 
 
 def _plain_frame(event: Event) -> Frame:

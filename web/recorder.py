@@ -27,7 +27,7 @@ EVENT_OF_FRAME = {
     "limit": "limit",
 }
 # Frame fields that are not event details (the rest of an event frame is its data).
-_NOT_DATA = {"type", "t", "seq", "step", "state", "keys", "explain", "original", "lesson"}
+_NOT_DATA = {"type", "t", "seq", "step", "state", "keys", "explain", "original", "lesson", "limit"}
 
 
 def entry_of(frame: dict[str, Any], seq: int) -> dict[str, Any] | None:
@@ -55,7 +55,7 @@ def entry_of(frame: dict[str, Any], seq: int) -> dict[str, Any] | None:
             "after": frame.get("after"),
             "explain": keys,
         }
-    event = EVENT_OF_FRAME.get(kind)
+    event = "limit" if frame.get("limit") else EVENT_OF_FRAME.get(kind)
     if event is None:
         return None
     data = {k: v for k, v in frame.items() if k not in _NOT_DATA}

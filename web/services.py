@@ -20,8 +20,11 @@ from smtp_session.tlsinfo import client_context
 from transcripts.process import local_process_is_alive
 from transcripts.store import Store
 
+from .admission import Admission
 from .frames import FrameError
 from .guide import Guide
+from .limits import make_limits
+from .quota import Quota
 from .recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,7 @@ class Services:
         self.policy = TargetPolicy.from_config(
             config["ALLOWED_TARGETS"], config["ALLOWED_PORTS"], config["ALLOW_PRIVATE"]
         )
+        self.limiter = make_limits(config["REDIS_URL"])
         self.resolver_config = config_from_setting(config["DNS_SERVER"], {})
         self.lessons: dict[str, Lesson] = {lesson.id: lesson for lesson in load_lessons()}
         self.targets: dict[str, Target] = {t.name: t for t in self._named_targets()}
@@ -126,6 +130,19 @@ class Services:
             known = ", ".join(sorted(self.targets))
             raise FrameError(f"Unknown target {name!r}; configured targets: {known}.", "bad_target")
         return target
+
+    def admission_for(self, client: str, user: str | None = None) -> Admission:
+        subjects = [f"addr:{client}"] + ([f"user:{user}"] if user else [])
+        return Admission(self.limiter, subjects, self.config)
+
+    def quota_for(self, target: Target) -> Quota:
+        cfg = self.config
+        return Quota(
+            sandbox=target.sandbox,
+            max_recipients=cfg["MAX_RECIPIENTS"],
+            max_messages=cfg["MAX_MESSAGES"],
+            max_bytes=cfg["MAX_SESSION_BYTES"],
+        )
 
     def limits(self) -> Limits:
         cfg = self.config

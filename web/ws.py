@@ -5,13 +5,23 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import current_app, request
+from flask import abort, current_app, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
 from .live import LiveSession
+from .security import origin_allowed
 
 sock = Sock()
+
+
+def check_origin() -> None:
+    """Refuse a WebSocket handshake from another site's page (cross-site WebSocket hijacking)."""
+    if request.path != "/ws":
+        return
+    allowed = [o.strip() for o in current_app.config["ORIGINS"].split(",") if o.strip()]
+    if not origin_allowed(request, allowed):
+        abort(403, "This page's origin may not open the playground's WebSocket.")
 
 
 @sock.route("/ws")

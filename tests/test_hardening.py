@@ -1,0 +1,196 @@
+"""Web hardening and limits: headers, secret key, Origin check, bind guard, session limits."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import websocket
+
+from app import create_app
+from tests.conftest import LiveServer, WsDriver, free_port
+
+
+def _app(data_dir, sandbox, **config):  # type: ignore[no-untyped-def]
+    return create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": data_dir,
+            "START_SANDBOX": False,
+            "SANDBOX_PORT": sandbox.config.port,
+            "SANDBOX_TLS_PORT": sandbox.config.tls_port,
+            **config,
+        }
+    )
+
+
+def test_pages_carry_a_strict_content_security_policy(client):
+    response = client.get("/")
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def test_the_page_has_no_inline_script(client):
+    html = client.get("/").get_data(as_text=True)
+    for chunk in html.split("<script")[1:]:
+        assert "src=" in chunk.split(">", 1)[0], "every script must be a file (no inline script)"
+
+
+def test_secret_key_is_generated_once_and_kept(data_dir, sandbox):
+    first = _app(data_dir, sandbox).config["SECRET_KEY"]
+    second = _app(data_dir, sandbox).config["SECRET_KEY"]
+    assert first == second and len(first) >= 40
+    assert oct(os.stat(data_dir / "secret_key").st_mode & 0o777) == "0o600"
+
+
+def test_websocket_from_another_site_is_refused(live):
+    with pytest.raises(websocket.WebSocketBadStatusException) as info:
+        websocket.create_connection(live.ws_url, origin="https://evil.example", timeout=5)
+    assert info.value.status_code == 403
+
+
+def test_websocket_from_the_same_site_is_accepted(live):
+    ws = websocket.create_connection(live.ws_url, origin=live.url, timeout=5)
+    ws.close()
+
+
+def test_configured_origin_is_accepted(data_dir, sandbox):
+    app = _app(data_dir, sandbox, ORIGINS="https://docs.example")
+    with LiveServer(app) as live:
+        ws = websocket.create_connection(live.ws_url, origin="https://docs.example", timeout=5)
+        ws.close()
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::"], ids=["any", "lan", "any6"])
+def test_binding_beyond_loopback_without_access_control_refuses_to_start(tmp_path, host):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "app.py",
+            "--host",
+            host,
+            "--port",
+            str(free_port()),
+            "--data-dir",
+            str(tmp_path),
+            "--start-sandbox",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "PLAYGROUND_AUTH" in proc.stderr and "Refusing to listen" in proc.stderr
+
+
+def test_concurrent_sessions_per_client_are_limited(data_dir, sandbox):
+    with LiveServer(_app(data_dir, sandbox, MAX_SESSIONS=2)) as live:
+        drivers = [WsDriver(live.ws_url) for _ in range(3)]
+        drivers[0].connect()
+        drivers[1].connect()
+        drivers[2].send({"type": "connect", "target": "sandbox"})
+        error = drivers[2].wait_for("error")
+        assert error["code"] == "concurrent_sessions" and "2" in error["message"]
+        drivers[0].send({"type": "close"})
+        drivers[0].wait_for("closed")
+        assert drivers[2].connect()["code"] == 220  # a slot came free
+        for d in drivers:
+            d.close()
+
+
+def test_new_sessions_per_minute_are_limited(data_dir, sandbox):
+    with LiveServer(_app(data_dir, sandbox, SESSIONS_PER_MINUTE=2)) as live:
+        driver = WsDriver(live.ws_url)
+        for _ in range(2):
+            driver.connect()
+            driver.send({"type": "close"})
+            driver.wait_for("closed")
+        driver.send({"type": "connect", "target": "sandbox"})
+        error = driver.wait_for("error")
+        driver.close()
+    assert error["code"] == "rate_limit" and "minute" in error["message"]
+
+
+def test_bytes_per_session_are_limited_and_recorded(data_dir, sandbox):
+    app = _app(data_dir, sandbox, MAX_SESSION_BYTES=200)
+    with LiveServer(app) as live:
+        driver = WsDriver(live.ws_url)
+        driver.connect()
+        driver.send({"type": "line", "text": "NOOP " + "x" * 300})
+        error = driver.wait_for("error")
+        transcript = driver.frames[0]["transcript"]
+        driver.close()
+    assert error["code"] == "too_many_bytes" and "200" in error["message"]
+    entries = app.extensions["playground"].store.get(transcript).entries
+    assert any(e["kind"] == "event" and e["event"] == "limit" for e in entries)
+
+
+def test_recipients_toward_real_servers_are_limited_but_not_in_the_sandbox(data_dir, sandbox):
+    from web.services import Target
+
+    app = _app(data_dir, sandbox, MAX_RECIPIENTS=2)
+    services = app.extensions["playground"]
+    # The same server, but configured as a "real" named target rather than the sandbox.
+    services.targets["real"] = Target("real", "127.0.0.1", sandbox.config.port, named=True)
+    with LiveServer(app) as live:
+        real = WsDriver(live.ws_url)
+        real.connect("real")
+        real.ehlo()
+        real.command("MAIL FROM:<a@example.com>")
+        real.command("RCPT TO:<b1@example.com>")
+        real.command("RCPT TO:<b2@example.com>")
+        real.send({"type": "line", "text": "RCPT TO:<b3@example.com>"})
+        error = real.wait_for("error")
+        assert error["code"] == "too_many_recipients"
+        real.close()
+        sandboxed = WsDriver(live.ws_url)
+        sandboxed.connect()
+        sandboxed.ehlo()
+        sandboxed.command("MAIL FROM:<a@example.com>")
+        codes = [sandboxed.command(f"RCPT TO:<b{i}@example.com>")["code"] for i in range(4)]
+        sandboxed.close()
+    assert codes == [250] * 4
+
+
+def test_frame_floods_are_dropped_with_one_warning(data_dir, sandbox):
+    with LiveServer(_app(data_dir, sandbox, FRAME_RATE=5.0)) as live:
+        driver = WsDriver(live.ws_url)
+        for _ in range(40):
+            driver.send({"type": "ping"})
+        pongs = errors = 0
+        while True:
+            try:
+                frame = driver.next(timeout=1.0)
+            except websocket.WebSocketTimeoutException:
+                break
+            pongs += frame["type"] == "pong"
+            errors += frame["type"] == "error" and frame["code"] == "frame_flood"
+        driver.close()
+    assert 0 < pongs < 40 and errors == 1
+
+
+@pytest.mark.redis
+def test_session_limits_hold_across_app_processes(data_dir, sandbox, tmp_path):
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        pytest.skip("set TEST_REDIS_URL to run against a real Redis (CI does)")
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+    one = _app(data_dir, sandbox, MAX_SESSIONS=1, REDIS_URL=url)
+    two = _app(tmp_path / "other", sandbox, MAX_SESSIONS=1, REDIS_URL=url)
+    with LiveServer(one) as a, LiveServer(two) as b:
+        first = WsDriver(a.ws_url)
+        first.connect()
+        second = WsDriver(b.ws_url)
+        second.send({"type": "connect", "target": "sandbox"})
+        error = second.wait_for("error")
+        first.close()
+        second.close()
+    assert error["code"] == "concurrent_sessions"

@@ -1,0 +1,96 @@
+"""Web hardening: the secret key, response headers, the WebSocket Origin check, the bind guard."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Flask, Request, Response, request
+
+# No inline script anywhere: every script is a module served from /static. The embed page may
+# be framed by documentation sites; every other page may not (clickjacking).
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors {ancestors}"
+)
+
+
+def load_secret_key(data_dir: Path) -> str:
+    """The session-signing key, generated once and kept (0600) in the data directory."""
+    path = Path(data_dir) / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+def add_security_headers(response: Response) -> Response:
+    """CSP, nosniff, no referrer leaks; framing only for /embed pages."""
+    embed = request.path.endswith("/embed")
+    response.headers.setdefault(
+        "Content-Security-Policy", CSP.format(ancestors="*" if embed else "'none'")
+    )
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if not embed:
+        response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+def origin_allowed(req: Request, allowed: list[str]) -> bool:
+    """Cross-site WebSocket hijacking guard: the Origin must be this site or a configured one.
+
+    Browsers always send Origin on WebSocket handshakes; scripts (no Origin) are not browsers
+    carrying someone's cookies, so they pass and meet the same authentication as the pages.
+    """
+    origin = req.headers.get("Origin")
+    if origin is None:
+        return True
+    if origin in allowed:
+        return True
+    parts = urlsplit(origin)
+    return bool(parts.netloc) and parts.netloc == req.host
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, auth_mode: str) -> None:
+    """Refuse to serve beyond this machine without access control."""
+    if is_loopback(host) or auth_mode in ("accounts", "proxy"):
+        return
+    raise SystemExit(
+        f"Refusing to listen on {host}: anyone who can reach this address could open SMTP "
+        "connections through it. Configure access control first: set PLAYGROUND_AUTH=accounts "
+        "(and create users with `flask --app app users create`) or PLAYGROUND_AUTH=proxy behind "
+        "a reverse proxy that authenticates users. See docs/security.md."
+    )
+
+
+def init_security(app: Flask) -> None:
+    """Key, cookie flags and headers for every response."""
+    app.config.setdefault("SECRET_KEY", None)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = load_secret_key(app.config["DATA_DIR"])
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=app.config.get("SECURE_COOKIES", False),
+    )
+    app.after_request(add_security_headers)
