@@ -22,6 +22,7 @@ CSP = (
 def load_secret_key(data_dir: Path) -> str:
     """The session-signing key, generated once and kept (0600) in the data directory."""
     path = Path(data_dir) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
     try:
         return path.read_text().strip()
     except FileNotFoundError:
