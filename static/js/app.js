@@ -2,6 +2,9 @@
 
 import { Connection, batches } from './socket.js';
 import { Console } from './console.js';
+import { Panels, el } from './panels.js';
+import { Helpers, templateFor } from './helpers.js';
+import { Lessons } from './lessons.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -13,6 +16,8 @@ class App {
     this.console = new Console($('screen'), $('input'), $('prompt'));
     this.connected = false;
     this.transcript = null;
+    this.state = {};
+    this.selected = null;
     this.listeners = [];
     this.handlers = {
       session: (f) => this.onSession(f),
@@ -23,18 +28,33 @@ class App {
       discarded: (f) => this.console.line(`! ${f.message}`, 'warning', { seq: f.seq }),
       error: (f) => this.onError(f),
       closed: (f) => this.onClosed(f),
+      note: (f) => this.onNote(f),
     };
+    const insert = (text) => this.insert(text);
+    this.panels = new Panels($('guide'), { onCommand: (verb) => insert(templateFor(verb, this.state)) });
+    this.helpers = new Helpers($('helpers'), { insert, sendLines: (lines) => this.sendLines(lines) });
+    this.lessons = new Lessons($('lesson'), { send: (frame) => this.conn.send(frame), insert });
+    this.subscribe((f) => this.panels.show(f));
+    this.subscribe((f) => this.helpers.show(f));
+    this.subscribe((f) => this.lessons.show(f));
     $('connect-bar').addEventListener('submit', (ev) => {
       ev.preventDefault();
       this.connect();
     });
     $('disconnect').addEventListener('click', () => this.conn.send({ type: 'close' }));
     $('copy').addEventListener('click', () => this.copy());
-    $('clear').addEventListener('click', () => this.console.clear());
+    $('clear').addEventListener('click', () => this.clear());
+    $('screen').addEventListener('click', (ev) => this.select(ev.target.closest('.line')));
+    $('screen').addEventListener('keydown', (ev) => this.onLineKey(ev));
+    $('note-form').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      this.addNote();
+    });
     this.console.addEventListener('lines', (ev) => this.sendLines(ev.detail));
     this.conn.addEventListener('frame', (ev) => this.onFrame(ev.detail));
     this.conn.addEventListener('socketclose', () => this.onSocketClose());
     this.conn.open();
+    this.lessons.load();
   }
 
   // Other modules (panels, lessons) subscribe to every frame.
@@ -46,6 +66,7 @@ class App {
     const target = $('target').value;
     this.status(`Connecting to ${$('target').selectedOptions[0].textContent}…`);
     $('connect').disabled = true;
+    this.panels.reset();
     this.console.line(`* connecting to ${target}`, 'info');
     this.conn.send({ type: 'connect', target });
   }
@@ -62,7 +83,15 @@ class App {
     }
   }
 
+  insert(text) {
+    const input = $('input');
+    input.value = text;
+    input.focus();
+    input.setSelectionRange(text.length, text.length);
+  }
+
   onFrame(frame) {
+    if (frame.state) this.state = frame.state;
     const handler = this.handlers[frame.type];
     if (handler) handler(frame);
     for (const fn of this.listeners) fn(frame);
@@ -71,11 +100,21 @@ class App {
   onSession(f) {
     this.transcript = f.transcript;
     document.body.dataset.transcript = f.transcript;
+    this.lessons.restart();
+    const view = new URL(`/t/${encodeURIComponent(f.transcript)}`, location.href).href;
+    const edit = `${view}?edit=${encodeURIComponent(f.edit_token)}`;
+    const link = (href, label, field) => el('p', { class: 'share-link' }, el('span', { class: 'muted' }, label),
+      el('a', { href, target: '_blank', rel: 'noopener', data: { link: field } }, href));
+    $('share-links').replaceChildren(link(view, 'View (anyone with the link): ', 'view'),
+      link(edit, 'Edit and annotate (keep it to yourself): ', 'edit'));
+    $('notes').replaceChildren();
+    $('share').hidden = false;
+    this.updateNoteForm();
   }
 
   onConnected(f) {
     this.connected = true;
-    this.console.line(`* connected to ${f.host} port ${f.port} (${f.address})`, 'info', { seq: f.seq });
+    this.markLine(this.console.line(`* connected to ${f.host} port ${f.port} (${f.address})`, 'info', { seq: f.seq, data: f }));
     this.status(`Connected to ${f.host}:${f.port}. Wait for the 220 greeting, then say EHLO.`);
     $('disconnect').disabled = false;
     this.console.setEnabled(true, 'Type an SMTP command, e.g. EHLO client.example');
@@ -83,14 +122,15 @@ class App {
 
   onSent(f) {
     const cls = f.kind === 'data' ? ['data'] : f.kind === 'auth-response' ? ['auth'] : [];
-    this.console.line(f.text, 'sent', { cls, seq: f.seq, data: f });
+    if (f.warnings && f.warnings.length) cls.push('warned');
+    this.markLine(this.console.line(f.text, 'sent', { cls, seq: f.seq, data: f }));
   }
 
   onReply(f) {
     const cls = [REPLY_CLASS[Math.floor((f.code || 0) / 100)] || 'rbad'];
     if (f.malformed) cls.push('malformed');
     f.lines.forEach((text, i) => {
-      this.console.line(text, 'reply', { cls, seq: i === 0 ? f.seq : null, data: f });
+      this.markLine(this.console.line(text, 'reply', { cls, seq: i === 0 ? f.seq : null, data: f }));
     });
     if (f.malformed) this.console.line(`! malformed reply: ${f.malformed}`, 'warning');
     this.console.secret = f.code === 334;
@@ -101,7 +141,7 @@ class App {
 
   onTls(f) {
     const who = f.subject || 'the server';
-    this.console.line(`* TLS ${f.version} ${f.cipher} with ${who}${f.verified ? '' : ' (NOT verified)'}`, 'info', { seq: f.seq });
+    this.markLine(this.console.line(`* TLS ${f.version} ${f.cipher} with ${who}${f.verified ? '' : ' (NOT verified)'}`, 'info', { seq: f.seq, data: f }));
     this.status(`TLS is on (${f.version}). Send EHLO again: what the server said before TLS no longer counts.`);
   }
 
@@ -126,8 +166,86 @@ class App {
     $('connect').disabled = false;
   }
 
+  // -- explaining a line: click it, or Tab to the console lines and use the arrows and Enter --
+
+  // One line at a time is in the Tab order (a roving tabindex), the selected one or the newest.
+  markLine(div) {
+    div.tabIndex = -1;
+    div.title = 'Show the explanation';
+    if (!this.selected) this.setTabStop(div);
+  }
+
+  setTabStop(div) {
+    for (const old of $('screen').querySelectorAll('.line[tabindex="0"]')) old.tabIndex = -1;
+    div.tabIndex = 0;
+  }
+
+  select(div) {
+    if (!div || !div.entry) return;
+    this.selected?.classList.remove('selected');
+    this.selected = div;
+    div.classList.add('selected');
+    this.setTabStop(div);
+    this.panels.inspect(div.entry);
+    this.updateNoteForm();
+  }
+
+  onLineKey(ev) {
+    const line = ev.target.closest('.line');
+    if (!line) return;
+    const lines = [...$('screen').querySelectorAll('.line')].filter((l) => l.entry);
+    const at = lines.indexOf(line);
+    const moves = { ArrowUp: -1, ArrowDown: 1, Home: -at, End: lines.length - 1 - at };
+    if (ev.key === 'Enter' || ev.key === ' ') {
+      ev.preventDefault();
+      this.select(line);
+    } else if (ev.key in moves && at >= 0) {
+      ev.preventDefault();
+      const next = lines[Math.max(0, Math.min(lines.length - 1, at + moves[ev.key]))];
+      this.setTabStop(next);
+      next.focus();
+    }
+  }
+
+  // -- live notes on the selected line ---------------------------------------------------------
+
+  noteSeq() {
+    const entry = this.selected?.entry;
+    return entry && Number.isInteger(entry.seq) ? entry.seq : null;
+  }
+
+  updateNoteForm() {
+    const seq = this.noteSeq();
+    const line = this.selected ? this.selected.textContent : '';
+    $('note-target').textContent = seq === null ? 'Click a line first.' : `On line ${seq}: ${line.slice(0, 60)}`;
+    $('note-send').disabled = seq === null || !this.transcript;
+  }
+
+  addNote() {
+    const text = $('note-text').value.trim();
+    const seq = this.noteSeq();
+    if (!text || seq === null) return;
+    this.conn.send({ type: 'note', seq, text });
+    $('note-text').value = '';
+  }
+
+  onNote(f) {
+    const line = $(`L${f.seq}`);
+    if (line) {
+      line.classList.add('has-note');
+      line.title = `Note: ${f.text}`;
+    }
+    $('notes').append(el('li', { data: { seq: String(f.seq) } }, el('span', { class: 'muted' }, `line ${f.seq}: `), f.text));
+  }
+
   status(text) {
     $('status').textContent = text;
+  }
+
+  clear() {
+    this.console.clear();
+    this.selected = null;
+    this.updateNoteForm();
   }
 
   async copy() {

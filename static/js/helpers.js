@@ -1,0 +1,219 @@
+// Helpers: an AUTH encoder (PLAIN, LOGIN, CRAM-MD5, computed here in the browser), templates
+// for the next command, and a message template with a correct Date and Message-ID.
+
+import { el } from './panels.js';
+
+// -- encodings --------------------------------------------------------------------------------
+
+const utf8 = (text) => new TextEncoder().encode(text);
+const hex = (bytes) => [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+
+export function b64(data) {
+  const bytes = typeof data === 'string' ? utf8(data) : data;
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
+
+export function unb64(text) {
+  try {
+    return new TextDecoder().decode(Uint8Array.from(atob(text.trim()), (c) => c.charCodeAt(0)));
+  } catch {
+    return null;
+  }
+}
+
+// RFC 1321. WebCrypto has no MD5, and CRAM-MD5 needs it (RFC 2195).
+const SHIFTS = [7, 12, 17, 22, 5, 9, 14, 20, 4, 11, 16, 23, 6, 10, 15, 21];
+const K = Array.from({ length: 64 }, (_, i) => Math.floor(Math.abs(Math.sin(i + 1)) * 2 ** 32) >>> 0);
+const ROUNDS = [
+  (b, c, d, i) => [(b & c) | (~b & d), i],
+  (b, c, d, i) => [(d & b) | (~d & c), (5 * i + 1) % 16],
+  (b, c, d, i) => [b ^ c ^ d, (3 * i + 5) % 16],
+  (b, c, d, i) => [c ^ (b | ~d), (7 * i) % 16],
+];
+
+export function md5(bytes) {
+  const n = bytes.length;
+  const padded = new Uint8Array(Math.ceil((n + 9) / 64) * 64);
+  padded.set(bytes);
+  padded[n] = 0x80;
+  const view = new DataView(padded.buffer);
+  view.setUint32(padded.length - 8, (n * 8) >>> 0, true);
+  view.setUint32(padded.length - 4, Math.floor(n / 0x20000000), true);
+  const h = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
+  for (let off = 0; off < padded.length; off += 64) {
+    let [a, b, c, d] = h;
+    for (let i = 0; i < 64; i++) {
+      const [f, g] = ROUNDS[i >> 4](b, c, d, i);
+      const sum = (f + a + K[i] + view.getUint32(off + g * 4, true)) >>> 0;
+      const s = SHIFTS[(i >> 4) * 4 + (i % 4)];
+      [a, d, c] = [d, c, b];
+      b = (b + ((sum << s) | (sum >>> (32 - s)))) >>> 0;
+    }
+    [a, b, c, d].forEach((v, i) => { h[i] = (h[i] + v) >>> 0; });
+  }
+  const out = new Uint8Array(16);
+  const outView = new DataView(out.buffer);
+  h.forEach((v, i) => outView.setUint32(i * 4, v, true));
+  return out;
+}
+
+// RFC 2104 with MD5 (block size 64).
+export function hmacMd5(key, message) {
+  let k = typeof key === 'string' ? utf8(key) : key;
+  if (k.length > 64) k = md5(k);
+  const block = new Uint8Array(64);
+  block.set(k);
+  const pad = (x) => block.map((b) => b ^ x);
+  const msg = typeof message === 'string' ? utf8(message) : message;
+  const inner = md5(Uint8Array.from([...pad(0x36), ...msg]));
+  return md5(Uint8Array.from([...pad(0x5c), ...inner]));
+}
+
+// RFC 4616: authzid NUL authcid NUL password (an empty authzid: act as yourself).
+export const authPlain = (user, password) => b64(`\0${user}\0${password}`);
+// RFC 2195: "user hexdigest", base64 encoded.
+export const cramMd5 = (user, password, challenge) => b64(`${user} ${hex(hmacMd5(password, challenge))}`);
+
+// -- templates --------------------------------------------------------------------------------
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const two = (n) => String(n).padStart(2, '0');
+
+// RFC 5322 §3.3: "Mon, 1 Jan 2024 10:00:00 +0100", local time with its offset.
+export function rfc5322Date(d = new Date()) {
+  const off = -d.getTimezoneOffset();
+  const zone = `${off < 0 ? '-' : '+'}${two(Math.floor(Math.abs(off) / 60))}${two(Math.abs(off) % 60)}`;
+  const time = `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
+  return `${DAYS[d.getDay()]}, ${d.getDate()} ${MONTHS[d.getMonth()]} ${d.getFullYear()} ${time} ${zone}`;
+}
+
+// RFC 5322 §3.6.4: unique left part "@" a domain of ours.
+export function messageId(domain = 'client.example') {
+  const random = hex(crypto.getRandomValues(new Uint8Array(8)));
+  return `<${Date.now().toString(36)}.${random}@${domain}>`;
+}
+
+export function messageTemplate(from = 'alice@client.example', to = 'bob@sandbox.test') {
+  return [
+    `From: Alice <${from}>`,
+    `To: <${to}>`,
+    'Subject: Hello from the SMTP Playground',
+    `Date: ${rfc5322Date()}`,
+    `Message-ID: ${messageId(from.split('@')[1] || 'client.example')}`,
+    '',
+    'Hi,',
+    '',
+    'this message was typed by hand, one SMTP line at a time.',
+  ].join('\n');
+}
+
+// The line each next-command button puts in the input.
+const TEMPLATES = {
+  EHLO: () => 'EHLO client.example',
+  HELO: () => 'HELO client.example',
+  MAIL: () => 'MAIL FROM:<alice@client.example>',
+  RCPT: () => 'RCPT TO:<bob@sandbox.test>',
+  DATA: () => 'DATA',
+  BDAT: () => 'BDAT 0 LAST',
+  STARTTLS: () => 'STARTTLS',
+  AUTH: (state) => (state.capability_params?.AUTH || []).includes('PLAIN') ? `AUTH PLAIN ${authPlain('demo', 'demo-password')}` : 'AUTH LOGIN',
+  VRFY: () => 'VRFY bob',
+  HELP: () => 'HELP',
+  NOOP: () => 'NOOP',
+  RSET: () => 'RSET',
+  QUIT: () => 'QUIT',
+};
+
+export const templateFor = (verb, state = {}) => (TEMPLATES[verb] ? TEMPLATES[verb](state) : verb);
+
+// -- the panel --------------------------------------------------------------------------------
+
+const field = (label, input) => el('label', { class: 'field' }, el('span', {}, label), input);
+
+export class Helpers {
+  constructor(root, { insert, sendLines }) {
+    this.root = root;
+    this.insert = insert;
+    this.sendLines = sendLines;
+    this.state = {};
+    this.user = el('input', { type: 'text', value: 'demo', 'aria-label': 'User name', spellcheck: 'false' });
+    this.password = el('input', { type: 'text', value: 'demo-password', 'aria-label': 'Password', spellcheck: 'false' });
+    this.mech = el('select', { 'aria-label': 'Mechanism' }, ['PLAIN', 'LOGIN', 'CRAM-MD5'].map((m) => el('option', { value: m }, m)));
+    this.challenge = el('input', { type: 'text', 'aria-label': 'CRAM-MD5 challenge (decoded)', placeholder: 'filled in from the last 334' });
+    this.out = el('div', { class: 'auth-out', 'aria-live': 'polite' });
+    for (const input of [this.user, this.password, this.challenge]) input.addEventListener('input', () => this.update());
+    this.mech.addEventListener('change', () => this.encode());
+    this.message = el('textarea', { rows: 9, spellcheck: 'false', 'aria-label': 'Message to send after DATA' });
+    this.message.value = messageTemplate();
+    this.sendButton = el('button', { type: 'button', disabled: true, on: { click: () => this.sendMessage() } }, 'Send message and "."');
+    root.append(
+      el('h2', {}, 'Helpers'),
+      el('details', { class: 'helper', open: true, data: { helper: 'auth' } }, el('summary', {}, 'AUTH encoder'),
+        el('div', { class: 'fields' }, field('Mechanism', this.mech), field('User', this.user), field('Password', this.password)),
+        el('p', { class: 'muted' }, 'Computed in your browser. The sandbox wants TLS first (STARTTLS, then EHLO); its demo login is demo / demo-password.'),
+        this.out),
+      el('details', { class: 'helper', data: { helper: 'message' } }, el('summary', {}, 'Message template'),
+        el('p', { class: 'muted' }, 'Headers, a blank line, the body (RFC 5322). Send DATA first; lines starting with "." are doubled (RFC 5321 §4.5.2).'),
+        this.message,
+        el('p', { class: 'buttons' }, this.sendButton,
+          el('button', { type: 'button', class: 'secondary', on: { click: () => this.refreshMessage() } }, 'New Date and Message-ID'))),
+    );
+    this.encode();
+  }
+
+  outputLine(label, make, field) {
+    const code = el('code', { data: { out: field } });
+    this.outputs.push([code, make]);
+    return el('div', { class: 'out-line' }, el('span', { class: 'muted' }, label), code,
+      el('button', { type: 'button', class: 'small secondary', title: 'Put this line in the input', on: { click: () => this.insert(make()) } }, 'Insert'));
+  }
+
+  // Rebuilt when the mechanism changes; typing only refreshes the computed lines.
+  encode() {
+    const user = () => this.user.value;
+    const pw = () => this.password.value;
+    this.outputs = [];
+    const lines = {
+      PLAIN: () => [this.outputLine('One line; the initial response is base64 of "\\0user\\0password":', () => `AUTH PLAIN ${authPlain(user(), pw())}`, 'plain')],
+      LOGIN: () => [this.outputLine('1. Start:', () => 'AUTH LOGIN', 'login'),
+        this.outputLine('2. After "334 Username:":', () => b64(user()), 'login-user'),
+        this.outputLine('3. After "334 Password:":', () => b64(pw()), 'login-password')],
+      'CRAM-MD5': () => [this.outputLine('1. Start:', () => 'AUTH CRAM-MD5', 'cram'), field('2. Challenge', this.challenge),
+        this.outputLine('3. Answer, base64 of "user HMAC-MD5(password, challenge)":', () => cramMd5(user(), pw(), this.challenge.value), 'cram-response')],
+    }[this.mech.value]();
+    this.out.replaceChildren(...lines);
+    this.update();
+  }
+
+  update() {
+    for (const [code, make] of this.outputs) code.textContent = make();
+  }
+
+  // Follow the session: the state enables the message button, a 334 fills the challenge.
+  show(frame) {
+    if (frame.state) {
+      this.state = frame.state;
+      this.sendButton.disabled = !frame.state.in_data;
+      if (frame.type === 'reply' && frame.code === 354) this.refreshMessage();
+    }
+    const challenge = frame.explain?.facts?.challenge;
+    if (frame.type === 'reply' && frame.code === 334 && challenge) {
+      this.challenge.value = challenge;
+      this.update();
+    }
+  }
+
+  refreshMessage() {
+    const s = this.state;
+    this.message.value = messageTemplate(s.mail_from || undefined, (s.accepted_recipients || [])[0]);
+  }
+
+  sendMessage() {
+    const lines = this.message.value.replace(/\r\n?/g, '\n').split('\n').map((l) => (l.startsWith('.') ? `.${l}` : l));
+    this.sendLines([...lines, '.']);
+    this.sendButton.disabled = true;
+  }
+}
