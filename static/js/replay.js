@@ -159,12 +159,13 @@ class Replay {
   }
 
   renderMarkers() {
+    const names = new Map(this.data.frames.flatMap((f) => (f.state?.steps || []).map((s) => [s.id, s.name])));
     const markers = [];
     let step = null;
     this.data.frames.forEach((frame, i) => {
       if (!frame.step || frame.step === step) return;
       step = frame.step;
-      const name = frame.state?.steps?.find((s) => s.id === step)?.name || step;
+      const name = names.get(step) || step;
       const button = el('button', 'marker secondary', name);
       button.type = 'button';
       button.dataset.index = i;
