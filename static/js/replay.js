@@ -2,21 +2,13 @@
 // same guide panels as live, notes at their lines, permalinks (#L12) and, with the edit
 // token, notes and title editing. Transcript text is untrusted: only textContent is used.
 
-import { api, editTokens } from './transcripts.js';
+import { api, editTokens, el, entryLines } from './transcripts.js';
 
 const MAX_PAUSE_MS = 2000; // long silences in the recording are shortened to this
 // After a seek the panels are shown every frame again, as live (warnings add up), up to this many.
 const PANEL_HISTORY = 2000;
 const LIVE_POLL_MS = 3000;
-const REPLY_CLASS = { 2: 'r2xx', 3: 'r3xx', 4: 'r4xx', 5: 'r5xx' };
 const $ = (id) => document.getElementById(id);
-
-const el = (tag, cls, text) => {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined) node.textContent = text;
-  return node;
-};
 
 // Until static/js/panels.js exists: the same interface, a plain explanation panel.
 class MinimalPanels {
@@ -48,36 +40,6 @@ async function makePanels(root) {
   } catch {
     return new MinimalPanels(root);
   }
-}
-
-// Words for an event entry, as the exports write them (transcripts/exports/_common.py).
-const EVENTS = {
-  connect: (d) => `connected to ${d.host ?? '?'}:${d.port ?? '?'}${d.address ? ` (${d.address})` : ''}${d.tls ? ' over TLS' : ''}`,
-  closed: (d) => `connection closed: ${d.reason || 'closed'}${d.code ? ` (${d.code})` : ''}`,
-  tls: (d) => `TLS established${d.version ? `: ${d.version}` : ''}${d.cipher ? ` ${d.cipher}` : ''}`,
-  error: (d) => `error: ${d.message || d.code || 'unknown'}`,
-};
-
-const describeEvent = (entry) => {
-  const data = entry.data || {};
-  const words = EVENTS[entry.event];
-  if (words) return words(data);
-  const details = Object.entries(data).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`);
-  return details.length ? `${entry.event}: ${details.join(', ')}` : entry.event;
-};
-
-function entryLines(entry) {
-  if (entry.kind === 'sent') {
-    const cls = { data: ' data', 'auth-response': ' auth' }[entry.line_kind] || '';
-    return [el('div', `line sent${cls}`, entry.text)];
-  }
-  if (entry.kind === 'reply') {
-    const cls = REPLY_CLASS[Math.floor((entry.code || 0) / 100)] || 'rbad';
-    const lines = entry.lines.length ? entry.lines : [''];
-    return lines.map((text) => el('div', `line reply ${cls}`, text));
-  }
-  const cls = entry.event === 'error' ? 'error' : 'info';
-  return [el('div', `line ${cls}`, `* ${describeEvent(entry)}`)];
 }
 
 // An exchange: a run of sent lines and the replies that answer them; events stand alone.

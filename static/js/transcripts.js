@@ -1,5 +1,6 @@
 // Transcripts in the browser: the edit tokens this browser holds, calls to the transcripts
-// API, and the transcripts page (delete buttons for held tokens, import of a JSON file).
+// API, how an entry reads as console lines, and the transcripts page (delete buttons for the
+// held tokens, import of a JSON file).
 
 // The console stores the token of each transcript it records here, as {id: token}.
 export const TOKENS_KEY = 'smtp-playground-edit-tokens';
@@ -31,6 +32,45 @@ export const editTokens = {
 };
 
 const API = '/api/transcripts';
+const REPLY_CLASS = { 2: 'r2xx', 3: 'r3xx', 4: 'r4xx', 5: 'r5xx' };
+
+export const el = (tag, cls, text) => {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined) node.textContent = text;
+  return node;
+};
+
+// Words for an event entry, as the exports write them (transcripts/exports/_common.py).
+const EVENTS = {
+  connect: (d) => `connected to ${d.host ?? '?'}:${d.port ?? '?'}${d.address ? ` (${d.address})` : ''}${d.tls ? ' over TLS' : ''}`,
+  closed: (d) => `connection closed: ${d.reason || 'closed'}${d.code ? ` (${d.code})` : ''}`,
+  tls: (d) => `TLS established${d.version ? `: ${d.version}` : ''}${d.cipher ? ` ${d.cipher}` : ''}`,
+  error: (d) => `error: ${d.message || d.code || 'unknown'}`,
+};
+
+export const describeEvent = (entry) => {
+  const data = entry.data || {};
+  const words = EVENTS[entry.event];
+  if (words) return words(data);
+  const details = Object.entries(data).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`);
+  return details.length ? `${entry.event}: ${details.join(', ')}` : entry.event;
+};
+
+// The console lines of one entry (classes as in the live console).
+export function entryLines(entry) {
+  if (entry.kind === 'sent') {
+    const cls = { data: ' data', 'auth-response': ' auth' }[entry.line_kind] || '';
+    return [el('div', `line sent${cls}`, entry.text)];
+  }
+  if (entry.kind === 'reply') {
+    const cls = REPLY_CLASS[Math.floor((entry.code || 0) / 100)] || 'rbad';
+    const lines = entry.lines.length ? entry.lines : [''];
+    return lines.map((text) => el('div', `line reply ${cls}`, text));
+  }
+  const cls = entry.event === 'error' ? 'error' : 'info';
+  return [el('div', `line ${cls}`, `* ${describeEvent(entry)}`)];
+}
 
 // One API call; resolves to the parsed JSON body (null for 204), rejects with the message.
 export async function api(path, { method = 'GET', token = null, body = undefined } = {}) {
