@@ -161,13 +161,15 @@ class SmtpSession:
             if out.verb == "STARTTLS":
                 self.dialogue.starttls_sent = True
                 self._tls_step = "asked"
+            # Emitted before the bytes leave: the reply can only follow the line, so the
+            # console and the transcript always show a line before the reply it caused.
+            self._emit(Event("sent", {"text": text, "kind": out.kind, "verb": out.verb}))
             try:
                 sock.sendall(text.encode("utf-8") + b"\r\n")
             except OSError as exc:
                 self._shutdown(f"sending failed: {_describe_os_error(exc)}", "send_failed")
                 raise SessionClosed(f"Sending failed: {_describe_os_error(exc)}.") from exc
         self._last_activity = time.monotonic()
-        self._emit(Event("sent", {"text": text, "kind": out.kind, "verb": out.verb}))
         return out
 
     def _writable(self) -> socket.socket:
