@@ -2,6 +2,7 @@
 // same guide panels as live, notes at their lines, permalinks (#L12) and, with the edit
 // token, notes and title editing. Transcript text is untrusted: only textContent is used.
 
+import { Panels } from './panels.js';
 import { api, editTokens, el, entryLines } from './transcripts.js';
 
 const MAX_PAUSE_MS = 2000; // long silences in the recording are shortened to this
@@ -9,38 +10,6 @@ const MAX_PAUSE_MS = 2000; // long silences in the recording are shortened to th
 const PANEL_HISTORY = 2000;
 const LIVE_POLL_MS = 3000;
 const $ = (id) => document.getElementById(id);
-
-// Until static/js/panels.js exists: the same interface, a plain explanation panel.
-class MinimalPanels {
-  constructor(root) {
-    this.root = root;
-  }
-
-  reset() {
-    this.root.replaceChildren();
-  }
-
-  show(frame) {
-    const panel = el('section', 'panel guide-panel');
-    const ex = frame.explain || {};
-    panel.append(el('h2', '', frame.type === 'reply' ? `Reply ${frame.code ?? ''}` : frame.type));
-    for (const text of [ex.summary, ex.meaning, ex.next]) if (text) panel.append(el('p', '', text));
-    for (const w of frame.warnings || []) panel.append(el('p', 'warning', `⚠ ${w.message}`));
-    const steps = el('ol', 'steps');
-    for (const s of frame.state?.steps || []) steps.append(el('li', `step-${s.status}`, s.name));
-    if (steps.childElementCount) panel.append(steps);
-    this.root.replaceChildren(panel);
-  }
-}
-
-async function makePanels(root) {
-  try {
-    const { Panels } = await import('./panels.js');
-    return new Panels(root);
-  } catch {
-    return new MinimalPanels(root);
-  }
-}
 
 // An exchange: a run of sent lines and the replies that answer them; events stand alone.
 function exchangeEnds(entries) {
@@ -347,7 +316,7 @@ function takeToken(id) {
 
 async function main() {
   const root = $('replay');
-  const replay = new Replay(root, await makePanels($('panels')));
+  const replay = new Replay(root, new Panels($('panels')));
   try {
     await replay.load();
     root.dataset.ready = '1';
