@@ -72,6 +72,8 @@ def test_first_lesson_progresses_on_real_replies(ws):
         else:
             ws.send({"type": "line", "text": step.hint})
         frame = ws.wait_for("lesson")
+        while not frame["passed"]:  # the frame sent on connect passes nothing by itself
+            frame = ws.wait_for("lesson")
         passed += frame["passed"]
     assert passed == [s.id for s in lesson.steps]
     assert frame["complete"] is True
@@ -97,3 +99,20 @@ def test_auth_answers_are_redacted_in_frames_but_the_typist_sees_them(ws):
     password = [f for f in sent if f.get("original") == "ZGVtby1wYXNzd29yZA=="]
     assert password and "ZGVtby1wYXNzd29yZA==" not in password[0]["text"]
     assert password[0]["redacted"] is True
+
+
+def test_every_line_is_shown_before_the_reply_it_caused(ws):
+    ws.connect()
+    ws.send({"type": "lines", "lines": ["NOOP"] * 40})
+    for _ in range(40):
+        ws.wait_for("reply", after="NOOP")
+    order = [f["type"] for f in ws.frames if f["type"] in ("sent", "reply")]
+    sent_so_far = 0
+    for kind in order[1:]:  # after the greeting
+        if kind == "sent":
+            sent_so_far += 1
+        else:
+            assert sent_so_far > 0, "a reply arrived before the line it answers"
+            sent_so_far -= 1
+    seqs = [f["seq"] for f in ws.frames if "seq" in f]
+    assert seqs == sorted(seqs)

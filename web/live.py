@@ -36,7 +36,9 @@ class LiveSession:
     def __init__(self, services: Services, send: Callable[[Frame], None], client: str) -> None:
         self.services = services
         self._send_raw = send
-        self._send_lock = threading.Lock()
+        # One lock orders everything that leaves: the guide's state, the transcript's seq and the
+        # frames on the socket change together, whichever thread (browser or SMTP reader) acts.
+        self._lock = threading.RLock()
         self.client = client
         self.smtp: SmtpSession | None = None
         self.recorder: Any = None
@@ -93,6 +95,8 @@ class LiveSession:
                 "accept_unverified": plan.accept_unverified,
             }
         )
+        if self.lesson is not None:
+            self.send(self.guide.lesson_frame([]))
         self.smtp = SmtpSession(self.on_event, self.services.limits())
         try:
             open_connection(self.services, plan, self.smtp, self.emit)
@@ -103,8 +107,8 @@ class LiveSession:
 
     def emit(self, frame: Frame) -> None:
         """Record and send a frame the web layer made (MX lookups, attempts)."""
-        self._record(frame)
-        self.send(frame)
+        with self._lock:
+            self._publish(frame)
 
     def _require_session(self) -> SmtpSession:
         if self.smtp is None:
@@ -144,10 +148,12 @@ class LiveSession:
     def _on_lesson(self, frame: Frame) -> None:
         self.lesson = self.services.lesson(frame.get("lesson"))
         guide = self.guide or self.services.guide_for(None)
-        out = guide.start_lesson(self.lesson)
-        if self.guide is not None and self.smtp is not None and not self.smtp.closed:
-            self._record(out)
-        self.send(out)
+        with self._lock:
+            out = guide.start_lesson(self.lesson)
+            if self.guide is not None and self.smtp is not None and not self.smtp.closed:
+                self._publish(out)
+            else:
+                self._send_now(out)
 
     def _on_note(self, frame: Frame) -> None:
         if self.recorder is None:
@@ -159,15 +165,18 @@ class LiveSession:
 
     def on_event(self, event: Event) -> None:
         """Turn a session event into a recorded entry and a frame (any thread)."""
-        frame = self.guide.frame_for(event) if self.guide else _plain_frame(event)
-        self._record(frame)
-        self.send(frame)
-        while self.guide is not None and self.guide.extra:
-            extra = self.guide.extra.pop(0)
-            self._record(extra)
-            self.send(extra)
+        with self._lock:
+            frame = self.guide.frame_for(event) if self.guide else _plain_frame(event)
+            self._publish(frame)
+            while self.guide is not None and self.guide.extra:
+                self._publish(self.guide.extra.pop(0))
         if event.type == "closed":
             self._finish(event.data["reason"], event.data["code"])
+
+    def _publish(self, frame: Frame) -> None:
+        """Record then send (the caller holds the lock)."""
+        self._record(frame)
+        self._send_now(frame)
 
     def _record(self, frame: Frame) -> None:
         frame["t"] = int((time.monotonic() - self._t0) * 1000)
@@ -185,20 +194,23 @@ class LiveSession:
     # -- frames to the browser ------------------------------------------------------------
 
     def send(self, frame: Frame) -> None:
-        """Send a frame; a browser that has gone away is not an error here."""
-        with self._send_lock:
-            try:
-                self._send_raw(frame)
-            except Exception as exc:  # the socket is gone; the receive loop will notice
-                log.debug("frame not delivered: %s", exc)
+        """Send a frame that is not recorded; a browser that has gone away is not an error."""
+        with self._lock:
+            self._send_now(frame)
+
+    def _send_now(self, frame: Frame) -> None:
+        try:
+            self._send_raw(frame)
+        except Exception as exc:  # the socket is gone; the receive loop will notice
+            log.debug("frame not delivered: %s", exc)
 
     def error(self, message: str, code: str = "error", limit: bool = False) -> None:
         """Tell the browser what went wrong, in words (and keep it in the transcript)."""
         frame: Frame = {"type": "error", "message": message, "code": code}
         if limit:
             frame["limit"] = True
-        self._record(frame)
-        self.send(frame)
+        with self._lock:
+            self._publish(frame)
 
     def shutdown(self, reason: str) -> None:
         """The browser went away: close the SMTP connection now."""

@@ -23,6 +23,11 @@ def console() -> str:
     return render_template("console.html", targets=targets)
 
 
+@bp.get("/favicon.ico")
+def favicon():  # type: ignore[no-untyped-def]
+    return current_app.send_static_file("favicon.svg")
+
+
 @bp.get("/sandbox")
 def inbox() -> str:
     services = _services()

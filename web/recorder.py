@@ -36,6 +36,7 @@ def entry_of(frame: dict[str, Any], seq: int) -> dict[str, Any] | None:
     common = {"seq": seq, "t": frame.get("t", 0), "step": frame.get("step")}
     keys = list(frame.get("keys") or [])
     keys += [f"warning:{w['code']}" for w in frame.get("warnings") or []]
+    keys = list(dict.fromkeys(keys))  # one key per explanation, however often it applied
     if kind == "sent":
         return {
             **common,

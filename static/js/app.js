@@ -5,6 +5,7 @@ import { Console } from './console.js';
 import { Panels, el } from './panels.js';
 import { Helpers, templateFor } from './helpers.js';
 import { Lessons } from './lessons.js';
+import { editTokens } from './transcripts.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -100,6 +101,8 @@ class App {
   onSession(f) {
     this.transcript = f.transcript;
     document.body.dataset.transcript = f.transcript;
+    // The list and replay pages offer editing for the transcripts whose token this browser holds.
+    if (f.edit_token) editTokens.set(f.transcript, f.edit_token);
     this.lessons.restart();
     const view = new URL(`/t/${encodeURIComponent(f.transcript)}`, location.href).href;
     const edit = `${view}?edit=${encodeURIComponent(f.edit_token)}`;
