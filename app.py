@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 
 from web import api, pages, transcripts_api, transcripts_views, ws
+from web.access import init_access
 from web.config import add_arguments, from_arguments, from_environ
 from web.security import check_bind, init_security
 from web.services import Services
@@ -31,6 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     init_security(app)
     services = Services(app.config)
     app.extensions["playground"] = services
+    init_access(app)
     if app.config["START_SANDBOX"]:
         services.start_sandbox()
     app.register_blueprint(pages.bp)
