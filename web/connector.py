@@ -80,7 +80,12 @@ def open_connection(services: Services, plan: Plan, smtp: SmtpSession, emit: Emi
     else:
         addresses = services.policy.check(target.host, target.port, _resolve_once)
     smtp.connect(
-        target.host, target.port, addresses=addresses, implicit_tls=target.tls, tls_context=context
+        target.host,
+        target.port,
+        addresses=addresses,
+        implicit_tls=target.tls,
+        tls_context=context,
+        pinned_fingerprint=services.sandbox_cert.fingerprint if target.sandbox else None,
     )
 
 

@@ -6,6 +6,7 @@ import { Panels, el } from './panels.js';
 import { Helpers, templateFor } from './helpers.js';
 import { Lessons } from './lessons.js';
 import { editTokens } from './transcripts.js';
+import { ConnectBar } from './connectbar.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -30,7 +31,10 @@ class App {
       error: (f) => this.onError(f),
       closed: (f) => this.onClosed(f),
       note: (f) => this.onNote(f),
+      mx: (f) => this.onMx(f),
+      mx_attempt: (f) => this.console.line(`* ${f.host} (${f.address || 'no address'}): ${f.error}; trying the next`, 'warning', { seq: f.seq }),
     };
+    this.bar = new ConnectBar();
     const insert = (text) => this.insert(text);
     this.panels = new Panels($('guide'), { onCommand: (verb) => insert(templateFor(verb, this.state)) });
     this.helpers = new Helpers($('helpers'), { insert, sendLines: (lines) => this.sendLines(lines) });
@@ -64,12 +68,25 @@ class App {
   }
 
   connect() {
-    const target = $('target').value;
-    this.status(`Connecting to ${$('target').selectedOptions[0].textContent}…`);
+    const { frame, error } = this.bar.frame();
+    if (error) {
+      this.status(error);
+      return;
+    }
+    this.status(`Connecting to ${this.bar.label()}…`);
     $('connect').disabled = true;
     this.panels.reset();
-    this.console.line(`* connecting to ${target}`, 'info');
-    this.conn.send({ type: 'connect', target });
+    this.console.line(`* connecting to ${this.bar.label()}`, 'info');
+    this.conn.send(frame);
+  }
+
+  onMx(f) {
+    if (f.error) {
+      this.console.line(`* MX lookup for ${f.domain}: ${f.error}`, 'error', { seq: f.seq });
+      return;
+    }
+    for (const text of (f.dig || '').split('\n')) this.console.line(text, 'info', { seq: null });
+    this.status(`MX lookup for ${f.domain}: trying the servers in order of preference.`);
   }
 
   sendLines(lines) {
