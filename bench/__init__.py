@@ -1,0 +1,1 @@
+"""The side-by-side benchmark (``python bench/run.py``); see bench/README.md."""

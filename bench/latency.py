@@ -1,0 +1,111 @@
+"""Part 1 (round trip) and part 2 (session setup): direct socket vs websockify vs playground."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .clients import Direct, Playground, Websockify
+from .stats import latency, ratio
+
+ROUND = 100  # commands per client per round; rounds rotate so drift hits all three alike
+
+
+def roundtrip(n: int, sandbox_port: int, websockify_port: int, app_port: int) -> dict[str, Any]:
+    """NOOP p50/p99 over ``n`` commands on each path, interleaved in rounds."""
+    clients: dict[str, Any] = {
+        "direct": Direct(sandbox_port),
+        "websockify": Websockify(websockify_port),
+        "playground": Playground(app_port),
+    }
+    samples: dict[str, list[int]] = {name: [] for name in clients}
+    try:
+        for client in clients.values():
+            client.command("EHLO bench.example")
+            for _ in range(50):  # warm-up, not counted
+                client.command("NOOP")
+        done = 0
+        while done < n:
+            count = min(ROUND, n - done)
+            for name, client in clients.items():
+                samples[name] += _time_commands(client, count)
+            done += count
+    finally:
+        for client in clients.values():
+            client.close()
+    result = {name: latency(s) for name, s in samples.items()}
+    direct = result["direct"]
+    for name in ("websockify", "playground"):
+        result[name]["p50_ratio"] = ratio(result[name]["p50_ms"], direct["p50_ms"])
+        result[name]["p99_ratio"] = ratio(result[name]["p99_ms"], direct["p99_ms"])
+    return result
+
+
+def _time_commands(client: Any, count: int) -> list[int]:
+    out = []
+    for _ in range(count):
+        t0 = time.perf_counter_ns()
+        client.command("NOOP")
+        out.append(time.perf_counter_ns() - t0)
+    return out
+
+
+def _timed(n: int, once: Callable[[], int]) -> dict[str, float]:
+    return latency([once() for _ in range(n)])
+
+
+def setup(n: int, sandbox_port: int, tls_port: int, app_port: int) -> dict[str, Any]:
+    """Connect-to-greeting (plain, implicit TLS) and STARTTLS time, playground vs direct."""
+    cases: dict[str, tuple[Callable[[], int], Callable[[], int]]] = {
+        "connect_plain": (
+            lambda: _connect(lambda: Playground(app_port)),
+            lambda: _connect(lambda: Direct(sandbox_port)),
+        ),
+        "connect_tls": (
+            lambda: _connect(lambda: Playground(app_port, "sandbox-tls")),
+            lambda: _connect(lambda: Direct(tls_port, tls=True)),
+        ),
+        "starttls": (
+            lambda: _starttls_playground(app_port),
+            lambda: _starttls_direct(sandbox_port),
+        ),
+    }
+    result: dict[str, Any] = {}
+    for name, (playground, direct) in cases.items():
+        mine, ref = _timed(n, playground), _timed(n, direct)
+        result[name] = {
+            "playground": mine,
+            "direct": ref,
+            "p50_ratio": ratio(mine["p50_ms"], ref["p50_ms"]),
+        }
+    return result
+
+
+def _connect(factory: Callable[[], Any]) -> int:
+    t0 = time.perf_counter_ns()
+    client = factory()  # returns once the 220 greeting has been read
+    elapsed = time.perf_counter_ns() - t0
+    client.close()
+    return elapsed
+
+
+def _starttls_playground(port: int) -> int:
+    client = Playground(port)
+    client.command("EHLO bench.example")
+    t0 = time.perf_counter_ns()
+    client.send({"type": "line", "text": "STARTTLS"})
+    client.wait_for("tls")
+    elapsed = time.perf_counter_ns() - t0
+    client.close()
+    return elapsed
+
+
+def _starttls_direct(port: int) -> int:
+    client = Direct(port)
+    client.command("EHLO bench.example")
+    t0 = time.perf_counter_ns()
+    client.starttls()
+    elapsed = time.perf_counter_ns() - t0
+    client.close()
+    return elapsed

@@ -1,0 +1,163 @@
+"""Parts 4 and 5: many sessions held open, 100 active at once, and connect/disconnect churn.
+
+The client is asyncio (``websockets``) so that 1,000 open sessions cost the client little and
+the numbers are the server's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+
+from .procs import usage
+from .stats import latency
+
+OPEN_PARALLEL = 25  # sessions being opened at once: a class arriving, not a SYN flood
+
+
+async def wait_for(ws: ClientConnection, kind: str) -> dict[str, Any]:
+    """Read frames until one of type ``kind``; an error or close frame is a failure."""
+    while True:
+        frame = json.loads(await ws.recv())
+        if frame["type"] == kind:
+            return frame
+        if frame["type"] in ("error", "closed") and kind != "closed":
+            raise RuntimeError(f"waiting for {kind}: {frame}")
+
+
+async def connect_ws(url: str) -> ClientConnection:
+    """A WebSocket to the app; the server's pings are answered, ours are off."""
+    return await connect(url, open_timeout=60, ping_interval=None, compression=None, max_size=None)
+
+
+async def open_session(url: str) -> ClientConnection:
+    """A WebSocket with an SMTP session behind it, greeting read."""
+    ws = await connect_ws(url)
+    await ws.send(json.dumps({"type": "connect", "target": "sandbox"}))
+    greeting = await wait_for(ws, "reply")
+    assert greeting["code"] == 220, greeting
+    return ws
+
+
+async def command(ws: ClientConnection, line: str) -> dict[str, Any]:
+    await ws.send(json.dumps({"type": "line", "text": line}))
+    return await wait_for(ws, "reply")
+
+
+async def _open_many(url: str, n: int) -> list[ClientConnection]:
+    gate = asyncio.Semaphore(OPEN_PARALLEL)
+
+    async def one() -> ClientConnection:
+        async with gate:
+            return await open_session(url)
+
+    return list(await asyncio.gather(*(one() for _ in range(n))))
+
+
+async def _close_all(sessions: list[ClientConnection]) -> None:
+    async def one(ws: ClientConnection) -> None:
+        try:
+            await ws.send(json.dumps({"type": "close"}))
+        finally:
+            await ws.close()
+
+    await asyncio.gather(*(one(ws) for ws in sessions), return_exceptions=True)
+
+
+async def _active(sessions: list[ClientConnection], per_session: int) -> dict[str, Any]:
+    samples: list[int] = []
+
+    async def drive(ws: ClientConnection) -> None:
+        for _ in range(per_session):
+            t0 = time.perf_counter_ns()
+            await command(ws, "NOOP")
+            samples.append(time.perf_counter_ns() - t0)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(drive(ws) for ws in sessions))
+    wall = time.perf_counter() - t0
+    return {"sessions": len(sessions), **latency(samples), "rt_per_s": round(len(samples) / wall)}
+
+
+async def concurrency(
+    url: str, app_pid: int, levels: list[int], active: int, per_session: int
+) -> dict[str, Any]:
+    """Footprint at each level of idle sessions, then ``active`` of them busy at once."""
+    warm = await open_session(url)  # imports and pools are warm before the baseline
+    await command(warm, "NOOP")
+    await _close_all([warm])
+    await asyncio.sleep(1.5)
+    base = usage(app_pid)
+    result: dict[str, Any] = {"baseline": base.as_dict(), "idle": {}}
+    sessions: list[ClientConnection] = []
+    try:
+        for level in levels:
+            sessions += await _open_many(url, level - len(sessions))
+            await asyncio.sleep(1.0)
+            now = usage(app_pid)
+            per = (now.rss_mb - base.rss_mb) / level
+            result["idle"][str(level)] = {
+                **now.as_dict(),
+                "rss_growth_mb": round(now.rss_mb - base.rss_mb, 1),
+                "kb_per_session": round(per * 1024, 1),
+                "pss_kb_per_session": round((now.pss_mb - base.pss_mb) / level * 1024, 1),
+                "threads_per_session": round((now.threads - base.threads) / level, 2),
+            }
+        result["active"] = await _active(sessions[:active], per_session)
+    finally:
+        await _close_all(sessions)
+    return result
+
+
+async def _cycle(url: str) -> None:
+    ws = await open_session(url)
+    try:
+        for line in ("EHLO bench.example", "MAIL FROM:<churn@client.example>"):
+            await command(ws, line)
+        await command(ws, "RCPT TO:<churn@sandbox.test>")
+        assert (await command(ws, "DATA"))["code"] == 354
+        body = ["Subject: churn", "", "one short message", "."]
+        await ws.send(json.dumps({"type": "lines", "lines": body}))
+        assert (await wait_for(ws, "reply"))["code"] == 250
+        await command(ws, "QUIT")
+        await wait_for(ws, "closed")
+    finally:
+        await ws.close()
+
+
+async def _cycles(url: str, n: int, parallel: int) -> float:
+    gate = asyncio.Semaphore(parallel)
+
+    async def one() -> None:
+        async with gate:
+            await _cycle(url)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(n)))
+    return time.perf_counter() - t0
+
+
+async def churn(url: str, app_pid: int, cycles: int, parallel: int = 10) -> dict[str, Any]:
+    """``cycles`` full connect/transact/disconnect sessions; the footprint before and after."""
+    # Pools, caches and lazily started helper threads (gevent's resolver pool, gthread's
+    # executor) reach their working size first; growth after that is what a leak looks like.
+    await _cycles(url, max(5 * parallel, cycles // 5), parallel)
+    await asyncio.sleep(1.5)
+    before = usage(app_pid)
+    wall = await _cycles(url, cycles, parallel)
+    await asyncio.sleep(2.0)  # reader threads finish their last join after the close
+    after = usage(app_pid)
+    return {
+        "cycles": cycles,
+        "parallel": parallel,
+        "cycles_per_s": round(cycles / wall, 1),
+        "before": before.as_dict(),
+        "after": after.as_dict(),
+        "threads_delta": after.threads - before.threads,
+        "fds_delta": after.fds - before.fds,
+        "rss_delta_mb": round(after.rss_mb - before.rss_mb, 1),
+    }

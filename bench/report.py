@@ -1,0 +1,109 @@
+"""The results as a table for people and a verdict per target (issue 7)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Row = tuple[str, str, str, str]  # metric, value, reference, ratio
+
+
+def _ms(d: dict[str, Any], key: str = "p50_ms") -> str:
+    return f"{d[key]:.3f} ms"
+
+
+def rows(r: dict[str, Any]) -> list[Row]:
+    """One row per figure, the reference (direct socket) beside it where one exists."""
+    out: list[Row] = []
+    rt = r.get("roundtrip")
+    if rt:
+        for path in ("direct", "websockify", "playground"):
+            d = rt[path]
+            ratio = "" if path == "direct" else f"{d['p50_ratio']}x / {d['p99_ratio']}x"
+            out.append((f"NOOP round trip p50/p99, {path}", f"{_ms(d)} / {_ms(d, 'p99_ms')}",
+                        _ms(rt["direct"]), ratio))  # fmt: skip
+    for name, d in (r.get("setup") or {}).items():
+        out.append((f"setup {name} p50", _ms(d["playground"]), _ms(d["direct"]),
+                    f"{d['p50_ratio']}x"))  # fmt: skip
+    dt = r.get("data")
+    if dt:
+        out.append((f"DATA {dt['message_mb']} MB, MB/s", f"{dt['playground_mb_s']}",
+                    f"{dt['direct_mb_s']}", f"{dt['ratio']}x"))  # fmt: skip
+    cc = r.get("concurrency")
+    if cc:
+        b = cc["baseline"]
+        out.append(("server at rest: RSS / PSS / threads", f"{b['rss_mb']} / {b['pss_mb']} MB"
+                    f" / {b['threads']}", "", ""))  # fmt: skip
+        for level, d in cc["idle"].items():
+            out.append((f"{level} idle sessions: RSS / PSS / threads",
+                        f"{d['rss_mb']} / {d['pss_mb']} MB / {d['threads']}",
+                        f"{d['kb_per_session']} KB/session", ""))  # fmt: skip
+        a = cc["active"]
+        out.append((f"{a['sessions']} active: round trips/s, p50/p99", f"{a['rt_per_s']}/s",
+                    f"{_ms(a)} / {_ms(a, 'p99_ms')}", ""))  # fmt: skip
+    ch = r.get("churn")
+    if ch:
+        b, a = ch["before"], ch["after"]
+        out.append((f"churn {ch['cycles']} cycles: threads/fds/RSS before -> after",
+                    f"{b['threads']}/{b['fds']}/{b['rss_mb']} -> {a['threads']}/{a['fds']}/"
+                    f"{a['rss_mb']}", f"{ch['cycles_per_s']} cycles/s", ""))  # fmt: skip
+    tc = r.get("transcripts")
+    if tc and "skipped" not in tc:
+        out.append((f"transcript append ({tc['entries']} entries) p50/p99",
+                    f"{_ms(tc['append'])} / {_ms(tc['append'], 'p99_ms')}",
+                    f"replay {tc['replay_ms']} ms", str(tc["export"])))  # fmt: skip
+    elif tc:
+        out.append(("transcripts", "skipped", tc["skipped"], ""))
+    return out
+
+
+def table(r: dict[str, Any]) -> str:
+    """A fixed-width text table."""
+    body = [("metric", "value", "reference / detail", "ratio"), *rows(r)]
+    widths = [max(len(row[i]) for row in body) for i in range(4)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in body]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+Check = Callable[[dict[str, Any]], bool | None]
+
+# Issue 7's targets; a check returns None when the run did not measure what it needs.
+TARGETS: list[tuple[str, Check]] = [
+    (
+        "round-trip p50 ratio below websockify's and at most 2x",
+        lambda r: None if "roundtrip" not in r else (
+            r["roundtrip"]["playground"]["p50_ratio"] < r["roundtrip"]["websockify"]["p50_ratio"]
+            and r["roundtrip"]["playground"]["p50_ratio"] <= 2.0
+        ),
+    ),
+    (
+        "DATA throughput >= 80% of direct",
+        lambda r: r["data"]["ratio"] >= 0.8 if "data" in r else None,
+    ),
+    (
+        "1,000 idle sessions within 150 MB (RSS summed over the server tree)",
+        lambda r: r["concurrency"]["idle"]["1000"]["rss_mb"] <= 150
+        if "1000" in r.get("concurrency", {}).get("idle", {}) else None,
+    ),
+    (
+        "100 active sessions p99 < 20 ms",
+        lambda r: r["concurrency"]["active"]["p99_ms"] < 20
+        if r.get("concurrency", {}).get("active", {}).get("sessions") == 100 else None,
+    ),
+    (
+        "no growth after churn (threads, fds; RSS within 5 MB)",
+        lambda r: r["churn"]["threads_delta"] <= 0 and r["churn"]["fds_delta"] <= 0
+        and r["churn"]["rss_delta_mb"] < 5 if "churn" in r else None,
+    ),
+]  # fmt: skip
+
+
+def verdicts(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target with met / missed / not measured."""
+    out = []
+    for name, check in TARGETS:
+        ok = check(r)
+        out.append({"target": name, "met": ok, "status": {True: "met", False: "MISSED",
+                    None: "not measured"}[ok]})  # fmt: skip
+    return out

@@ -1,0 +1,133 @@
+"""Side-by-side benchmark: ``python bench/run.py [--quick] [--json out.json] [--server ...]``.
+
+Starts its own sandbox, app and websockify on free loopback ports, measures every part against
+the same sandbox in one run, prints a table and (with --json) writes the figures. Every loop is
+bounded and every process it starts is stopped at the end. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
+
+from bench import latency, load, procs, report, throughput  # noqa: E402
+from bench.transcripts_cost import transcripts_cost  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much each part does; --quick keeps the whole run well under a minute."""
+
+    roundtrips: int
+    setups: int
+    data_mb: float
+    data_reps: int
+    levels: tuple[int, ...]
+    active: int
+    per_active: int
+    churn: int
+    transcript_entries: int
+
+
+FULL = Sizes(3000, 100, 20.0, 1, (100, 500, 1000), 100, 50, 1000, 10_000)
+QUICK = Sizes(300, 10, 2.0, 1, (20, 50), 20, 10, 50, 500)
+PARTS = ("roundtrip", "setup", "data", "churn", "concurrency", "transcripts")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes for a CI smoke run")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--server", choices=sorted(procs.SERVERS), default="embedded")
+    parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
+    return parser.parse_args(argv)
+
+
+def measure(args: argparse.Namespace, sizes: Sizes, data_dir: Path) -> dict[str, Any]:
+    """Start the processes, run the chosen parts in order, stop everything."""
+    started: list[procs.Started] = []
+    r: dict[str, Any] = {}
+    try:
+        sandbox, ports = procs.start_sandbox(data_dir)
+        started.append(sandbox)
+        app = procs.start_app(args.server, data_dir, ports, max(sizes.levels))
+        started.append(app)
+        wsfy = procs.start_websockify(data_dir, ports)
+        started.append(wsfy)
+        url = f"ws://127.0.0.1:{app.port}/ws"
+        steps = {
+            "roundtrip": lambda: latency.roundtrip(
+                sizes.roundtrips, ports.port, wsfy.port, app.port
+            ),
+            "setup": lambda: latency.setup(sizes.setups, ports.port, ports.tls_port, app.port),
+            "data": lambda: throughput.data_throughput(
+                sizes.data_mb, ports.port, app.port, sizes.data_reps
+            ),
+            # Churn before concurrency: gthread keeps the pool threads 1,000 sessions created.
+            "churn": lambda: asyncio.run(load.churn(url, app.proc.pid, sizes.churn)),
+            "concurrency": lambda: asyncio.run(
+                load.concurrency(
+                    url, app.proc.pid, list(sizes.levels), sizes.active, sizes.per_active
+                )
+            ),
+            "transcripts": lambda: transcripts_cost(data_dir, sizes.transcript_entries),
+        }
+        for part in PARTS:
+            if part in args.only:
+                t0 = time.monotonic()
+                print(f"... {part}", file=sys.stderr, flush=True)
+                r[part] = steps[part]()
+                r.setdefault("seconds", {})[part] = round(time.monotonic() - t0, 1)
+    except BaseException:
+        for log in sorted(data_dir.glob("*.log")):  # the run's logs vanish with its temp dir
+            print(f"--- {log.name} (last lines)", *log.read_text().splitlines()[-15:],
+                  sep="\n", file=sys.stderr)  # fmt: skip
+        raise
+    finally:
+        for proc in reversed(started):
+            proc.stop()
+    return r
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run, print the table and the verdicts, write JSON if asked."""
+    args = parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    procs.raise_fd_limit()
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="playground-bench-") as tmp:
+        results = measure(args, sizes, Path(tmp))
+    results["targets"] = report.verdicts(results)
+    results["run"] = {
+        "server": args.server,
+        "quick": args.quick,
+        "sizes": vars(sizes),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+    }
+    print(f"server: {args.server}  quick: {args.quick}  load before/after: "
+          f"{results['run']['loadavg_before']} / {results['run']['loadavg_after']}")  # fmt: skip
+    print(report.table(results))
+    for v in results["targets"]:
+        print(f"[{v['status']}] {v['target']}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,36 @@
+"""gunicorn settings for the playground: ``gunicorn -c gunicorn.conf.py wsgi:app``.
+
+Worker class chosen by measurement (bench/run.py, docs/production.md): gevent. Every open
+console holds a WebSocket and an SMTP connection for minutes; under gevent each costs a few
+greenlets instead of three OS threads, and a worker is never out of threads. Every value can
+be overridden with the environment variable beside it or on gunicorn's command line.
+"""
+
+import os
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name) or default
+
+
+bind = [_env("PLAYGROUND_BIND", "127.0.0.1:8000")]
+worker_class = _env("PLAYGROUND_WORKER_CLASS", "gevent")
+workers = int(_env("PLAYGROUND_WORKERS", "2"))
+# gevent: open connections (consoles) per worker. gthread: the pool size caps open consoles,
+# because a WebSocket keeps its thread for the whole session.
+worker_connections = int(_env("PLAYGROUND_WORKER_CONNECTIONS", "1000"))
+threads = int(_env("PLAYGROUND_THREADS", "1" if worker_class == "gevent" else "200"))
+# A WebSocket request never "finishes"; the heartbeat still proves the worker is alive.
+timeout = int(_env("PLAYGROUND_WORKER_TIMEOUT", "60"))
+graceful_timeout = int(_env("PLAYGROUND_GRACEFUL_TIMEOUT", "30"))
+keepalive = 5
+# gevent must monkey-patch before the app imports socket/ssl/threading, which it does when it
+# loads the app in each worker; preloading in the master would import them unpatched.
+preload_app = False
+accesslog = _env("PLAYGROUND_ACCESS_LOG", "-")
+loglevel = _env("PLAYGROUND_LOG_LEVEL", "info")
+# gunicornc's control socket: off unless a path is given, so that two instances on one host
+# (a test run beside a real one) do not fight over the default path.
+control_socket = os.environ.get("PLAYGROUND_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
+raw_env = ["PLAYGROUND_START_SANDBOX=" + _env("PLAYGROUND_START_SANDBOX", "0")]
