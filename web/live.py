@@ -33,13 +33,20 @@ Frame = dict[str, Any]
 class LiveSession:
     """One browser tab's session: at most one SMTP connection at a time."""
 
-    def __init__(self, services: Services, send: Callable[[Frame], None], client: str) -> None:
+    def __init__(
+        self,
+        services: Services,
+        send: Callable[[Frame], None],
+        client: str,
+        user: str | None = None,
+    ) -> None:
         self.services = services
         self._send_raw = send
         # One lock orders everything that leaves: the guide's state, the transcript's seq and the
         # frames on the socket change together, whichever thread (browser or SMTP reader) acts.
         self._lock = threading.RLock()
         self.client = client
+        self.user = user  # signed-in user (web/access.py): owner and per-user limits
         self.smtp: SmtpSession | None = None
         self.recorder: Any = None
         self.guide: Guide | None = None
@@ -78,11 +85,11 @@ class LiveSession:
         if self.smtp is not None and not self.smtp.closed:
             raise FrameError("A session is already open; close it before connecting again.", "busy")
         plan = plan_connect(self.services, frame)
-        self.admission = self.services.admission_for(self.client)
+        self.admission = self.services.admission_for(self.client, self.user)
         self.admission.admit()
         self.quota = self.services.quota_for(plan.target)
         self._t0 = time.monotonic()
-        self.recorder = self.services.recorder_for(plan.target)
+        self.recorder = self.services.recorder_for(plan.target, self.user)
         self.guide = self.services.guide_for(plan.target)
         if self.lesson is not None:
             self.guide.start_lesson(self.lesson)

@@ -15,6 +15,7 @@ from transcripts.model import Entry, Note, Transcript
 from transcripts.schema import MAX_AUTHOR
 from transcripts.store import Store
 
+from . import access
 from .replay import replay_frames
 
 bp = Blueprint("transcripts_api", __name__, url_prefix="/api/transcripts")
@@ -47,7 +48,8 @@ def store() -> Store:
 def load(tid: str) -> Transcript:
     """The transcript with this id, or a 404 ApiError."""
     found = store().get(tid) if _ID.fullmatch(tid) else None
-    if found is None:
+    # One that this user may not see is as absent as one that does not exist.
+    if found is None or not access.can_view(found):
         raise ApiError("no such transcript", 404, "not_found")
     return found
 
@@ -63,6 +65,8 @@ def edit_token(body: dict[str, Any] | None = None) -> str | None:
 def require_edit(tid: str, body: dict[str, Any] | None = None) -> Transcript:
     """The transcript, if the request holds its edit token (404 or 403 otherwise)."""
     transcript = load(tid)
+    if access.can_edit(transcript):  # the owner and admins need no token
+        return transcript
     token = edit_token(body)
     # Store.check_edit_token compares hashes in constant time.
     if token is None or not store().check_edit_token(tid, token):
@@ -145,7 +149,7 @@ def list_transcripts() -> Response:
     limit = _int_arg("limit", 50, 1, 500)
     offset = _int_arg("offset", 0, 0, 10**9)
     # One more than asked tells whether another page exists.
-    found = store().list(search=q or None, limit=limit + 1, offset=offset)
+    found = access.visible_list(store(), q or None, limit + 1, offset)
     more = len(found) > limit
     return jsonify(
         {
@@ -168,6 +172,8 @@ def get_transcript(tid: str) -> Response:
     token = edit_token()
     if token is not None:
         body["can_edit"] = store().check_edit_token(tid, token)
+    if access.mode() != "none":
+        body["access"] = access.describe(transcript)
     return jsonify(body)
 
 
@@ -223,7 +229,7 @@ def import_transcript() -> tuple[Response, int]:
         checked = import_json(data, cap)
     except TranscriptImportError as exc:
         raise ApiError(exc.message, 400, exc.code) from None
-    transcript, token = store().create_from_import(checked)
+    transcript, token = store().create_from_import(checked, access.user_name())
     body = {
         "id": transcript.id,
         "edit_token": token,
@@ -249,9 +255,11 @@ def _text_field(body: dict[str, Any], name: str) -> str | None:
 
 @bp.patch("/<tid>")
 def update_transcript(tid: str) -> Response:
-    """Change the title and/or description (fields left out keep their value)."""
+    """Change the title, description and (owner only) visibility; fields left out keep theirs."""
     body = _json_body()
     transcript = require_edit(tid, body)
+    if "visibility" in body:
+        access.set_visibility(store(), transcript, body["visibility"])
     title = _text_field(body, "title") if "title" in body else transcript.title
     description = (
         _text_field(body, "description") if "description" in body else transcript.description

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, abort, make_response, render_template, re
 from transcripts.exports import FORMATS
 from transcripts.model import Transcript
 
+from .access import visible_list
 from .transcripts_api import ApiError, load, store
 
 bp = Blueprint("transcripts", __name__)
@@ -50,7 +51,7 @@ def index() -> Response:
     q = request.args.get("q", "").strip()
     offset = request.args.get("offset", "0")
     start = int(offset) if offset.isdigit() else 0
-    found = store().list(search=q or None, limit=PAGE_SIZE + 1, offset=start)
+    found = visible_list(store(), q or None, PAGE_SIZE + 1, start)
     html = render_template(
         "transcripts.html",
         transcripts=[t.meta() for t in found[:PAGE_SIZE]],

@@ -9,6 +9,7 @@ from flask import abort, current_app, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
+from .access import user_name
 from .live import LiveSession
 from .security import origin_allowed
 
@@ -32,6 +33,7 @@ def console_socket(ws: Any) -> None:
         services,
         send=lambda frame: ws.send(json.dumps(frame)),
         client=request.remote_addr or "",
+        user=user_name(),
     )
     try:
         while True:
