@@ -265,3 +265,22 @@ def _smtp_connections(port: int) -> int:
             if remote_port == port and fields[3] == "01":  # ESTABLISHED, client side
                 count += 1
     return count
+
+
+def test_invalid_utf8_fails_the_websocket_with_1007_and_closes_smtp(ws_factory, sandbox):
+    import websocket
+
+    driver = ws_factory()
+    driver.connect()
+    before = _smtp_connections(sandbox.config.port)
+    # RFC 6455 §8.1: a text frame that is not UTF-8 fails the connection (close code 1007).
+    driver.ws.send(b'{"type":"line","text":"\xff\xfe"}', opcode=websocket.ABNF.OPCODE_TEXT)
+    driver.ws.settimeout(5)
+    opcode, payload = driver.ws.recv_data(control_frame=True)
+    driver.ws.shutdown()
+    assert opcode == websocket.ABNF.OPCODE_CLOSE
+    assert int.from_bytes(payload[:2], "big") == 1007
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline and _smtp_connections(sandbox.config.port) >= before:
+        time.sleep(0.05)
+    assert _smtp_connections(sandbox.config.port) < before
