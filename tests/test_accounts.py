@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import uuid
 from typing import Any
 
 import pytest
@@ -222,6 +224,24 @@ def test_failed_logins_are_throttled_per_address_before_the_password_is_checked(
     other = auth.app.test_client()
     other.environ_base["REMOTE_ADDR"] = "127.0.0.2"
     assert auth.login(other, "alice").status_code == 302
+
+
+@pytest.mark.redis
+def test_failed_logins_are_counted_across_app_processes_in_redis(data_dir, sandbox, tmp_path):
+    url = os.environ.get("TEST_REDIS_URL")
+    if not url:
+        pytest.skip("set TEST_REDIS_URL to run against a real Redis (CI does)")
+    shared = {"REDIS_URL": url, "LOGIN_FAILURES": "2 per minute"}
+    shared["LOGIN_LIMIT_PREFIX"] = f"test:logins:{uuid.uuid4().hex}"  # this run only
+    one = Auth(make_app(data_dir, sandbox, **shared))
+    one.create("alice")
+    two = Auth(make_app(data_dir, sandbox, **shared))  # same database, another "process"
+    assert auth_codes(one, 2, "wrong guess") == [401, 401]
+    assert auth_codes(two, 1, PASSWORD) == [429]
+
+
+def auth_codes(auth: Auth, times: int, password: str) -> list[int]:
+    return [auth.login(auth.app.test_client(), "alice", password).status_code for _ in range(times)]
 
 
 # -- CSRF --------------------------------------------------------------------------------------

@@ -92,7 +92,9 @@ def owns(user: User | None, transcript: Transcript) -> bool:
 
 
 def _same_team(user: User | None, transcript: Transcript) -> bool:
-    return bool(user and user.team) and accounts().team_of(transcript.owner) == user.team  # type: ignore[union-attr]
+    if user is None or not user.team:
+        return False
+    return accounts().team_of(transcript.owner) == user.team
 
 
 # Visibility -> who besides the owner (and admins) may see the transcript.

@@ -99,12 +99,13 @@ def _too_many(exc: TooManyRequests) -> tuple[str, int]:
 def init_login(app: Flask) -> None:
     """Register /login and /logout, with failed logins limited per address."""
     app.config.setdefault("LOGIN_FAILURES", DEFAULT_LOGIN_FAILURES)
+    app.config.setdefault("LOGIN_LIMIT_PREFIX", "playground:logins")
     limiter = Limiter(
         get_remote_address,
         app=app,
         # Redis shares the count across worker processes, like web/limits.py does.
         storage_uri=app.config["REDIS_URL"] or "memory://",
-        key_prefix="playground:logins",
+        key_prefix=app.config["LOGIN_LIMIT_PREFIX"],
         default_limits=[],
     )
     limiter.limit(
