@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 import websocket
 from argon2 import PasswordHasher, profiles
+from sqlalchemy import update
 
 from app import create_app
 from tests.conftest import LiveServer, WsDriver
+from transcripts.schema import transcripts
 
 PASSWORD = "correct horse battery staple"
 # A cheap argon2id so that tests can sign in often; one test checks the real parameters.
@@ -334,10 +336,9 @@ def with_token(app: Any, owner: str | None, visibility: str = "link") -> tuple[s
     store = app.extensions["playground"].store
     transcript, token = store.create("sandbox (127.0.0.1:2525)", owner=owner)
     store.close(transcript.id, "done")
+    stmt = update(transcripts).where(transcripts.c.id == transcript.id)
     with store.engine.begin() as conn:
-        conn.exec_driver_sql(
-            "UPDATE transcripts SET visibility = ? WHERE id = ?", (visibility, transcript.id)
-        )
+        conn.execute(stmt.values(visibility=visibility))
     return transcript.id, token
 
 
@@ -424,3 +425,37 @@ def test_import_is_owned_by_the_importer(team):
     made = alice.post("/api/transcripts/import", data=exported, headers=csrf_header(alice))
     assert made.status_code == 201
     assert team.app.extensions["playground"].store.get(made.json["id"]).owner == "alice"
+
+
+@pytest.fixture
+def pg_url() -> Any:
+    """A fresh schema on the real PostgreSQL (TEST_DATABASE_URL), dropped afterwards."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("TEST_DATABASE_URL is not set (CI sets it to a real PostgreSQL)")
+    import psycopg
+
+    schema = "accounts_test_" + uuid.uuid4().hex[:12]
+    plain = base.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.mark.postgres
+def test_users_and_visibility_on_postgresql(data_dir, sandbox, pg_url):
+    app = make_app(data_dir, sandbox, DATABASE_URL=pg_url)
+    auth = Auth(app)
+    for name, team_name in [("alice", "red"), ("bob", "red"), ("carol", "blue")]:
+        auth.create(name, team=team_name)
+    shared, private = own_transcript(app, "alice", "team"), own_transcript(app, "alice", "private")
+    bob = auth.client("bob")
+    assert [t["id"] for t in bob.get("/api/transcripts").json["transcripts"]] == [shared]
+    assert bob.get(f"/api/transcripts/{private}").status_code == 404
+    assert auth.client("carol").get(f"/api/transcripts/{shared}").status_code == 404
+    assert auth.cli("create", "alice", "--password-stdin", stdin=PASSWORD + "\n").exit_code != 0
+    app.extensions["playground"].store.dispose()
