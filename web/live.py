@@ -172,6 +172,9 @@ class LiveSession:
 
     def on_event(self, event: Event) -> None:
         """Turn a session event into a recorded entry and a frame (any thread)."""
+        if event.type == "closed" and self.admission is not None:
+            # Free the slot before the browser hears of the close, so it can reconnect at once.
+            self.admission.release()
         with self._lock:
             frame = self.guide.frame_for(event) if self.guide else _plain_frame(event)
             self._publish(frame)
