@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import sys
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from web import api, pages, transcripts_api, transcripts_views, ws
 from web.access import init_access
@@ -33,8 +36,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     services = Services(app.config)
     app.extensions["playground"] = services
     init_access(app)
-    if app.config["START_SANDBOX"]:
+    if app.config["START_SANDBOX"] and _serving():
         services.start_sandbox()
+    if app.config["PROXY_HOPS"]:
+        # Behind a reverse proxy: take the client address and scheme from its X-Forwarded-*
+        # headers, so per-address limits see people rather than the proxy.
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(transcripts_views.bp)
@@ -42,6 +50,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.before_request(ws.check_origin)
     ws.sock.init_app(app)
     return app
+
+
+def _serving() -> bool:
+    """False under ``flask --app app <command>`` other than ``run`` (users, routes, shell)."""
+    if os.environ.get("FLASK_RUN_FROM_CLI") != "true":  # set by the flask command itself
+        return True
+    return "run" in sys.argv[1:]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -194,3 +195,45 @@ def test_session_limits_hold_across_app_processes(data_dir, sandbox, tmp_path):
         first.close()
         second.close()
     assert error["code"] == "concurrent_sessions"
+
+
+def test_behind_a_proxy_limits_count_people_not_the_proxy(data_dir, sandbox):
+    app = _app(data_dir, sandbox, MAX_SESSIONS=1, PROXY_HOPS=1)
+    with LiveServer(app) as live:
+        alice = websocket.create_connection(
+            live.ws_url, header=["X-Forwarded-For: 198.51.100.1"], timeout=10
+        )
+        bob = websocket.create_connection(
+            live.ws_url, header=["X-Forwarded-For: 198.51.100.2"], timeout=10
+        )
+        frames = []
+        for ws in (alice, bob):
+            ws.send('{"type":"connect","target":"sandbox"}')
+            frames.append(json.loads(ws.recv()))
+            ws.close()
+    assert [f["type"] for f in frames] == ["session", "session"]
+
+
+def test_flask_cli_commands_other_than_run_do_not_start_the_sandbox(tmp_path):
+    import socket
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    env = {
+        **os.environ,
+        "PLAYGROUND_DATA_DIR": str(tmp_path),
+        "PLAYGROUND_SANDBOX_PORT": str(port),
+        "PLAYGROUND_SANDBOX_TLS_PORT": str(free_port()),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "routes"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    holder.close()
+    assert proc.returncode == 0 and "/ws" in proc.stdout
+    assert "sandbox not started" not in proc.stderr

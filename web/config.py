@@ -50,6 +50,7 @@ SETTINGS: list[tuple[str, str, type, Any, str]] = [
     ("REDIS_URL", "REDIS_URL", str, None, "Redis URL for limits shared across processes"),
     ("DNS_SERVER", "PLAYGROUND_DNS_SERVER", str, None, "resolver for MX lookups, HOST:PORT"),
     ("AUTH", "PLAYGROUND_AUTH", str, "none", "access control: none, accounts or proxy"),
+    ("PROXY_HOPS", "PLAYGROUND_PROXY_HOPS", int, 0, "reverse proxies in front (X-Forwarded-*)"),
     ("ORIGINS", "PLAYGROUND_ORIGINS", str, "", "extra origins allowed to open /ws"),
     ("SECURE_COOKIES", "PLAYGROUND_SECURE_COOKIES", bool, False, "cookies only over HTTPS"),
     ("USER_HEADER", "PLAYGROUND_USER_HEADER", str, "X-Forwarded-User", "AUTH=proxy: user"),

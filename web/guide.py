@@ -9,6 +9,7 @@ the event; the recorder keeps only the explanation keys, so a replay re-derives 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from smtp_session.checker import (
@@ -26,6 +27,11 @@ from smtp_session.session import Event
 from smtp_session.transaction import Transaction
 
 Frame = dict[str, Any]
+
+# Explanations depend only on the reply (or command line) and what it answered, and sessions
+# repeat themselves (NOOP, 250 Ok): computed once, shared read-only by every frame.
+_explain_reply = lru_cache(maxsize=4096)(explain_reply)
+_explain_command = lru_cache(maxsize=4096)(explain_command)
 
 
 class Guide:
@@ -99,7 +105,7 @@ class Guide:
         if kind == COMMAND:
             if text.split(" ", 1)[0].upper() == "DATA":
                 self.message = MessageState(caps=set(self.tx.capabilities))
-            return check_command(text, self.tx, sandbox=self.sandbox), explain_command(text)
+            return check_command(text, self.tx, sandbox=self.sandbox), _explain_command(text)
         if kind == AUTH_RESPONSE:
             return check_auth_response(text), None
         state = self.message or MessageState(caps=set(self.tx.capabilities))
@@ -116,7 +122,7 @@ class Guide:
                 passed = self.lesson.observe(line, kind, reply, self.tx)
                 if passed:
                     self.extra.append(self.lesson_frame(passed))
-        explain = explain_reply(reply, after)
+        explain = _explain_reply(reply, after)
         return {
             **data,
             **reply.to_dict(),

@@ -22,10 +22,17 @@ class Command:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (reply codes as a list of {code, meaning})."""
-        data = asdict(self)
-        data["replies"] = [{"code": c, "meaning": m} for c, m in self.replies.items()]
-        data["rfc"] = list(self.rfc)
-        return data
+        # Built by hand: dataclasses.asdict deep-copies recursively and was the largest cost
+        # of re-deriving a long transcript's frames for replay.
+        return {
+            "verb": self.verb,
+            "syntax": self.syntax,
+            "summary": self.summary,
+            "allowed_when": self.allowed_when,
+            "replies": [{"code": c, "meaning": m} for c, m in self.replies.items()],
+            "rfc": list(self.rfc),
+            "extension": self.extension,
+        }
 
 
 @dataclass(frozen=True)

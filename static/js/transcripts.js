@@ -76,6 +76,10 @@ export function entryLines(entry) {
 export async function api(path, { method = 'GET', token = null, body = undefined } = {}) {
   const headers = {};
   if (token) headers['X-Edit-Token'] = token;
+  // With accounts (or a proxy) the session cookie is ambient authority: writes carry the
+  // CSRF token the page was rendered with (docs/security.md).
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.content;
+  if (csrf && method !== 'GET') headers['X-CSRFToken'] = csrf;
   if (body !== undefined && !(body instanceof FormData)) headers['Content-Type'] = 'application/json';
   const payload = body instanceof FormData || body === undefined ? body : JSON.stringify(body);
   const response = await fetch(API + path, { method, headers, body: payload });
