@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from web import api, pages, transcripts_api, transcripts_views, ws
 from web.access import init_access
+from web.compress import init_compression
 from web.config import add_arguments, from_arguments, from_environ
 from web.security import check_bind, init_security
 from web.services import Services
@@ -33,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         "max_message_size": 4 * app.config["MAX_FRAME"],
     }
     init_security(app)
+    init_compression(app)
     services = Services(app.config)
     app.extensions["playground"] = services
     init_access(app)

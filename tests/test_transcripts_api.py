@@ -524,3 +524,24 @@ def test_no_password_in_the_database_exports_or_logs(
     for name, text in haystacks.items():
         for secret in secrets:
             assert secret not in text, f"{secret!r} found in {name}"
+
+
+def test_large_json_answers_are_gzipped_for_clients_that_accept_it(client):
+    import gzip
+    import json as _json
+
+    store = client.application.extensions["playground"].store
+    transcript, _token = store.create(target="sandbox (127.0.0.1:2525)")
+    for seq in range(400):
+        store.append(
+            transcript.id,
+            {"seq": seq, "t": seq, "kind": "sent", "text": "NOOP", "line_kind": "command"},
+        )
+    plain = client.get(f"/api/transcripts/{transcript.id}?frames=1")
+    packed = client.get(
+        f"/api/transcripts/{transcript.id}?frames=1", headers={"Accept-Encoding": "gzip"}
+    )
+    assert "Content-Encoding" not in plain.headers
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert len(packed.data) * 5 < len(plain.data)
+    assert _json.loads(gzip.decompress(packed.data)) == plain.get_json()
