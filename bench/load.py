@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 from typing import Any
 
@@ -68,19 +69,27 @@ async def _close_all(sessions: list[ClientConnection]) -> None:
     await asyncio.gather(*(one(ws) for ws in sessions), return_exceptions=True)
 
 
-async def _active(sessions: list[ClientConnection], per_session: int) -> dict[str, Any]:
+async def _active(
+    sessions: list[ClientConnection], per_session: int, pace: float = 0.0
+) -> dict[str, Any]:
+    """Every session sends NOOPs at once: back to back (pace 0, the server saturated) or
+    one every ``pace`` seconds (an offered load, closer to people typing)."""
     samples: list[int] = []
 
     async def drive(ws: ClientConnection) -> None:
+        await asyncio.sleep(pace * random.random())  # paced senders do not start in step
         for _ in range(per_session):
             t0 = time.perf_counter_ns()
             await command(ws, "NOOP")
             samples.append(time.perf_counter_ns() - t0)
+            if pace:
+                await asyncio.sleep(max(0.0, pace - (time.perf_counter_ns() - t0) / 1e9))
 
     t0 = time.perf_counter()
     await asyncio.gather(*(drive(ws) for ws in sessions))
     wall = time.perf_counter() - t0
-    return {"sessions": len(sessions), **latency(samples), "rt_per_s": round(len(samples) / wall)}
+    rate = round(len(samples) / wall)
+    return {"sessions": len(sessions), "pace_s": pace, **latency(samples), "rt_per_s": rate}
 
 
 async def concurrency(
@@ -108,6 +117,7 @@ async def concurrency(
                 "threads_per_session": round((now.threads - base.threads) / level, 2),
             }
         result["active"] = await _active(sessions[:active], per_session)
+        result["active_paced"] = await _active(sessions[:active], max(10, per_session // 5), 0.5)
     finally:
         await _close_all(sessions)
     return result

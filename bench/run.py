@@ -87,7 +87,11 @@ def measure(args: argparse.Namespace, sizes: Sizes, data_dir: Path) -> dict[str,
             if part in args.only:
                 t0 = time.monotonic()
                 print(f"... {part}", file=sys.stderr, flush=True)
-                r[part] = steps[part]()
+                try:
+                    r[part] = steps[part]()
+                except Exception as exc:  # one part failing is a finding; the others still run
+                    r.setdefault("failed", {})[part] = f"{type(exc).__name__}: {exc}"
+                    print(f"!!! {part} failed: {exc!r}", file=sys.stderr, flush=True)
                 r.setdefault("seconds", {})[part] = round(time.monotonic() - t0, 1)
     except BaseException:
         for log in sorted(data_dir.glob("*.log")):  # the run's logs vanish with its temp dir

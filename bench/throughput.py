@@ -86,8 +86,13 @@ async def _playground_async(port: int, frames: list[str]) -> tuple[float, dict[s
 
         t0 = time.perf_counter()
         reader = asyncio.create_task(read())
-        for frame in frames:
-            await ws.send(frame)
+        try:
+            for frame in frames:
+                await ws.send(frame)
+        except BaseException:
+            reader.cancel()  # the send's error is the one to report; collect the reader's
+            await asyncio.gather(reader, return_exceptions=True)
+            raise
         reply = await asyncio.wait_for(reader, 600)
         return time.perf_counter() - t0, reply, counts["sent"]
     finally:
