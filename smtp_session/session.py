@@ -10,6 +10,7 @@ write lock, so the rest of the session does not care which kind of socket it hol
 from __future__ import annotations
 
 import logging
+import select
 import socket
 import ssl
 import threading
@@ -51,6 +52,7 @@ class Limits:
     idle_timeout: float | None = None
     max_duration: float | None = None
     tls_timeout: float = 10.0
+    send_timeout: float = 30.0  # a server that reads nothing for this long is gone
 
 
 EventSink = Callable[[Event], None]
@@ -233,10 +235,29 @@ class SmtpSession:
         wait = self._remaining()
         if self._parser.awaiting_lf:  # a CR just arrived: give its LF a moment, no more
             wait = CR_GRACE if wait is None else min(wait, CR_GRACE)
-        sock.settimeout(None if wait is None else max(0.01, wait))
-        data = sock.recv(RECV_SIZE)
+        if isinstance(sock, ssl.SSLSocket):
+            data = self._receive_tls(sock, wait)
+        else:
+            sock.settimeout(None if wait is None else max(0.01, wait))
+            data = sock.recv(RECV_SIZE)
         self._last_activity = time.monotonic()
         return data
+
+    def _receive_tls(self, sock: ssl.SSLSocket, wait: float | None) -> bytes:
+        # OpenSSL forbids SSL_read and SSL_write on one SSL object from two threads at once
+        # (a line sent during a read can be lost): wait for data outside the write lock,
+        # read it non-blocking under the lock.
+        deadline = None if wait is None else time.monotonic() + wait
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        while True:
+            with self._wlock:
+                data = _try_recv(sock, self.limits.send_timeout)
+            if data is not None:
+                return data
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0 or not poller.poll(_ms(left)):
+                raise TimeoutError("no data from the server in time")
 
     def _consume(self, data: bytes) -> None:
         # One line at a time, so that when the 220 to STARTTLS completes we know exactly
@@ -311,7 +332,6 @@ class SmtpSession:
         if injected:
             self._emit(Event("discarded", tlsinfo.discarded_event_data(injected)))
         self._handshake("starttls")
-        self.dialogue.reset_for_tls()
 
     def _handshake(self, mode: str) -> None:
         context = self.tls_context or tlsinfo.client_context()
@@ -324,6 +344,10 @@ class SmtpSession:
                 except (ssl.SSLError, ssl.CertificateError, OSError, ValueError) as exc:
                     raise tlsinfo.handshake_error(exc, self.server_hostname) from exc
                 self.tls_active = True
+                if mode == "starttls":
+                    # Before anyone may send again: a line sent right after the handshake
+                    # must not lose the reply it is owed.
+                    self.dialogue.reset_for_tls()
         finally:
             self._tls_step = None
             self._tls_settled.set()
@@ -390,6 +414,21 @@ class SmtpSession:
     def close_reason(self) -> str | None:
         """Why the session closed, in words (None while open)."""
         return self._close_reason
+
+
+def _try_recv(sock: ssl.SSLSocket, restore_timeout: float) -> bytes | None:
+    """Whatever the TLS socket can give without waiting; None if no whole record is in."""
+    sock.settimeout(0.0)
+    try:
+        return sock.recv(RECV_SIZE)
+    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+        return None
+    finally:
+        sock.settimeout(restore_timeout)  # what the writer's sendall will use
+
+
+def _ms(seconds: float | None) -> int | None:
+    return None if seconds is None else max(1, int(seconds * 1000))
 
 
 _ENDINGS = {"CRLF": "\r\n", "LF": "\n", "CR": "\r"}

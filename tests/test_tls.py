@@ -296,3 +296,22 @@ def test_close_during_a_stalled_handshake_is_prompt(events: EventLog) -> None:
     assert server.eof_times and server.eof_times[0] - started < 1.0
     assert smtp._reader is not None and not smtp._reader.is_alive()
     assert [e.data["code"] for e in events.of("closed")] == ["client_closed"]
+
+
+def test_reading_and_writing_at_once_over_tls_loses_nothing(
+    sandbox: SandboxServer, session: SmtpSession, events: EventLog
+) -> None:
+    """OpenSSL forbids SSL_read and SSL_write on one connection from two threads at once;
+    300 pipelined NOOPs, written while their replies are being read, all get answered."""
+    session.connect(
+        "127.0.0.1",
+        sandbox.port,
+        tls_context=sandbox.cert.pinned_client_context(),
+        pinned_fingerprint=sandbox.cert.fingerprint,
+    )
+    upgrade(session, events)
+    events.wait_for("tls")
+    session.send_lines(["NOOP"] * 300)
+    last = events.wait_for("reply", 303, timeout=20).data
+    assert last["after"] == "NOOP" and last["reply"].code == 250
+    assert all(r["code"] == 250 for r in events.replies()[3:]) and not session.closed
