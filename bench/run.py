@@ -130,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")
-    return 0
+    # A missed target is a finding; a part that could not run is a failure (CI smoke runs).
+    return 1 if results.get("failed") else 0
 
 
 if __name__ == "__main__":
