@@ -151,6 +151,7 @@ class Services:
             reply_timeout=cfg["REPLY_TIMEOUT"],
             idle_timeout=cfg["IDLE_TIMEOUT"],
             max_duration=cfg["MAX_DURATION"],
+            tls_timeout=cfg["TLS_TIMEOUT"],
         )
 
     def tls_context_for(self, target: Target, accept_unverified: bool = False) -> ssl.SSLContext:
