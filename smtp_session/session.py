@@ -208,7 +208,10 @@ class SmtpSession:
         except Exception as exc:  # a bug must end the session in words, not kill the thread
             log.exception("SMTP reader failed")
             reason, code = f"an internal error ended the session ({exc!r})", "internal_error"
-        self._shutdown(reason, code)
+        try:
+            self._shutdown(reason, code)
+        finally:
+            self._close_socket()
 
     def _pump(self) -> tuple[str, str]:
         """Receive and deliver until the connection ends; returns why it ended."""
@@ -392,11 +395,24 @@ class SmtpSession:
         self._tls_settled.set()  # nobody waits for a handshake that will not happen
         if sock is not None:
             try:
-                sock.shutdown(socket.SHUT_RDWR)
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the reader; the descriptor stays ours
             except OSError:
                 pass
-            sock.close()
+            # Only the reader closes a socket it may be reading: closed from here, its number
+            # could be reused by the kernel for someone else's connection while the reader
+            # still reads from (or answers TLS alerts on) it.
+            if not self._reader_running():
+                self._close_socket()
         self._emit(Event("closed", {"reason": reason, "code": code}))
+
+    def _reader_running(self) -> bool:
+        reader = self._reader
+        return reader is not None and reader.is_alive() and reader is not threading.current_thread()
+
+    def _close_socket(self) -> None:
+        with self._wlock:  # no writer is inside sendall() on it
+            if self._sock is not None:
+                self._sock.close()
 
     def _emit(self, event: Event) -> None:
         # The listener's failure is its own: it must not leave a socket open or a thread dead.

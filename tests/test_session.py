@@ -183,3 +183,16 @@ def test_a_failing_listener_does_not_kill_the_reader(server: HostileServer) -> N
         time.sleep(0.02)
     assert [e.type for e in seen if e.type == "reply"] == ["reply"] * 3
     assert seen[-1].type == "closed" and seen[-1].data["code"] == "server_closed"
+
+
+def test_close_from_another_thread_leaves_the_descriptor_to_the_reader(sandbox):
+    """The reader closes its socket itself; a closer from outside only shuts it down."""
+    events: list = []
+    session = SmtpSession(events.append)
+    session.connect("127.0.0.1", sandbox.config.port)
+    reader = session._reader
+    assert reader is not None and reader.is_alive()
+    session.close("test", "client_closed")
+    assert not reader.is_alive()
+    assert session._sock is not None and session._sock.fileno() == -1
+    assert [e.type for e in events].count("closed") == 1
