@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import tlsinfo
-from .dialogue import Dialogue, Outgoing
+from .dialogue import DATA, Dialogue, Outgoing
 from .errors import ConnectError, LineError, PlaygroundError, ProtocolError, SessionClosed
 from .reply import Reply, ReplyParser
 
@@ -189,11 +189,41 @@ class SmtpSession:
         return self._sock
 
     def send_lines(self, lines: Iterable[str]) -> list[Outgoing]:
-        """Send several lines in order; every line is checked before any is sent."""
+        """Send several lines in order; every line is checked before any is sent.
+
+        Message lines (inside DATA) go out as one write and one ``sent`` event carrying them
+        all: a pasted 20 MB message is a few hundred thousand lines, not as many events.
+        """
         lines = list(lines)
         for line in lines:
             check_line(line)
-        return [self.send_line(line) for line in lines]
+        out: list[Outgoing] = []
+        i = 0
+        while i < len(lines):
+            if self.dialogue.in_data:
+                end = lines.index(".", i) + 1 if "." in lines[i:] else len(lines)
+                out += self._send_message_lines(lines[i:end])
+                i = end
+            else:
+                out.append(self.send_line(lines[i]))
+                i += 1
+        return out
+
+    def _send_message_lines(self, lines: list[str]) -> list[Outgoing]:
+        with self._wlock:
+            sock = self._writable()
+            out = [self.dialogue.classify(line) for line in lines]
+            if out[-1].expects_reply and len(self.dialogue.pending) == 1:
+                self._owed_since = time.monotonic()
+            data = {"text": lines[0], "lines": lines, "kind": DATA, "verb": None}
+            self._emit(Event("sent", data))
+            try:
+                sock.sendall(b"".join(line.encode("utf-8") + b"\r\n" for line in lines))
+            except OSError as exc:
+                self._shutdown(f"sending failed: {_describe_os_error(exc)}", "send_failed")
+                raise SessionClosed(f"Sending failed: {_describe_os_error(exc)}.") from exc
+        self._last_activity = time.monotonic()
+        return out
 
     # -- reading ------------------------------------------------------------------------
 

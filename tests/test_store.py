@@ -399,3 +399,18 @@ def test_local_process_is_alive_reads_hostname_pid_and_tag() -> None:
     assert not local_process_is_alive(f"{host}:{dead_pid()}:x")
     assert local_process_is_alive(f"{host}:1:x")  # pid 1 always runs
     assert local_process_is_alive("other.invalid:1:x")
+
+
+def test_append_many_stores_a_pasted_message_in_one_go(store: Store) -> None:
+    transcript, _token = store.create("sandbox (127.0.0.1:2525)")
+    store.append(transcript.id, sent(0, "DATA"))
+    lines = [sent(1 + i, f"line {i}", "data") for i in range(500)]
+    store.append_many(transcript.id, lines)
+    store.append(transcript.id, reply(501, 250, "250 2.0.0 Ok: queued", after="end-of-data"))
+    got = store.get(transcript.id)
+    assert got is not None and got.entry_count == 502 and got.last_code == 250
+    assert [e["text"] for e in got.entries[1:501]] == [f"line {i}" for i in range(500)]
+    with pytest.raises(StoreError) as info:
+        store.append_many(transcript.id, [sent(7, "again", "data")])
+    assert info.value.code == "duplicate"
+    assert store.get(transcript.id).entry_count == 502  # nothing of a refused batch is kept

@@ -75,8 +75,10 @@ def test_lines_frame_sends_in_order_with_dot_stuffing_kept_on_the_wire(ws, sandb
     # The server removes one leading dot (RFC 5321 §4.5.2): the raw API shows what it kept.
     expected = b"Subject: dots\r\n\r\nleading dot was stuffed\r\n.\r\nend\r\n"
     assert sandbox.mailbox.raw(msg.id) == expected
-    sent = [f["text"] for f in ws.frames if f["type"] == "sent"]
-    assert sent[-6:] == [*body, "."]
+    batch = [f for f in ws.frames if f["type"] == "sent"][-1]
+    # The message went out as one batch: one frame, every line, in order, the first one's seq.
+    assert batch["kind"] == "data" and batch["lines"] == [*body, "."]
+    assert batch["text"] == body[0] and isinstance(batch["seq"], int)
 
 
 @pytest.mark.parametrize(

@@ -116,3 +116,16 @@ def test_every_line_is_shown_before_the_reply_it_caused(ws):
             sent_so_far -= 1
     seqs = [f["seq"] for f in ws.frames if "seq" in f]
     assert seqs == sorted(seqs)
+
+
+def test_a_pasted_message_is_recorded_line_by_line(ws, app):
+    ws.connect()
+    ws.ehlo()
+    body = ["Subject: many"] + [""] + [f"line {i}" for i in range(1000)]
+    final = ws.send_message("a@example.com", ["b@example.com"], body)
+    assert final["code"] == 250
+    transcript = app.extensions["playground"].store.get(ws.frames[0]["transcript"])
+    texts = [e["text"] for e in transcript.entries if e.get("line_kind") == "data"]
+    assert texts == [*body, "."]
+    seqs = [e["seq"] for e in transcript.entries]
+    assert seqs == list(range(len(seqs)))

@@ -39,6 +39,14 @@ _bump = (
         last_code=func.coalesce(bindparam("code", type_=Integer), transcripts.c.last_code),
     )
 )
+_bump_many = (
+    update(transcripts)
+    .where(transcripts.c.id == bindparam("tid"), transcripts.c.status == "live")
+    .values(
+        entry_count=transcripts.c.entry_count + bindparam("n", type_=Integer),
+        last_code=func.coalesce(bindparam("code", type_=Integer), transcripts.c.last_code),
+    )
+)
 _insert_entry = insert(entries)
 
 
@@ -111,6 +119,21 @@ class Store:
                 conn.execute(_insert_entry, row)
         except IntegrityError:
             raise StoreError(f"entry {entry['seq']} is already stored", code="duplicate") from None
+
+    def append_many(self, transcript_id: str, batch: list[Entry]) -> None:
+        """Store several entries (a pasted message) in one transaction, committed now."""
+        if not batch:
+            return
+        rows = [entry_row(transcript_id, entry) for entry in batch]
+        codes = [row["code"] for row in rows if row["code"] is not None]
+        params = {"tid": transcript_id, "n": len(rows), "code": codes[-1] if codes else None}
+        try:
+            with db.writer(self.engine) as conn, conn.begin():
+                if conn.execute(_bump_many, params).rowcount != 1:
+                    raise self._not_live(conn, transcript_id)
+                conn.execute(_insert_entry, rows)
+        except IntegrityError:
+            raise StoreError("an entry of the batch is already stored", code="duplicate") from None
 
     def _not_live(self, conn: Any, transcript_id: str) -> StoreError:
         status = conn.scalar(select(transcripts.c.status).where(transcripts.c.id == transcript_id))

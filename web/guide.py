@@ -95,7 +95,10 @@ class Guide:
         if stored != text:
             frame["original"] = text  # the live browser only; never recorded
             frame["redacted"] = True
-        warnings, explain = self._check_sent(text, kind)
+        if "lines" in data:
+            warnings, explain = self._check_message_lines(data["lines"]), None
+        else:
+            warnings, explain = self._check_sent(text, kind)
         frame["warnings"] = [w.to_dict() for w in warnings]
         frame["explain"] = explain
         frame["keys"] = explain.get("keys", []) if explain else []
@@ -111,6 +114,14 @@ class Guide:
         state = self.message or MessageState(caps=set(self.tx.capabilities))
         self.message = None if text == "." else state
         return check_data_line(text, state), None
+
+    def _check_message_lines(self, lines: list[str]) -> list[Any]:
+        state = self.message or MessageState(caps=set(self.tx.capabilities))
+        warnings = []
+        for line in lines:
+            warnings += check_data_line(line, state)
+        self.message = None if lines and lines[-1] == "." else state
+        return warnings
 
     def _reply(self, data: dict[str, Any]) -> Frame:
         reply: Reply = data.pop("reply")

@@ -84,10 +84,12 @@ class Recorder:
         return cls(store, transcript.id, token)
 
     def record(self, frame: dict[str, Any]) -> int | None:
-        """Append the frame's entry now; returns its sequence number (its line in every view)."""
+        """Append the frame's entries now; returns the first sequence number (its line)."""
         with self._lock:
             if self._finished:
                 return None
+            if frame["type"] == "sent" and "lines" in frame:
+                return self._record_lines(frame)
             entry = entry_of(frame, self._seq)
             if entry is None:
                 return None
@@ -95,6 +97,21 @@ class Recorder:
             if self.store is not None:
                 self.store.append(self.transcript_id, entry)
             return entry["seq"]
+
+    def _record_lines(self, frame: dict[str, Any]) -> int:
+        """A batch of message lines: one entry per line (each keeps its line number)."""
+        first = self._seq
+        batch = []
+        for offset, line in enumerate(frame["lines"]):
+            entry = entry_of({**frame, "text": line, "warnings": ()}, first + offset)
+            assert entry is not None
+            batch.append(entry)
+        if batch:
+            batch[0]["explain"] = entry_of(frame, first)["explain"]  # type: ignore[index]
+        self._seq += len(batch)
+        if self.store is not None:
+            self.store.append_many(self.transcript_id, batch)
+        return first
 
     def add_note(self, seq: int, text: str, author: str | None = None) -> dict[str, Any]:
         if self.store is None:

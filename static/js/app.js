@@ -10,6 +10,9 @@ import { ConnectBar } from './connectbar.js';
 
 const $ = (id) => document.getElementById(id);
 
+const LONG_PASTE = 500;
+const HEAD_LINES = 200;
+const TAIL_LINES = 20;
 const REPLY_CLASS = { 2: 'r2xx', 3: 'r3xx', 4: 'r4xx', 5: 'r5xx' };
 
 class App {
@@ -143,7 +146,25 @@ class App {
   onSent(f) {
     const cls = f.kind === 'data' ? ['data'] : f.kind === 'auth-response' ? ['auth'] : [];
     if (f.warnings && f.warnings.length) cls.push('warned');
+    if (f.lines) {
+      this.onSentLines(f, cls);
+      return;
+    }
     this.markLine(this.console.line(f.text, 'sent', { cls, seq: f.seq, data: f }));
+  }
+
+  // A pasted message arrives as one frame; a very long one is shown by its ends (the
+  // transcript keeps every line).
+  onSentLines(f, cls) {
+    const shown = (i) => this.markLine(this.console.line(f.lines[i], 'sent', { cls, seq: f.seq + i, data: f }));
+    if (f.lines.length <= LONG_PASTE) {
+      f.lines.forEach((_, i) => shown(i));
+      return;
+    }
+    for (let i = 0; i < HEAD_LINES; i += 1) shown(i);
+    const hidden = f.lines.length - HEAD_LINES - TAIL_LINES;
+    this.console.line(`… ${hidden.toLocaleString()} more message lines sent (the transcript has them all) …`, 'info');
+    for (let i = f.lines.length - TAIL_LINES; i < f.lines.length; i += 1) shown(i);
   }
 
   onReply(f) {
