@@ -414,3 +414,15 @@ def test_append_many_stores_a_pasted_message_in_one_go(store: Store) -> None:
         store.append_many(transcript.id, [sent(7, "again", "data")])
     assert info.value.code == "duplicate"
     assert store.get(transcript.id).entry_count == 502  # nothing of a refused batch is kept
+
+
+def test_append_lines_keeps_one_entry_per_message_line(store: Store) -> None:
+    transcript, _token = store.create("sandbox (127.0.0.1:2525)")
+    first = sent(0, "Subject: hi", "data")
+    store.append_lines(transcript.id, first, ["Subject: hi", "", "body", "."])
+    got = store.get(transcript.id)
+    assert got is not None and got.entry_count == 4
+    assert [(e["seq"], e["text"], e["line_kind"]) for e in got.entries] == [
+        (0, "Subject: hi", "data"), (1, "", "data"), (2, "body", "data"), (3, ".", "data")
+    ]
+    assert [t.id for t in store.list(search="body")] == [transcript.id]

@@ -101,16 +101,12 @@ class Recorder:
     def _record_lines(self, frame: dict[str, Any]) -> int:
         """A batch of message lines: one entry per line (each keeps its line number)."""
         first = self._seq
-        batch = []
-        for offset, line in enumerate(frame["lines"]):
-            entry = entry_of({**frame, "text": line, "warnings": ()}, first + offset)
+        lines = frame["lines"]
+        self._seq += len(lines)
+        if self.store is not None and lines:
+            entry = entry_of(frame, first)
             assert entry is not None
-            batch.append(entry)
-        if batch:
-            batch[0]["explain"] = entry_of(frame, first)["explain"]  # type: ignore[index]
-        self._seq += len(batch)
-        if self.store is not None:
-            self.store.append_many(self.transcript_id, batch)
+            self.store.append_lines(self.transcript_id, entry, lines)
         return first
 
     def add_note(self, seq: int, text: str, author: str | None = None) -> dict[str, Any]:
