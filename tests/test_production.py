@@ -189,9 +189,11 @@ def test_both_workers_serve_sessions(deployment: Deployment) -> None:
     owners: dict[int, int] = {}
     drivers: list[WsDriver] = []
     try:
-        # Sessions stay open, so each new connection may land on either worker; 24 held
-        # connections all on one worker would mean the other one is not serving.
-        for _ in range(24):
+        # Sessions stay open, so each new connection may land on either worker (they race to
+        # accept on one socket); 80 held connections all on one worker would mean the other
+        # one is not serving. The pause lets an idle worker reach accept() first.
+        for _ in range(80):
+            time.sleep(0.05)
             ws = WsDriver(deployment.ws_url)
             drivers.append(ws)
             assert ws.connect()["code"] == 220
