@@ -28,7 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         app.config.update(test_config)
     app.config["SOCK_SERVER_OPTIONS"] = {
-        "ping_interval": 25,
+        "ping_interval": app.config["WS_PING"],  # keepalive; a dead browser is noticed
         # Frames a little over MAX_FRAME still arrive so we can answer with an error frame;
         # far larger ones are cut off by the WebSocket layer itself.
         "max_message_size": 4 * app.config["MAX_FRAME"],

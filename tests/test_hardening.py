@@ -237,3 +237,32 @@ def test_flask_cli_commands_other_than_run_do_not_start_the_sandbox(tmp_path):
     holder.close()
     assert proc.returncode == 0 and "/ws" in proc.stdout
     assert "sandbox not started" not in proc.stderr
+
+
+def test_messages_per_session_toward_real_servers_are_limited(data_dir, sandbox):
+    from web.services import Target
+
+    app = _app(data_dir, sandbox, MAX_MESSAGES=1)
+    app.extensions["playground"].targets["real"] = Target(
+        "real", "127.0.0.1", sandbox.config.port, named=True
+    )
+    with LiveServer(app) as live:
+        driver = WsDriver(live.ws_url)
+        driver.connect("real")
+        driver.ehlo()
+        assert driver.send_message("a@example.com", ["b@example.com"], ["x"])["code"] == 250
+        assert driver.command("MAIL FROM:<a@example.com>")["code"] == 250
+        driver.command("RCPT TO:<b@example.com>")
+        assert driver.command("DATA")["code"] == 354
+        driver.send({"type": "lines", "lines": ["second", "."]})
+        error = driver.wait_for("error")
+        driver.close()
+    assert error["code"] == "too_many_messages" and "1" in error["message"]
+
+
+def test_the_websocket_is_kept_alive_with_pings(data_dir, sandbox):
+    with LiveServer(_app(data_dir, sandbox, WS_PING=0.3)) as live:
+        ws = websocket.create_connection(live.ws_url, timeout=5)
+        opcode, _payload = ws.recv_data(control_frame=True)
+        ws.close()
+    assert opcode == websocket.ABNF.OPCODE_PING

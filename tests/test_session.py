@@ -196,3 +196,18 @@ def test_close_from_another_thread_leaves_the_descriptor_to_the_reader(sandbox):
     assert not reader.is_alive()
     assert session._sock is not None and session._sock.fileno() == -1
     assert [e.type for e in events].count("closed") == 1
+
+
+def test_maximum_duration_ends_a_busy_session_and_says_so(sandbox) -> None:
+    log = EventLog()
+    smtp = SmtpSession(log, Limits(max_duration=0.6, idle_timeout=None))
+    smtp.connect("127.0.0.1", sandbox.config.port)
+    deadline = time.monotonic() + 5
+    while not smtp.closed and time.monotonic() < deadline:
+        try:
+            smtp.send_line("NOOP")  # busy, never idle
+        except SessionClosed:
+            break
+        time.sleep(0.05)
+    closed = log.wait_for("closed")
+    assert closed.data["code"] == "max_duration" and "0.6" in closed.data["reason"]

@@ -545,3 +545,43 @@ def test_large_json_answers_are_gzipped_for_clients_that_accept_it(client):
     assert packed.headers["Content-Encoding"] == "gzip"
     assert len(packed.data) * 5 < len(plain.data)
     assert _json.loads(gzip.decompress(packed.data)) == plain.get_json()
+
+
+def test_compact_frames_carry_the_same_explanations_in_less_space(client):
+    store = client.application.extensions["playground"].store
+    transcript, _token = store.create(target="sandbox (127.0.0.1:2525)")
+    store.append(
+        transcript.id,
+        {
+            "seq": 0,
+            "t": 0,
+            "kind": "reply",
+            "code": 220,
+            "lines": ["220 hi ESMTP"],
+            "after": "greeting",
+        },
+    )
+    for seq in range(1, 201):
+        entry = (
+            {"seq": seq, "t": seq, "kind": "sent", "text": "NOOP", "line_kind": "command"}
+            if seq % 2
+            else {
+                "seq": seq,
+                "t": seq,
+                "kind": "reply",
+                "code": 250,
+                "lines": ["250 2.0.0 Ok"],
+                "after": "NOOP",
+            }
+        )
+        store.append(transcript.id, entry)
+    full = client.get(f"/api/transcripts/{transcript.id}?frames=1").get_json()["frames"]
+    compact = client.get(f"/api/transcripts/{transcript.id}?frames=compact").get_json()
+    assert len(compact["explanations"]) < 5 < len(full)
+    state = None
+    for whole, slim in zip(full, compact["frames"], strict=True):
+        if "explain_ref" in slim:
+            assert compact["explanations"][slim["explain_ref"]] == whole["explain"]
+        state = slim.get("state", state)
+        if "state" in whole:
+            assert state == whole["state"]

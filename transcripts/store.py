@@ -185,8 +185,8 @@ class Store:
         with db.writer(self.engine) as conn, conn.begin():
             return conn.execute(stmt).rowcount == 1
 
-    def get(self, transcript_id: str) -> Transcript | None:
-        """The transcript with its entries and notes, or None."""
+    def get(self, transcript_id: str, entries: bool = True) -> Transcript | None:
+        """The transcript with its notes and (unless ``entries`` is False) entries, or None."""
         with self.engine.begin() as conn:
             row = conn.execute(
                 select(*_META_COLUMNS).where(transcripts.c.id == transcript_id)
@@ -194,7 +194,8 @@ class Store:
             if row is None:
                 return None
             found = transcript_of(row)
-            found.entries = self._entries(conn, transcript_id, 0)
+            if entries:
+                found.entries = self._entries(conn, transcript_id, 0)
             found.notes = [
                 note_of(r)
                 for r in conn.execute(

@@ -46,6 +46,7 @@ SETTINGS: list[tuple[str, str, type, Any, str]] = [
         1024 * 1024,
         "largest WebSocket frame, bytes",
     ),
+    ("WS_PING", "PLAYGROUND_WS_PING", float, 25.0, "seconds between WebSocket pings"),
     ("TLS_TIMEOUT", "PLAYGROUND_TLS_TIMEOUT", float, 10.0, "seconds for a TLS handshake"),
     ("DATABASE_URL", "DATABASE_URL", str, None, "PostgreSQL URL (default: SQLite in DATA_DIR)"),
     ("REDIS_URL", "REDIS_URL", str, None, "Redis URL for limits shared across processes"),

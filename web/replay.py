@@ -63,3 +63,32 @@ def _event_of(entry: dict[str, Any], dialogue: Dialogue) -> Event | None:
             FRAME_OF_EVENT.get(entry["event"], entry["event"]), dict(entry.get("data") or {})
         )
     return None
+
+
+def compact_frames(frames: list[dict[str, Any]]) -> dict[str, Any]:
+    """The same frames, smaller: each distinct explanation once, state only where it changes.
+
+    A 10,000-entry transcript's frames are ~13 MB in full (the same NOOP explanation and the
+    same state 5,000 times); the replay page reads this form. ``explain_ref`` indexes
+    ``explanations``; a frame without ``state`` has the state of the last frame that had one.
+    """
+    explanations: list[Any] = []
+    refs: dict[int, int] = {}
+    previous_state: Any = None
+    out = []
+    for frame in frames:
+        slim = dict(frame)
+        explain = slim.pop("explain", None)
+        if explain is not None:
+            # Cached explanations are shared objects, so identity finds the duplicates cheaply.
+            ref = refs.setdefault(id(explain), len(explanations))
+            if ref == len(explanations):
+                explanations.append(explain)
+            slim["explain_ref"] = ref
+        state = slim.get("state")
+        if state is not None and state == previous_state:
+            del slim["state"]
+        elif state is not None:
+            previous_state = state
+        out.append(slim)
+    return {"frames": out, "explanations": explanations}

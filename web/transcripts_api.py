@@ -16,7 +16,7 @@ from transcripts.schema import MAX_AUTHOR
 from transcripts.store import Store
 
 from . import access
-from .replay import replay_frames
+from .replay import compact_frames, replay_frames
 
 bp = Blueprint("transcripts_api", __name__, url_prefix="/api/transcripts")
 
@@ -45,9 +45,9 @@ def store() -> Store:
     return found
 
 
-def load(tid: str) -> Transcript:
-    """The transcript with this id, or a 404 ApiError."""
-    found = store().get(tid) if _ID.fullmatch(tid) else None
+def load(tid: str, entries: bool = True) -> Transcript:
+    """The transcript with this id (its entries too unless told not to), or a 404 ApiError."""
+    found = store().get(tid, entries=entries) if _ID.fullmatch(tid) else None
     # One that this user may not see is as absent as one that does not exist.
     if found is None or not access.can_view(found):
         raise ApiError("no such transcript", 404, "not_found")
@@ -167,8 +167,11 @@ def get_transcript(tid: str) -> Response:
     """One transcript; ``?frames=1`` adds the frames the live panels showed for each entry."""
     transcript = load(tid)
     body = transcript_json(transcript)
-    if request.args.get("frames") in ("1", "true", "yes"):
+    frames = request.args.get("frames")
+    if frames in ("1", "true", "yes"):
         body["frames"] = frames_of(transcript)
+    elif frames == "compact":
+        body.update(compact_frames(frames_of(transcript)))
     token = edit_token()
     if token is not None:
         body["can_edit"] = store().check_edit_token(tid, token)

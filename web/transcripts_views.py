@@ -40,7 +40,7 @@ def _page(html: str, headers: dict[str, str]) -> Response:
 
 def _transcript_or_404(tid: str) -> Transcript:
     try:
-        return load(tid)
+        return load(tid, entries=False)  # the page fetches the lines itself
     except ApiError:
         abort(404)
 

@@ -8,6 +8,9 @@ import { api, editTokens, el, entryLines } from './transcripts.js';
 const MAX_PAUSE_MS = 2000; // long silences in the recording are shortened to this
 // After a seek the panels are shown every frame again, as live (warnings add up), up to this many.
 const PANEL_HISTORY = 2000;
+// Frames whose mark on the panels outlasts the next exchange (warnings, TLS, injections).
+const NOTEWORTHY = (f) => (f.warnings && f.warnings.length) || f.malformed || f.type === 'tls'
+  || f.type === 'discarded' || f.type === 'error' || f.type === 'connected';
 const LIVE_POLL_MS = 3000;
 const $ = (id) => document.getElementById(id);
 
@@ -40,10 +43,13 @@ class Replay {
     window.addEventListener('hashchange', () => this.followHash());
   }
 
+  // Two steps, so a long transcript is usable at once: the lines first (small, fast), then
+  // the frames with every explanation (re-derived on the server) for the panels.
   async load() {
     const first = !this.data;
-    const data = await api(`/${encodeURIComponent(this.id)}?frames=1`, { token: this.token });
+    const data = await api(`/${encodeURIComponent(this.id)}`, { token: this.token });
     const [oldPos, atEnd] = [this.pos, first || this.pos === this.data.entries.length - 1];
+    data.frames = null;
     this.data = data;
     this.ends = exchangeEnds(data.entries);
     this.showMeta(data.transcript);
@@ -52,7 +58,17 @@ class Replay {
     this.renderNotes();
     if (data.can_edit) this.enableEditing();
     if (!(first && this.followHash())) this.seek(atEnd ? data.entries.length - 1 : oldPos, false);
+    this.framesLoaded = this.loadFrames(data);
     if (data.transcript.status === 'live') setTimeout(() => this.poll(), LIVE_POLL_MS);
+  }
+
+  async loadFrames(data) {
+    const compact = await api(`/${encodeURIComponent(this.id)}?frames=compact`, { token: this.token });
+    if (this.data !== data) return; // a newer load replaced this one
+    data.frames = expandFrames(compact);
+    this.renderMarkers();
+    this.syncPanels();
+    $('replay').dataset.frames = '1';
   }
 
   // A session still recording: fetch what was added, but never under a playing replay.
@@ -90,10 +106,11 @@ class Replay {
   }
 
   renderMarkers() {
-    const names = new Map(this.data.frames.flatMap((f) => (f.state?.steps || []).map((s) => [s.id, s.name])));
+    const withState = (this.data.frames || []).find((f) => f.state?.steps);
+    const names = new Map((withState?.state.steps || []).map((s) => [s.id, s.name]));
     const markers = [];
     let step = null;
-    this.data.frames.forEach((frame, i) => {
+    this.data.entries.forEach((frame, i) => {
       if (!frame.step || frame.step === step) return;
       step = frame.step;
       const name = names.get(step) || step;
@@ -147,16 +164,24 @@ class Replay {
     }
     this.nodes[old]?.classList.remove('current');
     this.nodes[this.pos]?.classList.add('current');
-    if (incremental && this.pos === old + 1) this.panels.show(this.data.frames[this.pos]);
+    if (!this.data.frames) {
+      // The explanations are still on their way; the panels catch up when they arrive.
+    } else if (incremental && this.pos === old + 1) this.panels.show(this.data.frames[this.pos]);
     else this.syncPanels();
     this.showPosition();
   }
 
+  // The panels as live showed them at this line: the warnings of the recent past, then the
+  // last exchange. Rendering every earlier frame would cost seconds on a long transcript.
   syncPanels() {
+    const frames = this.data.frames;
+    if (!frames) return;
     this.panels.reset();
-    for (let i = Math.max(0, this.pos - PANEL_HISTORY); i <= this.pos; i += 1) {
-      this.panels.show(this.data.frames[i]);
+    const last = Math.max(0, this.pos - 2);
+    for (let i = Math.max(0, this.pos - PANEL_HISTORY); i < last; i += 1) {
+      if (frames[i] && NOTEWORTHY(frames[i])) this.panels.show(frames[i]);
     }
+    for (let i = last; i <= this.pos; i += 1) if (frames[i]) this.panels.show(frames[i]);
   }
 
   showPosition() {
@@ -312,6 +337,18 @@ function takeToken(id) {
     history.replaceState(null, '', url.pathname + url.search + url.hash);
   }
   return sessionStorage.getItem(key) || editTokens.get(id);
+}
+
+// Undo ?frames=compact: shared explanations back in place, each frame's state carried forward.
+function expandFrames({ frames, explanations }) {
+  let state = null;
+  for (const frame of frames) {
+    if ('explain_ref' in frame) frame.explain = explanations[frame.explain_ref];
+    if (frame.state) state = frame.state;
+    else if (state && (frame.type === 'reply' || frame.type === 'tls' || frame.type === 'closed'
+      || frame.type === 'connected')) frame.state = state;
+  }
+  return frames;
 }
 
 async function main() {
