@@ -15,58 +15,33 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterable
 
 from . import tlsinfo
 from .dialogue import DATA, Dialogue, Outgoing
 from .errors import ConnectError, LineError, PlaygroundError, ProtocolError, SessionClosed
 from .reply import Reply, ReplyParser
+from .wire import (
+    RECV_SIZE,
+    Event,
+    EventSink,
+    Limits,
+    check_line,
+    describe_os_error,
+    error_code,
+    reply_bytes,
+    resolve,
+    to_millis,
+    try_recv,
+)
 
-# RFC 5321 §2.3.8 and the 2023 SMTP smuggling attacks: a line we send never holds CR or LF,
-# and NUL has no place in SMTP text either.
-_FORBIDDEN = {"\r": "CR", "\n": "LF", "\x00": "NUL"}
-RECV_SIZE = 65536
+__all__ = ["Event", "EventSink", "Limits", "SmtpSession", "check_line"]
+
 # How long a trailing CR waits for its LF before it counts as a bare CR line end (which
 # RFC 5321 §2.3.8 forbids): a CRLF split across two TCP segments arrives well within this.
 CR_GRACE = 0.25
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something that happened on the session: a reply, a TLS upgrade, the close..."""
-
-    type: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Limits:
-    """Bounds a session holds the server to (seconds; None means no bound)."""
-
-    connect_timeout: float = 10.0
-    reply_timeout: float | None = 300.0  # RFC 5321 §4.5.3.2 suggests 5 minutes or more
-    idle_timeout: float | None = None
-    max_duration: float | None = None
-    tls_timeout: float = 10.0
-    send_timeout: float = 30.0  # a server that reads nothing for this long is gone
-
-
-EventSink = Callable[[Event], None]
-
-
-def check_line(text: str) -> None:
-    """Refuse a line that would put a bare CR, LF or NUL on the wire."""
-    for ch, name in _FORBIDDEN.items():
-        if ch in text:
-            raise LineError(
-                f"The line contains {name}, which would let it smuggle extra commands; "
-                "send one line at a time (RFC 5321 §2.3.8).",
-                code="bad_line",
-            )
 
 
 class SmtpSession:
@@ -130,15 +105,15 @@ class SmtpSession:
 
     def _open(self, host: str, port: int, addresses: list[str] | None) -> tuple[socket.socket, str]:
         if addresses is None:
-            addresses = _resolve(host, port, self.limits.connect_timeout)
+            addresses = resolve(host, port, self.limits.connect_timeout)
         errors: list[str] = []
         code = "connect"
         for address in addresses:
             try:
                 sock = socket.create_connection((address, port), self.limits.connect_timeout)
             except OSError as exc:
-                errors.append(f"{address}: {_describe_os_error(exc)}")
-                code = _error_code(exc)
+                errors.append(f"{address}: {describe_os_error(exc)}")
+                code = error_code(exc)
                 continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             return sock, address
@@ -169,8 +144,8 @@ class SmtpSession:
             try:
                 sock.sendall(text.encode("utf-8") + b"\r\n")
             except OSError as exc:
-                self._shutdown(f"sending failed: {_describe_os_error(exc)}", "send_failed")
-                raise SessionClosed(f"Sending failed: {_describe_os_error(exc)}.") from exc
+                self._shutdown(f"sending failed: {describe_os_error(exc)}", "send_failed")
+                raise SessionClosed(f"Sending failed: {describe_os_error(exc)}.") from exc
         self._last_activity = time.monotonic()
         return out
 
@@ -220,8 +195,8 @@ class SmtpSession:
             try:
                 sock.sendall(b"".join(line.encode("utf-8") + b"\r\n" for line in lines))
             except OSError as exc:
-                self._shutdown(f"sending failed: {_describe_os_error(exc)}", "send_failed")
-                raise SessionClosed(f"Sending failed: {_describe_os_error(exc)}.") from exc
+                self._shutdown(f"sending failed: {describe_os_error(exc)}", "send_failed")
+                raise SessionClosed(f"Sending failed: {describe_os_error(exc)}.") from exc
         self._last_activity = time.monotonic()
         return out
 
@@ -256,7 +231,7 @@ class SmtpSession:
                     continue
                 return self._timeout_reason()
             except (OSError, ValueError) as exc:
-                return f"the connection failed: {_describe_os_error(exc)}", "connection_lost"
+                return f"the connection failed: {describe_os_error(exc)}", "connection_lost"
             if not data:
                 return "the server closed the connection", "server_closed"
             self._consume(data)
@@ -285,11 +260,11 @@ class SmtpSession:
         poller.register(sock.fileno(), select.POLLIN)
         while True:
             with self._wlock:
-                data = _try_recv(sock, self.limits.send_timeout)
+                data = try_recv(sock, self.limits.send_timeout)
             if data is not None:
                 return data
             left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0 or not poller.poll(_ms(left)):
+            if left is not None and left <= 0 or not poller.poll(to_millis(left)):
                 raise TimeoutError("no data from the server in time")
 
     def _consume(self, data: bytes) -> None:
@@ -300,7 +275,7 @@ class SmtpSession:
             replies = self._parser.feed(piece)
             for j, reply in enumerate(replies):
                 if self._deliver(reply):
-                    after = b"".join(_raw(r) for r in replies[j + 1 :])
+                    after = b"".join(reply_bytes(r) for r in replies[j + 1 :])
                     self._starttls(after + bytes(self._parser._buf) + b"".join(pieces[i + 1 :]))
                     return
 
@@ -460,63 +435,3 @@ class SmtpSession:
     def close_reason(self) -> str | None:
         """Why the session closed, in words (None while open)."""
         return self._close_reason
-
-
-def _try_recv(sock: ssl.SSLSocket, restore_timeout: float) -> bytes | None:
-    """Whatever the TLS socket can give without waiting; None if no whole record is in."""
-    sock.settimeout(0.0)
-    try:
-        return sock.recv(RECV_SIZE)
-    except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
-        return None
-    finally:
-        sock.settimeout(restore_timeout)  # what the writer's sendall will use
-
-
-def _ms(seconds: float | None) -> int | None:
-    return None if seconds is None else max(1, int(seconds * 1000))
-
-
-_ENDINGS = {"CRLF": "\r\n", "LF": "\n", "CR": "\r"}
-
-
-def _raw(reply: Reply) -> bytes:
-    """A parsed reply back as the bytes it came from (near enough for the discarded report)."""
-    ending = _ENDINGS.get(reply.line_endings, "\r\n")
-    return "".join(line + ending for line in reply.lines).encode("utf-8", "replace")
-
-
-def _resolve(host: str, port: int, timeout: float) -> list[str]:
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise ConnectError(
-            f"Could not find the address of {host}: the name was not found ({exc.strerror}).",
-            code="name_not_found",
-        ) from exc
-    seen: list[str] = []
-    for info in infos:
-        address = str(info[4][0])
-        if address not in seen:
-            seen.append(address)
-    return seen
-
-
-def _error_code(exc: BaseException) -> str:
-    if isinstance(exc, ConnectionRefusedError):
-        return "refused"
-    if isinstance(exc, TimeoutError | socket.timeout):
-        return "timeout"
-    return "connect"
-
-
-def _describe_os_error(exc: BaseException) -> str:
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused (nothing listens on that port)"
-    if isinstance(exc, TimeoutError | socket.timeout):
-        return "timed out (no answer from the server)"
-    if isinstance(exc, ConnectionResetError):
-        return "connection reset by the server"
-    if isinstance(exc, BrokenPipeError):
-        return "the server closed the connection"
-    return getattr(exc, "strerror", None) or str(exc) or exc.__class__.__name__
