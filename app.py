@@ -38,6 +38,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     services = Services(app.config)
     app.extensions["playground"] = services
     init_access(app)
+    if os.environ.get("FLASK_RUN_FROM_CLI") == "true" and "run" in sys.argv[1:]:
+        check_bind(_flask_run_host(), app.config["AUTH"])  # flask run: same rule as app.py
     if app.config["START_SANDBOX"] and _serving():
         services.start_sandbox()
     if app.config["PROXY_HOPS"]:
@@ -52,6 +54,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.before_request(ws.check_origin)
     ws.sock.init_app(app)
     return app
+
+
+def _flask_run_host() -> str:
+    """The address ``flask run`` will bind (its --host / -h flag or FLASK_RUN_HOST)."""
+    args = sys.argv[1:]
+    for flag in ("--host", "-h"):
+        if flag in args and args.index(flag) + 1 < len(args):
+            return args[args.index(flag) + 1]
+    for arg in args:
+        if arg.startswith("--host="):
+            return arg.split("=", 1)[1]
+    return os.environ.get("FLASK_RUN_HOST", "127.0.0.1")
 
 
 def _serving() -> bool:

@@ -34,3 +34,11 @@ loglevel = _env("PLAYGROUND_LOG_LEVEL", "info")
 control_socket = os.environ.get("PLAYGROUND_CONTROL_SOCKET", "")
 control_socket_disable = not control_socket
 raw_env = ["PLAYGROUND_START_SANDBOX=" + _env("PLAYGROUND_START_SANDBOX", "0")]
+
+
+def on_starting(server):  # type: ignore[no-untyped-def]
+    """Refuse to serve beyond loopback without access control, as python app.py does."""
+    from web.bindguard import check_bind, host_of_bind
+
+    for address in server.cfg.bind:
+        check_bind(host_of_bind(address), _env("PLAYGROUND_AUTH", "none"))

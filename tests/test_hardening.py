@@ -266,3 +266,20 @@ def test_the_websocket_is_kept_alive_with_pings(data_dir, sandbox):
         opcode, _payload = ws.recv_data(control_frame=True)
         ws.close()
     assert opcode == websocket.ABNF.OPCODE_PING
+
+
+@pytest.mark.parametrize("how", ["flask", "gunicorn"])
+def test_other_servers_also_refuse_to_bind_beyond_loopback_without_access_control(
+    tmp_path, how
+):
+    env = {**os.environ, "PLAYGROUND_DATA_DIR": str(tmp_path), "PLAYGROUND_AUTH": "none",
+           "PLAYGROUND_START_SANDBOX": "0"}  # fmt: skip
+    if how == "flask":
+        cmd = [sys.executable, "-m", "flask", "--app", "app", "run", "--host", "0.0.0.0",
+               "--port", str(free_port())]  # fmt: skip
+    else:
+        env["PLAYGROUND_BIND"] = f"0.0.0.0:{free_port()}"
+        cmd = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode != 0
+    assert "Refusing to listen on 0.0.0.0" in proc.stderr + proc.stdout

@@ -41,7 +41,6 @@ class Quota:
         if not self.sandbox:
             self._check(
                 "recipients",
-                self.recipients,
                 recipients,
                 self.max_recipients,
                 "recipients in one transaction",
@@ -49,19 +48,20 @@ class Quota:
             )
             self._check(
                 "messages",
-                self.messages,
-                messages,
+                self.messages + messages,
                 self.max_messages,
                 "messages in one session",
                 "PLAYGROUND_MAX_MESSAGES",
             )
+        # Only now, with every check passed, does anything change (a refused batch is not sent).
         self.bytes += size
         self.messages += messages
-        self.recipients += recipients
+        self.recipients = recipients
 
     def _count(self, lines: list[str], dialogue: Dialogue) -> tuple[int, int]:
+        """Recipients in the transaction after these lines, and messages they complete."""
         in_data = dialogue.in_data
-        recipients = messages = 0
+        recipients, messages = self.recipients, 0
         for line in lines:
             if in_data:
                 if line == ".":
@@ -69,22 +69,24 @@ class Quota:
                 continue
             verb = verb_of(line)
             if verb in ("MAIL", "RSET"):
-                self.recipients, recipients = 0, 0  # a new transaction (RFC 5321 §4.1.1.2)
+                recipients = 0  # a new transaction (RFC 5321 §4.1.1.2, §4.1.1.5)
             elif verb == "RCPT":
                 recipients += 1
             elif verb == "DATA":
                 in_data = True
+            elif verb == "BDAT" and "LAST" in line.upper().split()[2:]:
+                messages += 1  # RFC 3030 §2: the chunk marked LAST ends the message
         return recipients, messages
 
     @staticmethod
-    def _check(name: str, used: int, adding: int, limit: int, words: str, setting: str) -> None:
-        if adding > 0 and used + adding > limit:
+    def _check(name: str, total: int, limit: int, words: str, setting: str) -> None:
+        if total > limit:
             raise LimitError(
                 f"The limit is {limit} {words} toward a real mail server ({setting}); "
                 "the sandbox has no such limit.",
                 f"too_many_{name}",
                 limit=limit,
-                current=used,
+                current=total,
             )
 
 

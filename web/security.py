@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from flask import Flask, Request, Response, request
+
+from .bindguard import check_bind, is_loopback  # noqa: F401  (re-exported for app.py)
 
 # No inline script anywhere: every script is a module served from /static. The embed page may
 # be framed by documentation sites; every other page may not (clickjacking).
@@ -60,28 +61,6 @@ def origin_allowed(req: Request, allowed: list[str]) -> bool:
         return True
     parts = urlsplit(origin)
     return bool(parts.netloc) and parts.netloc == req.host
-
-
-def is_loopback(host: str) -> bool:
-    """True for addresses only this machine can reach."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_bind(host: str, auth_mode: str) -> None:
-    """Refuse to serve beyond this machine without access control."""
-    if is_loopback(host) or auth_mode in ("accounts", "proxy"):
-        return
-    raise SystemExit(
-        f"Refusing to listen on {host}: anyone who can reach this address could open SMTP "
-        "connections through it. Configure access control first: set PLAYGROUND_AUTH=accounts "
-        "(and create users with `flask --app app users create`) or PLAYGROUND_AUTH=proxy behind "
-        "a reverse proxy that authenticates users. See docs/security.md."
-    )
 
 
 def init_security(app: Flask) -> None:
