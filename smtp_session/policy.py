@@ -117,6 +117,13 @@ class TargetPolicy:
             raise _not_allowed(name)
         return self._checked(_resolve_once(name, resolve), name, by_name)
 
+    def precheck_mx(self, domain: str, port: int) -> None:
+        """Refuse an MX route before any lookup when nothing could allow it (no DNS query leaks)."""
+        name = normalise_host(domain)
+        self._check_port(port)
+        if not self._name_allowed(name) and not self._may_allow_addresses():
+            raise _not_allowed(name)
+
     def check_mx_hosts(
         self, domain: str, mx_hosts: Sequence[tuple[str, Sequence[str]]], port: int
     ) -> list[CheckedHost]:

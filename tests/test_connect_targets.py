@@ -107,14 +107,14 @@ def test_mx_routing_shows_the_lookup_and_fails_over(open_app, sandbox):
     assert open_app.wait_for("reply")["code"] == 220
 
 
-def test_null_mx_is_explained(open_app):
-    open_app.send({"type": "connect", "target": "mx:null.test", "port": 25})
+def test_null_mx_is_explained(open_app, sandbox):
+    open_app.send({"type": "connect", "target": "mx:null.test", "port": sandbox.config.port})
     error = open_app.wait_for("error")
     assert error["code"] == "null_mx" and "7505" in error["message"]
 
 
-def test_nxdomain_is_explained(open_app):
-    open_app.send({"type": "connect", "target": "mx:nope.test", "port": 25})
+def test_nxdomain_is_explained(open_app, sandbox):
+    open_app.send({"type": "connect", "target": "mx:nope.test", "port": sandbox.config.port})
     assert open_app.wait_for("error")["code"] == "nxdomain"
 
 
@@ -142,3 +142,14 @@ def test_named_targets_from_configuration():
     ]
     with pytest.raises(ValueError, match="name=host:port"):
         parse_targets("broken=smtp.example")
+
+
+def test_mx_route_outside_the_policy_is_refused_before_any_dns_query(data_dir, sandbox, dns):
+    host, dns_port = dns.address
+    with _live(data_dir, sandbox, DNS_SERVER=f"{host}:{dns_port}") as live:  # sandbox only
+        driver = WsDriver(live.ws_url)
+        driver.send({"type": "connect", "target": "mx:unasked.test", "port": 25})
+        error = driver.wait_for("error")
+        driver.close()
+    assert error["code"] == "not_allowed"
+    assert not dns.queried("unasked.test", "MX")

@@ -91,6 +91,7 @@ def open_connection(services: Services, plan: Plan, smtp: SmtpSession, emit: Emi
 
 def _connect_mx(services: Services, plan: Plan, smtp: SmtpSession, emit: Emit) -> None:
     domain, port = plan.mx_domain or "", plan.target.port
+    services.policy.precheck_mx(domain, port)
     try:
         lookup = lookup_mx(domain, services.resolver_config)
     except PlaygroundError as exc:
