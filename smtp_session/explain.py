@@ -215,7 +215,7 @@ def explain_request(data: object) -> dict[str, Any]:
             f'"{field}" is longer than {MAX_REQUEST_BYTES // 1024} KiB.', code="too_large"
         )
     if has_command:
-        return {"kind": "command", **explain_command(text)}
+        return {"kind": "command", **explain_command(text), "warnings": command_warnings(text)}
     after = data.get("after")
     if after is not None and not isinstance(after, str):
         raise ExplainError('"after" must be a string such as "RCPT" or "end-of-data", or null.')
@@ -224,7 +224,22 @@ def explain_request(data: object) -> dict[str, Any]:
     return {"kind": "reply", **explain_reply(parse_reply(text), after)}
 
 
+# Warnings that hold whatever the session's state: the API sees a command on its own, so it
+# leaves out those about order (RCPT before MAIL...) and about what a server offered.
+_CONTEXT_FREE = ("syntax:", "verb:", "line:", "auth:not-base64", "auth:plain-format")
+
+
+def command_warnings(line: str) -> list[dict[str, Any]]:
+    """The mistakes a command line shows by itself (syntax, spelling, length), with the fix."""
+    from .checker import check_command  # the checker builds on this module's tables
+    from .transaction import Transaction
+
+    warnings = check_command(line, Transaction(), sandbox=False)
+    return [w.to_dict() for w in warnings if w.code.startswith(_CONTEXT_FREE)]
+
+
 __all__ = [
+    "command_warnings",
     "ExplainError",
     "explain_command",
     "explain_ehlo",

@@ -149,3 +149,24 @@ def test_lessons_list_every_lesson_in_order_with_steps(client):
     assert set(first) >= {"id", "title", "summary", "level", "target", "steps"}
     assert [s["id"] for s in first["steps"]] == [s.id for s in expected[0].steps]
     assert set(first["steps"][0]) >= {"id", "title", "instructions", "hint"}
+
+
+@pytest.mark.parametrize(
+    "command, code",
+    [
+        pytest.param("MAIL FROM: <a@example.com>", "syntax:space-after-colon", id="space"),
+        pytest.param("RCPT TO:bob@example.com", "syntax:missing-brackets", id="brackets"),
+        pytest.param("EHOL client.example", "verb:misspelt", id="misspelt"),
+    ],
+)
+def test_a_command_comes_back_with_its_warnings_and_their_fixes(client, command, code):
+    from smtp_session.checker import TEXTS
+
+    body = client.post("/api/explain", json={"command": command}).get_json()
+    [warning] = [w for w in body["warnings"] if w["code"] == code]
+    assert warning["fix"] and warning["rfc"] == TEXTS[code][2]
+
+
+def test_a_correct_command_has_no_warnings(client):
+    body = client.post("/api/explain", json={"command": "MAIL FROM:<a@example.com>"}).get_json()
+    assert body["warnings"] == []
