@@ -41,7 +41,11 @@ def main(argv: list[str] | None = None) -> None:
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     config = SandboxConfig(
-        data_dir=args.data_dir, host=args.host, port=args.port, tls_port=args.tls_port or None
+        data_dir=args.data_dir,
+        host=args.host,
+        port=args.port,
+        tls_port=args.tls_port or None,
+        auth_require_tls=from_environ()["SANDBOX_AUTH_REQUIRE_TLS"],
     )
     server = SandboxServer(config)
     server.start()

@@ -114,3 +114,28 @@ def test_star_cancels_the_exchange(driver: AuthDriver) -> None:
     cancelled = driver.command("*")  # RFC 4954 §4: "*" cancels, the server answers 501
     assert cancelled.code == 501
     assert driver.command("NOOP").code == 250  # and the session carries on
+
+
+def test_auth_before_tls_can_be_allowed_for_a_class(data_dir):
+    """PLAYGROUND_SANDBOX_AUTH_REQUIRE_TLS=0: AUTH offered in the clear (a trainer's choice)."""
+    import smtplib
+
+    from app import create_app
+    from tests.conftest import free_port
+
+    app = create_app(
+        {
+            "DATA_DIR": data_dir,
+            "SANDBOX_PORT": free_port(),
+            "SANDBOX_TLS_PORT": free_port(),
+            "SANDBOX_AUTH_REQUIRE_TLS": False,
+        }
+    )
+    sandbox = app.extensions["playground"].sandbox
+    try:
+        with smtplib.SMTP("127.0.0.1", sandbox.config.port, timeout=10) as smtp:
+            smtp.ehlo()
+            assert smtp.has_extn("auth")
+            assert smtp.login("demo", "demo-password")[0] == 235
+    finally:
+        sandbox.stop()

@@ -84,6 +84,7 @@ class Services:
                 host=cfg["SANDBOX_HOST"],
                 port=cfg["SANDBOX_PORT"],
                 tls_port=cfg["SANDBOX_TLS_PORT"],
+                auth_require_tls=cfg["SANDBOX_AUTH_REQUIRE_TLS"],
             )
         )
         try:
