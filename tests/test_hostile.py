@@ -136,13 +136,11 @@ CASES: dict[str, Case] = {
         closed="tls_handshake",
         reason="TLS handshake failed",
     ),
-    # Direct only: the web layer has no TLS timeout setting yet, so it would wait 10 s.
     "tls-handshake-stalls": Case(
         commands={"STARTTLS": [send(b"220 2.0.0 go ahead\r\n"), stall()]},
         lines=("STARTTLS",),
         closed="tls_timeout",
         reason="TLS handshake timed out",
-        ws=False,
     ),
     "scripted-reply": Case(
         commands={"MAIL": [send(b"552 5.3.4 Message size exceeds fixed limit\r\n")]},
@@ -234,9 +232,10 @@ def drive_ws(case: Case, port: int, app: Any, ws: WsDriver) -> Outcome:
         "hostile", "127.0.0.1", port, named=True
     )
     app.config["REPLY_TIMEOUT"] = case.reply_timeout
+    app.config["TLS_TIMEOUT"] = 1.0
     start = len(ws.frames)  # frames of earlier sessions on this socket are not this case's
     ws.send({"type": "connect", "target": "hostile"})
-    ws.wait_for("session")
+    transcript = ws.wait_for("session")["transcript"]
     if case.lines:
         ws.wait_for("reply")
         ws.send({"type": "lines", "lines": list(case.lines)})
@@ -247,7 +246,18 @@ def drive_ws(case: Case, port: int, app: Any, ws: WsDriver) -> Outcome:
     closed = ws.wait_for("closed", timeout=8)
     replies = [f for f in ws.frames[start:] if f["type"] == "reply"]
     errors = [f["code"] for f in ws.frames[start:] if f["type"] == "error"]
+    check_transcript(app, transcript, replies, closed)
     return Outcome(replies, closed if case.closed else None, errors)
+
+
+def check_transcript(app: Any, transcript: str, replies: list[dict[str, Any]],
+                     closed: dict[str, Any]) -> None:  # fmt: skip
+    """The transcript keeps what the user saw: every reply as it came, and why it ended."""
+    entries = app.extensions["playground"].store.get(transcript).entries
+    stored = [(e["lines"], e.get("malformed")) for e in entries if e["kind"] == "reply"]
+    assert stored == [(r["lines"], r["malformed"]) for r in replies]
+    ends = [e["data"] for e in entries if e["kind"] == "event" and e["event"] == "closed"]
+    assert ends and ends[-1]["code"] == closed["code"] and ends[-1]["reason"] == closed["reason"]
 
 
 @pytest.fixture
