@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -10,6 +11,8 @@ from urllib.parse import urlsplit
 from flask import Flask, Request, Response, request
 
 from .bindguard import check_bind, is_loopback  # noqa: F401  (re-exported for app.py)
+
+log = logging.getLogger(__name__)
 
 # No inline script anywhere: every script is a module served from /static. The embed page may
 # be framed by documentation sites; every other page may not (clickjacking).
@@ -74,3 +77,8 @@ def init_security(app: Flask) -> None:
         SESSION_COOKIE_SECURE=app.config.get("SECURE_COOKIES", False),
     )
     app.after_request(add_security_headers)
+    if app.config.get("AUTH") == "accounts" and not app.config.get("SECURE_COOKIES"):
+        log.warning(
+            "PLAYGROUND_AUTH=accounts without PLAYGROUND_SECURE_COOKIES=1: session cookies may "
+            "travel over plain HTTP. Set it once the playground is served over HTTPS."
+        )
