@@ -105,7 +105,7 @@ class SmtpSession:
 
     def _open(self, host: str, port: int, addresses: list[str] | None) -> tuple[socket.socket, str]:
         if addresses is None:
-            addresses = resolve(host, port, self.limits.connect_timeout)
+            addresses = resolve(host, port)
         errors: list[str] = []
         code = "connect"
         for address in addresses:

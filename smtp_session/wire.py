@@ -75,7 +75,8 @@ def reply_bytes(reply: Reply) -> bytes:
     return "".join(line + ending for line in reply.lines).encode("utf-8", "replace")
 
 
-def resolve(host: str, port: int, timeout: float) -> list[str]:
+def resolve(host: str, port: int = 0) -> list[str]:
+    """Every address of ``host``, in the resolver's order, without repeats."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:

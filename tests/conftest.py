@@ -37,8 +37,8 @@ def sandbox(data_dir: Path) -> Iterator[SandboxServer]:
     server.stop()
 
 
-@pytest.fixture
-def app(data_dir: Path, sandbox: SandboxServer):  # type: ignore[no-untyped-def]
+def build_app(data_dir: Path, sandbox: SandboxServer, **config: Any):  # type: ignore[no-untyped-def]
+    """An app talking to the test sandbox (not starting its own), with ``config`` on top."""
     return create_app(
         {
             "TESTING": True,
@@ -47,8 +47,14 @@ def app(data_dir: Path, sandbox: SandboxServer):  # type: ignore[no-untyped-def]
             "SANDBOX_PORT": sandbox.config.port,
             "SANDBOX_TLS_PORT": sandbox.config.tls_port,
             "CONNECT_TIMEOUT": 3.0,
+            **config,
         }
     )
+
+
+@pytest.fixture
+def app(data_dir: Path, sandbox: SandboxServer):  # type: ignore[no-untyped-def]
+    return build_app(data_dir, sandbox)
 
 
 @pytest.fixture

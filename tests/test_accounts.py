@@ -12,8 +12,7 @@ import websocket
 from argon2 import PasswordHasher, profiles
 from sqlalchemy import update
 
-from app import create_app
-from tests.conftest import LiveServer, WsDriver
+from tests.conftest import LiveServer, WsDriver, build_app
 from transcripts.schema import transcripts
 
 PASSWORD = "correct horse battery staple"
@@ -23,19 +22,7 @@ TOKEN = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 
 def make_app(data_dir, sandbox, **config: Any):  # type: ignore[no-untyped-def]
-    return create_app(
-        {
-            "TESTING": True,
-            "DATA_DIR": data_dir,
-            "START_SANDBOX": False,
-            "SANDBOX_PORT": sandbox.config.port,
-            "SANDBOX_TLS_PORT": sandbox.config.tls_port,
-            "CONNECT_TIMEOUT": 3.0,
-            "AUTH": "accounts",
-            "PASSWORD_HASHER": CHEAP,
-            **config,
-        }
-    )
+    return build_app(data_dir, sandbox, **{"AUTH": "accounts", "PASSWORD_HASHER": CHEAP, **config})
 
 
 class Auth:

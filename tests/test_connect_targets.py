@@ -6,8 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from app import create_app
-from tests.conftest import LiveServer, WsDriver
+from tests.conftest import LiveServer, WsDriver, build_app
 from tests.dns_server import DnsServer
 from web.services import parse_targets
 
@@ -28,18 +27,7 @@ def dns() -> Iterator[DnsServer]:
 
 
 def _live(data_dir, sandbox, **config):  # type: ignore[no-untyped-def]
-    app = create_app(
-        {
-            "TESTING": True,
-            "DATA_DIR": data_dir,
-            "START_SANDBOX": False,
-            "SANDBOX_PORT": sandbox.config.port,
-            "SANDBOX_TLS_PORT": sandbox.config.tls_port,
-            "CONNECT_TIMEOUT": 3.0,
-            **config,
-        }
-    )
-    return LiveServer(app)
+    return LiveServer(build_app(data_dir, sandbox, **config))
 
 
 @pytest.fixture

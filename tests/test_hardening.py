@@ -10,21 +10,11 @@ import sys
 import pytest
 import websocket
 
-from app import create_app
-from tests.conftest import LiveServer, WsDriver, free_port
+from tests.conftest import LiveServer, WsDriver, build_app, free_port
 
 
 def _app(data_dir, sandbox, **config):  # type: ignore[no-untyped-def]
-    return create_app(
-        {
-            "TESTING": True,
-            "DATA_DIR": data_dir,
-            "START_SANDBOX": False,
-            "SANDBOX_PORT": sandbox.config.port,
-            "SANDBOX_TLS_PORT": sandbox.config.tls_port,
-            **config,
-        }
-    )
+    return build_app(data_dir, sandbox, **config)
 
 
 def test_pages_carry_a_strict_content_security_policy(client):

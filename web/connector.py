@@ -8,14 +8,14 @@ through); ``mx:domain`` through an MX lookup shown like ``dig mx`` and RFC 5321 
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from smtp_session.errors import ConnectError, PlaygroundError
+from smtp_session.errors import PlaygroundError
 from smtp_session.mx import connect_candidates, lookup_mx
 from smtp_session.session import SmtpSession
+from smtp_session.wire import resolve
 
 from .frames import FrameError
 from .services import Services, Target
@@ -118,11 +118,5 @@ def _connect_mx(services: Services, plan: Plan, smtp: SmtpSession, emit: Emit) -
 
 
 def _resolve_once(host: str) -> list[str]:
-    try:
-        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise ConnectError(
-            f"Could not find the address of {host}: the name was not found ({exc.strerror}).",
-            code="name_not_found",
-        ) from exc
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+    """Every address of ``host``, looked up once (the policy checks them all)."""
+    return resolve(host)
