@@ -13,9 +13,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from web import api, pages, transcripts_api, transcripts_views, ws
 from web.access import init_access
+from web.bindguard import check_bind
 from web.compress import init_compression
 from web.config import add_arguments, from_arguments, from_environ
-from web.security import check_bind, init_security
+from web.security import init_security
 from web.services import Services
 
 log = logging.getLogger("playground")

@@ -37,8 +37,6 @@ class CheckWarning:
         return asdict(self)
 
 
-Warning = CheckWarning  # the name the rest of the app uses for it
-
 # code: (message, fix, source). Texts are str.format templates.
 TEXTS: dict[str, tuple[str, str, str]] = {
     "line:too-long": (

@@ -75,7 +75,6 @@ class Dialogue:
         # Lines the AUTH mechanism will ask for, known when AUTH is sent, so that a pasted batch
         # (sent before any 334 arrives) is still recognised as credentials and redacted.
         self.auth_expected = 0
-        self.starttls_sent = False
 
     def expect_greeting(self) -> None:
         self.pending.append(Pending(GREETING, None))

@@ -136,7 +136,6 @@ class SmtpSession:
             if len(self.dialogue.pending) == 1 and out.expects_reply:
                 self._owed_since = time.monotonic()  # a new wait for a reply starts now
             if out.verb == "STARTTLS":
-                self.dialogue.starttls_sent = True
                 self._tls_step = "asked"
             # Emitted before the bytes leave: the reply can only follow the line, so the
             # console and the transcript always show a line before the reply it caused.

@@ -98,15 +98,17 @@ class Guide:
         if "lines" in data:
             warnings, explain = self._check_message_lines(data["lines"]), None
         else:
-            warnings, explain = self._check_sent(text, kind)
+            warnings, explain = self._check_sent(text, kind, data.get("verb"))
         frame["warnings"] = [w.to_dict() for w in warnings]
         frame["explain"] = explain
         frame["keys"] = explain.get("keys", []) if explain else []
         return frame
 
-    def _check_sent(self, text: str, kind: str) -> tuple[list[Any], dict[str, Any] | None]:
+    def _check_sent(
+        self, text: str, kind: str, verb: str | None
+    ) -> tuple[list[Any], dict[str, Any] | None]:
         if kind == COMMAND:
-            if text.split(" ", 1)[0].upper() == "DATA":
+            if verb == "DATA":
                 self.message = MessageState(caps=set(self.tx.capabilities))
             return check_command(text, self.tx, sandbox=self.sandbox), _explain_command(text)
         if kind == AUTH_RESPONSE:

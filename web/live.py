@@ -176,7 +176,8 @@ class LiveSession:
             # Free the slot before the browser hears of the close, so it can reconnect at once.
             self.admission.release()
         with self._lock:
-            frame = self.guide.frame_for(event) if self.guide else _plain_frame(event)
+            assert self.guide is not None  # set in _on_connect before the session exists
+            frame = self.guide.frame_for(event)
             self._publish(frame)
             while self.guide is not None and self.guide.extra:
                 self._publish(self.guide.extra.pop(0))
@@ -228,11 +229,3 @@ class LiveSession:
             self.smtp.close(reason, "browser_gone")
         if self.admission is not None:
             self.admission.release()
-
-
-def _plain_frame(event: Event) -> Frame:
-    data = dict(event.data)
-    reply = data.pop("reply", None)
-    if reply is not None:
-        data.update(reply.to_dict())
-    return {"type": event.type, **data}

@@ -10,8 +10,6 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Request, Response, request
 
-from .bindguard import check_bind, is_loopback  # noqa: F401  (re-exported for app.py)
-
 log = logging.getLogger(__name__)
 
 # No inline script anywhere: every script is a module served from /static. The embed page may
