@@ -104,6 +104,17 @@ class Dialogue:
             self.data_lines = []
         return Outgoing(text, COMMAND, verb, True)
 
+    def classify_message(self, lines: list[str]) -> Outgoing:
+        """``classify`` for message lines sent together (in DATA, at most one "." and only
+        last); returns the outcome of the last line."""
+        if not lines or not self.in_data or "." in lines[:-1]:
+            raise ValueError("classify_message takes message lines ending at most with '.'")
+        if lines[-1] == ".":
+            self.data_lines += lines[:-1]
+            return self.classify(".")
+        self.data_lines += lines
+        return Outgoing(lines[-1], DATA, None, False)
+
     def on_reply(self, reply: Reply) -> Pending | None:
         """Attribute a reply to the oldest owed one; None for an unsolicited reply (e.g. 421)."""
         owed = self.pending.popleft() if self.pending else None

@@ -27,6 +27,7 @@ from .wire import (
     EventSink,
     Limits,
     check_line,
+    check_lines,
     describe_os_error,
     error_code,
     reply_bytes,
@@ -167,32 +168,37 @@ class SmtpSession:
 
         Message lines (inside DATA) go out as one write and one ``sent`` event carrying them
         all: a pasted 20 MB message is a few hundred thousand lines, not as many events.
+        Returns each command line's classification and, for each run of message lines, its
+        last line's.
         """
         lines = list(lines)
-        for line in lines:
-            check_line(line)
+        check_lines(lines)
         out: list[Outgoing] = []
         i = 0
         while i < len(lines):
             if self.dialogue.in_data:
-                end = lines.index(".", i) + 1 if "." in lines[i:] else len(lines)
-                out += self._send_message_lines(lines[i:end])
+                try:
+                    end = lines.index(".", i) + 1
+                except ValueError:
+                    end = len(lines)
+                out.append(self._send_message_lines(lines[i:end]))
                 i = end
             else:
                 out.append(self.send_line(lines[i]))
                 i += 1
         return out
 
-    def _send_message_lines(self, lines: list[str]) -> list[Outgoing]:
+    def _send_message_lines(self, lines: list[str]) -> Outgoing:
+        """Message lines: one classification, one event, one write; returns the last line's."""
         with self._wlock:
             sock = self._writable()
-            out = [self.dialogue.classify(line) for line in lines]
-            if out[-1].expects_reply and len(self.dialogue.pending) == 1:
+            out = self.dialogue.classify_message(lines)
+            if out.expects_reply and len(self.dialogue.pending) == 1:
                 self._owed_since = time.monotonic()
             data = {"text": lines[0], "lines": lines, "kind": DATA, "verb": None}
             self._emit(Event("sent", data))
             try:
-                sock.sendall(b"".join(line.encode("utf-8") + b"\r\n" for line in lines))
+                sock.sendall(("\r\n".join(lines) + "\r\n").encode("utf-8"))
             except OSError as exc:
                 self._shutdown(f"sending failed: {describe_os_error(exc)}", "send_failed")
                 raise SessionClosed(f"Sending failed: {describe_os_error(exc)}.") from exc

@@ -51,6 +51,15 @@ def check_line(text: str) -> None:
             )
 
 
+def check_lines(lines: list[str]) -> None:
+    """``check_line`` for a batch: one scan of the whole batch, line by line only to name
+    the culprit (a pasted message is hundreds of thousands of lines)."""
+    joined = "".join(lines)
+    if any(ch in joined for ch in _FORBIDDEN):
+        for line in lines:
+            check_line(line)
+
+
 def try_recv(sock: ssl.SSLSocket, restore_timeout: float) -> bytes | None:
     """Whatever the TLS socket can give without waiting; None if no whole record is in."""
     sock.settimeout(0.0)

@@ -511,14 +511,17 @@ def test_no_password_in_the_database_exports_or_logs(
     secrets = [DEMO_PASSWORD, b64(DEMO_PASSWORD), PLAIN]
     secrets += [s.encode().hex() for s in secrets[:1]]
     haystacks = {"logs": caplog.text}
-    data_dir = Path(app.config["DATA_DIR"])
-    for path in data_dir.glob("playground.db*"):  # the database, its WAL and shared memory
-        haystacks[path.name] = path.read_bytes().decode("latin-1")
     for tid in ids:
         haystacks[f"{tid} api"] = api.get(tid, frames="1").get_data(as_text=True)
         for fmt in FORMATS:
             haystacks[f"{tid} {fmt}"] = api.export(tid, fmt).data.decode()
-    assert len(haystacks) >= 2 + 3 * (len(FORMATS) + 1)
+    data_dir = Path(app.config["DATA_DIR"])
+    # The database, its WAL and shared memory, and the journal of entries not yet committed.
+    files = [*data_dir.glob("playground.db*"), *data_dir.glob("journal/*")]
+    assert any(p.parent.name == "journal" for p in files)
+    for path in files:
+        haystacks[path.name] = path.read_bytes().decode("latin-1")
+    assert len(haystacks) >= 3 + 3 * (len(FORMATS) + 1)
     markers = "".join(haystacks[f"{tid} txt"] for tid in ids)
     assert "redacted" in markers and "CRAM-MD5 response" in markers
     for name, text in haystacks.items():

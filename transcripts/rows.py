@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import exists, or_
@@ -12,7 +13,7 @@ from sqlalchemy import exists, or_
 from transcripts.errors import StoreError
 from transcripts.model import Entry, Note, Transcript, utc
 from transcripts.schema import MAX_ENTRY_BYTES, MAX_TITLE, entries, transcripts
-from transcripts.validate import Invalid, check_entry
+from transcripts.validate import MAX_TEXT, Invalid, check_entry
 
 
 def token_hash(token: str) -> str:
@@ -46,6 +47,65 @@ def entry_row(transcript_id: str, entry: Entry) -> dict[str, Any]:
         "code": entry.get("code") if entry["kind"] == "reply" else None,
         "text": search_text(entry),
     }
+
+
+def lines_row(transcript_id: str, first: Entry, lines: list[str]) -> dict[str, Any]:
+    """One row for message lines sent in one batch (a ``lines`` frame of a paste).
+
+    It stands for one ``sent`` entry per line, shaped like ``first`` (the entry for
+    ``lines[0]``, checked here) but for its seq and text; :func:`entries_of` gives them back.
+    A 20 MB paste is ~270,000 lines: a row (and a JSON encoding) per line was what limited
+    throughput, so the store keeps one per batch, under the first line's seq.
+    """
+    entry_row(transcript_id, {**first, "text": lines[0]})  # the shape, checked once
+    if any(type(line) is not str for line in lines) or max(map(len, lines)) > MAX_TEXT:
+        raise StoreError(f"a line is not a string of at most {MAX_TEXT} characters")
+    data = {k: v for k, v in first.items() if k != "text"}
+    payload = json.dumps({**data, BATCH: lines}, ensure_ascii=False, separators=(",", ":"))
+    return {
+        "transcript_id": transcript_id,
+        "seq": first["seq"],
+        "t_ms": first["t"],
+        "kind": "lines",
+        "payload": payload,
+        "code": None,
+        "text": "\n".join(lines),  # what a search looks at
+        "entries": len(lines),  # not a column: how many entries the row stands for
+    }
+
+
+BATCH = "batch_lines"  # the key of a batch row's payload that holds its lines
+
+
+def entries_of(payload: str) -> list[Entry]:
+    """The entries a stored row stands for: itself, or one per line of a batch row."""
+    data = json.loads(payload)
+    lines = data.pop(BATCH, None)
+    if lines is None:
+        return [data]
+    first, explain = data["seq"], data.pop("explain", [])
+    return [
+        {**data, "seq": first + i, "text": line, "explain": explain if i == 0 else []}
+        for i, line in enumerate(lines)
+    ]
+
+
+def row_of_payload(transcript_id: str, payload: str) -> dict[str, Any]:
+    """The row for a journaled payload (``transcripts.writer``), checked again."""
+    data = json.loads(payload)
+    lines = data.pop(BATCH, None)
+    if lines is None:
+        return entry_row(transcript_id, data)
+    return lines_row(transcript_id, {**data, "text": lines[0] if lines else ""}, lines)
+
+
+@dataclass
+class Pending:
+    """A write waiting for the group commit: rows for one transcript, then maybe its close."""
+
+    transcript_id: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    close: str | None = None  # the close reason, when this write ends the transcript
 
 
 def checked_title(title: str | None) -> str | None:

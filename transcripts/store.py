@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -17,15 +16,18 @@ from transcripts import db, process
 from transcripts.errors import NotFound, StoreError
 from transcripts.model import Entry, Note, Transcript
 from transcripts.rows import (
+    Pending,
     checked_title,
+    entries_of,
     entry_row,
+    lines_row,
     matches,
     note_of,
+    row_of_payload,
     token_hash,
     transcript_of,
 )
 from transcripts.schema import MAX_NOTE, MAX_TITLE, VISIBILITIES, entries, notes, transcripts
-from transcripts.validate import MAX_TEXT
 
 EntryList = list[Entry]
 _META_COLUMNS = [c for c in transcripts.c if c.name != "edit_token_hash"]
@@ -55,11 +57,43 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _close_stmt(transcript_id: str, reason: str | None, status: str) -> Any:
+    return (
+        update(transcripts)
+        .where(transcripts.c.id == transcript_id, transcripts.c.status == "live")
+        .values(
+            status=status, ended_at=_now(), close_reason=(reason or None) and reason[:MAX_TITLE]
+        )
+    )
+
+
+_ROW_COLUMNS = ("transcript_id", "seq", "t_ms", "kind", "payload", "code", "text")
+
+
+def _insert_rows(conn: Any, rows: list[dict[str, Any]]) -> None:
+    """executemany straight through the driver: SQLAlchemy's per-row parameter processing
+    was most of the cost of a group commit (a pasted message is thousands of rows)."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    sql = f"INSERT INTO entries ({', '.join(_ROW_COLUMNS)}) VALUES ({', '.join([mark] * 7)})"
+    conn.exec_driver_sql(sql, [tuple(row[c] for c in _ROW_COLUMNS) for row in rows])
+
+
+def _rows_by_transcript(batch: list[Pending]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for item in batch:
+        if item.rows:
+            grouped.setdefault(item.transcript_id, []).extend(item.rows)
+    return grouped
+
+
 class Store:
     """Transcripts, their entries and notes, in one SQL database."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Called before every read: a group-commit writer (transcripts.writer) sets it to wait
+        # for what this process has queued, so a reader here sees every entry already sent.
+        self.settle: Callable[[], object] = lambda: None
 
     @classmethod
     def open(cls, url: str | None = None, *, upgrade: bool = True) -> Store:
@@ -136,34 +170,79 @@ class Store:
         except IntegrityError:
             raise StoreError("an entry of the batch is already stored", code="duplicate") from None
 
-    def append_lines(
-        self, transcript_id: str, first: Entry, lines: list[str]
-    ) -> None:
+    def append_lines(self, transcript_id: str, first: Entry, lines: list[str]) -> None:
         """Message lines sent in one batch, in one transaction: one entry per line, shaped
-        like ``first`` (a checked ``sent`` entry for ``lines[0]``) but for its seq and text.
-
-        A 20 MB paste is ~270,000 lines; building these rows directly rather than through
-        the generic per-entry checks keeps recording from being what limits throughput.
-        """
-        rows = [entry_row(transcript_id, {**first, "text": lines[0]})] if lines else []
-        base = {k: v for k, v in first.items() if k not in ("seq", "text", "explain")}
-        for offset, line in enumerate(lines[1:], start=1):
-            if not isinstance(line, str) or len(line) > MAX_TEXT:
-                raise StoreError(f"a line is not a string of at most {MAX_TEXT} characters")
-            entry = {**base, "seq": first["seq"] + offset, "text": line, "explain": []}
-            payload = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
-            rows.append({"transcript_id": transcript_id, "seq": entry["seq"],
-                         "t_ms": entry["t"], "kind": "sent", "payload": payload,
-                         "code": None, "text": line})  # fmt: skip
-        params = {"tid": transcript_id, "n": len(rows), "code": None}
+        like ``first`` (a checked ``sent`` entry for ``lines[0]``) but for its seq and text
+        (stored as one row, ``rows.lines_row``)."""
+        if not lines:
+            return
+        row = lines_row(transcript_id, first, lines)
+        params = {"tid": transcript_id, "n": len(lines), "code": None}
         try:
             with db.writer(self.engine) as conn, conn.begin():
                 if conn.execute(_bump_many, params).rowcount != 1:
                     raise self._not_live(conn, transcript_id)
-                if rows:
-                    conn.execute(_insert_entry, rows)
+                _insert_rows(conn, [row])
         except IntegrityError:
             raise StoreError("a line of the batch is already stored", code="duplicate") from None
+
+    def write_batch(self, batch: list[Pending]) -> list[str]:
+        """Apply queued writes (``transcripts.writer``) in one transaction, committed now.
+
+        Each item adds rows to a live transcript and may then close it. Rows for a
+        transcript that is no longer live (deleted, or closed elsewhere) are dropped: the
+        ids of those transcripts are returned. A duplicate row fails the whole batch
+        (IntegrityError), and the caller retries item by item.
+        """
+        dropped: list[str] = []
+        with db.writer(self.engine) as conn, conn.begin():
+            live_rows: list[dict[str, Any]] = []
+            for tid, rows in _rows_by_transcript(batch).items():
+                codes = [r["code"] for r in rows if r["code"] is not None]
+                count = sum(r.get("entries", 1) for r in rows)
+                params = {"tid": tid, "n": count, "code": codes[-1] if codes else None}
+                if conn.execute(_bump_many, params).rowcount == 1:
+                    live_rows += rows
+                else:
+                    dropped.append(tid)
+            if live_rows:
+                _insert_rows(conn, live_rows)
+            for item in batch:
+                if item.close is not None:
+                    conn.execute(_close_stmt(item.transcript_id, item.close, "closed"))
+        return dropped
+
+    def restore(self, transcript_id: str, payloads: dict[int, str]) -> int:
+        """Rows a dead process journaled (payloads by seq) but may not have committed: store
+        the missing ones, whatever the transcript's status now; returns the entries added."""
+        if not payloads:
+            return 0
+        with db.writer(self.engine) as conn, conn.begin():
+            found = select(transcripts.c.id).where(transcripts.c.id == transcript_id)
+            if conn.scalar(found) is None:
+                return 0
+            have = set(
+                conn.scalars(
+                    select(entries.c.seq).where(
+                        entries.c.transcript_id == transcript_id,
+                        entries.c.seq.between(min(payloads), max(payloads)),
+                    )
+                )
+            )
+            rows = [
+                row_of_payload(transcript_id, payload)
+                for seq, payload in sorted(payloads.items())
+                if seq not in have
+            ]
+            count = sum(row.get("entries", 1) for row in rows)
+            if rows:
+                _insert_rows(conn, rows)
+                conn.execute(
+                    update(transcripts)
+                    .where(transcripts.c.id == transcript_id)
+                    .values(entry_count=transcripts.c.entry_count + count)
+                )
+        return count
 
     def _not_live(self, conn: Any, transcript_id: str) -> StoreError:
         status = conn.scalar(select(transcripts.c.status).where(transcripts.c.id == transcript_id))
@@ -175,18 +254,13 @@ class Store:
         """End a live transcript (closed, or interrupted); False if it was not live."""
         if status not in ("closed", "interrupted"):
             raise StoreError(f"a transcript cannot be closed as {status!r}")
-        stmt = (
-            update(transcripts)
-            .where(transcripts.c.id == transcript_id, transcripts.c.status == "live")
-            .values(
-                status=status, ended_at=_now(), close_reason=(reason or None) and reason[:MAX_TITLE]
-            )
-        )
+        stmt = _close_stmt(transcript_id, reason, status)
         with db.writer(self.engine) as conn, conn.begin():
             return conn.execute(stmt).rowcount == 1
 
     def get(self, transcript_id: str, entries: bool = True) -> Transcript | None:
         """The transcript with its notes and (unless ``entries`` is False) entries, or None."""
+        self.settle()
         with self.engine.begin() as conn:
             row = conn.execute(
                 select(*_META_COLUMNS).where(transcripts.c.id == transcript_id)
@@ -208,17 +282,31 @@ class Store:
 
     def entries(self, transcript_id: str, since: int = 0) -> EntryList:
         """Entries with seq >= ``since``, in order (a replay or a reconnecting viewer)."""
+        self.settle()
         with self.engine.begin() as conn:
             return self._entries(conn, transcript_id, since)
 
     @staticmethod
     def _entries(conn: Any, transcript_id: str, since: int) -> EntryList:
-        rows = conn.execute(
-            select(entries.c.payload)
-            .where(entries.c.transcript_id == transcript_id, entries.c.seq >= since)
-            .order_by(entries.c.seq)
-        )
-        return [json.loads(payload) for (payload,) in rows]
+        found = [
+            entry
+            for (payload,) in conn.execute(
+                select(entries.c.payload)
+                .where(entries.c.transcript_id == transcript_id, entries.c.seq >= since)
+                .order_by(entries.c.seq)
+            )
+            for entry in entries_of(payload)
+        ]
+        if since > 0:  # the line at ``since`` may sit in a batch row stored under an earlier seq
+            before = conn.execute(
+                select(entries.c.kind, entries.c.payload)
+                .where(entries.c.transcript_id == transcript_id, entries.c.seq < since)
+                .order_by(entries.c.seq.desc())
+                .limit(1)
+            ).first()
+            if before is not None and before.kind == "lines":
+                found[:0] = [e for e in entries_of(before.payload) if e["seq"] >= since]
+        return found
 
     def delete(self, transcript_id: str) -> bool:
         """Delete a transcript with its entries and notes (foreign keys cascade)."""
@@ -291,6 +379,7 @@ class Store:
         owner: str | None = None,
     ) -> list[Transcript]:
         """Newest first, no entries; ``search`` matches title, target, reply code or line text."""
+        self.settle()
         stmt = select(*_META_COLUMNS).order_by(transcripts.c.created_at.desc(), transcripts.c.id)
         if owner is not None:
             stmt = stmt.where(transcripts.c.owner == owner)

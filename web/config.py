@@ -48,6 +48,13 @@ SETTINGS: list[tuple[str, str, type, Any, str]] = [
     ),
     ("IMPORT_MAX_BYTES", "PLAYGROUND_IMPORT_MAX_BYTES", int, 10 << 20, "largest transcript import"),
     (
+        "COMMIT_INTERVAL",
+        "PLAYGROUND_COMMIT_INTERVAL",
+        float,
+        0.02,
+        "seconds between group commits of live transcript entries",
+    ),
+    (
         "SANDBOX_AUTH_REQUIRE_TLS",
         "PLAYGROUND_SANDBOX_AUTH_REQUIRE_TLS",
         bool,

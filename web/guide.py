@@ -21,6 +21,7 @@ from smtp_session.checker import (
 from smtp_session.dialogue import AUTH_RESPONSE, COMMAND, END_OF_DATA, GREETING
 from smtp_session.explain import explain_command, explain_reply
 from smtp_session.lessons import Lesson, LessonProgress
+from smtp_session.message_lines import check_data_lines
 from smtp_session.redact import Redactor
 from smtp_session.reply import Reply
 from smtp_session.session import Event
@@ -119,9 +120,7 @@ class Guide:
 
     def _check_message_lines(self, lines: list[str]) -> list[Any]:
         state = self.message or MessageState(caps=set(self.tx.capabilities))
-        warnings = []
-        for line in lines:
-            warnings += check_data_line(line, state)
+        warnings = check_data_lines(lines, state)
         self.message = None if lines and lines[-1] == "." else state
         return warnings
 

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from smtp_session.errors import PlaygroundError
-from smtp_session.session import Event, SmtpSession, check_line
+from smtp_session.session import Event, SmtpSession
+from smtp_session.wire import check_lines
 
 from .admission import Admission
 from .connector import open_connection, plan_connect
@@ -130,8 +131,7 @@ class LiveSession:
 
     def _send_lines(self, lines: list[str]) -> None:
         smtp = self._require_session()
-        for line in lines:
-            check_line(line)  # refuse the whole batch before counting or sending any of it
+        check_lines(lines)  # refuse the whole batch before counting or sending any of it
         if self.quota is not None:
             self.quota.charge(lines, smtp.dialogue)
         smtp.send_lines(lines)

@@ -28,7 +28,7 @@ class Quota:
 
     def charge(self, lines: list[str], dialogue: Dialogue) -> None:
         """Account for lines about to be sent (all or none); refuse what goes over a limit."""
-        size = sum(len(line.encode("utf-8", "surrogatepass")) + 2 for line in lines)
+        size = len("".join(lines).encode("utf-8", "surrogatepass")) + 2 * len(lines)
         if self.bytes + size > self.max_bytes:
             raise LimitError(
                 f"This session has sent {self.bytes:,} bytes; the limit is {self.max_bytes:,} "
@@ -62,11 +62,17 @@ class Quota:
         """Recipients in the transaction after these lines, and messages they complete."""
         in_data = dialogue.in_data
         recipients, messages = self.recipients, 0
-        for line in lines:
-            if in_data:
-                if line == ".":
-                    in_data, messages = False, messages + 1
+        i = 0
+        while i < len(lines):
+            if in_data:  # skip the message to its end (a paste: don't look at every line)
+                try:
+                    i = lines.index(".", i) + 1
+                except ValueError:
+                    break
+                in_data, messages = False, messages + 1
                 continue
+            line = lines[i]
+            i += 1
             verb = verb_of(line)
             if verb in ("MAIL", "RSET"):
                 recipients = 0  # a new transaction (RFC 5321 §4.1.1.2, §4.1.1.5)

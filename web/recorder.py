@@ -66,8 +66,13 @@ def entry_of(frame: dict[str, Any], seq: int) -> dict[str, Any] | None:
 class Recorder:
     """One transcript being written: ``record`` each frame, ``finish`` once."""
 
-    def __init__(self, store: Any, transcript_id: str, edit_token: str | None) -> None:
+    def __init__(
+        self, store: Any, transcript_id: str, edit_token: str | None, writer: Any = None
+    ) -> None:
         self.store = store
+        # Entries and the close go through the group-commit writer when there is one
+        # (transcripts.writer); the store's own methods commit each one at once.
+        self.sink = writer if writer is not None else store
         self.transcript_id = transcript_id
         self.edit_token = edit_token
         self._seq = 0
@@ -75,16 +80,19 @@ class Recorder:
         self._finished = False
 
     @classmethod
-    def start(cls, store: Any, target: dict[str, Any], owner: str | None = None) -> Recorder:
+    def start(
+        cls, store: Any, target: dict[str, Any], owner: str | None = None, writer: Any = None
+    ) -> Recorder:
         """Create the transcript record (or, with no store, just an id)."""
         if store is None:
             return cls(None, secrets.token_urlsafe(24), None)
         label = f"{target['name']} ({target['host']}:{target['port']})"
         transcript, token = store.create(target=label, owner=owner)
-        return cls(store, transcript.id, token)
+        return cls(store, transcript.id, token, writer)
 
     def record(self, frame: dict[str, Any]) -> int | None:
-        """Append the frame's entries now; returns the first sequence number (its line)."""
+        """Append the frame's entries (journaled now, committed within milliseconds when a
+        writer is used); returns the first sequence number (its line)."""
         with self._lock:
             if self._finished:
                 return None
@@ -95,7 +103,7 @@ class Recorder:
                 return None
             self._seq += 1
             if self.store is not None:
-                self.store.append(self.transcript_id, entry)
+                self.sink.append(self.transcript_id, entry)
             return entry["seq"]
 
     def _record_lines(self, frame: dict[str, Any]) -> int:
@@ -106,7 +114,7 @@ class Recorder:
         if self.store is not None and lines:
             entry = entry_of(frame, first)
             assert entry is not None
-            self.store.append_lines(self.transcript_id, entry, lines)
+            self.sink.append_lines(self.transcript_id, entry, lines)
         return first
 
     def add_note(self, seq: int, text: str, author: str | None = None) -> dict[str, Any]:
@@ -120,4 +128,4 @@ class Recorder:
                 return
             self._finished = True
         if self.store is not None:
-            self.store.close(self.transcript_id, reason)
+            self.sink.close(self.transcript_id, reason)

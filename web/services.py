@@ -19,6 +19,7 @@ from smtp_session.session import Limits
 from smtp_session.tlsinfo import client_context
 from transcripts.process import local_process_is_alive
 from transcripts.store import Store
+from transcripts.writer import Writer, recover
 
 from .admission import Admission
 from .frames import FrameError
@@ -71,8 +72,13 @@ class Services:
         self.lessons: dict[str, Lesson] = {lesson.id: lesson for lesson in load_lessons()}
         self.targets: dict[str, Target] = {t.name: t for t in self._named_targets()}
         self.store = Store.open(config["DATABASE_URL"] or f"sqlite:///{data_dir / 'playground.db'}")
-        # Transcripts left live by a process that died (SIGKILL, power cut) are interrupted.
+        # What a process that died (SIGKILL, power cut) journaled is stored, and the
+        # transcripts it left live become interrupted.
+        journal = data_dir / "journal"
+        recover(self.store, journal, local_process_is_alive)
         self.store.mark_interrupted(local_process_is_alive)
+        self.writer = Writer(self.store, journal, config["COMMIT_INTERVAL"])
+        atexit.register(self.writer.stop)
         self.sandbox: SandboxServer | None = None
 
     def start_sandbox(self) -> None:
@@ -162,7 +168,7 @@ class Services:
         return client_context(verify=not accept_unverified)
 
     def recorder_for(self, target: Target, owner: str | None = None) -> Recorder:
-        return Recorder.start(self.store, target.public(), owner)
+        return Recorder.start(self.store, target.public(), owner, writer=self.writer)
 
     def guide_for(self, target: Target | None) -> Guide:
         return Guide(sandbox=target.sandbox if target else True)

@@ -1,0 +1,261 @@
+"""The group-commit writer and its journal, against SQLite and PostgreSQL (TEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.test_store import ROOT, count, reply, sent, url  # noqa: F401 - url is a fixture
+from transcripts import Store, StoreError
+from transcripts.process import local_process_is_alive
+from transcripts.rows import entries_of, entry_row, lines_row, row_of_payload
+from transcripts.writer import Writer, recover
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[Store]:  # noqa: F811 - the url fixture, parametrized
+    opened = Store.open(url)
+    yield opened
+    opened.dispose()
+
+
+@pytest.fixture
+def other(url: str) -> Iterator[Store]:  # noqa: F811
+    """A second store on the same database, as another process would read it (no writer)."""
+    opened = Store.open(url, upgrade=False)
+    yield opened
+    opened.dispose()
+
+
+def wait_until(check: Any, timeout: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.01)
+    return check()
+
+
+def test_entries_reach_other_readers_within_the_interval_without_any_flush(
+    store: Store, other: Store, tmp_path: Path
+) -> None:
+    writer = Writer(store, tmp_path / "journal", interval=0.02)
+    tid = store.create("mx.example.org:25")[0].id
+    t0 = time.monotonic()
+    for seq in range(0, 40, 2):
+        writer.append(tid, sent(seq, "NOOP"))
+        writer.append(tid, reply(seq + 1, 250, "250 OK", after="NOOP"))
+    assert wait_until(lambda: count(other, "entries", tid) == 40)
+    assert time.monotonic() - t0 < 2.0
+    got = other.get(tid)
+    assert got is not None and got.entry_count == 40 and got.last_code == 250
+    assert [e["seq"] for e in got.entries] == list(range(40))
+    writer.stop()
+
+
+def test_a_read_in_the_writing_process_sees_everything_already_queued(
+    store: Store, other: Store, tmp_path: Path
+) -> None:
+    writer = Writer(store, tmp_path / "journal", interval=3600)  # never on its own
+    tid = store.create("mx.example.org:25")[0].id
+    writer.append(tid, sent(0, "EHLO client.example"))
+    writer.append(tid, reply(1, 250, "250 mx hello", after="EHLO"))
+    writer.append_lines(tid, sent(2, "Subject: hi", "data"), ["Subject: hi", "", "body", "."])
+    assert count(other, "entries", tid) == 0  # queued and journaled, not committed yet
+    got = store.get(tid)  # the store waits for its writer
+    assert got is not None and [e["seq"] for e in got.entries] == list(range(6))
+    assert [e.get("text") for e in got.entries][2:] == ["Subject: hi", "", "body", "."]
+    assert got.entry_count == 6 and len(other.entries(tid)) == 6
+    writer.stop()
+
+
+def test_close_is_applied_after_the_entries_queued_before_it(store: Store, tmp_path: Path) -> None:
+    writer = Writer(store, tmp_path / "journal", interval=3600)
+    tid = store.create("mx.example.org:25")[0].id
+    writer.append(tid, sent(0, "QUIT"))
+    writer.append(tid, reply(1, 221, "221 Bye", after="QUIT"))
+    writer.close(tid, "the server closed the connection")
+    assert writer.flush(5)
+    got = store.get(tid)
+    assert got is not None and got.status == "closed" and got.entry_count == 2
+    assert got.close_reason == "the server closed the connection"
+    writer.stop()
+
+
+def test_a_bad_entry_fails_in_the_caller_and_queues_nothing(store: Store, tmp_path: Path) -> None:
+    writer = Writer(store, tmp_path / "journal", interval=3600)
+    tid = store.create("mx.example.org:25")[0].id
+    with pytest.raises(Exception, match="kind"):
+        writer.append(tid, {"seq": 0, "t": 0, "kind": "nonsense"})
+    assert writer.flush(1) and count(store, "entries", tid) == 0
+    writer.stop()
+
+
+def test_entries_for_a_transcript_deleted_meanwhile_are_dropped_and_the_rest_kept(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = Writer(store, tmp_path / "journal", interval=3600)
+    gone, kept = store.create("a:25")[0].id, store.create("b:25")[0].id
+    writer.append(gone, sent(0, "NOOP"))
+    writer.append(kept, sent(0, "NOOP"))
+    store.delete(gone)  # while its entry waits in the queue
+    caplog.set_level("INFO", logger="transcripts.writer")
+    assert writer.flush(5)
+    assert count(store, "entries", kept) == 1 and count(store, "entries", gone) == 0
+    assert f"transcript {gone} is no longer live" in caplog.text
+    writer.stop()
+
+
+def test_a_duplicate_in_a_batch_does_not_cost_the_other_writes(
+    store: Store, tmp_path: Path
+) -> None:
+    writer = Writer(store, tmp_path / "journal", interval=3600)
+    tid, other_tid = store.create("a:25")[0].id, store.create("b:25")[0].id
+    store.append(tid, sent(0, "NOOP"))  # committed directly: the queued seq 0 is a duplicate
+    writer.append(tid, sent(0, "NOOP"))
+    writer.append(other_tid, sent(0, "EHLO x"))
+    assert writer.flush(10)
+    assert count(store, "entries", other_tid) == 1 and count(store, "entries", tid) == 1
+    writer.stop()
+
+
+def test_stop_commits_what_waits_and_removes_the_journal(store: Store, tmp_path: Path) -> None:
+    journal = tmp_path / "journal"
+    writer = Writer(store, journal, interval=3600)
+    tid = store.create("a:25")[0].id
+    writer.append(tid, sent(0, "NOOP"))
+    assert len(list(journal.glob("*.journal"))) == 1
+    writer.stop()
+    assert count(store, "entries", tid) == 1
+    assert list(journal.glob("*.journal")) == []
+
+
+def test_the_journal_starts_again_once_everything_in_it_is_committed(
+    store: Store, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal"
+    writer = Writer(store, journal, interval=0.01)
+    tid = store.create("a:25")[0].id
+    lines = ["x" * 900] * 1500  # ~1.4 MB journaled: over the size that triggers a restart
+    writer.append_lines(tid, sent(0, lines[0], "data"), lines)
+    assert writer.flush(10)
+    (path,) = journal.glob("*.journal")
+    assert wait_until(lambda: path.stat().st_size == 0)
+    writer.append(tid, sent(1500, "."))  # appends still land at the start of the file
+    assert 0 < path.stat().st_size < 1000
+    writer.stop()
+
+
+def test_a_batch_row_stands_for_exactly_the_entries_one_row_per_line_would_hold() -> None:
+    first = {**sent(7, "Subject: 100% sure \u00e9", "data"), "step": "message",
+             "explain": ["warning:data:no-blank-line"]}  # fmt: skip
+    lines = ["Subject: 100% sure \u00e9", 'quote " and \\ and \t tab', "..dot", "\ud800x", ""]
+    row = lines_row("tid", first, lines)
+    assert (row["seq"], row["kind"], row["entries"]) == (7, "lines", 5)
+    expected = [
+        {**first, "seq": 7 + i, "text": line, "explain": first["explain"] if i == 0 else []}
+        for i, line in enumerate(lines)
+    ]
+    assert entries_of(row["payload"]) == expected
+    for entry in expected:
+        entry_row("tid", entry)  # each one a valid entry on its own
+    assert row_of_payload("tid", row["payload"]) == row  # what recovery rebuilds
+
+
+def test_a_batch_row_refuses_a_line_over_the_limit() -> None:
+    with pytest.raises(StoreError, match="at most"):
+        lines_row("tid", sent(0, "a", "data"), ["a", "x" * 70_000])
+
+
+def test_entries_since_a_line_inside_a_batch_row(store: Store) -> None:
+    tid = store.create("a:25")[0].id
+    store.append(tid, sent(0, "DATA"))
+    store.append_lines(tid, sent(1, "l1", "data"), ["l1", "l2", "l3", "."])
+    store.append(tid, reply(5, 250, "250 OK", after=".") | {"after": "end-of-data"})
+    assert [e["seq"] for e in store.entries(tid, since=3)] == [3, 4, 5]
+    assert [e.get("text") for e in store.entries(tid, since=2)][:3] == ["l2", "l3", "."]
+    assert [e["seq"] for e in store.entries(tid)] == list(range(6))
+    assert store.get(tid).entry_count == 6
+    assert [t.id for t in store.list(search="l3")] == [tid]  # a line inside a batch is found
+
+
+_KILLED_WRITER = """
+import sys
+from pathlib import Path
+from transcripts import Store
+from transcripts.writer import Writer
+store = Store.open(sys.argv[1])
+writer = Writer(store, Path(sys.argv[2]), interval=3600)  # nothing is committed on its own
+created, _ = store.create("crash.example:25")
+print(created.id, flush=True)
+seq = 0
+while True:
+    writer.append(created.id, {"seq": seq, "t": seq, "kind": "sent", "text": f"NOOP {seq}",
+                               "line_kind": "command"})
+    if seq % 50 == 0:
+        writer.append_lines(created.id, {"seq": seq + 1, "t": seq, "kind": "sent",
+                            "text": "a", "line_kind": "data"}, ["a", "b", "."])
+        seq += 3
+    print(seq, flush=True)
+    seq += 1
+"""
+
+
+@pytest.mark.slow
+def test_after_a_sigkill_recover_stores_every_journaled_entry(
+    url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "journal"
+    with subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WRITER, url, str(journal)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        assert proc.stdout is not None
+        tid = proc.stdout.readline().strip()
+        last = -1
+        while last < 300:
+            last = int(proc.stdout.readline())
+        proc.send_signal(signal.SIGKILL)
+        for line in proc.stdout.read().split():
+            last = int(line)  # acknowledged (journaled) before the kill landed
+        proc.wait()
+    (path,) = journal.glob("*.journal")
+    with open(path, "ab") as handle:
+        handle.write(b'{"tid":"' + tid.encode() + b'","entries":[{"seq":99')  # cut short
+    store = Store.open(url)
+    try:
+        assert count(store, "entries", tid) == 0  # nothing was committed by the dead writer
+        restored = recover(store, journal, local_process_is_alive)
+        seqs = [e["seq"] for e in store.entries(tid)]
+        assert seqs == list(range(len(seqs))) and last + 1 <= len(seqs)
+        assert restored == {tid: len(seqs)}
+        texts = [e["text"] for e in store.entries(tid)]
+        assert texts[:5] == ["NOOP 0", "a", "b", ".", "NOOP 4"]
+        assert store.get(tid).entry_count == len(seqs)
+        assert list(journal.glob("*.journal")) == []
+        assert recover(store, journal, local_process_is_alive) == {}  # nothing twice
+    finally:
+        store.dispose()
+
+
+def test_recover_leaves_the_journal_of_a_running_process_alone(
+    store: Store, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal"
+    writer = Writer(store, journal, interval=3600)
+    tid = store.create("a:25")[0].id
+    writer.append(tid, sent(0, "NOOP"))
+    assert recover(store, journal, local_process_is_alive) == {}  # it is ours, and we run
+    assert len(list(journal.glob("*.journal"))) == 1
+    writer.stop()
