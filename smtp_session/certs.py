@@ -10,11 +10,6 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 SANDBOX_NAMES = ("localhost", "sandbox.test")
 SANDBOX_IPS = ("127.0.0.1", "::1")
 
@@ -53,8 +48,9 @@ def ensure_sandbox_cert(folder: Path) -> CertPair:
         cert_pem, key_pem = make_self_signed("SMTP Playground sandbox", SANDBOX_NAMES, SANDBOX_IPS)
         _write_private(key_path, key_pem)
         cert_path.write_bytes(cert_pem)
-    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-    der = cert.public_bytes(serialization.Encoding.DER)
+    # ssl decodes the PEM: importing cryptography (~10 MB) only to read it back would cost
+    # every worker that memory.
+    der = ssl.PEM_cert_to_DER_cert(cert_path.read_text())
     return CertPair(cert_path, key_path, fingerprint(der))
 
 
@@ -66,6 +62,11 @@ def make_self_signed(
     not_before: dt.datetime | None = None,
 ) -> tuple[bytes, bytes]:
     """A self-signed certificate and key, PEM-encoded (also used by tests for bad certificates)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     start = not_before or dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)

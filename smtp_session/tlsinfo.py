@@ -7,8 +7,6 @@ import ssl
 import weakref
 from typing import Any
 
-from cryptography import x509
-
 from .certs import fingerprint
 from .errors import PlaygroundError
 
@@ -101,6 +99,8 @@ def _short(fp: str) -> str:
 
 
 def _cert_facts(der: bytes) -> dict[str, Any]:
+    from cryptography import x509  # on a TLS handshake only: workers start smaller
+
     cert = x509.load_der_x509_certificate(der)
     try:
         ext = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)

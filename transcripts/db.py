@@ -6,14 +6,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant works: it only has to be the same in every process migrating one database.
 _PG_MIGRATION_LOCK = 0x534D5450  # "SMTP"
+# The newest revision in transcripts/migrations (a test keeps it equal to Alembic's head).
+# A database already there is not migrated, so a worker never imports Alembic (~11 MB).
+HEAD = "0003"
 
 
 def default_url(data_dir: str | os.PathLike[str] | None = None) -> str:
@@ -69,6 +71,11 @@ def writer(engine: Engine) -> Connection:
 
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Upgrade the database to ``revision`` (Alembic), serialised across processes."""
+    if revision == "head" and _stored_revision(engine) == HEAD:
+        return
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     with writer(engine) as conn, conn.begin():
@@ -78,8 +85,18 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+def _stored_revision(engine: Engine) -> str | None:
+    """The revision the database records, read with plain SQL (None: not migrated yet)."""
+    try:
+        with engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    except SQLAlchemyError:
+        return None
+
+
 def head_revision() -> str | None:
     """The newest revision the migrations know (what ``migrate`` upgrades to)."""
+    from alembic.config import Config
     from alembic.script import ScriptDirectory
 
     config = Config()

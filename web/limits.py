@@ -14,8 +14,6 @@ import uuid
 from collections import deque
 from typing import Any, Protocol
 
-import redis
-
 from smtp_session.errors import PlaygroundError
 
 DEFAULT_SLOT_TTL_S = 60.0  # a heartbeat every ~20 s keeps a live session's slot
@@ -250,13 +248,16 @@ class RedisLimits:
     ) -> None:
         self.prefix = prefix
         self._slot_ms, self._count_ms = int(slot_ttl_s * 1000), int(count_ttl_s * 1000)
+        import redis  # only when REDIS_URL is set: a worker without it stays smaller
+
+        self._errors = redis.RedisError
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._scripts = {name: self.client.register_script(lua) for name, lua in _LUA.items()}
 
     def _run(self, script: str, key: str, *args: str | int) -> Any:
         try:
             return self._scripts[script](keys=[self.prefix + key], args=list(args))
-        except redis.RedisError as error:
+        except self._errors as error:
             raise _unavailable(error) from error
 
     def acquire_session(self, subject: str, session_id: str, max_concurrent: int) -> None:
@@ -303,7 +304,7 @@ class RedisLimits:
         self.client.close()
 
 
-def _unavailable(error: redis.RedisError) -> LimitError:
+def _unavailable(error: Exception) -> LimitError:
     # Fail closed: without the shared counts no process can tell whether a limit is reached.
     return LimitError(
         f"The shared limits store (Redis) cannot be reached ({type(error).__name__}), so no "

@@ -7,7 +7,7 @@ from email.policy import compat32
 
 from flask import Blueprint, abort, current_app, render_template
 
-from smtp_session.sandbox import DEMO_PASSWORD, DEMO_USER, SCENARIOS
+from smtp_session.scenarios import DEMO_PASSWORD, DEMO_USER, SCENARIOS
 
 bp = Blueprint("pages", __name__)
 

@@ -14,7 +14,6 @@ from smtp_session.dns_input import config_from_setting
 from smtp_session.lessons import Lesson, load_lessons
 from smtp_session.mailbox import Mailbox
 from smtp_session.policy import TargetPolicy
-from smtp_session.sandbox import SandboxConfig, SandboxServer
 from smtp_session.session import Limits
 from smtp_session.tlsinfo import client_context
 from transcripts.process import local_process_is_alive
@@ -79,10 +78,12 @@ class Services:
         self.store.mark_interrupted(local_process_is_alive)
         self.writer = Writer(self.store, journal, config["COMMIT_INTERVAL"])
         atexit.register(self.writer.stop)
-        self.sandbox: SandboxServer | None = None
+        self.sandbox: Any = None  # a SandboxServer, when this process runs the sandbox
 
     def start_sandbox(self) -> None:
         """Start the built-in sandbox SMTP server in this process (stopped at exit)."""
+        from smtp_session.sandbox import SandboxConfig, SandboxServer  # aiosmtpd: only here
+
         cfg = self.config
         sandbox = SandboxServer(
             SandboxConfig(

@@ -1,0 +1,70 @@
+"""What the sandbox is known by: its name, the demo account and the failure scenarios.
+
+Kept apart from ``sandbox.py`` (the aiosmtpd server) so the web pages can list them without
+importing aiosmtpd into every worker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SANDBOX_HOSTNAME = "sandbox.test"
+DEMO_USER = "demo"
+DEMO_PASSWORD = "demo-password"
+GREYLIST_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A recipient address the sandbox refuses on purpose, the way real servers do."""
+
+    address: str
+    reply: str
+    teaches: str
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.address: s
+    for s in (
+        Scenario(
+            "unknown@sandbox.test",
+            "550 5.1.1 <unknown@sandbox.test>: Recipient address rejected: User unknown",
+            "a permanent failure: the mailbox does not exist (RFC 3463 X.1.1)",
+        ),
+        Scenario(
+            "full@sandbox.test",
+            "452 4.2.2 <full@sandbox.test>: Mailbox full, try again later",
+            "a transient failure: the mailbox is over quota (X.2.2)",
+        ),
+        Scenario(
+            "greylist@sandbox.test",
+            f"451 4.7.1 <greylist@sandbox.test>: Greylisted, retry in {GREYLIST_SECONDS} seconds",
+            "greylisting: retry the same recipient after the delay and it is accepted",
+        ),
+        Scenario(
+            "relay@elsewhere.example",
+            "550 5.7.1 <relay@elsewhere.example>: Relay access denied",
+            "relaying denied: this server does not deliver for that domain (X.7.1)",
+        ),
+        Scenario(
+            "toobig@sandbox.test",
+            "552 5.3.4 <toobig@sandbox.test>: Message size exceeds fixed limit for this mailbox",
+            "message too big (X.3.4)",
+        ),
+        Scenario(
+            "policy@sandbox.test",
+            "550 5.7.26 <policy@sandbox.test>: Unauthenticated mail refused by DMARC policy",
+            "a policy rejection: SPF/DKIM/DMARC checks failed (X.7.26)",
+        ),
+        Scenario(
+            "disabled@sandbox.test",
+            "550 5.2.1 <disabled@sandbox.test>: Mailbox disabled, not accepting messages",
+            "the mailbox exists but is disabled (X.2.1)",
+        ),
+        Scenario(
+            "tempfail@sandbox.test",
+            "450 4.2.0 <tempfail@sandbox.test>: Mailbox temporarily unavailable",
+            "a transient mailbox problem (X.2.0)",
+        ),
+    )
+}
