@@ -33,6 +33,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # Frames a little over MAX_FRAME still arrive so we can answer with an error frame;
         # far larger ones are cut off by the WebSocket layer itself.
         "max_message_size": 4 * app.config["MAX_FRAME"],
+        # simple-websocket reads 4 KiB at a time by default: a pasted message's 1 MiB frames
+        # took ~250 reads and parser passes each.
+        "receive_bytes": 256 * 1024,
     }
     init_security(app)
     init_compression(app)

@@ -15,7 +15,7 @@ import pytest
 from tests.test_store import ROOT, count, reply, sent, url  # noqa: F401 - url is a fixture
 from transcripts import Store, StoreError
 from transcripts.process import local_process_is_alive
-from transcripts.rows import entries_of, entry_row, lines_row, row_of_payload
+from transcripts.rows import entries_of, entry_row, journal_payload, lines_row, row_of_payload
 from transcripts.writer import Writer, recover
 
 
@@ -164,10 +164,16 @@ def test_a_batch_row_stands_for_exactly_the_entries_one_row_per_line_would_hold(
         {**first, "seq": 7 + i, "text": line, "explain": first["explain"] if i == 0 else []}
         for i, line in enumerate(lines)
     ]
-    assert entries_of(row["payload"]) == expected
+    assert entries_of(row["payload"], row["text"]) == expected
+    assert row["text"] == "\n".join(lines)  # what a search looks at, stored once
     for entry in expected:
         entry_row("tid", entry)  # each one a valid entry on its own
-    assert row_of_payload("tid", row["payload"]) == row  # what recovery rebuilds
+    assert row_of_payload("tid", journal_payload(row)) == row  # what recovery rebuilds
+
+
+def test_a_batch_row_refuses_a_line_with_a_line_break() -> None:
+    with pytest.raises(StoreError, match="line break"):
+        lines_row("tid", sent(0, "a", "data"), ["a", "b\nc"])
 
 
 def test_a_batch_row_refuses_a_line_over_the_limit() -> None:

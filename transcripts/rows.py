@@ -60,8 +60,12 @@ def lines_row(transcript_id: str, first: Entry, lines: list[str]) -> dict[str, A
     entry_row(transcript_id, {**first, "text": lines[0]})  # the shape, checked once
     if any(type(line) is not str for line in lines) or max(map(len, lines)) > MAX_TEXT:
         raise StoreError(f"a line is not a string of at most {MAX_TEXT} characters")
+    text = "\n".join(lines)
+    if text.count("\n") != len(lines) - 1:
+        raise StoreError("a message line may not contain a line break")
     data = {k: v for k, v in first.items() if k != "text"}
-    payload = json.dumps({**data, BATCH: lines}, ensure_ascii=False, separators=(",", ":"))
+    # The lines themselves are the search text: stored once, split again on read.
+    payload = json.dumps({**data, BATCH: len(lines)}, ensure_ascii=False, separators=(",", ":"))
     return {
         "transcript_id": transcript_id,
         "seq": first["seq"],
@@ -69,34 +73,42 @@ def lines_row(transcript_id: str, first: Entry, lines: list[str]) -> dict[str, A
         "kind": "lines",
         "payload": payload,
         "code": None,
-        "text": "\n".join(lines),  # what a search looks at
+        "text": text,
         "entries": len(lines),  # not a column: how many entries the row stands for
     }
 
 
-BATCH = "batch_lines"  # the key of a batch row's payload that holds its lines
+BATCH = "batch_lines"  # in a batch row's payload: how many lines its text holds
+_BATCH_TEXT = "batch_text"  # in a journaled batch payload: the lines, joined by "\n"
 
 
-def entries_of(payload: str) -> list[Entry]:
+def entries_of(payload: str, text: str | None) -> list[Entry]:
     """The entries a stored row stands for: itself, or one per line of a batch row."""
     data = json.loads(payload)
-    lines = data.pop(BATCH, None)
-    if lines is None:
+    if data.pop(BATCH, None) is None:
         return [data]
     first, explain = data["seq"], data.pop("explain", [])
     return [
         {**data, "seq": first + i, "text": line, "explain": explain if i == 0 else []}
-        for i, line in enumerate(lines)
+        for i, line in enumerate((text or "").split("\n"))
     ]
 
 
+def journal_payload(row: dict[str, Any]) -> str:
+    """What the journal keeps of a row: its payload, and a batch row's lines with it."""
+    if row["kind"] != "lines":
+        return str(row["payload"])
+    text = json.dumps(row["text"], ensure_ascii=False)
+    return f'{row["payload"][:-1]},"{_BATCH_TEXT}":{text}}}'
+
+
 def row_of_payload(transcript_id: str, payload: str) -> dict[str, Any]:
-    """The row for a journaled payload (``transcripts.writer``), checked again."""
+    """The row for a journaled payload (``journal_payload``), checked again."""
     data = json.loads(payload)
-    lines = data.pop(BATCH, None)
-    if lines is None:
+    if data.pop(BATCH, None) is None:
         return entry_row(transcript_id, data)
-    return lines_row(transcript_id, {**data, "text": lines[0] if lines else ""}, lines)
+    lines = str(data.pop(_BATCH_TEXT, "")).split("\n")
+    return lines_row(transcript_id, {**data, "text": lines[0]}, lines)
 
 
 @dataclass

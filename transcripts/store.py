@@ -290,22 +290,23 @@ class Store:
     def _entries(conn: Any, transcript_id: str, since: int) -> EntryList:
         found = [
             entry
-            for (payload,) in conn.execute(
-                select(entries.c.payload)
+            for kind, payload, text in conn.execute(
+                select(entries.c.kind, entries.c.payload, entries.c.text)
                 .where(entries.c.transcript_id == transcript_id, entries.c.seq >= since)
                 .order_by(entries.c.seq)
             )
-            for entry in entries_of(payload)
+            for entry in entries_of(payload, text if kind == "lines" else None)
         ]
         if since > 0:  # the line at ``since`` may sit in a batch row stored under an earlier seq
             before = conn.execute(
-                select(entries.c.kind, entries.c.payload)
+                select(entries.c.kind, entries.c.payload, entries.c.text)
                 .where(entries.c.transcript_id == transcript_id, entries.c.seq < since)
                 .order_by(entries.c.seq.desc())
                 .limit(1)
             ).first()
             if before is not None and before.kind == "lines":
-                found[:0] = [e for e in entries_of(before.payload) if e["seq"] >= since]
+                batch = entries_of(before.payload, before.text)
+                found[:0] = [e for e in batch if e["seq"] >= since]
         return found
 
     def delete(self, transcript_id: str) -> bool:

@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from transcripts import process
 from transcripts.model import Entry
-from transcripts.rows import Pending, entry_row, lines_row
+from transcripts.rows import Pending, entry_row, journal_payload, lines_row
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ class _Journal:
         return cls(path, fd)
 
     def write(self, item: Pending) -> None:
-        payloads = ",".join(row["payload"] for row in item.rows)
+        payloads = ",".join(journal_payload(row) for row in item.rows)
         line = f'{{"tid":{json.dumps(item.transcript_id)},"entries":[{payloads}]}}\n'
         data = line.encode("utf-8", "surrogatepass")
         view = memoryview(data)
