@@ -20,14 +20,14 @@ SERVERS: dict[str, list[str]] = {
     "embedded": [sys.executable, "app.py", "--port", "{port}"],
     "gunicorn-threads": [
         sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app",
-        "--bind", "127.0.0.1:{port}", "--workers", "2", "--worker-class", "gthread",
+        "--bind", "127.0.0.1:{port}", "--workers", "{workers}", "--worker-class", "gthread",
         # A WebSocket holds its pool thread for the whole session: 1,000 consoles over two
         # workers need (with the kernel's uneven spread) well over 500 threads each.
         "--threads", "{threads}", "--worker-connections", "{connections}",
     ],
     "gunicorn-gevent": [
         sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app",
-        "--bind", "127.0.0.1:{port}", "--workers", "2", "--worker-class", "gevent",
+        "--bind", "127.0.0.1:{port}", "--workers", "{workers}", "--worker-class", "gevent",
         "--worker-connections", "{connections}",
     ],
 }  # fmt: skip
@@ -101,10 +101,13 @@ def start_sandbox(data_dir: Path) -> tuple[Started, SandboxPorts]:
     return _spawn("sandbox", cmd, dict(os.environ), data_dir / "sandbox.log", ports.port), ports
 
 
-def start_app(kind: str, data_dir: Path, sandbox: SandboxPorts, sessions: int) -> Started:
+def start_app(
+    kind: str, data_dir: Path, sandbox: SandboxPorts, sessions: int, workers: int = 2
+) -> Started:
     """The web app in one of the SERVERS layouts, pointed at the sandbox."""
     port = free_port()
-    fields = {"port": port, "threads": sessions + 50, "connections": 2 * sessions + 100}
+    fields = {"port": port, "threads": sessions + 50, "connections": 2 * sessions + 100,
+              "workers": workers}  # fmt: skip
     cmd = [part.format(**fields) for part in SERVERS[kind]]
     env = dict(os.environ)
     env.update(

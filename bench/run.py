@@ -40,7 +40,7 @@ class Sizes:
     transcript_entries: int
 
 
-FULL = Sizes(3000, 100, 20.0, 1, (100, 500, 1000), 100, 50, 1000, 10_000)
+FULL = Sizes(3000, 100, 20.0, 3, (100, 500, 1000), 100, 50, 1000, 10_000)
 QUICK = Sizes(300, 10, 2.0, 1, (20, 50), 20, 10, 50, 500)
 PARTS = ("roundtrip", "setup", "data", "churn", "concurrency", "transcripts")
 
@@ -51,6 +51,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--server", choices=sorted(procs.SERVERS), default="embedded")
     parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (gunicorn-*)")
     return parser.parse_args(argv)
 
 
@@ -61,7 +62,7 @@ def measure(args: argparse.Namespace, sizes: Sizes, data_dir: Path) -> dict[str,
     try:
         sandbox, ports = procs.start_sandbox(data_dir)
         started.append(sandbox)
-        app = procs.start_app(args.server, data_dir, ports, max(sizes.levels))
+        app = procs.start_app(args.server, data_dir, ports, max(sizes.levels), args.workers)
         started.append(app)
         wsfy = procs.start_websockify(data_dir, ports)
         started.append(wsfy)
@@ -115,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     results["targets"] = report.verdicts(results)
     results["run"] = {
         "server": args.server,
+        "workers": args.workers if args.server != "embedded" else 1,
         "quick": args.quick,
         "sizes": vars(sizes),
         "cpus": os.cpu_count(),
@@ -122,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
     }
-    print(f"server: {args.server}  quick: {args.quick}  load before/after: "
+    print(f"server: {args.server}  workers: {results['run']['workers']}  quick: {args.quick}  "
+          "load before/after: "
           f"{results['run']['loadavg_before']} / {results['run']['loadavg_after']}")  # fmt: skip
     print(report.table(results))
     for v in results["targets"]:

@@ -48,7 +48,14 @@ class Writer:
         self.store = store
         self.journal_dir = journal_dir
         self.interval = interval
-        self._cond = threading.Condition()
+        # One lock, two conditions: the thread waits on _wake, which a producer signals only
+        # when it has something new to say (the first entry of a group, or "hurry"), so a
+        # round trip does not wake the thread twice; flushers and held-back producers wait
+        # on _settled, signalled after each commit.
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)
+        self._wake = threading.Condition(lock)
+        self._settled = self._cond
         self._commit_lock = threading.Lock()  # the thread and stop() never commit at once
         self._queue: list[Pending] = []
         self._rows_waiting = 0
@@ -82,8 +89,8 @@ class Writer:
             if self._done >= target:
                 return True
             self._hurry = True
-            self._cond.notify_all()
-            return self._cond.wait_for(lambda: self._done >= target, timeout)
+            self._wake.notify()
+            return self._settled.wait_for(lambda: self._done >= target, timeout)
 
     def stop(self) -> None:
         """Commit what waits, here and now, and remove this process's journal."""
@@ -103,15 +110,17 @@ class Writer:
     def _submit(self, item: Pending) -> None:
         with self._cond:
             self._start()
-            self._cond.wait_for(lambda: self._rows_waiting < MAX_PENDING_ROWS)
+            self._settled.wait_for(lambda: self._rows_waiting < MAX_PENDING_ROWS)
             if item.rows and self._journal is not None:
                 self._journal.write(item)
             self._queue.append(item)
             self._queued += 1
             self._rows_waiting += sum(row.get("entries", 1) for row in item.rows)
-            if self._rows_waiting >= BATCH_ROWS:
+            hurry = self._rows_waiting >= BATCH_ROWS and not self._hurry
+            if hurry:
                 self._hurry = True
-            self._cond.notify_all()
+            if hurry or len(self._queue) == 1:
+                self._wake.notify()
 
     def _start(self) -> None:
         """The thread (and journal) belong to the process that writes: start them lazily,
@@ -126,9 +135,9 @@ class Writer:
     def _run(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: bool(self._queue))
+                self._wake.wait_for(lambda: bool(self._queue))
                 # Group: let a few milliseconds' worth of entries gather, unless a reader waits.
-                self._cond.wait_for(lambda: self._hurry, self.interval)
+                self._wake.wait_for(lambda: self._hurry, self.interval)
             with self._commit_lock:
                 with self._cond:
                     batch, self._queue = self._queue, []
@@ -142,7 +151,7 @@ class Writer:
                         self._hurry = False
                         if self._journal is not None:
                             self._journal.truncate_if_large()
-                    self._cond.notify_all()
+                    self._settled.notify_all()
 
     def _commit(self, batch: list[Pending], retry: bool) -> None:
         """One transaction for the batch; item by item if one of them is refused."""
