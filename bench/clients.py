@@ -95,6 +95,15 @@ class Websockify:
         self.ws.close()
 
 
+class Bridge(Websockify):
+    """bench/bridge.py: the same raw bytes as websockify, through flask-sock (no subprotocol)."""
+
+    def __init__(self, port: int) -> None:
+        self.ws = websocket.create_connection(f"ws://127.0.0.1:{port}/", timeout=10)
+        self.ws.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.greeting = self.read_reply()
+
+
 class Playground:
     """The app's WebSocket: JSON frames, a 'sent' frame per line and a 'reply' per reply."""
 

@@ -6,19 +6,23 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .clients import Direct, Playground, Websockify
+from .clients import Bridge, Direct, Playground, Websockify
 from .stats import latency, ratio
 
 ROUND = 100  # commands per client per round; rounds rotate so drift hits all three alike
 
 
-def roundtrip(n: int, sandbox_port: int, websockify_port: int, app_port: int) -> dict[str, Any]:
+def roundtrip(
+    n: int, sandbox_port: int, websockify_port: int, app_port: int, bridge_port: int | None = None
+) -> dict[str, Any]:
     """NOOP p50/p99 over ``n`` commands on each path, interleaved in rounds."""
     clients: dict[str, Any] = {
         "direct": Direct(sandbox_port),
         "websockify": Websockify(websockify_port),
         "playground": Playground(app_port),
     }
+    if bridge_port is not None:
+        clients["flask-sock bridge"] = Bridge(bridge_port)
     samples: dict[str, list[int]] = {name: [] for name in clients}
     try:
         for client in clients.values():
@@ -36,7 +40,9 @@ def roundtrip(n: int, sandbox_port: int, websockify_port: int, app_port: int) ->
             client.close()
     result = {name: latency(s) for name, s in samples.items()}
     direct = result["direct"]
-    for name in ("websockify", "playground"):
+    for name in result:
+        if name == "direct":
+            continue
         result[name]["p50_ratio"] = ratio(result[name]["p50_ms"], direct["p50_ms"])
         result[name]["p99_ratio"] = ratio(result[name]["p99_ms"], direct["p99_ms"])
     return result

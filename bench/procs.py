@@ -135,6 +135,16 @@ def start_websockify(data_dir: Path, sandbox: SandboxPorts) -> Started:
     return _spawn("websockify", cmd, dict(os.environ), data_dir / "websockify.log", port)
 
 
+def start_bridge(data_dir: Path, sandbox: SandboxPorts) -> Started:
+    """bench/bridge.py under gunicorn (one gevent worker): the stack's own floor."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "gunicorn", "bench.bridge:app", "--worker-class", "gevent",
+           "--workers", "1", "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null",
+           "--log-level", "warning"]  # fmt: skip
+    env = {**os.environ, "BRIDGE_TARGET_PORT": str(sandbox.port)}
+    return _spawn("bridge", cmd, env, data_dir / "bridge.log", port)
+
+
 # -- /proc -------------------------------------------------------------------------------
 
 

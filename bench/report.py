@@ -17,7 +17,9 @@ def rows(r: dict[str, Any]) -> list[Row]:
     out: list[Row] = []
     rt = r.get("roundtrip")
     if rt:
-        for path in ("direct", "websockify", "playground"):
+        for path in ("direct", "websockify", "flask-sock bridge", "playground"):
+            if path not in rt:
+                continue
             d = rt[path]
             ratio = "" if path == "direct" else f"{d['p50_ratio']}x / {d['p99_ratio']}x"
             out.append((f"NOOP round trip p50/p99, {path}", f"{_ms(d)} / {_ms(d, 'p99_ms')}",

@@ -66,10 +66,12 @@ def measure(args: argparse.Namespace, sizes: Sizes, data_dir: Path) -> dict[str,
         started.append(app)
         wsfy = procs.start_websockify(data_dir, ports)
         started.append(wsfy)
+        bridge = procs.start_bridge(data_dir, ports)
+        started.append(bridge)
         url = f"ws://127.0.0.1:{app.port}/ws"
         steps = {
             "roundtrip": lambda: latency.roundtrip(
-                sizes.roundtrips, ports.port, wsfy.port, app.port
+                sizes.roundtrips, ports.port, wsfy.port, app.port, bridge.port
             ),
             "setup": lambda: latency.setup(sizes.setups, ports.port, ports.tls_port, app.port),
             "data": lambda: throughput.data_throughput(
