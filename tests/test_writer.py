@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -265,3 +266,25 @@ def test_recover_leaves_the_journal_of_a_running_process_alone(
     assert recover(store, journal, local_process_is_alive) == {}  # it is ours, and we run
     assert len(list(journal.glob("*.journal"))) == 1
     writer.stop()
+
+
+def test_the_wal_is_checkpointed_in_the_background_not_by_a_commit(tmp_path: Path) -> None:
+    """SQLite's own checkpoint would fsync inside a commit (on gevent's loop); ours runs on
+    a native thread: written pages reach the database file without any commit doing it."""
+    from transcripts import checkpoint
+
+    db = tmp_path / "playground.db"
+    store = Store.open(f"sqlite:///{db}")
+    writer = Writer(store, tmp_path / "journal", interval=0.01)
+    try:
+        tid = store.create("a:25")[0].id
+        before = db.stat().st_size
+        lines = ["y" * 900] * 2000  # ~1.8 MB: far under the automatic checkpoint's 40 MB
+        writer.append_lines(tid, sent(0, lines[0], "data"), lines)
+        assert writer.flush(10)
+        assert wait_until(lambda: db.stat().st_size > before + 1_500_000, timeout=10)
+        assert checkpoint._running[(os.getpid(), str(db))].checkpoints >= 1
+    finally:
+        writer.stop()
+        store.dispose()
+    assert (os.getpid(), str(db)) not in checkpoint._running

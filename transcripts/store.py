@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, Integer, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from transcripts import db, process
+from transcripts import checkpoint, db, process
 from transcripts.errors import NotFound, StoreError
 from transcripts.model import Entry, Note, Transcript
 from transcripts.rows import (
@@ -103,8 +103,22 @@ class Store:
             db.migrate(engine)
         return cls(engine)
 
+    def start_checkpoints(self) -> None:
+        """SQLite: checkpoint the WAL from a native thread (transcripts/checkpoint.py)."""
+        if self._sqlite_file:
+            checkpoint.start(self._sqlite_file)
+
+    @property
+    def _sqlite_file(self) -> str | None:
+        url = self.engine.url
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            return str(url.database)
+        return None
+
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and stop checkpointing)."""
+        if self._sqlite_file:
+            checkpoint.stop(self._sqlite_file)
         self.engine.dispose()
 
     def create(

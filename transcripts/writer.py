@@ -39,6 +39,17 @@ TRUNCATE_AT = 1 << 20  # the journal starts again once everything in it is commi
 RETRY_DELAYS = (0.05, 0.2, 1.0, 5.0)  # the database is unreachable: try again after...
 
 
+_pid = os.getpid()  # os.getpid() is a system call; this is kept current across forks
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
 class Writer:
     """Queue entries for one transcript store; a thread commits them in groups."""
 
@@ -100,7 +111,7 @@ class Writer:
                 self._commit(batch, retry=False)
                 self._done += len(batch)
                 self._rows_waiting = 0
-            if self._journal is not None and self._pid == os.getpid():
+            if self._journal is not None and self._pid == _pid:
                 self._journal.remove()
                 self._journal = None
             self._cond.notify_all()
@@ -125,10 +136,11 @@ class Writer:
     def _start(self) -> None:
         """The thread (and journal) belong to the process that writes: start them lazily,
         again in a forked child (a gunicorn worker)."""
-        if self._pid == os.getpid():
+        if self._pid == _pid:
             return
-        self._pid = os.getpid()
+        self._pid = _pid
         self._journal = _Journal.open(self.journal_dir) if self.journal_dir else None
+        self.store.start_checkpoints()
         self._thread = threading.Thread(target=self._run, name="transcript-writer", daemon=True)
         self._thread.start()
 
