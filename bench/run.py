@@ -49,9 +49,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes for a CI smoke run")
     parser.add_argument("--json", type=Path, help="write the results here")
-    parser.add_argument("--server", choices=sorted(procs.SERVERS), default="embedded")
+    parser.add_argument("--server", choices=sorted(procs.SERVERS), default="gunicorn-gevent")
     parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (gunicorn-*)")
+    parser.add_argument("--workers", type=int, default=1, help="gunicorn workers (gunicorn-*)")
     return parser.parse_args(argv)
 
 
