@@ -189,7 +189,16 @@ class SandboxServer:
             self._start(implicit)
 
     def _start(self, controller: Controller) -> None:
-        controller.start()
+        try:
+            controller.start()
+        except BaseException:
+            # aiosmtpd leaves a controller that failed to start (port taken) with its thread
+            # and event loop: stop and close them here, or the loop leaks its sockets.
+            controller.stop(no_assert=True)
+            if not controller.loop.is_running():
+                controller.loop.close()
+            self.stop()
+            raise
         self._controllers.append(controller)
 
     @property

@@ -31,8 +31,16 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def sandbox(data_dir: Path) -> Iterator[SandboxServer]:
     """The real aiosmtpd sandbox on free loopback ports."""
-    server = SandboxServer(SandboxConfig(data_dir=data_dir, port=free_port(), tls_port=free_port()))
-    server.start()
+    for attempt in range(3):  # a free port can be taken by another test before we bind it
+        server = SandboxServer(
+            SandboxConfig(data_dir=data_dir, port=free_port(), tls_port=free_port())
+        )
+        try:
+            server.start()
+            break
+        except OSError:
+            if attempt == 2:
+                raise
     yield server
     server.stop()
 

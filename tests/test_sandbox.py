@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import smtplib
+import socket
+import warnings
+from pathlib import Path
+
+import pytest
 
 from smtp_session.mailbox import Mailbox
 from smtp_session.sandbox import SandboxConfig, SandboxServer
@@ -71,3 +77,16 @@ def test_ids_that_are_not_ours_are_404(client):
         "/api/sandbox/messages/..%2F..%2Fsecret_key/raw",
     ):
         assert client.get(path).status_code == 404, path
+
+
+def test_a_sandbox_that_cannot_bind_leaves_nothing_open(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = SandboxServer(SandboxConfig(data_dir=tmp_path, port=port, tls_port=None))
+        with pytest.raises(OSError):
+            server.start()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        gc.collect()
