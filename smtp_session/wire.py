@@ -41,7 +41,8 @@ EventSink = Callable[[Event], None]
 
 
 def check_line(text: str) -> None:
-    """Refuse a line that would put a bare CR, LF or NUL on the wire."""
+    """Refuse a line that would put a bare CR, LF or NUL on the wire, or cannot be sent as
+    UTF-8 at all (a lone surrogate, which JSON's "\ud800" escape can carry)."""
     for ch, name in _FORBIDDEN.items():
         if ch in text:
             raise LineError(
@@ -49,15 +50,34 @@ def check_line(text: str) -> None:
                 "send one line at a time (RFC 5321 §2.3.8).",
                 code="bad_line",
             )
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise LineError(
+                f"The line contains {text[exc.start]!r}, half of a UTF-16 surrogate pair, "
+                "which is no character and cannot be sent; retype or paste it again.",
+                code="bad_line",
+            ) from None
 
 
 def check_lines(lines: list[str]) -> None:
     """``check_line`` for a batch: one scan of the whole batch, line by line only to name
     the culprit (a pasted message is hundreds of thousands of lines)."""
     joined = "".join(lines)
-    if any(ch in joined for ch in _FORBIDDEN):
+    if any(ch in joined for ch in _FORBIDDEN) or not _utf8(joined):
         for line in lines:
             check_line(line)
+
+
+def _utf8(text: str) -> bool:
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def try_recv(sock: ssl.SSLSocket, restore_timeout: float) -> bytes | None:

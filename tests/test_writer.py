@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -15,7 +16,6 @@ import pytest
 
 from tests.test_store import ROOT, count, reply, sent, url  # noqa: F401 - url is a fixture
 from transcripts import Store, StoreError
-from transcripts.process import local_process_is_alive
 from transcripts.rows import entries_of, entry_row, journal_payload, lines_row, row_of_payload
 from transcripts.writer import Writer, recover
 
@@ -139,26 +139,30 @@ def test_stop_commits_what_waits_and_removes_the_journal(store: Store, tmp_path:
     assert list(journal.glob("*.journal")) == []
 
 
-def test_the_journal_starts_again_once_everything_in_it_is_committed(
-    store: Store, tmp_path: Path
-) -> None:
+def test_under_steady_traffic_the_journal_stays_small(store: Store, tmp_path: Path) -> None:
+    """Full segments are deleted once committed, even though the queue is never empty."""
     journal = tmp_path / "journal"
-    writer = Writer(store, journal, interval=0.01)
+    writer = Writer(store, journal, interval=0.005)
     tid = store.create("a:25")[0].id
-    lines = ["x" * 900] * 1500  # ~1.4 MB journaled: over the size that triggers a restart
-    writer.append_lines(tid, sent(0, lines[0], "data"), lines)
-    assert writer.flush(10)
-    (path,) = journal.glob("*.journal")
-    assert wait_until(lambda: path.stat().st_size == 0)
-    writer.append(tid, sent(1500, "."))  # appends still land at the start of the file
-    assert 0 < path.stat().st_size < 1000
+    line = "z" * 900
+    biggest = 0
+    for seq in range(0, 12_000, 2):  # ~11 MB journaled in all, commits running meanwhile
+        writer.append(tid, sent(seq, line))
+        writer.append(tid, reply(seq + 1, 250, "250 OK", after="NOOP"))
+        if seq % 200 == 0:  # traffic the database keeps up with, but never a quiet moment
+            time.sleep(0.01)
+            biggest = max(biggest, sum(p.stat().st_size for p in journal.glob("*.journal")))
+    assert writer.flush(20)
+    assert wait_until(lambda: len(list(journal.glob("*.journal"))) == 1)
+    assert biggest < 4 * 1024 * 1024  # a segment or two, not everything ever written
+    assert len(store.entries(tid)) == 12_000
     writer.stop()
 
 
 def test_a_batch_row_stands_for_exactly_the_entries_one_row_per_line_would_hold() -> None:
     first = {**sent(7, "Subject: 100% sure \u00e9", "data"), "step": "message",
              "explain": ["warning:data:no-blank-line"]}  # fmt: skip
-    lines = ["Subject: 100% sure \u00e9", 'quote " and \\ and \t tab', "..dot", "\ud800x", ""]
+    lines = ["Subject: 100% sure \u00e9", 'quote " and \\ and \t tab', "..dot", "\u2028 \x85", ""]
     row = lines_row("tid", first, lines)
     assert (row["seq"], row["kind"], row["entries"]) == (7, "lines", 5)
     expected = [
@@ -175,6 +179,32 @@ def test_a_batch_row_stands_for_exactly_the_entries_one_row_per_line_would_hold(
 def test_a_batch_row_refuses_a_line_with_a_line_break() -> None:
     with pytest.raises(StoreError, match="line break"):
         lines_row("tid", sent(0, "a", "data"), ["a", "b\nc"])
+
+
+@pytest.mark.parametrize("bad", ["nul \x00 here", "half \ud800 a pair"])
+def test_a_batch_row_refuses_what_its_text_column_cannot_hold_exactly(bad: str) -> None:
+    with pytest.raises(StoreError, match="NUL or a lone surrogate"):
+        lines_row("tid", sent(0, "a", "data"), ["a", bad])
+
+
+def test_entries_a_database_column_could_not_hold_are_stored_exactly(
+    store: Store, tmp_path: Path
+) -> None:
+    """A hostile server's NUL (PostgreSQL refuses it in text) or a lone surrogate in event
+    data: the payload keeps them (escaped), the search text is made safe; nothing is refused."""
+    writer = Writer(store, tmp_path / "journal", interval=0.01)
+    tid = store.create("evil:25")[0].id
+    writer.append(tid, reply(0, 250, "250 ok\x00 and more", after="NOOP"))
+    writer.append(tid, {"seq": 1, "t": 1, "kind": "event", "event": "discarded",
+                        "data": {"text": "injected \udcff"}})  # fmt: skip
+    writer.append(tid, sent(2, "NOOP"))
+    assert writer.flush(10)
+    entries = store.entries(tid)
+    assert [e["seq"] for e in entries] == [0, 1, 2]
+    assert entries[0]["lines"] == ["250 ok\x00 and more"]
+    assert entries[1]["data"]["text"] == "injected \udcff"
+    assert [t.id for t in store.list(search="and more")] == [tid]
+    writer.stop()
 
 
 def test_a_batch_row_refuses_a_line_over_the_limit() -> None:
@@ -239,11 +269,11 @@ def test_after_a_sigkill_recover_stores_every_journaled_entry(
         proc.wait()
     (path,) = journal.glob("*.journal")
     with open(path, "ab") as handle:
-        handle.write(b'{"tid":"' + tid.encode() + b'","entries":[{"seq":99')  # cut short
+        handle.write(b'\n{"tid":"' + tid.encode() + b'","entries":[{"seq":99')  # cut short
     store = Store.open(url)
     try:
         assert count(store, "entries", tid) == 0  # nothing was committed by the dead writer
-        restored = recover(store, journal, local_process_is_alive)
+        restored = recover(store, journal)
         seqs = [e["seq"] for e in store.entries(tid)]
         assert seqs == list(range(len(seqs))) and last + 1 <= len(seqs)
         assert restored == {tid: len(seqs)}
@@ -251,7 +281,7 @@ def test_after_a_sigkill_recover_stores_every_journaled_entry(
         assert texts[:5] == ["NOOP 0", "a", "b", ".", "NOOP 4"]
         assert store.get(tid).entry_count == len(seqs)
         assert list(journal.glob("*.journal")) == []
-        assert recover(store, journal, local_process_is_alive) == {}  # nothing twice
+        assert recover(store, journal) == {}  # nothing twice
     finally:
         store.dispose()
 
@@ -263,7 +293,7 @@ def test_recover_leaves_the_journal_of_a_running_process_alone(
     writer = Writer(store, journal, interval=3600)
     tid = store.create("a:25")[0].id
     writer.append(tid, sent(0, "NOOP"))
-    assert recover(store, journal, local_process_is_alive) == {}  # it is ours, and we run
+    assert recover(store, journal) == {}  # it is ours, and we run (we hold its lock)
     assert len(list(journal.glob("*.journal"))) == 1
     writer.stop()
 
@@ -282,9 +312,121 @@ def test_the_wal_is_checkpointed_in_the_background_not_by_a_commit(tmp_path: Pat
         lines = ["y" * 900] * 2000  # ~1.8 MB: far under the automatic checkpoint's 40 MB
         writer.append_lines(tid, sent(0, lines[0], "data"), lines)
         assert writer.flush(10)
+        checkpointer = checkpoint._running[(os.getpid(), str(db))]
+        assert wait_until(lambda: checkpointer.checkpoints >= 1, timeout=10)
         assert wait_until(lambda: db.stat().st_size > before + 1_500_000, timeout=10)
-        assert checkpoint._running[(os.getpid(), str(db))].checkpoints >= 1
     finally:
         writer.stop()
         store.dispose()
     assert (os.getpid(), str(db)) not in checkpoint._running
+
+
+def _journal_record(tid: str, *payloads: Any) -> bytes:
+    return ("\n" + json.dumps({"tid": tid, "entries": list(payloads)})).encode()
+
+
+def test_recover_takes_a_dead_process_journal_whatever_its_host_and_survives_damage(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Liveness is the segment's lock, not host:pid (a container's new host name); damaged
+    records are skipped one by one and never stop the start-up."""
+    journal = tmp_path / "journal"
+    journal.mkdir()
+    tid = store.create("a:25")[0].id
+    good = [sent(0, "EHLO x"), reply(1, 250, "250 hi", after="EHLO"), sent(2, "NOOP")]
+    data = b"".join(
+        [
+            _journal_record(tid, good[0]),
+            b'\n{"tid":"' + tid.encode() + b'","entries":[{"seq":5',  # cut short mid-write
+            _journal_record(tid, good[1]),
+            b'\n{"tid":["not", "a", "string"],"entries":[]}',
+            b'\n{"tid":"x","entries":5}',
+            _journal_record(tid, {"seq": 10**30, "t": 0, "kind": "sent"}),  # absurd seq
+            _journal_record(tid, {"seq": True, "t": 0, "kind": "sent"}),  # a bool is no seq
+            _journal_record(tid, {"seq": 7, "t": 0, "kind": "nonsense"}),  # fails the checks
+            _journal_record(tid, good[2]),
+            b"\n\xff\xfe not even UTF-8",
+        ]
+    )
+    (journal / "some-old-container:4242:0123abcd~0.journal").write_bytes(data)
+    with caplog.at_level("WARNING"):
+        restored = recover(store, journal)
+    assert restored == {tid: 3}
+    assert store.entries(tid) == good
+    assert list(journal.iterdir()) == []
+    assert "damaged" in caplog.text
+
+
+def test_a_journal_the_database_refuses_is_kept_aside_not_retried_at_every_start(
+    store: Store, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal"
+    journal.mkdir()
+    tid = store.create("a:25")[0].id
+    segment = journal / "gone:1:ab~0.journal"
+    segment.write_bytes(_journal_record(tid, sent(0, "NOOP")))
+    store.restore = lambda *args: (_ for _ in ()).throw(RuntimeError("refused"))  # type: ignore[method-assign]
+    assert recover(store, journal) == {}
+    assert [p.name for p in journal.iterdir()] == ["gone:1:ab~0.bad"]
+    assert recover(store, journal) == {}  # the .bad file is left for a person
+
+
+def _outage(store: Store) -> dict[str, bool]:
+    """Make every statement on the store's engine fail as if the database were unreachable
+    (a real error raised by the real driver's layer) while state["down"] is True."""
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    state = {"down": True}
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def _fail(*_args: Any) -> None:
+        if state["down"]:
+            raise OperationalError("INSERT", {}, Exception("connection refused (test outage)"))
+
+    return state
+
+
+def test_while_the_database_is_unreachable_entries_wait_and_none_is_lost(
+    store: Store, tmp_path: Path
+) -> None:
+    writer = Writer(store, tmp_path / "journal", interval=0.01)
+    tid = store.create("a:25")[0].id
+    state = _outage(store)
+    for seq in range(20):
+        writer.append(tid, sent(seq, f"NOOP {seq}"))
+    time.sleep(0.5)  # several failed attempts
+    state["down"] = False
+    assert wait_until(lambda: count(store, "entries", tid) == 20, timeout=15)
+    assert [e["text"] for e in store.entries(tid)] == [f"NOOP {seq}" for seq in range(20)]
+    writer.stop()
+
+
+def test_an_exit_during_an_outage_leaves_the_journal_for_the_next_start(
+    store: Store, tmp_path: Path
+) -> None:
+    journal = tmp_path / "journal"
+    writer = Writer(store, journal, interval=3600)
+    tid = store.create("a:25")[0].id
+    writer.append(tid, sent(0, "NOOP"))
+    state = _outage(store)
+    writer.stop()  # cannot commit: the journal must stay
+    assert len(list(journal.glob("*.journal"))) == 1
+    state["down"] = False
+    writer._journal.abandon()  # type: ignore[union-attr]  # as the process's exit would
+    assert recover(store, journal) == {tid: 1}
+    assert [e["text"] for e in store.entries(tid)] == ["NOOP"]
+
+
+def test_recording_goes_on_when_the_journal_cannot_be_opened(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "journal"
+    blocked.write_text("a file where the journal folder should be")
+    writer = Writer(store, blocked, interval=0.01)
+    tid = store.create("a:25")[0].id
+    with caplog.at_level("ERROR"):
+        writer.append(tid, sent(0, "NOOP"))
+    assert "unavailable" in caplog.text
+    assert writer.flush(5) and count(store, "entries", tid) == 1
+    writer.stop()

@@ -131,6 +131,26 @@ def test_a_bad_line_in_a_batch_refuses_the_whole_batch(ws):
     assert [f["text"] for f in ws.frames if f["type"] == "sent"] == ["NOOP"]
 
 
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"type": "line", "text": "NOOP \\ud800"}',  # JSON can carry half a surrogate pair
+        '{"type": "lines", "lines": ["NOOP", "RSET \\udfff"]}',
+    ],
+    ids=["line", "lines"],
+)
+def test_half_a_surrogate_pair_is_refused_in_words_and_recording_goes_on(ws, client, frame):
+    ws.connect()
+    ws.send(frame)
+    error = ws.wait_for("error")
+    assert error["code"] == "bad_line" and "surrogate" in error["message"]
+    assert ws.command("NOOP")["code"] == 250
+    tid = next(f["transcript"] for f in ws.frames if f["type"] == "session")
+    entries = client.get(f"/api/transcripts/{tid}").get_json()["entries"]
+    assert [e.get("text") for e in entries if e["kind"] == "sent"] == ["NOOP"]
+    assert any(e["kind"] == "event" and e["data"].get("code") == "bad_line" for e in entries)
+
+
 def test_frame_over_one_mebibyte_is_refused(ws):
     ws.connect()
     ws.send({"type": "line", "text": "X" * (1024 * 1024 + 10)})

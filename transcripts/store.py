@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from transcripts.rows import (
 from transcripts.schema import MAX_NOTE, MAX_TITLE, VISIBILITIES, entries, notes, transcripts
 
 EntryList = list[Entry]
+log = logging.getLogger(__name__)
 _META_COLUMNS = [c for c in transcripts.c if c.name != "edit_token_hash"]
 # Compared against when the id is unknown, so a miss takes as long as a hit.
 _DUMMY_HASH = hashlib.sha256(b"no such transcript").hexdigest()
@@ -243,11 +245,15 @@ class Store:
                     )
                 )
             )
-            rows = [
-                row_of_payload(transcript_id, payload)
-                for seq, payload in sorted(payloads.items())
-                if seq not in have
-            ]
+            rows = []
+            for seq, payload in sorted(payloads.items()):
+                if seq in have:
+                    continue
+                try:
+                    rows.append(row_of_payload(transcript_id, payload))
+                except (StoreError, ValueError, TypeError, KeyError) as exc:
+                    log.error("transcript %s: journaled entry %d is damaged: %s",
+                              transcript_id, seq, exc)  # fmt: skip
             count = sum(row.get("entries", 1) for row in rows)
             if rows:
                 _insert_rows(conn, rows)

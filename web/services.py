@@ -74,7 +74,7 @@ class Services:
         # What a process that died (SIGKILL, power cut) journaled is stored, and the
         # transcripts it left live become interrupted.
         journal = data_dir / "journal"
-        recover(self.store, journal, local_process_is_alive)
+        recover(self.store, journal)
         self.store.mark_interrupted(local_process_is_alive)
         self.writer = Writer(self.store, journal, config["COMMIT_INTERVAL"])
         atexit.register(self.writer.stop)
