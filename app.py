@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from typing import Any
 
@@ -96,6 +97,9 @@ def main(argv: list[str] | None = None) -> None:
         port,
         app.config["SANDBOX_PORT"],
     )
+    # SIGTERM (systemd, docker stop, Ctrl-C's sibling) ends like Ctrl-C: atexit commits the
+    # queued transcript entries, removes the journal and stops the sandbox.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     app.run(host=host, port=port, threaded=True)
 
 

@@ -157,3 +157,26 @@ def test_sigkill_before_the_group_commit_loses_nothing_the_browser_saw(
     dead_pid = f":{first.proc.pid}:"  # type: ignore[union-attr]
     journals = [p.name for p in (tmp_path / "data" / "journal").glob("*.journal")]
     assert not [name for name in journals if dead_pid in name]  # recovered, then removed
+
+
+def test_sigterm_ends_cleanly_committing_everything_and_leaving_no_journal(
+    tmp_path: Path, processes: list[AppProcess]
+) -> None:
+    app = AppProcess(tmp_path / "data").start("--commit-interval", "3600")
+    processes.append(app)
+    ws = WsDriver(f"ws://127.0.0.1:{app.port}/ws")
+    try:
+        assert ws.connect()["code"] == 220
+        ws.ehlo()
+        tid = next(f["transcript"] for f in ws.frames if f["type"] == "session")
+        seen = {f["seq"] for f in ws.frames if "seq" in f}
+        assert app.proc is not None
+        app.proc.send_signal(signal.SIGTERM)
+        assert app.proc.wait(20) == 0
+    finally:
+        ws.ws.shutdown()
+    assert list((tmp_path / "data" / "journal").glob("*.journal")) == []  # all committed
+    with sqlite3.connect(tmp_path / "data" / "playground.db") as db:
+        stored = {seq for (seq,) in db.execute(
+            "SELECT seq FROM entries WHERE transcript_id = ?", (tid,))}  # fmt: skip
+    assert seen <= stored
