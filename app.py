@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -100,6 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     # SIGTERM (systemd, docker stop, Ctrl-C's sibling) ends like Ctrl-C: atexit commits the
     # queued transcript entries, removes the journal and stops the sandbox.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    gc.freeze()  # the app's own objects live as long as the process: out of full GC passes
     app.run(host=host, port=port, threaded=True)
 
 
