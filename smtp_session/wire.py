@@ -65,12 +65,13 @@ def check_lines(lines: list[str]) -> None:
     """``check_line`` for a batch: one scan of the whole batch, line by line only to name
     the culprit (a pasted message is hundreds of thousands of lines)."""
     joined = "".join(lines)
-    if any(ch in joined for ch in _FORBIDDEN) or not _utf8(joined):
+    if any(ch in joined for ch in _FORBIDDEN) or not is_utf8(joined):
         for line in lines:
             check_line(line)
 
 
-def _utf8(text: str) -> bool:
+def is_utf8(text: str) -> bool:
+    """Whether ``text`` can be encoded as UTF-8 (no lone surrogates); fast for ASCII."""
     if text.isascii():
         return True
     try:

@@ -228,3 +228,14 @@ def ws_factory(live: LiveServer) -> Iterator[Any]:
             driver.close()
         except Exception:
             pass
+
+
+def wait_until(check: Any, timeout: float = 5.0) -> Any:
+    """Poll ``check`` until it returns something true (returned) or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.02)
+    return check()

@@ -7,12 +7,7 @@ the other, live and after it ends; a session limit taken on one holds on the oth
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +15,8 @@ from typing import Any
 import pytest
 
 from smtp_session.sandbox import SandboxServer
-from tests.conftest import WsDriver, free_port
+from tests.apps import AppProcess
+from tests.conftest import WsDriver, wait_until
 from tests.test_store import _postgres_url
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
@@ -52,72 +48,26 @@ def redis_url() -> Iterator[str]:
     client.close()
 
 
-class App:
-    """``python app.py`` with the shared database and Redis, its own data dir and port."""
-
-    def __init__(self, data_dir: Path, sandbox: SandboxServer, env: dict[str, str]) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}/ws"
-        args = [sys.executable, "app.py", "--port", str(self.port), "--data-dir", str(data_dir)]
-        args += ["--sandbox-port", str(sandbox.config.port)]
-        args += ["--sandbox-tls-port", str(sandbox.config.tls_port)]
-        full_env = {**os.environ, **env, "PLAYGROUND_START_SANDBOX": "0"}
-        self.proc = subprocess.Popen(
-            args, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"app.py exited: {self.proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-            try:
-                self.get("/api/transcripts")
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError("app.py did not answer within 30 s")
-
-    def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.url + path, timeout=5) as response:
-            return json.loads(response.read())
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        if self.proc.stderr is not None:
-            self.proc.stderr.close()
-
-
 @pytest.fixture
 def two_apps(
     tmp_path: Path, sandbox: SandboxServer, pg_url: str, redis_url: str
-) -> Iterator[tuple[App, App]]:
+) -> Iterator[tuple[AppProcess, AppProcess]]:
     env = {"DATABASE_URL": pg_url, "REDIS_URL": redis_url, "PLAYGROUND_MAX_SESSIONS": "1"}
-    started: list[App] = []
+    assert sandbox.config.tls_port is not None
+    ports = (sandbox.config.port, sandbox.config.tls_port)
+    started: list[AppProcess] = []
     try:
         for name in ("host-a", "host-b"):
-            started.append(App(tmp_path / name, sandbox, env))
+            started.append(AppProcess(tmp_path / name, env, ports).start())
         yield started[0], started[1]
     finally:
         for app in started:
             app.stop()
 
 
-def wait_until(check: Any, timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    return check()
-
-
-def test_a_session_recorded_on_one_process_is_read_on_the_other(two_apps: tuple[App, App]) -> None:
+def test_a_session_recorded_on_one_process_is_read_on_the_other(
+    two_apps: tuple[AppProcess, AppProcess],
+) -> None:
     a, b = two_apps
     ws = WsDriver(a.ws_url)
     try:
@@ -160,7 +110,7 @@ def test_a_session_recorded_on_one_process_is_read_on_the_other(two_apps: tuple[
 
 
 def test_a_session_limit_taken_on_one_process_holds_on_the_other(
-    two_apps: tuple[App, App],
+    two_apps: tuple[AppProcess, AppProcess],
 ) -> None:
     a, b = two_apps
     first = WsDriver(a.ws_url)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import wait_until
 from tests.test_store import ROOT, count, reply, sent, url  # noqa: F401 - url is a fixture
 from transcripts import Store, StoreError
 from transcripts.rows import entries_of, entry_row, journal_payload, lines_row, row_of_payload
@@ -33,16 +34,6 @@ def other(url: str) -> Iterator[Store]:  # noqa: F811
     opened = Store.open(url, upgrade=False)
     yield opened
     opened.dispose()
-
-
-def wait_until(check: Any, timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.01)
-    return check()
 
 
 def test_entries_reach_other_readers_within_the_interval_without_any_flush(

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import exists, or_
 
+from smtp_session.wire import is_utf8
 from transcripts.errors import StoreError
 from transcripts.model import Entry, Note, Transcript, utc
 from transcripts.schema import MAX_ENTRY_BYTES, MAX_TITLE, entries, transcripts
@@ -36,7 +37,7 @@ def entry_row(transcript_id: str, entry: Entry) -> dict[str, Any]:
         payload = json.dumps(entry, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:  # event data the web layer built, not JSON
         raise StoreError(f"entry {entry['seq']} is not JSON: {exc}", code="bad_entry") from None
-    if not _encodable(payload):  # a lone surrogate: escaped, so any database takes it
+    if not is_utf8(payload):  # a lone surrogate: escaped, so any database takes it
         payload = json.dumps(entry, separators=(",", ":"), allow_nan=False)
     if len(payload) > MAX_ENTRY_BYTES:
         raise StoreError(f"an entry is larger than {MAX_ENTRY_BYTES} bytes", code="too_large")
@@ -51,22 +52,12 @@ def entry_row(transcript_id: str, entry: Entry) -> dict[str, Any]:
     }
 
 
-def _encodable(text: str) -> bool:
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _searchable(text: str) -> str:
     """What the search column can hold everywhere: no NUL (PostgreSQL refuses it in text, and
     a hostile server may send one), valid UTF-8. The payload keeps the exact text."""
     if "\x00" in text:
         text = text.replace("\x00", "\ufffd")
-    if not _encodable(text):
+    if not is_utf8(text):
         text = text.encode("utf-8", "replace").decode("utf-8")
     return text
 
@@ -85,7 +76,7 @@ def lines_row(transcript_id: str, first: Entry, lines: list[str]) -> dict[str, A
     text = "\n".join(lines)
     if text.count("\n") != len(lines) - 1:
         raise StoreError("a message line may not contain a line break")
-    if "\x00" in text or not _encodable(text):  # the text column holds the lines exactly
+    if "\x00" in text or not is_utf8(text):  # the text column holds the lines exactly
         raise StoreError("a message line may not contain NUL or a lone surrogate")
     data = {k: v for k, v in first.items() if k != "text"}
     # The lines themselves are the search text: stored once, split again on read.
