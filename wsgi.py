@@ -10,12 +10,7 @@ import os
 
 os.environ.setdefault("PLAYGROUND_START_SANDBOX", "0")
 
-from app import create_app  # noqa: E402  (the default above must be in place first)
+from app import create_app, tune_gc  # noqa: E402  (the default above must be in place first)
 
 app = create_app()
-
-# Everything loaded so far lives as long as the worker: keep it out of the cyclic garbage
-# collector's full passes, which stop every console of the worker while they run.
-import gc  # noqa: E402
-
-gc.freeze()
+tune_gc()

@@ -86,3 +86,21 @@ def test_settings_come_from_flags_and_environment():
     add_arguments(parser)
     args = parser.parse_args(["--port", "8080", "--data-dir", "/tmp/x"])
     assert from_arguments(args) == {"PORT": 8080, "DATA_DIR": Path("/tmp/x")}
+
+
+def test_serving_processes_tune_the_garbage_collector_for_many_consoles() -> None:
+    """python app.py and wsgi.py call tune_gc(): start-up objects out of full passes, larger
+    young generations (docs/production.md, garbage-collector pauses)."""
+    import gc
+
+    from app import tune_gc
+
+    before = gc.get_threshold()
+    try:
+        tune_gc()
+        assert gc.get_freeze_count() > 10_000  # the app's modules and their objects
+        assert gc.get_threshold() == (10_000, 20, 100)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
+    assert "tune_gc()" in (ROOT / "wsgi.py").read_text()
