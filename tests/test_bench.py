@@ -1,0 +1,35 @@
+"""The benchmark still runs end to end (``bench/run.py --quick``): a smoke test, not a
+measurement. Its figures are never asserted here (docs: speed is measured in bench/)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_quick_benchmark_runs_every_part_against_every_reference(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, "bench/run.py", "--quick", "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert "failed" not in results
+    for part in ("roundtrip", "setup", "data", "churn", "concurrency", "transcripts"):
+        assert part in results, part
+    paths = results["roundtrip"]
+    assert set(paths) == {"direct", "websockify", "flask-sock bridge", "playground"}
+    assert all(paths[p]["p50_ratio"] > 0 for p in paths if p != "direct")
+    assert results["data"]["playground_mb_s"] > 0 and results["data"]["direct_mb_s"] > 0
+    assert results["run"]["server"] == "gunicorn-gevent" and results["run"]["workers"] == 1
+    assert {t["status"] for t in results["targets"]} <= {"met", "MISSED", "not measured"}
+    assert "NOOP round trip p50/p99, flask-sock bridge" in proc.stdout  # the printed table
