@@ -17,8 +17,9 @@ import pytest
 from tests.conftest import wait_until
 from tests.test_store import ROOT, count, reply, sent, url  # noqa: F401 - url is a fixture
 from transcripts import Store, StoreError
+from transcripts.journal import recover
 from transcripts.rows import entries_of, entry_row, journal_payload, lines_row, row_of_payload
-from transcripts.writer import Writer, recover
+from transcripts.writer import Writer
 
 
 @pytest.fixture

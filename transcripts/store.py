@@ -19,6 +19,7 @@ from transcripts.model import Entry, Note, Transcript
 from transcripts.rows import (
     Pending,
     checked_title,
+    entries_in,
     entries_of,
     entry_row,
     lines_row,
@@ -52,7 +53,6 @@ _bump_many = (
         last_code=func.coalesce(bindparam("code", type_=Integer), transcripts.c.last_code),
     )
 )
-_insert_entry = insert(entries)
 
 
 def _now() -> datetime:
@@ -167,7 +167,7 @@ class Store:
             with db.writer(self.engine) as conn, conn.begin():
                 if conn.execute(_bump, params).rowcount != 1:
                     raise self._not_live(conn, transcript_id)
-                conn.execute(_insert_entry, row)
+                _insert_rows(conn, [row])
         except IntegrityError:
             raise StoreError(f"entry {entry['seq']} is already stored", code="duplicate") from None
 
@@ -182,7 +182,7 @@ class Store:
             with db.writer(self.engine) as conn, conn.begin():
                 if conn.execute(_bump_many, params).rowcount != 1:
                     raise self._not_live(conn, transcript_id)
-                conn.execute(_insert_entry, rows)
+                _insert_rows(conn, rows)
         except IntegrityError:
             raise StoreError("an entry of the batch is already stored", code="duplicate") from None
 
@@ -215,7 +215,7 @@ class Store:
             live_rows: list[dict[str, Any]] = []
             for tid, rows in _rows_by_transcript(batch).items():
                 codes = [r["code"] for r in rows if r["code"] is not None]
-                count = sum(r.get("entries", 1) for r in rows)
+                count = entries_in(rows)
                 params = {"tid": tid, "n": count, "code": codes[-1] if codes else None}
                 if conn.execute(_bump_many, params).rowcount == 1:
                     live_rows += rows
@@ -254,7 +254,7 @@ class Store:
                 except (StoreError, ValueError, TypeError, KeyError) as exc:
                     log.error("transcript %s: journaled entry %d is damaged: %s",
                               transcript_id, seq, exc)  # fmt: skip
-            count = sum(row.get("entries", 1) for row in rows)
+            count = entries_in(rows)
             if rows:
                 _insert_rows(conn, rows)
                 conn.execute(

@@ -4,7 +4,7 @@ A live session records two entries per round trip. Committing each one on its ow
 transaction per frame) was the largest cost of a round trip, so :class:`Writer` queues them
 and one background thread commits whatever has queued every few milliseconds, in one
 transaction. Before an entry is queued it is appended to this process's journal
-(``transcripts.journal``); at start-up :func:`recover` stores what a dead process journaled
+(``transcripts.journal``); at start-up ``journal.recover`` stores what a dead process journaled
 but had not committed, so a SIGKILL loses nothing the browser saw.
 
 Reads in this process wait for the queue (``Store.get`` calls :meth:`Writer.flush` first);
@@ -29,9 +29,8 @@ from typing import Any
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
 from transcripts.journal import Journal
-from transcripts.journal import recover as recover  # re-exported: the start-up step
 from transcripts.model import Entry
-from transcripts.rows import Pending, entry_row, lines_row
+from transcripts.rows import Pending, entries_in, entry_row, lines_row
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +151,7 @@ class Writer:
             self._queued += 1
             if item.rows and self._journal is not None:
                 self._journal.write(item, self._queued)
-            self._rows_waiting += sum(row.get("entries", 1) for row in item.rows)
+            self._rows_waiting += entries_in(item.rows)
             hurry = self._rows_waiting >= BATCH_ROWS and not self._hurry
             if hurry:
                 self._hurry = True
@@ -185,7 +184,7 @@ class Writer:
             with self._commit_lock:
                 with self._settled:
                     batch, self._queue = self._queue, []
-                    rows = sum(r.get("entries", 1) for item in batch for r in item.rows)
+                    rows = sum(entries_in(item.rows) for item in batch)
                 if batch:
                     self._commit(batch)
                 with self._settled:
@@ -203,7 +202,7 @@ class Writer:
             return
         for item in batch:
             if not self._attempt([item]):
-                n = sum(r.get("entries", 1) for r in item.rows)
+                n = entries_in(item.rows)
                 log.error("transcript %s: %d entries could not be stored", item.transcript_id, n)
 
     def _attempt(self, batch: list[Pending]) -> bool:

@@ -16,9 +16,10 @@ from smtp_session.mailbox import Mailbox
 from smtp_session.policy import TargetPolicy
 from smtp_session.session import Limits
 from smtp_session.tlsinfo import client_context
+from transcripts.journal import recover
 from transcripts.process import local_process_is_alive
 from transcripts.store import Store
-from transcripts.writer import Writer, recover
+from transcripts.writer import Writer
 
 from .admission import Admission
 from .frames import FrameError
