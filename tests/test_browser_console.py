@@ -83,3 +83,38 @@ def test_history_paste_and_line_editing(page, live):
     page.locator(".line.sent", has_text="RSET").wait_for()
     sent = page.locator(".line.sent").all_text_contents()
     assert sent[-2:] == ["RSET", "NOOP"]
+
+
+def test_a_pasted_message_is_sent_whole_shown_by_its_ends_and_kept_out_of_history(
+    page, live, sandbox
+):
+    page.goto(live.url + "/")
+    page.get_by_role("button", name="Connect", exact=True).click()
+    page.wait_for_selector(".line.reply.r2xx")
+    for line in ("EHLO client.example", "MAIL FROM:<a@example.com>", "RCPT TO:<b@example.com>"):
+        type_line(page, line)
+        page.locator(".line.reply", has_text=re.compile(r"^250")).nth(-1).wait_for()
+    type_line(page, "DATA")
+    page.locator(".line.reply", has_text=re.compile(r"^354 ")).wait_for()
+    body = ["Subject: long", ""] + [f"body line {i}" for i in range(20_000)]
+    page.evaluate(
+        """(text) => {
+        const input = document.getElementById('input');
+        const data = new DataTransfer();
+        data.setData('text', text);
+        input.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true,
+                                                         cancelable: true}));
+    }""",
+        "\n".join([*body, "."]) + "\n",
+    )
+    page.locator(".line.reply", has_text="queued as").wait_for(timeout=60_000)
+    [msg] = sandbox.mailbox.messages()
+    assert sandbox.mailbox.raw(msg.id) == ("\r\n".join(body) + "\r\n").encode()
+    # Each 'lines' frame is shown by its ends; a line at the edge of a frame is in the console.
+    assert page.locator(".line.sent", has_text="body line 19999").count() == 1
+    assert page.locator(".line.info", has_text="more message lines sent").count() >= 5
+    assert page.locator(".line.sent").count() < 5_000
+    # The history recalls the commands typed, not the message's lines.
+    box = page.locator("#input")
+    box.press("ArrowUp")
+    assert box.input_value() == "DATA"

@@ -156,23 +156,25 @@ class App {
   // A pasted message arrives as one frame; a very long one is shown by its ends (the
   // transcript keeps every line).
   onSentLines(f, cls) {
-    const shown = (i) => this.markLine(this.console.line(f.lines[i], 'sent', { cls, seq: f.seq + i, data: f }));
+    const show = (from, to) => this.console
+      .lines(f.lines.slice(from, to), 'sent', (i) => ({ cls, seq: f.seq + from + i, data: f }))
+      .forEach((div) => this.markLine(div));
     if (f.lines.length <= LONG_PASTE) {
-      f.lines.forEach((_, i) => shown(i));
+      show(0, f.lines.length);
       return;
     }
-    for (let i = 0; i < HEAD_LINES; i += 1) shown(i);
+    show(0, HEAD_LINES);
     const hidden = f.lines.length - HEAD_LINES - TAIL_LINES;
     this.console.line(`… ${hidden.toLocaleString()} more message lines sent (the transcript has them all) …`, 'info');
-    for (let i = f.lines.length - TAIL_LINES; i < f.lines.length; i += 1) shown(i);
+    show(f.lines.length - TAIL_LINES, f.lines.length);
   }
 
   onReply(f) {
     const cls = [REPLY_CLASS[Math.floor((f.code || 0) / 100)] || 'rbad'];
     if (f.malformed) cls.push('malformed');
-    f.lines.forEach((text, i) => {
-      this.markLine(this.console.line(text, 'reply', { cls, seq: i === 0 ? f.seq : null, data: f }));
-    });
+    this.console
+      .lines(f.lines, 'reply', (i) => ({ cls, seq: i === 0 ? f.seq : null, data: f }))
+      .forEach((div) => this.markLine(div));
     if (f.malformed) this.console.line(`! malformed reply: ${f.malformed}`, 'warning');
     this.console.secret = f.code === 334;
     const inData = f.code === 354;
@@ -216,9 +218,12 @@ class App {
     if (!this.selected) this.setTabStop(div);
   }
 
+  // One console line is the keyboard's way in (tabindex 0); remembered, not searched for,
+  // since every new line moves it while nothing is selected.
   setTabStop(div) {
-    for (const old of $('screen').querySelectorAll('.line[tabindex="0"]')) old.tabIndex = -1;
+    if (this.tabStop) this.tabStop.tabIndex = -1;
     div.tabIndex = 0;
+    this.tabStop = div;
   }
 
   select(div) {

@@ -3,6 +3,7 @@
 
 const HISTORY_KEY = 'smtp-playground-history';
 const HISTORY_MAX = 200;
+const PASTE_HISTORY_MAX = 20; // longer pastes are messages, not commands to recall
 
 export class Console extends EventTarget {
   constructor(screen, input, prompt) {
@@ -46,21 +47,25 @@ export class Console extends EventTarget {
 
   submit(lines) {
     this.input.value = '';
-    for (const line of lines) this.remember(line);
+    // A pasted handful of commands goes into the history; a pasted message does not (its
+    // lines are no commands to recall, and would push every command out).
+    if (lines.length <= PASTE_HISTORY_MAX) {
+      for (const line of lines) this.remember(line);
+      saveHistory(this.history);
+    }
+    this.historyIndex = this.history.length;
+    this.draft = '';
     this.dispatchEvent(new CustomEvent('lines', { detail: lines }));
   }
 
   // Lines that carry credentials (answers to a 334, AUTH with an initial response) are
-  // never kept in the history, which lives in localStorage.
+  // never kept in the history, which lives in localStorage (saved once per submit).
   remember(line) {
     const secret = this.secret || /^\s*AUTH\s+\S+\s+\S+/i.test(line);
     if (!secret && line.trim() && this.history[this.history.length - 1] !== line) {
       this.history.push(line);
       if (this.history.length > HISTORY_MAX) this.history.shift();
-      saveHistory(this.history);
     }
-    this.historyIndex = this.history.length;
-    this.draft = '';
   }
 
   recall(step) {
@@ -73,19 +78,32 @@ export class Console extends EventTarget {
   }
 
   // Append one line. kind: sent | reply | info | error | warning; cls: extra classes.
-  line(text, kind, { cls = [], seq = null, data = null } = {}) {
-    const div = document.createElement('div');
-    div.className = ['line', kind, ...cls].join(' ');
-    div.textContent = text === '' ? '\u00a0' : text;
-    if (seq !== null) {
-      div.dataset.seq = String(seq);
-      div.id = `L${seq}`;
-    }
-    if (data) div.entry = data;
+  line(text, kind, options = {}) {
+    return this.lines([text], kind, () => options)[0];
+  }
+
+  // Append several lines at once: options(i) gives line i's { cls, seq, data }. One layout
+  // read and one scroll for the lot; reading the scroll position after every appended line
+  // forced a layout each time, which made a pasted message take seconds to show.
+  lines(texts, kind, options) {
     const stick = this.atBottom();
-    this.screen.append(div);
+    const batch = document.createDocumentFragment();
+    const divs = texts.map((text, i) => {
+      const { cls = [], seq = null, data = null } = options(i);
+      const div = document.createElement('div');
+      div.className = ['line', kind, ...cls].join(' ');
+      div.textContent = text === '' ? '\u00a0' : text;
+      if (seq !== null) {
+        div.dataset.seq = String(seq);
+        div.id = `L${seq}`;
+      }
+      if (data) div.entry = data;
+      batch.append(div);
+      return div;
+    });
+    this.screen.append(batch);
     if (stick) this.screen.scrollTop = this.screen.scrollHeight;
-    return div;
+    return divs;
   }
 
   atBottom() {
