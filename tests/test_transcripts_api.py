@@ -588,3 +588,18 @@ def test_compact_frames_carry_the_same_explanations_in_less_space(client):
         state = slim.get("state", state)
         if "state" in whole:
             assert state == whole["state"]
+
+
+def test_every_page_has_each_site_link_once_and_marks_where_you_are(
+    client: Any, recorded: tuple[str, str]
+) -> None:
+    tid, _token = recorded
+    pages = {"/": "Console", "/transcripts": "Transcripts", "/sandbox": "Sandbox inbox",
+             f"/t/{tid}": None}  # fmt: skip
+    for path, current in pages.items():
+        html = client.get(path).get_data(as_text=True)
+        nav = html[html.index("<nav>") : html.index("</nav>")]
+        for label in ("Console", "Transcripts", "Sandbox inbox"):
+            assert nav.count(f">{label}</a>") == 1, (path, label)
+        marked = re.findall(r'aria-current="page">([^<]+)<', nav)
+        assert marked == ([current] if current else []), path

@@ -88,6 +88,9 @@ class Replay {
   }
 
   renderEntries() {
+    // The line-number gutter fits the longest number (a 10,000-line transcript wrapped it).
+    const last = this.data.entries.at(-1);
+    $('screen').style.setProperty('--ln-digits', String(last ? String(last.seq).length : 1));
     this.nodes = this.data.entries.map((entry, i) => {
       const node = el('div', 'entry');
       node.id = `L${entry.seq}`;
