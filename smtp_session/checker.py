@@ -10,9 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import difflib
-import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from .dialogue import verb_of
@@ -221,15 +220,6 @@ TEXTS: dict[str, tuple[str, str, str]] = {
     ),
 }
 
-# Headers RFC 5322 §3.6 requires (From, Date) or asks for (Message-ID).
-REQUIRED_HEADERS = (
-    ("from", "From", "From: You <you@example.org>", "required"),
-    ("date", "Date", "Date: Mon, 1 Jan 2024 10:00:00 +0000", "required; some servers add it"),
-    ("message-id", "Message-ID", "Message-ID: <1@example.org>", "expected; servers may add it"),
-)
-_HEADER = re.compile(r"^[!-9;-~]+:")  # RFC 5322 §2.2: printable US-ASCII except the colon
-_COMMAND_LIKE = re.compile(r"^(QUIT|RSET|DATA|NOOP|(EHLO|HELO) \S+|(MAIL FROM|RCPT TO):.*)$", re.I)
-
 
 def _octets(text: str) -> int:
     """Length on the wire; "surrogatepass" so text from a browser can never make this raise."""
@@ -421,87 +411,3 @@ _VERB_CHECKS: dict[str, _VerbCheck] = {
     "STARTTLS": _check_starttls,
     "AUTH": _check_auth,
 }
-
-
-# -- message lines ----------------------------------------------------------------------------
-
-
-@dataclass
-class MessageState:
-    """What the incremental message checker has seen of the message so far."""
-
-    caps: set[str] = field(default_factory=set)
-    index: int = 0
-    in_headers: bool = True
-    saw_header: bool = False
-    headers: set[str] = field(default_factory=set)
-    warned: set[str] = field(default_factory=set)
-    ended: bool = False
-
-
-def check_data_line(line: str, state: MessageState) -> list[CheckWarning]:
-    """Warnings for one message line about to be sent; a lone "." ends the message."""
-    if line == ".":
-        state.ended = True
-        return finish_message(state)
-    index = state.index
-    state.index += 1
-    out = _header_section(line, state, index)
-    size = _octets(line)
-    line_rules: tuple[tuple[bool, str, dict[str, object]], ...] = (
-        (size > MAX_TEXT_LINE, "data:line-too-long", {"size": size}),
-        (line.startswith(".") and not line.startswith(".."), "data:leading-dot", {}),
-        (bool(_COMMAND_LIKE.match(line.strip())), "data:looks-like-command", {"text": line}),
-    )
-    out += [make_warning(code, index, **values) for hit, code, values in line_rules if hit]
-    if not line.isascii() and "8BITMIME" not in state.caps:
-        out += _once(state, make_warning("data:8bit-without-8bitmime", index))
-    return out
-
-
-def _header_section(line: str, state: MessageState, index: int) -> list[CheckWarning]:
-    """RFC 5322 §2.1: header fields, then an empty line, then the body."""
-    if not state.in_headers:
-        return []
-    if _HEADER.match(line):
-        state.saw_header = True
-        state.headers.add(line.split(":", 1)[0].strip().lower())
-        return []
-    if state.saw_header and line[:1] in (" ", "\t"):
-        return []  # RFC 5322 §2.2.3: a folded continuation of the previous header
-    state.in_headers = False
-    if not state.saw_header:
-        return [make_warning("data:no-headers", index)]
-    if line:
-        return [make_warning("data:no-blank-line", index)]
-    return []
-
-
-def _once(state: MessageState, warning: CheckWarning) -> list[CheckWarning]:
-    if warning.code in state.warned:
-        return []
-    state.warned.add(warning.code)
-    return [warning]
-
-
-def finish_message(state: MessageState) -> list[CheckWarning]:
-    """Warnings for the message as a whole, when its end is sent."""
-    return [
-        make_warning("data:missing-header", state.index, header=name, example=ex, note=note)
-        for key, name, ex, note in REQUIRED_HEADERS
-        if key not in state.headers
-    ]
-
-
-def check_message(lines: list[str], caps: set[str]) -> list[CheckWarning]:
-    """Warnings for a whole DATA body (with or without its final "." line)."""
-    state = MessageState(caps={c.upper() for c in caps})
-    out: list[CheckWarning] = []
-    for index, line in enumerate(lines):
-        if state.ended:
-            out.append(make_warning("data:dot-ends-message", index - 1))
-            break
-        out += check_data_line(line, state)
-    if not state.ended:
-        out += finish_message(state)
-    return out

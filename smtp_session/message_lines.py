@@ -1,77 +1,148 @@
-"""The message checks of ``checker.check_data_line`` for a whole batch of pasted lines at once.
+"""The message checker: warns about message lines (inside DATA) before they are sent.
 
-A pasted message is hundreds of thousands of lines, nearly all of them body text that no
-rule fires on. Past the headers, this finds the few lines a rule could fire on with one
-regular-expression scan of the joined batch, and runs the exact per-line rule only on those;
-the warnings (and the state left behind) are the ones the per-line checker gives.
+Lines are judged against the headers/body rules of RFC 5322 and the transparency rules of
+RFC 5321, incrementally: a :class:`MessageState` carries what the lines so far have shown.
+A pasted message is hundreds of thousands of lines, nearly all body text no rule fires on,
+so the rules run over a batch at once: one regular-expression scan of the joined batch
+finds the few lines a rule could fire on, and the exact rule runs only on those. A single
+typed line is a batch of one (:func:`check_data_line`).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 
-from .checker import (
-    _COMMAND_LIKE,
-    MAX_TEXT_LINE,
-    CheckWarning,
-    MessageState,
-    _octets,
-    _once,
-    check_data_line,
-    make_warning,
+from .checker import MAX_TEXT_LINE, CheckWarning, _octets, make_warning
+
+# Headers RFC 5322 §3.6 requires (From, Date) or asks for (Message-ID).
+REQUIRED_HEADERS = (
+    ("from", "From", "From: You <you@example.org>", "required"),
+    ("date", "Date", "Date: Mon, 1 Jan 2024 10:00:00 +0000", "required; some servers add it"),
+    ("message-id", "Message-ID", "Message-ID: <1@example.org>", "expected; servers may add it"),
 )
-
+_HEADER = re.compile(r"^[!-9;-~]+:")  # RFC 5322 §2.2: printable US-ASCII except the colon
+_COMMAND_LIKE = re.compile(r"^(QUIT|RSET|DATA|NOOP|(EHLO|HELO) \S+|(MAIL FROM|RCPT TO):.*)$", re.I)
 # A superset of the lines each rule can fire on (lines never hold a newline: wire.check_line).
 _COMMAND_START = re.compile(r"\n[^\S\n]*(?:quit|rset|data|noop|ehlo|helo|mail|rcpt)", re.I)
 _MAX_CHARS_UNDER_LIMIT = MAX_TEXT_LINE // 4  # a character is at most 4 octets in UTF-8
 
 
+@dataclass
+class MessageState:
+    """What the incremental message checker has seen of the message so far."""
+
+    caps: set[str] = field(default_factory=set)
+    index: int = 0
+    in_headers: bool = True
+    saw_header: bool = False
+    headers: set[str] = field(default_factory=set)
+    warned: set[str] = field(default_factory=set)
+    ended: bool = False
+
+
+def check_data_line(line: str, state: MessageState) -> list[CheckWarning]:
+    """Warnings for one message line about to be sent; a lone "." ends the message."""
+    return check_data_lines([line], state)
+
+
 def check_data_lines(lines: list[str], state: MessageState) -> list[CheckWarning]:
-    """Warnings for message lines sent together, in order; same result as calling
-    ``check_data_line`` on each line in turn."""
+    """Warnings for message lines sent together, in order (the same as sending them one by
+    one); a lone "." ends the message."""
     out: list[CheckWarning] = []
-    i = 0
-    while i < len(lines):
-        if state.in_headers or lines[i] == ".":
-            out += check_data_line(lines[i], state)
-            i += 1
-            continue
+    start = 0
+    while start < len(lines):
         try:
-            end = lines.index(".", i)
+            end = lines.index(".", start)
         except ValueError:
             end = len(lines)
-        out += _body(lines[i:end], state)
-        i = end
+        out += _lines(lines[start:end], state)
+        if end < len(lines):
+            state.ended = True
+            out += finish_message(state)
+        start = end + 1
     return out
 
 
-def _body(lines: list[str], state: MessageState) -> list[CheckWarning]:
-    """Body lines (past the headers, no "."): the per-line rules, found by scanning."""
+def _lines(lines: list[str], state: MessageState) -> list[CheckWarning]:
+    """Lines other than ".": the header section while it lasts, then every line's rules."""
+    if not lines:
+        return []
     base = state.index
     state.index += len(lines)
     hits: list[tuple[int, int, CheckWarning]] = []  # (line, rule order, warning)
+    k = 0
+    while state.in_headers and k < len(lines):  # a handful of lines, one at a time
+        hits += [(k, 0, w) for w in _header_section(lines[k], state, base + k)]
+        k += 1
     for k, chars in enumerate(map(len, lines)):
         if chars > _MAX_CHARS_UNDER_LIMIT:
             size = _octets(lines[k])
             if size > MAX_TEXT_LINE:
-                hits.append((k, 0, make_warning("data:line-too-long", base + k, size=size)))
+                hits.append((k, 1, make_warning("data:line-too-long", base + k, size=size)))
     # Each line follows a "\n" here, the first one too: a literal to search for, which the
     # regular-expression engine finds far faster than it tries "^" at every position.
     joined = "\n" + "\n".join(lines)
     for k in _line_numbers(joined, _starting_with(joined, "\n.")):
         if not lines[k].startswith(".."):
-            hits.append((k, 1, make_warning("data:leading-dot", base + k)))
-    starts = (m.start() for m in _COMMAND_START.finditer(joined))
-    for k in _line_numbers(joined, starts):
+            hits.append((k, 2, make_warning("data:leading-dot", base + k)))
+    for k in _line_numbers(joined, (m.start() for m in _COMMAND_START.finditer(joined))):
         if _COMMAND_LIKE.match(lines[k].strip()):
-            hits.append((k, 2, make_warning("data:looks-like-command", base + k, text=lines[k])))
+            hits.append((k, 3, make_warning("data:looks-like-command", base + k, text=lines[k])))
     if not joined.isascii() and "8BITMIME" not in state.caps:
         k = next(k for k, line in enumerate(lines) if not line.isascii())
-        for warning in _once(state, make_warning("data:8bit-without-8bitmime", base + k)):
-            hits.append((k, 3, warning))
+        hits += [
+            (k, 4, w) for w in _once(state, make_warning("data:8bit-without-8bitmime", base + k))
+        ]
     hits.sort(key=lambda hit: (hit[0], hit[1]))
     return [warning for _, _, warning in hits]
+
+
+def _header_section(line: str, state: MessageState, index: int) -> list[CheckWarning]:
+    """RFC 5322 §2.1: header fields, then an empty line, then the body."""
+    if _HEADER.match(line):
+        state.saw_header = True
+        state.headers.add(line.split(":", 1)[0].strip().lower())
+        return []
+    if state.saw_header and line[:1] in (" ", "\t"):
+        return []  # RFC 5322 §2.2.3: a folded continuation of the previous header
+    state.in_headers = False
+    if not state.saw_header:
+        return [make_warning("data:no-headers", index)]
+    if line:
+        return [make_warning("data:no-blank-line", index)]
+    return []
+
+
+def _once(state: MessageState, warning: CheckWarning) -> list[CheckWarning]:
+    if warning.code in state.warned:
+        return []
+    state.warned.add(warning.code)
+    return [warning]
+
+
+def finish_message(state: MessageState) -> list[CheckWarning]:
+    """Warnings for the message as a whole, when its end is sent."""
+    return [
+        make_warning("data:missing-header", state.index, header=name, example=ex, note=note)
+        for key, name, ex, note in REQUIRED_HEADERS
+        if key not in state.headers
+    ]
+
+
+def check_message(lines: list[str], caps: set[str]) -> list[CheckWarning]:
+    """Warnings for a whole DATA body (with or without its final "." line)."""
+    state = MessageState(caps={c.upper() for c in caps})
+    out: list[CheckWarning] = []
+    for index, line in enumerate(lines):
+        if state.ended:
+            out.append(make_warning("data:dot-ends-message", index - 1))
+            break
+        out += check_data_line(line, state)
+    if not state.ended:
+        out += finish_message(state)
+    return out
 
 
 def _starting_with(text: str, prefix: str) -> Iterator[int]:

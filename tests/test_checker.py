@@ -9,14 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smtp_session.checker import (
-    TEXTS,
-    MessageState,
-    check_auth_response,
-    check_command,
-    check_data_line,
-    check_message,
-)
+from smtp_session.checker import TEXTS, check_auth_response, check_command
+from smtp_session.message_lines import MessageState, check_data_line, check_message
 from smtp_session.transaction import Transaction
 from tests.test_transaction import (
     DATA_GO,

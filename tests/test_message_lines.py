@@ -5,8 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smtp_session.checker import MessageState, check_data_line
-from smtp_session.message_lines import check_data_lines
+from smtp_session.message_lines import MessageState, check_data_line, check_data_lines
 
 # Lines built from pieces that make the rules fire, plus arbitrary text (no CR/LF/NUL).
 _PIECES = st.sampled_from(

@@ -12,16 +12,11 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from smtp_session.checker import (
-    MessageState,
-    check_auth_response,
-    check_command,
-    check_data_line,
-)
+from smtp_session.checker import check_auth_response, check_command
 from smtp_session.dialogue import AUTH_RESPONSE, COMMAND, END_OF_DATA, GREETING
 from smtp_session.explain import explain_command, explain_reply
 from smtp_session.lessons import Lesson, LessonProgress
-from smtp_session.message_lines import check_data_lines
+from smtp_session.message_lines import MessageState, check_data_line, check_data_lines
 from smtp_session.redact import Redactor
 from smtp_session.reply import Reply
 from smtp_session.session import Event
