@@ -53,12 +53,23 @@ def rows(r: dict[str, Any]) -> list[Row]:
                     f"{a['rss_mb']}", f"{ch['cycles_per_s']} cycles/s", ""))  # fmt: skip
     tc = r.get("transcripts")
     if tc and "skipped" not in tc:
-        out.append((f"transcript append ({tc['entries']} entries) p50/p99",
-                    f"{_ms(tc['append'])} / {_ms(tc['append'], 'p99_ms')}", "< 1 ms", ""))
+        out.append(
+            (
+                f"transcript append ({tc['entries']} entries) p50/p99",
+                f"{_ms(tc['append'])} / {_ms(tc['append'], 'p99_ms')}",
+                "< 1 ms",
+                "",
+            )
+        )
         slowest = max(tc["export_ms"], key=tc["export_ms"].get)
-        out.append(("exports: slowest (all formats)",
-                    f"{tc['export_ms'][slowest]} ms ({slowest})", "< 1000 ms",
-                    " ".join(f"{k}={v}" for k, v in tc["export_ms"].items())))
+        out.append(
+            (
+                "exports: slowest (all formats)",
+                f"{tc['export_ms'][slowest]} ms ({slowest})",
+                "< 1000 ms",
+                " ".join(f"{k}={v}" for k, v in tc["export_ms"].items()),
+            )
+        )
         page = tc["replay_page"]
         out.append(("replay page interactive (best of 3)",
                     f"{page['best_ms']} ms" if "best_ms" in page else page.get("skipped", ""),

@@ -259,9 +259,7 @@ def test_the_websocket_is_kept_alive_with_pings(data_dir, sandbox):
 
 
 @pytest.mark.parametrize("how", ["flask", "gunicorn"])
-def test_other_servers_also_refuse_to_bind_beyond_loopback_without_access_control(
-    tmp_path, how
-):
+def test_other_servers_also_refuse_to_bind_beyond_loopback_without_access_control(tmp_path, how):
     env = {**os.environ, "PLAYGROUND_DATA_DIR": str(tmp_path), "PLAYGROUND_AUTH": "none",
            "PLAYGROUND_START_SANDBOX": "0"}  # fmt: skip
     if how == "flask":

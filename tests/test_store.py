@@ -424,6 +424,9 @@ def test_append_lines_keeps_one_entry_per_message_line(store: Store) -> None:
     got = store.get(transcript.id)
     assert got is not None and got.entry_count == 4
     assert [(e["seq"], e["text"], e["line_kind"]) for e in got.entries] == [
-        (0, "Subject: hi", "data"), (1, "", "data"), (2, "body", "data"), (3, ".", "data")
+        (0, "Subject: hi", "data"),
+        (1, "", "data"),
+        (2, "body", "data"),
+        (3, ".", "data"),
     ]
     assert [t.id for t in store.list(search="body")] == [transcript.id]

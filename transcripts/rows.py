@@ -99,6 +99,8 @@ BATCH = "batch_lines"  # in a batch row's payload: how many lines its text holds
 def entries_in(rows: list[dict[str, Any]]) -> int:
     """How many transcript entries rows stand for (a batch row: one per line)."""
     return sum(row.get("entries", 1) for row in rows)
+
+
 _BATCH_TEXT = "batch_text"  # in a journaled batch payload: the lines, joined by "\n"
 
 

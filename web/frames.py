@@ -40,7 +40,7 @@ def parse_frame(data: str | bytes, max_bytes: int, known: set[str]) -> dict[str,
         raise FrameError("Binary frames are not part of the protocol; send JSON text.", "binary")
     try:
         frame = json.loads(data)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise FrameError(f"The frame is not valid JSON ({exc.msg}).", "bad_json") from exc
     if not isinstance(frame, dict):
         raise FrameError("A frame must be a JSON object with a 'type'.", "bad_frame")

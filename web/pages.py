@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from email.parser import BytesHeaderParser
 from email.policy import compat32
+from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template
 
@@ -12,7 +13,7 @@ from smtp_session.scenarios import DEMO_PASSWORD, DEMO_USER, SCENARIOS
 bp = Blueprint("pages", __name__)
 
 
-def _services():  # type: ignore[no-untyped-def]
+def _services() -> Any:
     return current_app.extensions["playground"]
 
 
@@ -24,7 +25,7 @@ def console() -> str:
 
 
 @bp.get("/favicon.ico")
-def favicon():  # type: ignore[no-untyped-def]
+def favicon() -> Any:
     return current_app.send_static_file("favicon.svg")
 
 
