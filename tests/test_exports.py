@@ -202,24 +202,51 @@ def test_json_round_trips_through_the_importer(recorded: Transcript, tmp_path: P
     assert again["transcript"]["created_at"] == document["transcript"]["created_at"]
 
 
+def cast_events(transcript: Transcript) -> tuple[dict[str, Any], list[list[Any]]]:
+    """The header and the events of the asciicast export, parsed back."""
+    lines = export(transcript, "cast")[0].decode().splitlines()
+    return json.loads(lines[0]), [json.loads(line) for line in lines[1:]]
+
+
 def test_asciicast_header_and_events(recorded: Transcript) -> None:
-    lines = export(recorded, "cast")[0].decode().splitlines()
-    header = json.loads(lines[0])
+    header, events = cast_events(recorded)
     assert header["version"] == 2 and header["title"] == recorded.title
     assert header["width"] >= 80 and header["height"] > 0 and isinstance(header["timestamp"], int)
-    events = [json.loads(line) for line in lines[1:]]
-    assert len(events) == len(recorded.entries)
     times = [e[0] for e in events]
     assert times == sorted(times)
-    assert all(kind == "o" and text.endswith("\r\n") for _, kind, text in events)
-    sent = [
-        e[2] for e, entry in zip(events, recorded.entries, strict=True) if entry["kind"] == "sent"
-    ]
-    replies = [
-        e[2] for e, entry in zip(events, recorded.entries, strict=True) if entry["kind"] == "reply"
-    ]
+    assert {kind for _, kind, _ in events} == {"o", "m"}
+    output = [text for _, kind, text in events if kind == "o"]
+    assert all(text.endswith("\r\n") for text in output)
+    # The whole-transcript note opens the recording; then one output event per entry.
+    assert output[0] == "\x1b[33m# note: A note on the whole session\x1b[0m\r\n"
+    lines = output[1:]
+    assert len(lines) == len(recorded.entries)
+    pairs = list(zip(lines, recorded.entries, strict=True))
+    sent = [text for text, e in pairs if e["kind"] == "sent"]
+    replies = [text for text, e in pairs if e["kind"] == "reply"]
     assert all(text.startswith("\x1b[1;36mC: ") for text in sent)
     assert all(text.startswith("S: ") for text in replies)
+    # The note on entry 2 follows that entry's line, in the notes' colour.
+    noted = lines[[e["seq"] for e in recorded.entries].index(2)]
+    assert noted.endswith("\x1b[33m#   note: The server lists its extensions here.\x1b[0m\r\n")
+
+
+def test_asciicast_markers_name_each_step_and_note(recorded: Transcript) -> None:
+    _, events = cast_events(recorded)
+    markers = [(t, label) for t, kind, label in events if kind == "m"]
+    assert [label for _, label in markers] == [
+        "Greeting",
+        "EHLO",
+        "Note: The server lists its extensions here.",
+        "AUTH",
+        "Message 1",
+        "QUIT",
+    ]
+    # A marker sits at the time of the line it names, just before that line's output.
+    quit_entry = next(e for e in recorded.entries if e.get("text") == "QUIT")
+    quit_index = next(i for i, e in enumerate(events) if e[1] == "m" and e[2] == "QUIT")
+    assert events[quit_index][0] == round(quit_entry["t"] / 1000, 3)
+    assert events[quit_index + 1][2].startswith("\x1b[1;36mC: QUIT")
 
 
 def test_txt_is_a_telnet_like_log(recorded: Transcript) -> None:

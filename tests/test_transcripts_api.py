@@ -170,6 +170,50 @@ def test_get_has_meta_entries_notes_and_replay_frames(api: Api, recorded: tuple[
     assert api.get(tid, edit="wrong").get_json()["can_edit"] is False
 
 
+def test_whole_transcript_notes_are_added_edited_deleted_and_exported(
+    api: Api, recorded: tuple[str, str]
+) -> None:
+    tid, token = recorded
+    headers = {"X-Edit-Token": token}
+    made = api.note(tid, token, None, "Read this before the EHLO.")
+    assert made.status_code == 201 and made.get_json()["seq"] is None
+    note_id = made.get_json()["id"]
+    path = f"/api/transcripts/{tid}/notes/{note_id}"
+    edited = api.client.patch(path, json={"text": "Read this first."}, headers=headers)
+    assert edited.status_code == 200
+    assert edited.get_json() == {**made.get_json(), "text": "Read this first."}
+    assert [n["text"] for n in api.get(tid).get_json()["notes"]] == ["Read this first."]
+    for fmt in ("txt", "md", "html", "cast", "json"):
+        assert "Read this first." in api.export(tid, fmt).get_data(as_text=True), fmt
+    empty = api.client.patch(path, json={"text": "  "}, headers=headers)
+    assert empty.status_code == 400 and empty.get_json()["error"]["code"] == "too_long"
+    missing = api.client.patch(f"{path}0", json={"text": "x"}, headers=headers)
+    assert missing.status_code == 404
+    assert api.client.delete(path, headers=headers).status_code == 204
+    assert api.get(tid).get_json()["notes"] == []
+
+
+def test_markers_name_each_step(api: Api, recorded: tuple[str, str]) -> None:
+    tid, token = recorded
+    body = api.get(tid).get_json()
+    kinds = [(m["kind"], m["label"]) for m in body["markers"]]
+    assert kinds == [
+        ("greeting", "Greeting"),
+        ("ehlo", "EHLO"),
+        ("mail", "Message 1"),
+        ("quit", "QUIT"),
+    ]
+    by_seq = {e["seq"]: e for e in body["entries"]}
+    assert all(by_seq[m["seq"]]["t"] == m["t"] for m in body["markers"])
+    assert by_seq[body["markers"][2]["seq"]]["text"].startswith("MAIL FROM:")
+    note = api.note(tid, token, body["markers"][3]["seq"], "Polite goodbye").get_json()
+    markers = api.get(tid).get_json()["markers"]
+    assert markers[-1] == {
+        "seq": note["seq"], "t": by_seq[note["seq"]]["t"], "kind": "note",
+        "label": "Note: Polite goodbye",
+    }  # fmt: skip
+
+
 UNKNOWN = ["nope", "..%2F..%2Fetc%2Fpasswd", "%2e%2e", "a" * 32, "x%00y", "import%2F..", "a" * 300]
 
 
@@ -179,8 +223,8 @@ UNKNOWN = ["nope", "..%2F..%2Fetc%2Fpasswd", "%2e%2e", "a" * 32, "x%00y", "impor
 @pytest.mark.parametrize(
     ("method", "suffix"),
     [("GET", ""), ("GET", "/export?format=json"), ("PATCH", ""), ("POST", "/notes"),
-     ("DELETE", "/notes/1"), ("DELETE", "")],
-    ids=["get", "export", "patch", "note", "delete-note", "delete"],
+     ("PATCH", "/notes/1"), ("DELETE", "/notes/1"), ("DELETE", "")],
+    ids=["get", "export", "patch", "note", "edit-note", "delete-note", "delete"],
 )  # fmt: skip
 def test_unknown_ids_are_404_json(client: Any, tid: str, method: str, suffix: str) -> None:
     response = client.open(f"/api/transcripts/{tid}{suffix}", method=method, json={})
@@ -356,15 +400,16 @@ def _edits(tid: str) -> list[tuple[str, str, dict[str, Any], int]]:
     return [
         ("PATCH", f"/api/transcripts/{tid}", {"title": "New"}, 200),
         ("POST", f"/api/transcripts/{tid}/notes", {"seq": 1, "text": "hi"}, 201),
+        ("PATCH", f"/api/transcripts/{tid}/notes/{{note}}", {"text": "changed"}, 200),
         ("DELETE", f"/api/transcripts/{tid}/notes/{{note}}", {}, 204),
         ("DELETE", f"/api/transcripts/{tid}", {}, 204),
     ]
 
 
-EDIT_IDS = ["patch", "add-note", "delete-note", "delete"]
+EDIT_IDS = ["patch", "add-note", "edit-note", "delete-note", "delete"]
 
 
-@pytest.mark.parametrize("which", range(4), ids=EDIT_IDS)
+@pytest.mark.parametrize("which", range(len(EDIT_IDS)), ids=EDIT_IDS)
 @pytest.mark.parametrize(
     "given", [None, "", "wrong", "TOKEN-PREFIX"], ids=["none", "empty", "wrong", "prefix"]
 )
@@ -388,7 +433,7 @@ def test_edits_without_the_token_are_403(
     ]
 
 
-@pytest.mark.parametrize("which", range(4), ids=EDIT_IDS)
+@pytest.mark.parametrize("which", range(len(EDIT_IDS)), ids=EDIT_IDS)
 @pytest.mark.parametrize("where", ["header", "query", "json"])
 def test_edits_with_the_token_succeed(
     api: Api, recorded: tuple[str, str], which: int, where: str

@@ -362,6 +362,17 @@ class Store:
             raise NotFound(f"no transcript {transcript_id!r}") from None
         return note
 
+    def update_note(self, transcript_id: str, note_id: int, text: str) -> Note | None:
+        """Change one note's text; None if this transcript has no such note."""
+        if not text.strip() or len(text) > MAX_NOTE:
+            raise StoreError(f"a note is 1 to {MAX_NOTE} characters", code="too_long")
+        where = (notes.c.id == note_id, notes.c.transcript_id == transcript_id)
+        with db.writer(self.engine) as conn, conn.begin():
+            if conn.execute(update(notes).where(*where).values(text=text)).rowcount != 1:
+                return None
+            row = conn.execute(select(notes).where(*where)).one()
+        return note_of(row)
+
     def delete_note(self, transcript_id: str, note_id: int) -> bool:
         """Delete one note of this transcript."""
         stmt = delete(notes).where(notes.c.id == note_id, notes.c.transcript_id == transcript_id)

@@ -11,6 +11,7 @@ from smtp_session.errors import PlaygroundError
 from transcripts.errors import StoreError, TranscriptImportError
 from transcripts.exports import FORMATS, Explain, export
 from transcripts.importer import import_json
+from transcripts.markers import markers_of
 from transcripts.model import Entry, Note, Transcript
 from transcripts.schema import MAX_AUTHOR
 from transcripts.store import Store
@@ -119,11 +120,12 @@ def note_json(note: Note) -> dict[str, Any]:
 
 
 def transcript_json(transcript: Transcript) -> dict[str, Any]:
-    """Meta, entries and notes of one transcript."""
+    """Meta, entries, notes and the markers (SMTP steps and notes) of one transcript."""
     return {
         "transcript": transcript.meta(),
         "entries": transcript.entries,
         "notes": [note_json(n) for n in transcript.notes],
+        "markers": [m.to_dict() for m in markers_of(transcript.entries, transcript.notes)],
     }
 
 
@@ -291,6 +293,20 @@ def add_note(tid: str) -> tuple[Response, int]:
         raise ApiError(f"an author is at most {MAX_AUTHOR} characters", 400, "too_long")
     note = store().add_note(tid, seq, text, author)
     return jsonify(note_json(note)), 201
+
+
+@bp.patch("/<tid>/notes/<int:note_id>")
+def update_note(tid: str, note_id: int) -> Response:
+    """Change the text of one note."""
+    body = _json_body()
+    require_edit(tid, body)
+    text = _text_field(body, "text")
+    if text is None:
+        raise ApiError("a note needs text", 400, "bad_field")
+    note = store().update_note(tid, note_id, text)
+    if note is None:
+        raise ApiError(f"no note {note_id} on this transcript", 404, "not_found")
+    return jsonify(note_json(note))
 
 
 @bp.delete("/<tid>/notes/<int:note_id>")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from transcripts.exports._common import Explain, heading, items, notes_by_seq, printable
+from transcripts.exports._common import Explain, Item, heading, items, notes_by_seq, printable
+from transcripts.markers import markers_of
 from transcripts.model import Transcript
 
 
@@ -30,21 +31,36 @@ def render_txt(transcript: Transcript, explain: Explain | None = None) -> bytes:
 # ANSI SGR colours: what the client sent stands out from what the server said.
 _COLOURS = {"C": "\x1b[1;36m", "S": "", "*": "\x1b[2;33m"}
 _RESET = "\x1b[0m"
+_NOTE = "\x1b[33m"  # notes in yellow, as on the replay page
 
 
 def render_cast(transcript: Transcript, explain: Explain | None = None) -> bytes:
-    """asciicast v2: a JSON header line, then [seconds, "o", text] events (CRLF line ends)."""
-    events: list[str] = []
+    """asciicast v2: a JSON header line, then [seconds, "o", text] output events (CRLF line
+    ends), an [seconds, "m", label] marker per SMTP step and per note, notes as # lines."""
+    notes = notes_by_seq(transcript)
+    marks: dict[int, list[str]] = {}
+    for marker in markers_of(transcript.entries, transcript.notes):
+        marks.setdefault(marker.seq, []).append(printable(marker.label))
+    # Notes on the whole transcript open the recording, where every player shows them.
+    opening = "".join(
+        f"{_NOTE}# note: {printable(n.text)}{_RESET}\r\n" for n in notes.get(None, [])
+    )
+    events = [_event(0.0, "o", opening)] if opening else []
     width, last = 80, 0.0
     for item in items(transcript):
+        seq = item.entry["seq"]
         prefix = "*" if item.who == "*" else f"{item.who}:"
         lines = [f"{prefix} {line}" for line in item.lines]
+        lines += [
+            f"#   note: {printable(line)}"
+            for n in notes.get(seq, [])
+            for line in n.text.splitlines()
+        ]
         width = max(width, *(len(line) + 1 for line in lines))
-        colour = _COLOURS[item.who]
-        text = "".join(f"{colour}{line}{_RESET if colour else ''}\r\n" for line in lines)
         # Times only go forward in a recording, even if the clock readings did not.
         last = max(last, round(item.entry["t"] / 1000, 3))
-        events.append(json.dumps([last, "o", text], ensure_ascii=False))
+        events += [_event(last, "m", label) for label in marks.get(seq, [])]
+        events.append(_event(last, "o", _coloured(item, lines)))
     header = {
         "version": 2,
         "width": min(width, 200),
@@ -54,3 +70,16 @@ def render_cast(transcript: Transcript, explain: Explain | None = None) -> bytes
         "env": {"TERM": "xterm-256color"},
     }
     return ("\n".join([json.dumps(header, ensure_ascii=False), *events]) + "\n").encode()
+
+
+def _coloured(item: Item, lines: list[str]) -> str:
+    colour = _COLOURS[item.who]
+    out = []
+    for line in lines:
+        shade = _NOTE if line.startswith("#   note") else colour
+        out.append(f"{shade}{line}{_RESET if shade else ''}\r\n")
+    return "".join(out)
+
+
+def _event(seconds: float, code: str, data: str) -> str:
+    return json.dumps([seconds, code, data], ensure_ascii=False)
