@@ -100,7 +100,7 @@ def test_note_by_the_owner_then_replay_from_the_share_link(
     assert meaning in fresh.locator("#panels").text_content()
 
     # A marker seeks to its step; play runs to the end with the original (short) timing.
-    fresh.locator(".marker", has_text="MAIL FROM").click()
+    fresh.locator(".marker", has_text="Message 1").click()
     mail = seq_of(frames, "sent", "MAIL FROM")
     assert position(fresh) - 1 >= mail and fresh.locator(f"#L{mail}").is_visible()
     fresh.locator("#speed").select_option("8")

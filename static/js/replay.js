@@ -1,11 +1,15 @@
 // The replay page: plays a recorded session in the console with its original timing, the
-// same guide panels as live, notes at their lines, permalinks (#L12) and, with the edit
-// token, notes and title editing. Transcript text is untrusted: only textContent is used.
+// same guide panels as live, a seekable timeline with a marker per SMTP step and note,
+// notes at their lines, permalinks (#L12), options from the address (replay-options.js)
+// and, with the edit token, editing (replay-editor.js). Transcript text is untrusted: only
+// textContent is used.
 
 import { Panels } from './panels.js';
+import { Editor } from './replay-editor.js';
+import { SPEEDS, embedQuery, embedSnippet, readOptions } from './replay-options.js';
+import { Timeline, clock } from './timeline.js';
 import { api, editTokens, el, entryLines } from './transcripts.js';
 
-const MAX_PAUSE_MS = 2000; // long silences in the recording are shortened to this
 // After a seek the panels are shown every frame again, as live (warnings add up), up to this many.
 const PANEL_HISTORY = 2000;
 // Frames whose mark on the panels outlasts the next exchange (warnings, TLS, injections).
@@ -14,32 +18,63 @@ const NOTEWORTHY = (f) => (f.warnings && f.warnings.length) || f.malformed || f.
 const LIVE_POLL_MS = 3000;
 const $ = (id) => document.getElementById(id);
 
+// RFC 3207 §4: the 220 to STARTTLS and the handshake it starts are one step; stepping stops
+// after the handshake, where the state has caught up (EHLO again), not between the two.
+const isStarttlsDone = (entry) => entry.kind === 'event' && entry.event === 'tls'
+  && (entry.data || {}).mode === 'starttls';
+
 // An exchange: a run of sent lines and the replies that answer them; events stand alone.
 function exchangeEnds(entries) {
   const ends = [];
   entries.forEach((entry, i) => {
     const next = entries[i + 1];
-    const joins = next && ((next.kind === 'sent' && entry.kind === 'sent') ||
-      (next.kind === 'reply' && (entry.kind === 'sent' || entry.kind === 'reply')));
+    const joins = next && ((next.kind === 'sent' && entry.kind === 'sent')
+      || (next.kind === 'reply' && (entry.kind === 'sent' || entry.kind === 'reply'))
+      || (isStarttlsDone(next) && entry.kind === 'reply'));
     if (!joins) ends.push(i);
   });
   return ends;
 }
 
+// The player's clock at each entry: the recorded gaps, each at most ``idleMs``.
+function clockTimes(entries, idleMs) {
+  const times = [];
+  entries.forEach((entry, i) => {
+    const gap = i === 0 ? 0 : Math.max(0, entry.t - entries[i - 1].t);
+    times.push((times[i - 1] || 0) + Math.min(gap, idleMs));
+  });
+  return times;
+}
+
+// The label of a note's marker; transcripts/markers.py words it the same way.
+const NOTE_LABEL_CHARS = 60;
+function noteLabel(note) {
+  const first = (note.text.trim().split('\n')[0] || '');
+  const cut = first.length > NOTE_LABEL_CHARS ? `${first.slice(0, NOTE_LABEL_CHARS - 1)}…` : first;
+  return `Note: ${cut}`;
+}
+
 class Replay {
-  constructor(root, panels) {
+  constructor(root, panels, options) {
     this.root = root;
     this.id = root.dataset.id;
     this.embed = root.dataset.embed === '1';
     this.panels = panels;
+    this.options = options;
     this.pos = -1;
     this.timer = null;
+    this.editor = null;
     this.token = this.embed ? null : takeToken(this.id);
+    this.timeline = new Timeline($('timeline'), $('markers'), (index) => this.select(index));
     $('play').addEventListener('click', () => this.toggle());
     $('forward').addEventListener('click', () => this.step(1));
     $('back').addEventListener('click', () => this.step(-1));
+    $('fullscreen').addEventListener('click', () => this.fullscreen());
     $('speed').addEventListener('change', () => this.playing() && this.schedule());
     document.addEventListener('keydown', (ev) => this.onKey(ev));
+    document.addEventListener('fullscreenchange', () => {
+      $('fullscreen').setAttribute('aria-pressed', String(document.fullscreenElement === root));
+    });
     window.addEventListener('hashchange', () => this.followHash());
   }
 
@@ -52,21 +87,34 @@ class Replay {
     data.frames = null;
     this.data = data;
     this.ends = exchangeEnds(data.entries);
+    this.times = clockTimes(data.entries, this.options.idle * 1000);
     this.showMeta(data.transcript);
+    this.showAccess(data.access);
     this.renderEntries();
-    this.renderMarkers();
-    this.renderNotes();
-    if (data.can_edit) this.enableEditing();
-    if (!(first && this.followHash())) this.seek(atEnd ? data.entries.length - 1 : oldPos, false);
+    if (data.can_edit && !this.embed && !this.editor && $('editor')) this.editor = new Editor(this);
+    this.notesChanged();
+    if (first) this.openAt();
+    else this.seek(atEnd ? data.entries.length - 1 : oldPos, false);
     this.framesLoaded = this.loadFrames(data);
     if (data.transcript.status === 'live') setTimeout(() => this.poll(), LIVE_POLL_MS);
+  }
+
+  // Where the page opens: #L12, else the poster (start, end or a time), then autoplay.
+  openAt() {
+    if (this.followHash()) return;
+    const { poster, start, autoplay } = this.options;
+    const at = (ms) => this.timeline.indexAtTime(ms);
+    if (autoplay) this.seek(start === null ? -1 : at(start), false);
+    else if (poster === 'start') this.seek(-1, false);
+    else if (poster === 'end') this.seek(this.nodes.length - 1, false);
+    else this.seek(at(poster), false);
+    if (autoplay) this.play();
   }
 
   async loadFrames(data) {
     const compact = await api(`/${encodeURIComponent(this.id)}?frames=compact`, { token: this.token });
     if (this.data !== data) return; // a newer load replaced this one
     data.frames = expandFrames(compact);
-    this.renderMarkers();
     this.syncPanels();
     $('replay').dataset.frames = '1';
   }
@@ -87,6 +135,17 @@ class Replay {
     $('close-reason').textContent = meta.close_reason ? `— ${meta.close_reason}` : '';
   }
 
+  // With users (PLAYGROUND_AUTH), who owns the transcript and who may see it.
+  showAccess(access) {
+    const shown = $('access');
+    if (!shown) return;
+    shown.hidden = !access;
+    if (!access) return;
+    const who = { private: 'its owner only', team: "the owner's team", link: 'anyone with the link' };
+    shown.textContent = `Visible to ${who[access.visibility] || access.visibility}`
+      + (access.owner ? ` · recorded by ${access.owner}` : '');
+  }
+
   renderEntries() {
     // The line-number gutter fits the longest number (a 10,000-line transcript wrapped it).
     const last = this.data.entries.at(-1);
@@ -98,6 +157,7 @@ class Replay {
       const link = el('a', 'ln', String(entry.seq));
       link.href = `#L${entry.seq}`;
       link.title = 'Link to this line';
+      link.setAttribute('aria-label', `Line ${entry.seq}`);
       const lines = el('div', 'lines');
       lines.append(...entryLines(entry));
       lines.addEventListener('click', () => this.select(i));
@@ -108,23 +168,22 @@ class Replay {
     this.pos = this.nodes.length - 1;
   }
 
-  renderMarkers() {
-    const withState = (this.data.frames || []).find((f) => f.state?.steps);
-    const names = new Map((withState?.state.steps || []).map((s) => [s.id, s.name]));
-    const markers = [];
-    let step = null;
-    this.data.entries.forEach((frame, i) => {
-      if (!frame.step || frame.step === step) return;
-      step = frame.step;
-      const name = names.get(step) || step;
-      const button = el('button', 'marker secondary', name);
-      button.type = 'button';
-      button.dataset.index = i;
-      button.title = `Go to ${name} (line ${frame.seq})`;
-      button.addEventListener('click', () => this.select(i));
-      markers.push(button);
-    });
-    $('markers').replaceChildren(...markers);
+  // Markers from the server (SMTP steps) and from the notes as they are now.
+  markers() {
+    const index = new Map(this.data.entries.map((e, i) => [e.seq, i]));
+    const steps = (this.data.markers || []).filter((m) => m.kind !== 'note');
+    const notes = this.data.notes.filter((n) => index.has(n.seq))
+      .map((n) => ({ seq: n.seq, kind: 'note', label: noteLabel(n) }));
+    return [...steps, ...notes]
+      .map((m) => ({ ...m, index: index.get(m.seq) }))
+      .filter((m) => m.index !== undefined)
+      .sort((a, b) => a.index - b.index || (a.kind === 'note') - (b.kind === 'note'));
+  }
+
+  notesChanged() {
+    this.renderNotes();
+    this.timeline.setData(this.times, this.options.markers ? this.markers() : []);
+    if (this.nodes) this.showPosition();
   }
 
   renderNotes() {
@@ -136,19 +195,15 @@ class Replay {
       if (index === -1) general.push(node);
       else this.nodes[index].querySelector('.notes').append(node);
     }
-    $('general-notes').replaceChildren(...general);
+    $('general-notes-list').replaceChildren(...general);
+    $('general-notes').hidden = general.length === 0;
   }
 
   noteNode(note) {
     const node = el('div', 'note');
     if (note.author) node.append(el('b', '', `${note.author}: `));
     node.append(el('span', 'note-text', note.text));
-    if (this.data.can_edit) {
-      const remove = el('button', 'secondary note-delete', 'Delete note');
-      remove.type = 'button';
-      remove.addEventListener('click', () => this.deleteNote(note));
-      node.append(remove);
-    }
+    if (this.editor) this.editor.decorate(node, note);
     return node;
   }
 
@@ -190,14 +245,11 @@ class Replay {
   showPosition() {
     const total = this.nodes.length;
     const entry = this.data.entries[this.pos];
-    const seconds = entry ? ` · ${(entry.t / 1000).toFixed(3)} s` : '';
-    $('position').textContent = `${this.pos + 1} / ${total}${seconds}`;
-    $('progress').style.width = `${total ? ((this.pos + 1) / total) * 100 : 0}%`;
-    for (const marker of $('markers').children) {
-      marker.classList.toggle('passed', Number(marker.dataset.index) <= this.pos);
-    }
-    const noteTarget = $('note-target');
-    if (noteTarget) noteTarget.textContent = entry ? `Note on line ${entry.seq}` : 'Note on the whole transcript';
+    const at = this.pos >= 0 ? this.times[this.pos] : 0;
+    $('position').textContent = `${this.pos + 1} / ${total} · ${clock(at)} / ${clock(this.times.at(-1) || 0)}`;
+    const words = entry ? entryLines(entry)[0].textContent : '';
+    this.timeline.show(this.pos, words.length > 80 ? `${words.slice(0, 79)}…` : words);
+    this.editor?.follow(entry);
   }
 
   select(index) {
@@ -205,6 +257,7 @@ class Replay {
     this.seek(index, false);
     const entry = this.data.entries[index];
     if (entry) history.replaceState(null, '', `#L${entry.seq}`);
+    this.nodes[this.pos]?.scrollIntoView({ block: 'nearest' });
   }
 
   followHash() {
@@ -228,15 +281,33 @@ class Replay {
     this.nodes[this.pos]?.scrollIntoView({ block: 'nearest' });
   }
 
+  // One entry forward (".") or back (",").
+  line(direction) {
+    this.pause();
+    this.seek(this.pos + direction, direction > 0);
+    this.nodes[this.pos]?.scrollIntoView({ block: 'nearest' });
+  }
+
+  toMarker(direction) {
+    const index = this.timeline.markerFrom(this.pos, direction);
+    if (index !== undefined) this.select(index);
+  }
+
+  // 0..9: to 0 %..90 % of the recording's time, as asciinema's player does.
+  toPercent(tenths) {
+    this.select(this.timeline.indexAt(tenths / 10));
+  }
+
   playing() {
     return this.timer !== null;
   }
 
   toggle() {
-    if (this.playing()) {
-      this.pause();
-      return;
-    }
+    if (this.playing()) this.pause();
+    else this.play();
+  }
+
+  play() {
     if (this.pos >= this.nodes.length - 1) this.seek(-1, false);
     $('play').textContent = '❚❚ Pause';
     $('play').setAttribute('aria-pressed', 'true');
@@ -248,15 +319,26 @@ class Replay {
     const next = this.pos + 1;
     if (next >= this.nodes.length) {
       this.pause();
+      if (this.options.loop && this.nodes.length) this.loopAgain();
       return;
     }
-    const gap = next === 0 ? 0 : this.data.entries[next].t - this.data.entries[this.pos].t;
-    const delay = Math.min(Math.max(gap, 0), MAX_PAUSE_MS) / Number($('speed').value);
+    const gap = next === 0 ? 0 : this.times[next] - this.times[this.pos];
     this.timer = setTimeout(() => {
       this.seek(next, true);
       this.nodes[next].scrollIntoView({ block: 'nearest' });
       this.schedule();
-    }, delay);
+    }, gap / Number($('speed').value));
+  }
+
+  // loop=1: after the last line, a pause as long as the idle limit, then from the start again.
+  loopAgain() {
+    this.timer = setTimeout(() => {
+      const start = this.options.start;
+      this.seek(start === null ? -1 : this.timeline.indexAtTime(start), false);
+      this.play();
+    }, this.options.idle * 1000);
+    $('play').textContent = '❚❚ Pause';
+    $('play').setAttribute('aria-pressed', 'true');
   }
 
   pause() {
@@ -266,66 +348,38 @@ class Replay {
     $('play').setAttribute('aria-pressed', 'false');
   }
 
+  fullscreen() {
+    if (document.fullscreenElement) document.exitFullscreen();
+    else this.root.requestFullscreen?.().catch(() => {});
+  }
+
   onKey(ev) {
-    if (ev.target.closest('input, textarea, select, [contenteditable]') || ev.altKey || ev.ctrlKey || ev.metaKey) return;
-    const actions = { ' ': () => this.toggle(), ArrowRight: () => this.step(1), ArrowLeft: () => this.step(-1) };
-    const action = actions[ev.key];
+    const target = ev.target;
+    if (target.closest('input, textarea, select, [contenteditable]') || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+    // Inside the player Space always plays or pauses (as in a media player; Enter still
+    // presses a focused marker); elsewhere on the page a focused button keeps its Space.
+    if (ev.key === 'Enter' || (ev.key === ' ' && !this.root.contains(target) && target !== document.body)) return;
+    const onSlider = target === $('timeline');
+    const actions = {
+      ' ': () => this.toggle(),
+      ArrowRight: () => this.step(1),
+      ArrowLeft: () => this.step(-1),
+      ArrowUp: onSlider ? () => this.step(1) : null,
+      ArrowDown: onSlider ? () => this.step(-1) : null,
+      PageUp: onSlider ? () => this.select(this.timeline.indexAt(this.timeline.fraction(this.pos) + 0.1)) : null,
+      PageDown: onSlider ? () => this.select(this.timeline.indexAt(this.timeline.fraction(this.pos) - 0.1)) : null,
+      Home: () => this.select(-1),
+      End: () => this.select(this.nodes.length - 1),
+      '[': () => this.toMarker(-1),
+      ']': () => this.toMarker(1),
+      '.': () => this.line(1),
+      ',': () => this.line(-1),
+      f: () => this.fullscreen(),
+    };
+    const action = /^[0-9]$/.test(ev.key) ? () => this.toPercent(Number(ev.key)) : actions[ev.key];
     if (!action) return;
     ev.preventDefault();
     action();
-  }
-
-  // -- editing (with the edit token) -------------------------------------------------------
-
-  enableEditing() {
-    const editor = $('editor');
-    if (!editor || !editor.hidden) return;
-    editor.hidden = false;
-    $('edit-title').value = this.data.transcript.title || '';
-    $('edit-description').value = this.data.transcript.description || '';
-    $('meta-form').addEventListener('submit', (ev) => this.saveMeta(ev));
-    $('note-form').addEventListener('submit', (ev) => this.addNote(ev));
-    this.renderNotes();
-    this.showPosition();
-  }
-
-  async edit(action, done) {
-    try {
-      await action();
-      $('edit-status').textContent = done;
-    } catch (err) {
-      $('edit-status').textContent = `Not saved: ${err.message}`;
-    }
-  }
-
-  saveMeta(ev) {
-    ev.preventDefault();
-    const body = { title: $('edit-title').value || null, description: $('edit-description').value || null };
-    this.edit(async () => {
-      const made = await api(`/${encodeURIComponent(this.id)}`, { method: 'PATCH', token: this.token, body });
-      this.data.transcript = made.transcript;
-      this.showMeta(made.transcript);
-    }, 'Title and description saved.');
-  }
-
-  addNote(ev) {
-    ev.preventDefault();
-    const entry = this.data.entries[this.pos];
-    const body = { seq: entry ? entry.seq : null, text: $('note-text').value };
-    this.edit(async () => {
-      const note = await api(`/${encodeURIComponent(this.id)}/notes`, { method: 'POST', token: this.token, body });
-      this.data.notes.push(note);
-      this.renderNotes();
-      $('note-text').value = '';
-    }, 'Note added.');
-  }
-
-  deleteNote(note) {
-    this.edit(async () => {
-      await api(`/${encodeURIComponent(this.id)}/notes/${note.id}`, { method: 'DELETE', token: this.token });
-      this.data.notes = this.data.notes.filter((n) => n.id !== note.id);
-      this.renderNotes();
-    }, 'Note deleted.');
   }
 }
 
@@ -354,11 +408,58 @@ function expandFrames({ frames, explanations }) {
   return frames;
 }
 
+// The options a reader asked for in the address, applied to the page's own controls.
+function applyOptions(options) {
+  if (options.theme) document.documentElement.dataset.theme = options.theme;
+  if (options.speed !== null) {
+    const speed = String(options.speed);
+    if (!SPEEDS.includes(speed)) $('speed').append(new Option(`${speed}×`, speed));
+    $('speed').value = speed;
+  }
+  $('markers').hidden = !options.markers;
+}
+
+// The replay page's "Embed" panel: choices -> the iframe snippet, and a copy button.
+function wireSnippet() {
+  const form = $('embed-form');
+  if (!form) return;
+  const base = new URL(form.dataset.embedUrl, window.location.href).href;
+  const update = () => {
+    const query = embedQuery({
+      autoplay: form.elements.autoplay.checked,
+      loop: form.elements.loop.checked,
+      start: form.elements.start.value.trim(),
+      speed: form.elements.speed.value,
+      theme: form.elements.theme.value,
+      markers: form.elements.markers.checked,
+    });
+    $('embed-snippet').value = embedSnippet(base + query, $('title').textContent);
+    $('embed-preview').href = base + query;
+  };
+  form.addEventListener('input', update);
+  form.addEventListener('change', update);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    update();
+    try {
+      await navigator.clipboard.writeText($('embed-snippet').value);
+      $('embed-status').textContent = 'Snippet copied.';
+    } catch {
+      $('embed-snippet').select();
+      $('embed-status').textContent = 'Press Ctrl+C to copy the selected snippet.';
+    }
+  });
+  update();
+}
+
 async function main() {
   const root = $('replay');
-  const replay = new Replay(root, new Panels($('panels')));
+  const options = readOptions(window.location.search);
+  applyOptions(options);
+  const replay = new Replay(root, new Panels($('panels')), options);
   try {
     await replay.load();
+    wireSnippet();
     root.dataset.ready = '1';
   } catch (err) {
     $('position').textContent = `Could not load the transcript: ${err.message}`;
