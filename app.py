@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from web import api, pages, transcripts_api, transcripts_views, ws
+from web import api, inbox, pages, transcripts_api, transcripts_views, ws
 from web.access import init_access
 from web.bindguard import check_bind
 from web.compress import init_compression
@@ -55,6 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(inbox.bp)
     app.register_blueprint(transcripts_views.bp)
     app.register_blueprint(transcripts_api.bp)
     app.before_request(ws.check_origin)

@@ -8,6 +8,7 @@ restart loses nothing.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -19,6 +20,8 @@ from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from pathlib import Path
+
+from . import mime
 
 _ID = re.compile(r"^[0-9a-f]{16}-[0-9a-f]{8}$")
 
@@ -36,6 +39,10 @@ class StoredMessage:
     peer: str
     tls: bool = False
     auth_user: str | None = None
+    # The From and To headers, RFC 2047 decoded (messages kept before these were stored: "").
+    from_header: str = ""
+    to_header: str = ""
+    attachments: int = 0
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -48,14 +55,29 @@ def new_id() -> str:
 
 def subject_of(raw: bytes) -> str:
     """The decoded Subject header, or an empty string."""
+    return header_of(raw, "Subject")
+
+
+def header_of(raw: bytes, name: str) -> str:
+    """One header, RFC 2047 decoded, or an empty string."""
     headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
-    value = headers.get("Subject")
+    value = headers.get(name)
     if value is None:
         return ""
     try:
         return str(make_header(decode_header(str(value))))
     except (LookupError, ValueError):
         return str(value)
+
+
+def _summary_fields(raw: bytes) -> dict[str, object]:
+    message = mime.parse(raw)
+    return {
+        "subject": subject_of(raw),
+        "from_header": mime.header_text(message, "From"),
+        "to_header": mime.header_text(message, "To"),
+        "attachments": len(mime.attachments(mime.tree(message))),
+    }
 
 
 class Mailbox:
@@ -81,12 +103,12 @@ class Mailbox:
             id=new_id(),
             mail_from=mail_from,
             rcpt_tos=list(rcpt_tos),
-            subject=subject_of(raw),
             size=len(raw),
             received_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             peer=peer,
             tls=tls,
             auth_user=auth_user,
+            **_summary_fields(raw),  # type: ignore[arg-type]
         )
         with self._lock:
             _write_atomic(self.folder / f"{msg.id}.eml", raw)
@@ -112,7 +134,8 @@ class Mailbox:
             data = json.loads((self.folder / f"{mid}.json").read_text())
         except (OSError, ValueError):
             return None
-        return StoredMessage(**data)
+        known = StoredMessage.__dataclass_fields__
+        return StoredMessage(**{k: v for k, v in data.items() if k in known})
 
     def raw(self, mid: str) -> bytes | None:
         """The exact bytes of a message, or None."""
@@ -122,6 +145,32 @@ class Mailbox:
             return (self.folder / f"{mid}.eml").read_bytes()
         except OSError:
             return None
+
+    def search(self, query: str) -> list[StoredMessage]:
+        """Messages whose subject, From, To, Cc or text body contain ``query`` (any case)."""
+        needle = query.strip().lower()
+        if not needle:
+            return self.messages()
+        return [msg for msg in self.messages() if needle in self._search_text(msg)]
+
+    def _search_text(self, msg: StoredMessage) -> str:
+        raw = self.raw(msg.id)
+        envelope = " ".join([msg.mail_from, *msg.rcpt_tos]).lower()
+        return envelope + "\n" + (mime.search_text(mime.parse(raw)) if raw is not None else "")
+
+    def version(self) -> str:
+        """Changes whenever a message arrives or goes: the inbox's ETag."""
+        return hashlib.sha256(",".join(self._ids()).encode()).hexdigest()[:20]
+
+    def delete(self, mid: str) -> bool:
+        """Delete one message; False if there is none with this id."""
+        if not _ID.match(mid):
+            return False
+        with self._lock:
+            if not (self.folder / f"{mid}.json").exists():
+                return False
+            self._remove(mid)
+        return True
 
     def clear(self) -> None:
         """Delete every message."""

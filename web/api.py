@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from smtp_session.explain import MAX_REQUEST_BYTES, ExplainError, explain_request
 from smtp_session.lessons import LessonError, load_lessons
@@ -18,22 +18,6 @@ MAX_EXPLAIN_BODY = 6 * MAX_REQUEST_BYTES + 1024
 
 def _error(message: str, code: str, status: int) -> tuple[Response, int]:
     return jsonify({"error": message, "code": code}), status
-
-
-@bp.get("/sandbox/messages")
-def sandbox_messages() -> Response:
-    """Captured messages, newest first."""
-    mailbox = current_app.extensions["playground"].mailbox
-    return jsonify([m.to_dict() for m in mailbox.messages()])
-
-
-@bp.get("/sandbox/messages/<mid>/raw")
-def sandbox_raw(mid: str) -> Response:
-    """The exact bytes the sandbox received (after it removed the dot-stuffing)."""
-    raw = current_app.extensions["playground"].mailbox.raw(mid)
-    if raw is None:
-        abort(404)
-    return Response(raw, mimetype="message/rfc822")
 
 
 @bp.get("/targets")

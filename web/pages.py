@@ -1,14 +1,15 @@
-"""HTML pages: the console and the sandbox inbox."""
+"""HTML pages: the console, the sandbox inbox and its messages."""
 
 from __future__ import annotations
 
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, current_app, render_template, request
 
+from smtp_session import mime
 from smtp_session.scenarios import DEMO_PASSWORD, DEMO_USER, SCENARIOS
+
+from . import inbox as inbox_api
 
 bp = Blueprint("pages", __name__)
 
@@ -31,10 +32,14 @@ def favicon() -> Any:
 
 @bp.get("/sandbox")
 def inbox() -> str:
+    """The sandbox inbox: search, live list, delete; the failure addresses below."""
     services = _services()
+    q = request.args.get("q", "").strip()
     return render_template(
         "sandbox.html",
-        messages=services.mailbox.messages(),
+        messages=services.mailbox.search(q) if q else services.mailbox.messages(),
+        q=q,
+        version=services.mailbox.version(),
         scenarios=SCENARIOS.values(),
         demo_user=DEMO_USER,
         demo_password=DEMO_PASSWORD,
@@ -44,15 +49,19 @@ def inbox() -> str:
 
 @bp.get("/sandbox/<mid>")
 def message(mid: str) -> str:
+    """One message: text, HTML (sandboxed), headers decoded, parts, raw source, its session."""
     services = _services()
     msg = services.mailbox.get(mid)
     raw = services.mailbox.raw(mid)
     if msg is None or raw is None:
         abort(404)
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    view = inbox_api.detail(msg, raw)
+    tree = mime.tree(mime.parse(raw))
+    view["parts_tree"] = tree
     return render_template(
         "message.html",
         msg=msg,
-        headers=list(headers.items()),
+        view=view,
+        attachments=mime.attachments(tree),
         raw=raw.decode("utf-8", "replace"),
     )

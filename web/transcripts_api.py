@@ -16,7 +16,7 @@ from transcripts.model import Entry, Note, Transcript
 from transcripts.schema import MAX_AUTHOR
 from transcripts.store import Store
 
-from . import access
+from . import access, inbox
 from .replay import compact_frames, replay_frames
 
 bp = Blueprint("transcripts_api", __name__, url_prefix="/api/transcripts")
@@ -169,6 +169,7 @@ def get_transcript(tid: str) -> Response:
     """One transcript; ``?frames=1`` adds the frames the live panels showed for each entry."""
     transcript = load(tid)
     body = transcript_json(transcript)
+    body["inbox"] = inbox.messages_of(transcript.entries)
     frames = request.args.get("frames")
     if frames in ("1", "true", "yes"):
         body["frames"] = frames_of(transcript)

@@ -150,6 +150,8 @@ class Replay {
     // The line-number gutter fits the longest number (a 10,000-line transcript wrapped it).
     const last = this.data.entries.at(-1);
     $('screen').style.setProperty('--ln-digits', String(last ? String(last.seq).length : 1));
+    // The sandbox's 250 after the final dot names the message it queued: link to it.
+    const queued = new Map((this.data.inbox || []).map((m) => [m.seq, m]));
     this.nodes = this.data.entries.map((entry, i) => {
       const node = el('div', 'entry');
       node.id = `L${entry.seq}`;
@@ -161,6 +163,12 @@ class Replay {
       const lines = el('div', 'lines');
       lines.append(...entryLines(entry));
       lines.addEventListener('click', () => this.select(i));
+      const message = queued.get(entry.seq);
+      if (message) {
+        const open = el('a', 'inbox-link', 'Open the message in the sandbox inbox');
+        open.href = message.url;
+        lines.append(open);
+      }
       node.append(link, lines, el('div', 'notes'));
       return node;
     });
