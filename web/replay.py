@@ -8,11 +8,22 @@ the same :class:`~web.guide.Guide` the live session used (one source of truth).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import fields as dataclass_fields
 from typing import Any
 
-from smtp_session.dialogue import Dialogue
+from smtp_session.dialogue import GREETING, Dialogue
+from smtp_session.events import (
+    Closed,
+    Connected,
+    Discarded,
+    ReplyReceived,
+    Sent,
+    SessionEvent,
+    TlsMode,
+    TlsUp,
+    tls_mode_of,
+)
 from smtp_session.reply import Reply
-from smtp_session.session import Event
 
 from .guide import Guide
 from .recorder import EVENT_OF_FRAME
@@ -37,30 +48,65 @@ def replay_frames(entries: Iterable[dict[str, Any]], sandbox: bool = False) -> l
     frames = []
     for entry in entries:
         event = _event_of(entry, dialogue)
-        frame = guide.frame_for(event) if event else {"type": entry["kind"]}
+        data = dict(entry.get("data") or {}) if entry["kind"] == "event" else {}
+        if event is not None:
+            frame = {**data, **guide.frame_for(event)}  # recorded details the event lacks stay
+        else:
+            frame = {"type": FRAME_OF_EVENT.get(entry.get("event", ""), entry["kind"]), **data}
         frame.pop("original", None)
         frame.update(seq=entry["seq"], t=entry["t"])
         frames.append(frame)
     return frames
 
 
-def _event_of(entry: dict[str, Any], dialogue: Dialogue) -> Event | None:
+def _event_of(entry: dict[str, Any], dialogue: Dialogue) -> SessionEvent | None:
+    """The session event an entry records; None for entries the web layer made (mx, error)."""
     kind = entry["kind"]
     if kind == "sent":
-        dialogue.classify(entry["text"])
-        return Event("sent", {"text": entry["text"], "kind": entry["line_kind"]})
+        out = dialogue.classify(entry["text"])
+        return Sent(text=entry["text"], kind=entry["line_kind"], verb=out.verb)
     if kind == "reply":
         reply = reply_of(entry)
         owed = dialogue.on_reply(reply)
         line = owed.line if owed else None
-        return Event("reply", {"reply": reply, "after": entry.get("after"), "line": line})
+        return ReplyReceived(reply=reply, after=entry.get("after"), line=line)
     if kind == "event":
-        if entry["event"] == "connect":
-            dialogue.expect_greeting()
-        if entry["event"] == "tls" and (entry.get("data") or {}).get("mode") == "starttls":
+        return _recorded_event(entry["event"], dict(entry.get("data") or {}), dialogue)
+    return None
+
+
+# Transcripts recorded before ``tls_mode`` said ``mode``; imported ones may say neither.
+_TLS_FIELDS = [f.name for f in dataclass_fields(TlsUp) if f.name != "tls_mode"]
+
+
+def _mode_by_order(dialogue: Dialogue) -> TlsMode:
+    """A TLS entry with no mode: before the greeting it can only be implicit TLS."""
+    waiting = [p.after for p in dialogue.pending]
+    return TlsMode.IMPLICIT if waiting[:1] == [GREETING] else TlsMode.STARTTLS
+
+
+def _recorded_event(name: str, data: dict[str, Any], dialogue: Dialogue) -> SessionEvent | None:
+    if name == "connect":
+        dialogue.expect_greeting()
+        port = data.get("port")
+        return Connected(
+            host=str(data.get("host", "")),
+            port=port if isinstance(port, int) else 0,
+            address=str(data.get("address", "")),
+        )
+    if name == "tls":
+        mode = tls_mode_of(data.get("tls_mode", data.get("mode"))) or _mode_by_order(dialogue)
+        if mode is TlsMode.STARTTLS:
             dialogue.reset_for_tls()
-        return Event(
-            FRAME_OF_EVENT.get(entry["event"], entry["event"]), dict(entry.get("data") or {})
+        known = {f: data[f] for f in _TLS_FIELDS if f in data}
+        return TlsUp(tls_mode=mode, **known)
+    if name == "closed":
+        return Closed(reason=str(data.get("reason", "")), code=str(data.get("code", "")))
+    if name == "discarded":
+        return Discarded(
+            bytes=int(data.get("bytes") or 0),
+            text=str(data.get("text", "")),
+            message=str(data.get("message", "")),
         )
     return None
 
