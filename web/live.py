@@ -16,13 +16,13 @@ from typing import Any
 
 from smtp_session.errors import PlaygroundError
 from smtp_session.events import Closed, SessionEvent
+from smtp_session.guide import Guide
 from smtp_session.session import SmtpSession
 from smtp_session.wire import check_lines
 
 from .admission import Admission
 from .connector import open_connection, plan_connect
 from .frames import FrameError, parse_frame
-from .guide import Guide
 from .limits import LimitError
 from .quota import FrameRate, Quota
 from .services import Services

@@ -12,6 +12,7 @@ from typing import Any
 from smtp_session.certs import CertPair, ensure_sandbox_cert
 from smtp_session.dns_input import config_from_setting
 from smtp_session.events import TlsMode
+from smtp_session.guide import Guide
 from smtp_session.lessons import Lesson, load_lessons
 from smtp_session.mailbox import Mailbox
 from smtp_session.policy import TargetPolicy
@@ -24,7 +25,6 @@ from transcripts.writer import Writer
 
 from .admission import Admission
 from .frames import FrameError
-from .guide import Guide
 from .limits import make_limits
 from .quota import Quota
 from .recorder import Recorder

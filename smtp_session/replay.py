@@ -2,7 +2,7 @@
 
 A transcript stores lines, replies and events with explanation keys only; the replay page and
 the exports get the full explanations and the transaction state by running the entries through
-the same :class:`~web.guide.Guide` the live session used (one source of truth).
+the same :class:`~smtp_session.guide.Guide` the live session used (one source of truth).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
-from smtp_session.dialogue import GREETING, Dialogue
-from smtp_session.events import (
+from .dialogue import GREETING, Dialogue
+from .events import (
     Closed,
     Connected,
     Discarded,
@@ -23,11 +23,22 @@ from smtp_session.events import (
     TlsUp,
     tls_mode_of,
 )
-from smtp_session.reply import Reply
-
 from .guide import Guide
-from .recorder import EVENT_OF_FRAME
+from .reply import Reply
 
+# Frame type -> transcript event name, for frames that are events rather than lines
+# (docs/transcript-format.md); the recorder writes these names, the replay reads them back.
+EVENT_OF_FRAME = {
+    "connected": "connect",
+    "tls": "tls",
+    "discarded": "discarded",
+    "closed": "closed",
+    "error": "error",
+    "mx": "mx",
+    "mx_attempt": "mx",
+    "lesson": "lesson",
+    "limit": "limit",
+}
 FRAME_OF_EVENT = {event: frame for frame, event in EVENT_OF_FRAME.items()}
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from smtp_session.checker import check_auth_response, check_command
-from smtp_session.dialogue import AUTH_RESPONSE, COMMAND, END_OF_DATA, GREETING
-from smtp_session.events import (
+from .checker import check_auth_response, check_command
+from .dialogue import AUTH_RESPONSE, COMMAND, END_OF_DATA, GREETING
+from .events import (
     Closed,
     Connected,
     Discarded,
@@ -23,11 +23,11 @@ from smtp_session.events import (
     SessionEvent,
     TlsUp,
 )
-from smtp_session.explain import explain_command, explain_reply
-from smtp_session.lessons import Lesson, LessonProgress
-from smtp_session.message_lines import MessageState, check_data_line, check_data_lines
-from smtp_session.redact import Redactor
-from smtp_session.transaction import Transaction
+from .explain import explain_command, explain_reply
+from .lessons import Lesson, LessonProgress
+from .message_lines import MessageState, check_data_line, check_data_lines
+from .redact import Redactor
+from .transaction import Transaction
 
 Frame = dict[str, Any]
 
