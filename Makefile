@@ -5,7 +5,10 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PIP := $(PY) -m pip install --quiet --require-hashes
+# OFFLINE=1 installs from $(WHEELHOUSE) (see `make wheelhouse`) with the package index off.
+WHEELHOUSE ?= wheelhouse
+PIP := $(PY) -m pip install --quiet --require-hashes \
+	$(if $(OFFLINE),--no-index --find-links $(WHEELHOUSE))
 RUN_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 # uv resolves for every platform and Python >= 3.11, and keeps the versions already locked
@@ -13,7 +16,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 LOCK := $(VENV)/bin/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
 	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 
-.PHONY: run test lint lock bench clean
+.PHONY: run test lint lock wheelhouse bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +45,13 @@ lint: $(DEV_STAMP)
 lock: $(DEV_STAMP)
 	$(LOCK) requirements.txt -o requirements.lock
 	$(LOCK) requirements-dev.txt -c requirements.lock -o requirements-dev.lock
+
+# Every wheel the app needs, checked against the lock's hashes, for a room with no network:
+# `make run OFFLINE=1` there (README, "A room with no network"). The wheels are for this
+# machine's OS, CPU and Python; WHEEL_TARGET="--platform ... --python-version ..." picks others.
+wheelhouse: | $(VENV)/bin/python
+	$(PY) -m pip download --quiet --require-hashes --only-binary=:all: $(WHEEL_TARGET) \
+		-r requirements.lock -d $(WHEELHOUSE)
 
 bench: $(DEV_STAMP)
 	$(PY) -m pip install --quiet -r bench/requirements.txt

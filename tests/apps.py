@@ -30,8 +30,10 @@ class AppProcess:
         data_dir: Path,
         env: dict[str, str] | None = None,
         sandbox: tuple[int, int] | None = None,
+        python: str = sys.executable,
     ) -> None:
         self.data_dir = data_dir
+        self.python = python
         self.env = dict(env or {})
         self.sandbox = sandbox
         self.port = free_port()
@@ -41,7 +43,7 @@ class AppProcess:
 
     def start(self, *extra: str) -> AppProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        args = [sys.executable, "app.py", "--port", str(self.port), *extra]
+        args = [self.python, "app.py", "--port", str(self.port), *extra]
         plain, tls = self.sandbox or (free_port(), free_port())
         args += ["--sandbox-port", str(plain), "--sandbox-tls-port", str(tls)]
         args += ["--data-dir", str(self.data_dir)]
