@@ -214,6 +214,19 @@ def test_markers_name_each_step(api: Api, recorded: tuple[str, str]) -> None:
     }  # fmt: skip
 
 
+def test_markers_of_an_implicit_tls_session(api: Api, ws: Any) -> None:
+    ws.connect("sandbox-tls")
+    ws.ehlo()
+    ws.command("QUIT")
+    ws.wait_for("closed")
+    tid = session_id(ws)[0]
+    markers = [(m["kind"], m["label"]) for m in api.get(tid).get_json()["markers"]]
+    # The handshake comes before the greeting on this port (RFC 8314 §3.3).
+    assert markers == [
+        ("tls", "TLS (implicit)"), ("greeting", "Greeting"), ("ehlo", "EHLO"), ("quit", "QUIT"),
+    ]  # fmt: skip
+
+
 UNKNOWN = ["nope", "..%2F..%2Fetc%2Fpasswd", "%2e%2e", "a" * 32, "x%00y", "import%2F..", "a" * 300]
 
 
@@ -287,10 +300,13 @@ def test_asciicast_is_a_header_then_timed_events(api: Api, recorded: tuple[str, 
     meta = json.loads(header)
     assert meta["version"] == 2 and meta["width"] >= 80 and meta["height"] > 0
     parsed = [json.loads(line) for line in events]
-    assert len(parsed) == len(api.get(recorded[0]).get_json()["entries"])
+    body = api.get(recorded[0]).get_json()
+    output = [event for event in parsed if event[1] == "o"]
+    assert len(output) == len(body["entries"])
     times = [event[0] for event in parsed]
-    assert times == sorted(times) and all(event[1] == "o" for event in parsed)
-    assert any("EHLO client.example" in event[2] for event in parsed)
+    assert times == sorted(times) and {event[1] for event in parsed} == {"o", "m"}
+    assert [e[2] for e in parsed if e[1] == "m"] == [m["label"] for m in body["markers"]]
+    assert any("EHLO client.example" in event[2] for event in output)
 
 
 def test_markdown_has_the_explanations_and_notes(api: Api, recorded: tuple[str, str]) -> None:

@@ -45,7 +45,9 @@ def _step_marker(entry: Entry, messages: int) -> Marker | None:
     if entry["kind"] == "reply" and entry.get("after") == "greeting":
         return Marker(seq, t, "greeting", "Greeting")
     if entry["kind"] == "event" and entry.get("event") == "tls":
-        if (entry.get("data") or {}).get("mode") == "implicit":  # RFC 8314 §3.3
+        data = entry.get("data") or {}
+        # Entries say tls_mode; those recorded before it said mode.
+        if data.get("tls_mode", data.get("mode")) == "implicit":  # RFC 8314 §3.3
             return Marker(seq, t, "tls", "TLS (implicit)")
         return None
     if entry["kind"] != "sent" or entry.get("line_kind", "command") != "command":

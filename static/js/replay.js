@@ -20,8 +20,9 @@ const $ = (id) => document.getElementById(id);
 
 // RFC 3207 §4: the 220 to STARTTLS and the handshake it starts are one step; stepping stops
 // after the handshake, where the state has caught up (EHLO again), not between the two.
+// Entries say tls_mode; those recorded before it said mode.
 const isStarttlsDone = (entry) => entry.kind === 'event' && entry.event === 'tls'
-  && (entry.data || {}).mode === 'starttls';
+  && ((entry.data || {}).tls_mode ?? (entry.data || {}).mode) === 'starttls';
 
 // An exchange: a run of sent lines and the replies that answer them; events stand alone.
 function exchangeEnds(entries) {
