@@ -4,9 +4,11 @@ attachment download, the links between a message and its transcript, delete one 
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -142,3 +144,28 @@ def test_message_and_transcript_link_to_each_other(page: Any, live: Any, ws: Any
     page.get_by_role("button", name="Delete this message").click()
     page.wait_for_url(f"{live.url}/sandbox")
     assert page.locator("#messages tr[data-id]").count() == 0
+
+
+SHOTS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def test_screenshots_of_the_inbox(browser: Any, live: Any, sandbox: Any, tmp_path: Path) -> None:
+    """The inbox with a few messages and a message's HTML view, 1366x800; UPDATE_SCREENSHOT=1
+    refreshes docs/screenshot-inbox.png and docs/screenshot-message.png for the README."""
+    update = os.environ.get("UPDATE_SCREENSHOT") == "1"
+    folder = SHOTS if update else tmp_path
+    port = sandbox.config.port
+    deliver(port, _plain("Greylisting explained", "Try again in five minutes."))
+    deliver(port, _plain("Invoice 42", "Please pay the plumber."))
+    mid = deliver(port, rich_message())
+    context = browser.new_context(viewport={"width": 1366, "height": 800})
+    page = context.new_page()
+    page.goto(f"{live.url}/sandbox")
+    page.locator("#messages tr[data-id]").nth(2).wait_for()
+    page.screenshot(path=str(folder / "screenshot-inbox.png"))
+    page.goto(f"{live.url}/sandbox/{mid}#html")
+    page.frame_locator("#html-frame").locator("b").wait_for()
+    page.screenshot(path=str(folder / "screenshot-message.png"))
+    for name in ("screenshot-inbox.png", "screenshot-message.png"):
+        assert (folder / name).stat().st_size > 10_000
+    context.close()

@@ -5,8 +5,10 @@ console WebSocket against the real sandbox (STARTTLS, AUTH, a message, QUIT)."""
 from __future__ import annotations
 
 import base64
+import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -132,7 +134,7 @@ def test_keys_move_through_the_recording(player: Any) -> None:
     assert "QUIT" in player.locator(".entry.current").text_content()
     player.keyboard.press("f")
     player.wait_for_function("document.fullscreenElement?.id === 'replay'")
-    assert player.locator("#fullscreen").get_attribute("aria-pressed") == "true"
+    player.locator("#fullscreen[aria-pressed='true']").wait_for()
     player.keyboard.press("f")
     player.wait_for_function("document.fullscreenElement === null")
 
@@ -252,4 +254,33 @@ def test_embed_snippet_follows_the_choices(
     page.goto(href)
     page.wait_for_selector("#replay[data-ready='1']")
     assert page.evaluate("document.documentElement.dataset.theme") == "high-contrast"
+    context.close()
+
+
+SHOTS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def test_screenshot_of_the_player(
+    browser: Any, live: Any, recorded: tuple[str, str], tmp_path: Path
+) -> None:
+    """The player at the STARTTLS step with a note, 1366x800; UPDATE_SCREENSHOT=1 refreshes
+    docs/screenshot-player.png for the README."""
+    tid, token = recorded
+    update = os.environ.get("UPDATE_SCREENSHOT") == "1"
+    path = SHOTS / "screenshot-player.png" if update else tmp_path / "player.png"
+    context = browser.new_context(viewport={"width": 1366, "height": 800})
+    page = context.new_page()
+    page.goto(f"{live.url}/t/{tid}?edit={token}")
+    page.wait_for_selector("#replay[data-ready='1'][data-frames='1']")
+    page.locator("#markers .marker", has_text="STARTTLS").click()
+    page.keyboard.press("ArrowRight")
+    page.get_by_label("Note on line").check()
+    page.get_by_label("Note text").fill(
+        "The 220 and the handshake: from here on, everything is encrypted."
+    )
+    page.get_by_role("button", name="Add note").click()
+    page.locator(".entry .note").wait_for()
+    page.locator("#timeline").focus()
+    page.screenshot(path=str(path))
+    assert path.stat().st_size > 10_000
     context.close()
