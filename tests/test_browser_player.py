@@ -244,8 +244,8 @@ def test_embed_snippet_follows_the_choices(
     form.get_by_label("Markers").uncheck()
     form.get_by_label("Start at (s)").fill("1.5")
     form.get_by_label("Speed").select_option("2")
-    form.get_by_label("Theme").select_option("high-contrast")
-    query = "autoplay=1&amp;loop=1&amp;t=1.5&amp;speed=2&amp;theme=high-contrast&amp;markers=0"
+    form.get_by_label("Theme").select_option("contrast")
+    query = "autoplay=1&amp;loop=1&amp;t=1.5&amp;speed=2&amp;theme=contrast&amp;markers=0"
     assert f"/t/{tid}/embed?{query}" in snippet.input_value()
     page.get_by_role("button", name="Copy snippet").click()
     page.locator("#embed-status", has_text="Snippet copied.").wait_for()
@@ -253,7 +253,10 @@ def test_embed_snippet_follows_the_choices(
     href = page.locator("#embed-preview").get_attribute("href")
     page.goto(href)
     page.wait_for_selector("#replay[data-ready='1']")
-    assert page.evaluate("document.documentElement.dataset.theme") == "high-contrast"
+    assert page.evaluate("document.documentElement.dataset.theme") == "contrast"
+    page.goto(f"{live.url}/t/{tid}/embed?theme=high-contrast")  # the other name for it
+    page.wait_for_selector("#replay[data-ready='1']")
+    assert page.evaluate("document.documentElement.dataset.theme") == "contrast"
     context.close()
 
 

@@ -3,7 +3,8 @@
 // A bad value is ignored with a console warning: an embed never breaks over a typo.
 
 export const SPEEDS = ['0.5', '1', '2', '4', '8'];
-export const THEMES = ['dark', 'light', 'high-contrast'];
+// The values of <html data-theme> (static/js/theme.js); high-contrast is another name for contrast.
+export const THEMES = ['dark', 'light', 'contrast', 'high-contrast'];
 export const DEFAULT_IDLE_S = 2;
 
 const YES = new Set(['1', 'true', 'yes', 'on', '']);
@@ -59,7 +60,7 @@ export function readOptions(search) {
     start,
     speed: number(params, 'speed', 0.1, 16),
     idle: number(params, 'idle', 0.1, 3600) ?? DEFAULT_IDLE_S,
-    theme: THEMES.includes(theme) ? theme : null,
+    theme: THEMES.includes(theme) ? theme.replace('high-contrast', 'contrast') : null,
     poster: poster(params, start),
     markers: flag(params, 'markers', true),
   };

@@ -1,0 +1,93 @@
+"""The replay, embed, transcripts, inbox and message pages at 390 and 1366 px: no sideways
+scrolling, and the main moves done from the keyboard alone."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.test_inbox import deliver, rich_message
+
+pytestmark = pytest.mark.browser
+
+WIDTHS = {"phone": (390, 844), "wide": (1366, 800)}
+
+
+@pytest.fixture
+def site(ws: Any, sandbox: Any) -> dict[str, str]:
+    """A recorded session and a delivered message, so every page has content."""
+    ws.connect()
+    ws.ehlo()
+    ws.send_message("alice@example.com", ["bob@example.com"], ["Subject: Hi", "", "Hello."])
+    ws.command("QUIT")
+    ws.wait_for("closed")
+    session = next(f for f in ws.frames if f["type"] == "session")
+    mid = deliver(sandbox.config.port, rich_message())
+    tid, token = session["transcript"], session["edit_token"]
+    return {
+        "replay": f"/t/{tid}?edit={token}",
+        "embed": f"/t/{tid}/embed",
+        "transcripts": "/transcripts",
+        "inbox": "/sandbox",
+        "message": f"/sandbox/{mid}",
+    }
+
+
+@pytest.mark.parametrize("width", list(WIDTHS), ids=list(WIDTHS))
+def test_no_page_scrolls_sideways(
+    browser: Any, live: Any, site: dict[str, str], width: str
+) -> None:
+    context = browser.new_context(
+        viewport=dict(zip(("width", "height"), WIDTHS[width], strict=True))
+    )
+    page = context.new_page()
+    for name, path in site.items():
+        page.goto(live.url + path)
+        page.wait_for_load_state("networkidle")
+        if name in ("replay", "embed"):
+            page.wait_for_selector("#replay[data-ready='1']")
+        scroll = page.evaluate("document.documentElement.scrollWidth")
+        assert scroll <= WIDTHS[width][0], f"{name} is {scroll} px wide at {width}"
+    context.close()
+
+
+def tab_to(page: Any, selector: str, limit: int = 60) -> None:
+    """Press Tab until the element matching ``selector`` has the focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => document.activeElement.matches(s)", selector):
+            return
+    raise AssertionError(f"{selector} was not reached with Tab")
+
+
+def test_the_player_from_the_keyboard(page: Any, live: Any, site: dict[str, str]) -> None:
+    page.goto(live.url + site["embed"])
+    page.wait_for_selector("#replay[data-ready='1']")
+    total = int(page.locator("#timeline").get_attribute("aria-valuemax"))
+    tab_to(page, "#timeline")
+    page.keyboard.press("Home")
+    assert page.locator("#timeline").get_attribute("aria-valuenow") == "0"
+    page.keyboard.press("PageUp")
+    page.keyboard.press("ArrowRight")
+    assert 0 < int(page.locator("#timeline").get_attribute("aria-valuenow")) <= total
+    tab_to(page, "#markers .marker")
+    assert page.evaluate("document.activeElement.textContent") == "Greeting"
+    page.keyboard.press("Enter")
+    assert page.locator(".entry.current").text_content().endswith("SMTP Playground sandbox")
+
+
+def test_the_inbox_from_the_keyboard(page: Any, live: Any, site: dict[str, str]) -> None:
+    page.goto(live.url + site["inbox"])
+    tab_to(page, "#inbox-q")
+    page.keyboard.type("minutes")
+    page.locator("#inbox-status", has_text="1 message matches").wait_for()
+    tab_to(page, "#messages tbody a")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/sandbox/*")
+    tab_to(page, "[role=tab][aria-selected=true]")
+    page.keyboard.press("End")
+    assert page.evaluate("document.activeElement.textContent") == "Raw source"
+    assert page.locator("#view-raw").is_visible() and page.locator("#view-text").is_hidden()
+    page.keyboard.press("Home")
+    assert page.locator("#view-text").is_visible()
