@@ -118,6 +118,10 @@ class LiveSession:
         """Record and send a frame the web layer made (MX lookups, attempts)."""
         with self._lock:
             self._publish(frame)
+            if self.guide is not None:  # a lesson may wait for it ({"event": "mx"})
+                self.guide.observe_lookup(frame)
+                while self.guide.extra:
+                    self._publish(self.guide.extra.pop(0))
 
     def _require_session(self) -> SmtpSession:
         if self.smtp is None:
