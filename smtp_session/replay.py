@@ -14,6 +14,7 @@ from typing import Any
 
 from .dialogue import GREETING, Dialogue
 from .events import (
+    CloseCode,
     Closed,
     Connected,
     Discarded,
@@ -78,7 +79,7 @@ def replay(entries: Iterable[dict[str, Any]], sandbox: bool = False) -> Iterator
         event = _event_of(entry, dialogue)
         data = dict(entry.get("data") or {}) if entry["kind"] == "event" else {}
         if event is not None:
-            frame = {**data, **guide.frame_for(event)}  # recorded details the event lacks stay
+            frame = {**guide.frame_for(event), **data}  # what was recorded is what was shown
         else:
             frame = {"type": FRAME_OF_EVENT.get(entry.get("event", ""), entry["kind"]), **data}
         frame.pop("original", None)
@@ -134,7 +135,8 @@ def _recorded_event(name: str, data: dict[str, Any], dialogue: Dialogue) -> Sess
         known = {f: data[f] for f in _TLS_FIELDS if f in data}
         return TlsUp(tls_mode=mode, **known)
     if name == "closed":
-        return Closed(reason=str(data.get("reason", "")), code=str(data.get("code", "")))
+        code = CloseCode.of(str(data.get("code", "")))
+        return Closed(reason=str(data.get("reason", "")), code=code)
     if name == "discarded":
         return Discarded(
             bytes=int(data.get("bytes") or 0),
