@@ -69,6 +69,13 @@ SETTINGS: list[tuple[str, str, type, Any, str]] = [
     ("AUTH", "PLAYGROUND_AUTH", str, "none", "access control: none, accounts or proxy"),
     ("PROXY_HOPS", "PLAYGROUND_PROXY_HOPS", int, 0, "reverse proxies in front (X-Forwarded-*)"),
     ("ORIGINS", "PLAYGROUND_ORIGINS", str, "", "extra origins allowed to open /ws"),
+    (
+        "ALLOWED_HOSTS",
+        "PLAYGROUND_ALLOWED_HOSTS",
+        str,
+        "",
+        "names the app answers to besides the bound ones",
+    ),
     ("SECURE_COOKIES", "PLAYGROUND_SECURE_COOKIES", bool, False, "cookies only over HTTPS"),
     ("USER_HEADER", "PLAYGROUND_USER_HEADER", str, "X-Forwarded-User", "AUTH=proxy: user"),
     ("ROLE_HEADER", "PLAYGROUND_ROLE_HEADER", str, "", "AUTH=proxy: role header (optional)"),
