@@ -12,6 +12,7 @@ to try again, instead of allocating 64 MiB per request.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from smtp_session.errors import PlaygroundError
 
 from .limits import Limiter, LimitError, make_limits
 
+log = logging.getLogger(__name__)
 DEFAULT_ADDRESS_FAILURES = "10 per 5 minutes"
 DEFAULT_ACCOUNT_FAILURES = "20 per 5 minutes"
 DEFAULT_VERIFY_POOL = 2  # verifications at once: the memory bound is this x the argon2 cost
@@ -56,9 +58,12 @@ class Attempt:
     held: list[tuple[str, str]] = field(default_factory=list)
 
     def succeeded(self) -> None:
-        for subject, hit in self.held:
-            self.limiter.forget_hit(subject, "logins", hit)
-        self.held.clear()
+        held, self.held = self.held, []
+        for subject, hit in held:
+            try:
+                self.limiter.forget_hit(subject, "logins", hit)
+            except LimitError as exc:  # Redis went away: the place expires with its window
+                log.warning("could not give a login attempt back: %s", exc.message)
 
 
 class LoginGuard:
