@@ -123,3 +123,21 @@ def test_the_origin_is_not_compared_with_the_requests_own_host(data_dir, sandbox
 def test_a_bad_configured_origin_stops_the_start(data_dir, sandbox):
     with pytest.raises(ValueError, match="PLAYGROUND_ORIGINS"):
         build_app(data_dir, sandbox, ORIGINS="https://docs.example/path")
+
+
+def test_the_bound_names_come_from_python_app_py_and_gunicorn_binds():
+    from web.hosts import allowed_hosts
+
+    loopback = allowed_hosts({"HOST": "127.0.0.1", "ALLOWED_HOSTS": ""}, {})
+    assert loopback == {"127.0.0.1", "localhost", "::1"}
+    gunicorn = allowed_hosts(
+        {"HOST": "127.0.0.1", "ALLOWED_HOSTS": "Play.Example."},
+        {"PLAYGROUND_BIND": "192.0.2.10:8000 [2001:db8::1]:8000"},
+    )
+    assert {"192.0.2.10", "2001:db8::1", "play.example", "localhost"} <= gunicorn
+    assert "rebind.attacker.example" not in gunicorn
+
+
+def test_a_wildcard_bind_without_allowed_hosts_says_what_it_answers_to(data_dir, sandbox, caplog):
+    build_app(data_dir, sandbox, HOST="0.0.0.0", AUTH="accounts")
+    assert "PLAYGROUND_ALLOWED_HOSTS" in caplog.text and "localhost" in caplog.text

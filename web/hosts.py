@@ -10,6 +10,7 @@ which whoever sends the request chooses.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import socket
@@ -21,6 +22,7 @@ from flask import Flask, Request, Response, current_app, jsonify, request
 
 from .bindguard import host_of_bind, is_loopback
 
+log = logging.getLogger(__name__)
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 WILDCARDS = ("", "0.0.0.0", "::")
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -149,5 +151,11 @@ def check_host() -> Response | tuple[Response, int] | None:
 def init_hosts(app: Flask) -> None:
     """Work out the allowed names and origins once, and check the Host of every request."""
     app.extensions["allowed_hosts"] = allowed_hosts(app.config)
+    if app.config["HOST"] in WILDCARDS and not app.config["ALLOWED_HOSTS"]:
+        log.warning(
+            "Listening on every address, but answering only to %s: set "
+            "PLAYGROUND_ALLOWED_HOSTS to the names people use to reach the playground.",
+            ", ".join(sorted(app.extensions["allowed_hosts"])),
+        )
     app.extensions["extra_origins"] = extra_origins(app.config["ORIGINS"].split(","))
     app.before_request(check_host)
