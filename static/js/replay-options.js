@@ -1,6 +1,9 @@
 // The player's options, read from the address (docs/embedding.md): autoplay, loop, t (start),
-// speed, idle (longest pause), theme, poster, markers; and the embed snippet built from them.
+// speed, idle (longest pause), theme, poster, markers; applied to the player, and the replay
+// page's Embed panel that builds the iframe snippet from them.
 // A bad value is ignored with a console warning: an embed never breaks over a typo.
+
+const $ = (id) => document.getElementById(id);
 
 export const SPEEDS = ['0.5', '1', '2', '4', '8'];
 // The values of <html data-theme> (static/js/theme.js); high-contrast is another name for contrast.
@@ -86,4 +89,48 @@ export function embedSnippet(url, title) {
   const safeUrl = url.replace(/&/g, '&amp;').replace(/"/g, '&quot;');
   return `<iframe src="${safeUrl}" title="${safeTitle}" width="100%" height="520" `
     + 'style="border:0" loading="lazy" allow="fullscreen"></iframe>';
+}
+
+// The options a reader asked for in the address, applied to the page's own controls.
+export function applyOptions(options) {
+  if (options.theme) document.documentElement.dataset.theme = options.theme;
+  if (options.speed !== null) {
+    const speed = String(options.speed);
+    if (!SPEEDS.includes(speed)) $('speed').append(new Option(`${speed}×`, speed));
+    $('speed').value = speed;
+  }
+  $('markers').hidden = !options.markers;
+}
+
+// The replay page's "Embed" panel: choices -> the iframe snippet, and a copy button.
+export function wireSnippet() {
+  const form = $('embed-form');
+  if (!form) return;
+  const base = new URL(form.dataset.embedUrl, window.location.href).href;
+  const update = () => {
+    const query = embedQuery({
+      autoplay: form.elements.autoplay.checked,
+      loop: form.elements.loop.checked,
+      start: form.elements.start.value.trim(),
+      speed: form.elements.speed.value,
+      theme: form.elements.theme.value,
+      markers: form.elements.markers.checked,
+    });
+    $('embed-snippet').value = embedSnippet(base + query, $('title').textContent);
+    $('embed-preview').href = base + query;
+  };
+  form.addEventListener('input', update);
+  form.addEventListener('change', update);
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    update();
+    try {
+      await navigator.clipboard.writeText($('embed-snippet').value);
+      $('embed-status').textContent = 'Snippet copied.';
+    } catch {
+      $('embed-snippet').select();
+      $('embed-status').textContent = 'Press Ctrl+C to copy the selected snippet.';
+    }
+  });
+  update();
 }

@@ -6,9 +6,10 @@
 
 import { Panels } from './panels.js';
 import { Editor } from './replay-editor.js';
-import { SPEEDS, embedQuery, embedSnippet, readOptions } from './replay-options.js';
+import { clockTimes, exchangeEnds, expandFrames, noteLabel, takeToken } from './replay-data.js';
+import { applyOptions, readOptions, wireSnippet } from './replay-options.js';
 import { Timeline, clock } from './timeline.js';
-import { api, editTokens, el, entryLines } from './transcripts.js';
+import { api, el, entryLines } from './transcripts.js';
 
 // After a seek the panels are shown every frame again, as live (warnings add up), up to this many.
 const PANEL_HISTORY = 2000;
@@ -17,43 +18,6 @@ const NOTEWORTHY = (f) => (f.warnings && f.warnings.length) || f.malformed || f.
   || f.type === 'discarded' || f.type === 'error' || f.type === 'connected';
 const LIVE_POLL_MS = 3000;
 const $ = (id) => document.getElementById(id);
-
-// RFC 3207 §4: the 220 to STARTTLS and the handshake it starts are one step; stepping stops
-// after the handshake, where the state has caught up (EHLO again), not between the two.
-// Entries say tls_mode; those recorded before it said mode.
-const isStarttlsDone = (entry) => entry.kind === 'event' && entry.event === 'tls'
-  && ((entry.data || {}).tls_mode ?? (entry.data || {}).mode) === 'starttls';
-
-// An exchange: a run of sent lines and the replies that answer them; events stand alone.
-function exchangeEnds(entries) {
-  const ends = [];
-  entries.forEach((entry, i) => {
-    const next = entries[i + 1];
-    const joins = next && ((next.kind === 'sent' && entry.kind === 'sent')
-      || (next.kind === 'reply' && (entry.kind === 'sent' || entry.kind === 'reply'))
-      || (isStarttlsDone(next) && entry.kind === 'reply'));
-    if (!joins) ends.push(i);
-  });
-  return ends;
-}
-
-// The player's clock at each entry: the recorded gaps, each at most ``idleMs``.
-function clockTimes(entries, idleMs) {
-  const times = [];
-  entries.forEach((entry, i) => {
-    const gap = i === 0 ? 0 : Math.max(0, entry.t - entries[i - 1].t);
-    times.push((times[i - 1] || 0) + Math.min(gap, idleMs));
-  });
-  return times;
-}
-
-// The label of a note's marker; transcripts/markers.py words it the same way.
-const NOTE_LABEL_CHARS = 60;
-function noteLabel(note) {
-  const first = (note.text.trim().split('\n')[0] || '');
-  const cut = first.length > NOTE_LABEL_CHARS ? `${first.slice(0, NOTE_LABEL_CHARS - 1)}…` : first;
-  return `Note: ${cut}`;
-}
 
 class Replay {
   constructor(root, panels, options) {
@@ -390,75 +354,6 @@ class Replay {
     ev.preventDefault();
     action();
   }
-}
-
-// ?edit=TOKEN is moved out of the address (history, referrers) into this tab's storage.
-function takeToken(id) {
-  const key = `smtp-playground-edit:${id}`;
-  const url = new URL(window.location.href);
-  const given = url.searchParams.get('edit');
-  if (given) {
-    sessionStorage.setItem(key, given);
-    url.searchParams.delete('edit');
-    history.replaceState(null, '', url.pathname + url.search + url.hash);
-  }
-  return sessionStorage.getItem(key) || editTokens.get(id);
-}
-
-// Undo ?frames=compact: shared explanations back in place, each frame's state carried forward.
-function expandFrames({ frames, explanations }) {
-  let state = null;
-  for (const frame of frames) {
-    if ('explain_ref' in frame) frame.explain = explanations[frame.explain_ref];
-    if (frame.state) state = frame.state;
-    else if (state && (frame.type === 'reply' || frame.type === 'tls' || frame.type === 'closed'
-      || frame.type === 'connected')) frame.state = state;
-  }
-  return frames;
-}
-
-// The options a reader asked for in the address, applied to the page's own controls.
-function applyOptions(options) {
-  if (options.theme) document.documentElement.dataset.theme = options.theme;
-  if (options.speed !== null) {
-    const speed = String(options.speed);
-    if (!SPEEDS.includes(speed)) $('speed').append(new Option(`${speed}×`, speed));
-    $('speed').value = speed;
-  }
-  $('markers').hidden = !options.markers;
-}
-
-// The replay page's "Embed" panel: choices -> the iframe snippet, and a copy button.
-function wireSnippet() {
-  const form = $('embed-form');
-  if (!form) return;
-  const base = new URL(form.dataset.embedUrl, window.location.href).href;
-  const update = () => {
-    const query = embedQuery({
-      autoplay: form.elements.autoplay.checked,
-      loop: form.elements.loop.checked,
-      start: form.elements.start.value.trim(),
-      speed: form.elements.speed.value,
-      theme: form.elements.theme.value,
-      markers: form.elements.markers.checked,
-    });
-    $('embed-snippet').value = embedSnippet(base + query, $('title').textContent);
-    $('embed-preview').href = base + query;
-  };
-  form.addEventListener('input', update);
-  form.addEventListener('change', update);
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    update();
-    try {
-      await navigator.clipboard.writeText($('embed-snippet').value);
-      $('embed-status').textContent = 'Snippet copied.';
-    } catch {
-      $('embed-snippet').select();
-      $('embed-status').textContent = 'Press Ctrl+C to copy the selected snippet.';
-    }
-  });
-  update();
 }
 
 async function main() {

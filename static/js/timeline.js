@@ -65,9 +65,10 @@ export class Timeline {
     const total = this.total();
     if (fraction <= 0) return -1;
     if (total <= 0) return Math.ceil(fraction * this.times.length) - 1;
-    const target = fraction * total;
+    // Half a percent of slack, so the bar's last pixel reaches the last line.
+    const target = fraction * total + Math.max(0.5, total * 0.005);
     let found = -1;
-    for (let i = 0; i < this.times.length && this.times[i] <= target + 0.5; i += 1) found = i;
+    for (let i = 0; i < this.times.length && this.times[i] <= target; i += 1) found = i;
     return found;
   }
 
