@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import unescape as html_unescape
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,8 @@ JS = Path(__file__).parent.parent / "static" / "js"
 
 def test_the_console_page_carries_the_sandbox_names(client: Any) -> None:
     html = client.get("/").get_data(as_text=True)
-    found = re.search(r'<script type="application/json" id="sandbox-data">(.*?)</script>', html)
-    assert found and json.loads(found.group(1)) == page_data()
+    found = re.search(r"<div id=\"sandbox-data\" hidden data-json='([^']*)'>", html)
+    assert found and json.loads(html_unescape(found.group(1))) == page_data()
 
 
 def test_no_module_copies_what_the_server_or_dom_js_owns() -> None:
