@@ -18,13 +18,24 @@ import time
 from collections.abc import Iterable
 
 from . import tlsinfo
-from .dialogue import DATA, Dialogue, Outgoing
+from .dialogue import Dialogue, Outgoing
 from .errors import ConnectError, LineError, PlaygroundError, ProtocolError, SessionClosed
+from .events import (
+    CloseCode,
+    Closed,
+    Connected,
+    Discarded,
+    EventSink,
+    MessageSent,
+    ReplyReceived,
+    Sent,
+    SessionEvent,
+    TlsMode,
+    TlsUp,
+)
 from .reply import Reply, ReplyParser
 from .wire import (
     RECV_SIZE,
-    Event,
-    EventSink,
     Limits,
     check_line,
     check_lines,
@@ -36,7 +47,7 @@ from .wire import (
     try_recv,
 )
 
-__all__ = ["Event", "EventSink", "Limits", "SmtpSession", "check_line"]
+__all__ = ["EventSink", "Limits", "SessionEvent", "SmtpSession", "TlsMode", "check_line"]
 
 # How long a trailing CR waits for its LF before it counts as a bare CR line end (which
 # RFC 5321 §2.3.8 forbids): a CRLF split across two TCP segments arrives well within this.
@@ -78,28 +89,32 @@ class SmtpSession:
         host: str,
         port: int,
         addresses: Iterable[str] | None = None,
-        implicit_tls: bool = False,
+        tls_mode: TlsMode | None = None,
         tls_context: ssl.SSLContext | None = None,
         pinned_fingerprint: str | None = None,
     ) -> None:
         """Open the connection (trying each address in turn) and start reading replies.
 
-        With ``pinned_fingerprint`` (SHA-256, colon hex) TLS fails unless the server shows
-        exactly that certificate: that is how the sandbox is trusted.
+        ``tls_mode=TlsMode.IMPLICIT`` speaks TLS from the first byte (RFC 8314 §3); None
+        connects in the clear (STARTTLS may upgrade later). With ``pinned_fingerprint``
+        (SHA-256, colon hex) TLS fails unless the server shows exactly that certificate: that
+        is how the sandbox is trusted.
         """
+        if tls_mode not in (None, TlsMode.IMPLICIT):
+            raise ValueError("connect() starts plain or with implicit TLS; STARTTLS comes later")
         self.server_hostname = host
         self.tls_context = tls_context
         self.pinned_fingerprint = pinned_fingerprint
         sock, address = self._open(host, port, list(addresses) if addresses else None)
         self._started = self._last_activity = self._owed_since = time.monotonic()
-        self._emit(Event("connected", {"host": host, "port": port, "address": address}))
+        self._emit(Connected(host=host, port=port, address=address))
         self._sock = sock
         self.dialogue.expect_greeting()
-        if implicit_tls:
+        if tls_mode is TlsMode.IMPLICIT:
             try:
-                self._handshake("implicit")
+                self._handshake(TlsMode.IMPLICIT)
             except PlaygroundError as exc:
-                self._shutdown(exc.message, exc.code)
+                self._shutdown(exc.message, CloseCode.of(exc.code))
                 raise
         self._reader = threading.Thread(target=self._read_loop, name=f"smtp-{host}", daemon=True)
         self._reader.start()
@@ -140,11 +155,11 @@ class SmtpSession:
                 self._tls_step = "asked"
             # Emitted before the bytes leave: the reply can only follow the line, so the
             # console and the transcript always show a line before the reply it caused.
-            self._emit(Event("sent", {"text": text, "kind": out.kind, "verb": out.verb}))
+            self._emit(Sent(text=text, kind=out.kind, verb=out.verb))
             try:
                 sock.sendall(text.encode("utf-8") + b"\r\n")
             except OSError as exc:
-                self._shutdown(f"sending failed: {describe_os_error(exc)}", "send_failed")
+                self._shutdown(f"sending failed: {describe_os_error(exc)}", CloseCode.SEND_FAILED)
                 raise SessionClosed(f"Sending failed: {describe_os_error(exc)}.") from exc
         self._last_activity = time.monotonic()
         return out
@@ -195,12 +210,11 @@ class SmtpSession:
             out = self.dialogue.classify_message(lines)
             if out.expects_reply and len(self.dialogue.pending) == 1:
                 self._owed_since = time.monotonic()
-            data = {"text": lines[0], "lines": lines, "kind": DATA, "verb": None}
-            self._emit(Event("sent", data))
+            self._emit(MessageSent(lines=lines))
             try:
                 sock.sendall(("\r\n".join(lines) + "\r\n").encode("utf-8"))
             except OSError as exc:
-                self._shutdown(f"sending failed: {describe_os_error(exc)}", "send_failed")
+                self._shutdown(f"sending failed: {describe_os_error(exc)}", CloseCode.SEND_FAILED)
                 raise SessionClosed(f"Sending failed: {describe_os_error(exc)}.") from exc
         self._last_activity = time.monotonic()
         return out
@@ -214,16 +228,17 @@ class SmtpSession:
                 for reply in self._parser.flush():
                     self._deliver(reply)
         except PlaygroundError as exc:
-            reason, code = exc.message, exc.code
+            reason, code = exc.message, CloseCode.of(exc.code)
         except Exception as exc:  # a bug must end the session in words, not kill the thread
             log.exception("SMTP reader failed")
-            reason, code = f"an internal error ended the session ({exc!r})", "internal_error"
+            reason = f"an internal error ended the session ({exc!r})"
+            code = CloseCode.INTERNAL_ERROR
         try:
             self._shutdown(reason, code)
         finally:
             self._close_socket()
 
-    def _pump(self) -> tuple[str, str]:
+    def _pump(self) -> tuple[str, CloseCode]:
         """Receive and deliver until the connection ends; returns why it ended."""
         while not self._closed.is_set():
             try:
@@ -236,11 +251,12 @@ class SmtpSession:
                     continue
                 return self._timeout_reason()
             except (OSError, ValueError) as exc:
-                return f"the connection failed: {describe_os_error(exc)}", "connection_lost"
+                failed = f"the connection failed: {describe_os_error(exc)}"
+                return failed, CloseCode.CONNECTION_LOST
             if not data:
-                return "the server closed the connection", "server_closed"
+                return "the server closed the connection", CloseCode.SERVER_CLOSED
             self._consume(data)
-        return "closed by the user", "client_closed"
+        return "closed by the user", CloseCode.CLIENT_CLOSED
 
     def _receive(self) -> bytes:
         sock = self._sock
@@ -295,7 +311,7 @@ class SmtpSession:
             if upgrade:
                 self._tls_settled.clear()  # before the event: whoever reacts to it waits
         line = owed.line if owed else None  # the transaction state needs the command itself
-        self._emit(Event("reply", {"reply": reply, "after": after, "line": line}))
+        self._emit(ReplyReceived(reply=reply, after=after, line=line))
         if reply.truncated and self._flooding(reply):
             raise ProtocolError(
                 f"The server sent a reply of more than {self._parser.max_reply_lines} lines or "
@@ -323,17 +339,20 @@ class SmtpSession:
             bounds.append(self._started + limits.max_duration - now)
         return min(bounds) if bounds else None
 
-    def _timeout_reason(self) -> tuple[str, str]:
+    def _timeout_reason(self) -> tuple[str, CloseCode]:
         now = time.monotonic()
         lim = self.limits
         if lim.max_duration and now - self._started >= lim.max_duration - 0.02:
-            return f"the session reached its maximum of {lim.max_duration:g} s", "max_duration"
+            return (
+                f"the session reached its maximum of {lim.max_duration:g} s",
+                CloseCode.MAX_DURATION,
+            )
         if self.dialogue.pending and lim.reply_timeout:
             return (
                 f"the server took longer than {lim.reply_timeout:g} s to reply",
-                "reply_timeout",
+                CloseCode.REPLY_TIMEOUT,
             )
-        return f"the session was idle for {lim.idle_timeout:g} s", "idle_timeout"
+        return f"the session was idle for {lim.idle_timeout:g} s", CloseCode.IDLE_TIMEOUT
 
     # -- TLS ----------------------------------------------------------------------------
 
@@ -343,10 +362,10 @@ class SmtpSession:
         self._parser = ReplyParser()
         injected = after_220 + tlsinfo.drain(self._sock)
         if injected:
-            self._emit(Event("discarded", tlsinfo.discarded_event_data(injected)))
-        self._handshake("starttls")
+            self._emit(Discarded(**tlsinfo.discarded_event_data(injected)))
+        self._handshake(TlsMode.STARTTLS)
 
-    def _handshake(self, mode: str) -> None:
+    def _handshake(self, mode: TlsMode) -> None:
         context = self.tls_context or tlsinfo.client_context()
         try:
             with self._wlock:
@@ -357,7 +376,7 @@ class SmtpSession:
                 except (ssl.SSLError, ssl.CertificateError, OSError, ValueError) as exc:
                     raise tlsinfo.handshake_error(exc, self.server_hostname) from exc
                 self.tls_active = True
-                if mode == "starttls":
+                if mode is TlsMode.STARTTLS:
                     # Before anyone may send again: a line sent right after the handshake
                     # must not lose the reply it is owed.
                     self.dialogue.reset_for_tls()
@@ -365,7 +384,7 @@ class SmtpSession:
             self._tls_step = None
             self._tls_settled.set()
         facts = tlsinfo.describe(tls, context, self.pinned_fingerprint)
-        self._emit(Event("tls", {"mode": mode, **facts}))
+        self._emit(TlsUp(tls_mode=mode, **facts))
 
     def _wrap(self, context: ssl.SSLContext) -> ssl.SSLSocket:
         raw = self._sock
@@ -388,14 +407,16 @@ class SmtpSession:
 
     # -- closing ------------------------------------------------------------------------
 
-    def close(self, reason: str = "closed by the user", code: str = "client_closed") -> None:
+    def close(
+        self, reason: str = "closed by the user", code: CloseCode = CloseCode.CLIENT_CLOSED
+    ) -> None:
         """Close the connection (idempotent) and wait briefly for the reader to finish."""
         self._shutdown(reason, code)
         reader = self._reader
         if reader is not None and reader is not threading.current_thread():
             reader.join(timeout=1.0)
 
-    def _shutdown(self, reason: str, code: str) -> None:
+    def _shutdown(self, reason: str, code: CloseCode) -> None:
         with self._close_lock:
             if self._closed.is_set():
                 return
@@ -413,7 +434,7 @@ class SmtpSession:
             # still reads from (or answers TLS alerts on) it.
             if not self._reader_running():
                 self._close_socket()
-        self._emit(Event("closed", {"reason": reason, "code": code}))
+        self._emit(Closed(reason=reason, code=code))
 
     def _reader_running(self) -> bool:
         reader = self._reader
@@ -424,12 +445,12 @@ class SmtpSession:
             if self._sock is not None:
                 self._sock.close()
 
-    def _emit(self, event: Event) -> None:
+    def _emit(self, event: SessionEvent) -> None:
         # The listener's failure is its own: it must not leave a socket open or a thread dead.
         try:
             self.on_event(event)
         except Exception:
-            log.exception("on_event failed for a %s event", event.type)
+            log.exception("on_event failed for a %s event", type(event).__name__)
 
     @property
     def closed(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from transcripts.model import Entry, Note, Transcript
@@ -24,7 +25,15 @@ def printable(text: str) -> str:
 def _connect(data: dict[str, Any]) -> str:
     where = f"{data.get('host', '?')}:{data.get('port', '?')}"
     address = f" ({data['address']})" if data.get("address") else ""
-    return f"connected to {where}{address}" + (" over TLS" if data.get("tls") else "")
+    return f"connected to {where}{address}"
+
+
+def _tls(data: dict[str, Any]) -> str:
+    mode = data.get("tls_mode", data.get("mode"))  # "mode": transcripts before tls_mode
+    version = (
+        f": {data['version']} {data.get('cipher') or ''}".rstrip() if data.get("version") else ""
+    )
+    return "TLS established" + (f" ({mode})" if mode else "") + version
 
 
 def _closed(data: dict[str, Any]) -> str:
@@ -43,11 +52,7 @@ def _generic(name: str) -> Callable[[dict[str, Any]], str]:
 _EVENTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "connect": _connect,
     "closed": _closed,
-    "tls": lambda d: (
-        "TLS established"
-        + (f" ({d['mode']})" if d.get("mode") else "")
-        + (f": {d['version']} {d.get('cipher') or ''}".rstrip() if d.get("version") else "")
-    ),
+    "tls": _tls,
     "error": lambda d: f"error: {d.get('message') or d.get('code') or 'unknown'}",
 }
 
@@ -86,6 +91,15 @@ def notes_by_seq(transcript: Transcript) -> dict[int | None, list[Note]]:
     for note in transcript.notes:
         grouped.setdefault(note.seq, []).append(note)
     return grouped
+
+
+def readable_time(moment: datetime | None) -> str:
+    """A time as people read it: 2026-11-20 10:00:05 UTC (no microseconds, no T)."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def heading(transcript: Transcript) -> str:
