@@ -2,7 +2,8 @@
 // few seconds; docs/api.md), search as you type, delete one message or all. Every value
 // from a message goes in with textContent.
 
-const $ = (id) => document.getElementById(id);
+import { $, el } from './dom.js';
+
 const POLL_MS = 2000;
 const API = '/api/sandbox/messages';
 
@@ -14,18 +15,7 @@ export async function send(path, method) {
   return response.status;
 }
 
-const el = (tag, text, cls) => {
-  const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = text;
-  if (cls) node.className = cls;
-  return node;
-};
-
-const link = (text, href) => {
-  const a = el('a', text);
-  a.href = href;
-  return a;
-};
+const link = (text, href) => el('a', { href }, text);
 
 class Inbox {
   constructor() {
@@ -93,27 +83,25 @@ class Inbox {
       const href = `/sandbox/${encodeURIComponent(m.id)}`;
       const subject = el('td');
       subject.append(link(m.subject || '(no subject)', href));
-      if (m.attachments) subject.append(' ', el('span', `${m.attachments} attachment${m.attachments > 1 ? 's' : ''}`, 'clip'));
+      if (m.attachments) subject.append(' ', el('span', { class: 'clip' }, `${m.attachments} attachment${m.attachments > 1 ? 's' : ''}`));
       const received = el('td');
       received.append(link(m.received_at.replace('T', ' ').replace('Z', ''), href));
-      row.append(received, el('td', m.from_header || m.mail_from || '<>'),
-        el('td', m.to_header || m.rcpt_tos.join(', ')), subject, el('td', `${m.size} B`, 'num'), el('td', undefined, 'actions'));
+      row.append(received, el('td', {}, m.from_header || m.mail_from || '<>'),
+        el('td', {}, m.to_header || m.rcpt_tos.join(', ')), subject, el('td', { class: 'num' }, `${m.size} B`),
+        el('td', { class: 'actions' }));
       this.addDelete(row, m.id);
       return row;
     });
     if (!rows.length) {
-      const empty = el('td', this.q.trim() ? `No message matches “${this.q.trim()}”.` : 'No messages yet. Send one from the console.', 'empty');
-      empty.colSpan = 6;
-      const row = el('tr', undefined, 'empty-row');
-      row.append(empty);
+      const words = this.q.trim() ? `No message matches “${this.q.trim()}”.` : 'No messages yet. Send one from the console.';
+      const row = el('tr', { class: 'empty-row' }, el('td', { class: 'empty', colSpan: 6 }, words));
       rows.push(row);
     }
     document.querySelector('#messages tbody').replaceChildren(...rows);
   }
 
   addDelete(row, id) {
-    const button = el('button', 'Delete', 'secondary');
-    button.type = 'button';
+    const button = el('button', { type: 'button', class: 'secondary' }, 'Delete');
     const subject = row.querySelectorAll('td')[3]?.querySelector('a')?.textContent || 'this message';
     button.setAttribute('aria-label', `Delete “${subject}”`);
     button.addEventListener('click', async () => {

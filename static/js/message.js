@@ -1,9 +1,8 @@
 // A message's page: the views as tabs (WAI-ARIA tabs: arrows, Home/End move between them)
 // and the delete button. Without this script every view is shown, one after another.
 
+import { $ } from './dom.js';
 import { send } from './inbox.js';
-
-const $ = (id) => document.getElementById(id);
 
 function wireTabs() {
   const list = document.querySelector('[role="tablist"]');

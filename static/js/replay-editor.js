@@ -2,9 +2,8 @@
 // title and description, notes on a line or on the whole transcript (add, edit, delete),
 // and, with access control, who may see it. Every text goes in with textContent or .value.
 
-import { api, el } from './transcripts.js';
-
-const $ = (id) => document.getElementById(id);
+import { $, el } from './dom.js';
+import { api } from './transcripts.js';
 
 export class Editor {
   constructor(replay) {
@@ -69,27 +68,27 @@ export class Editor {
 
   // Edit and Delete buttons on one shown note.
   decorate(node, note) {
-    const edit = el('button', 'secondary note-edit', 'Edit note');
+    const edit = el('button', { class: 'secondary note-edit' }, 'Edit note');
     edit.type = 'button';
     edit.addEventListener('click', () => this.openNote(node, note));
-    const remove = el('button', 'secondary note-delete', 'Delete note');
+    const remove = el('button', { class: 'secondary note-delete' }, 'Delete note');
     remove.type = 'button';
     remove.addEventListener('click', () => this.deleteNote(note));
     node.append(edit, remove);
   }
 
   openNote(node, note) {
-    const form = el('form', 'note-editor');
-    const label = el('label', '', 'Note text');
+    const form = el('form', { class: 'note-editor' });
+    const label = el('label', {}, 'Note text');
     const text = el('textarea');
     text.value = note.text;
     text.maxLength = 4000;
     text.rows = 3;
     text.required = true;
     label.append(text);
-    const save = el('button', '', 'Save note');
+    const save = el('button', {}, 'Save note');
     save.type = 'submit';
-    const cancel = el('button', 'secondary', 'Cancel');
+    const cancel = el('button', { class: 'secondary' }, 'Cancel');
     cancel.type = 'button';
     cancel.addEventListener('click', () => this.replay.notesChanged());
     form.append(label, save, cancel);

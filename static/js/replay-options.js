@@ -3,7 +3,7 @@
 // page's Embed panel that builds the iframe snippet from them.
 // A bad value is ignored with a console warning: an embed never breaks over a typo.
 
-const $ = (id) => document.getElementById(id);
+import { $ } from './dom.js';
 
 export const SPEEDS = ['0.5', '1', '2', '4', '8'];
 // The values of <html data-theme> (static/js/theme.js); high-contrast is another name for contrast.

@@ -9,7 +9,8 @@ import { Editor } from './replay-editor.js';
 import { clockTimes, exchangeEnds, expandFrames, noteLabel, takeToken } from './replay-data.js';
 import { applyOptions, readOptions, wireSnippet } from './replay-options.js';
 import { Timeline, clock } from './timeline.js';
-import { api, el, entryLines } from './transcripts.js';
+import { $, el } from './dom.js';
+import { api, entryLines } from './transcripts.js';
 
 // After a seek the panels are shown every frame again, as live (warnings add up), up to this many.
 const PANEL_HISTORY = 2000;
@@ -17,7 +18,6 @@ const PANEL_HISTORY = 2000;
 const NOTEWORTHY = (f) => (f.warnings && f.warnings.length) || f.malformed || f.type === 'tls'
   || f.type === 'discarded' || f.type === 'error' || f.type === 'connected';
 const LIVE_POLL_MS = 3000;
-const $ = (id) => document.getElementById(id);
 
 class Replay {
   constructor(root, panels, options) {
@@ -118,23 +118,23 @@ class Replay {
     // The sandbox's 250 after the final dot names the message it queued: link to it.
     const queued = new Map((this.data.inbox || []).map((m) => [m.seq, m]));
     this.nodes = this.data.entries.map((entry, i) => {
-      const node = el('div', 'entry');
+      const node = el('div', { class: 'entry' });
       node.id = `L${entry.seq}`;
       node.dataset.index = i;
-      const link = el('a', 'ln', String(entry.seq));
+      const link = el('a', { class: 'ln' }, String(entry.seq));
       link.href = `#L${entry.seq}`;
       link.title = 'Link to this line';
       link.setAttribute('aria-label', `Line ${entry.seq}`);
-      const lines = el('div', 'lines');
-      lines.append(...entryLines(entry));
+      const lines = el('div', { class: 'lines' });
+      lines.append(...entryLines(entry, this.data.event_words?.[entry.seq]));
       lines.addEventListener('click', () => this.select(i));
       const message = queued.get(entry.seq);
       if (message) {
-        const open = el('a', 'inbox-link', 'Open the message in the sandbox inbox');
+        const open = el('a', { class: 'inbox-link' }, 'Open the message in the sandbox inbox');
         open.href = message.url;
         lines.append(open);
       }
-      node.append(link, lines, el('div', 'notes'));
+      node.append(link, lines, el('div', { class: 'notes' }));
       return node;
     });
     $('screen').replaceChildren(...this.nodes);
@@ -173,9 +173,9 @@ class Replay {
   }
 
   noteNode(note) {
-    const node = el('div', 'note');
-    if (note.author) node.append(el('b', '', `${note.author}: `));
-    node.append(el('span', 'note-text', note.text));
+    const node = el('div', { class: 'note' });
+    if (note.author) node.append(el('b', {}, `${note.author}: `));
+    node.append(el('span', { class: 'note-text' }, note.text));
     if (this.editor) this.editor.decorate(node, note);
     return node;
   }
@@ -220,7 +220,7 @@ class Replay {
     const entry = this.data.entries[this.pos];
     const at = this.pos >= 0 ? this.times[this.pos] : 0;
     $('position').textContent = `${this.pos + 1} / ${total} · ${clock(at)} / ${clock(this.times.at(-1) || 0)}`;
-    const words = entry ? entryLines(entry)[0].textContent : '';
+    const words = entry ? entryLines(entry, this.data.event_words?.[entry.seq])[0].textContent : '';
     this.timeline.show(this.pos, words.length > 80 ? `${words.slice(0, 79)}…` : words);
     this.editor?.follow(entry);
   }

@@ -2,7 +2,7 @@
 // keys) with a tick per marker, and the list of markers as buttons. It knows positions and
 // times, not transcripts: the player hands it both and hears back the index to seek to.
 
-import { el } from './transcripts.js';
+import { el } from './dom.js';
 
 // Seconds as m:ss.s (the clock a reader sees; h:mm:ss past an hour).
 export function clock(ms) {
@@ -32,7 +32,7 @@ export class Timeline {
     this.markers = markers;
     this.slider.setAttribute('aria-valuemax', String(times.length));
     const ticks = markers.map((m) => {
-      const tick = el('span', `tick tick-${m.kind}`);
+      const tick = el('span', { class: `tick tick-${m.kind}` });
       tick.style.left = `${this.fraction(m.index) * 100}%`;
       tick.title = m.label;
       tick.dataset.index = m.index;
@@ -40,7 +40,7 @@ export class Timeline {
     });
     this.ticks.replaceChildren(...ticks);
     const buttons = markers.map((m) => {
-      const button = el('button', `marker secondary marker-${m.kind}`, m.label);
+      const button = el('button', { class: `marker secondary marker-${m.kind}` }, m.label);
       button.type = 'button';
       button.dataset.index = m.index;
       button.addEventListener('click', () => this.onSeek(m.index));
