@@ -22,8 +22,9 @@ from .knowledge import (
 )
 from .knowledge.command_line import CommandLine
 from .knowledge.ehlo import mechanism_facts
+from .knowledge.evidence import layered
 from .knowledge.facts import challenge_of, greeting_facts, queue_id_of
-from .reply import Reply, parse_reply
+from .reply import CODE_CHANGES, Reply, parse_reply
 
 # The HTTP API takes at most this much text, the same bound as one reply (reply.MAX_REPLY_BYTES).
 MAX_REQUEST_BYTES = 64 * 1024
@@ -62,14 +63,10 @@ def _facts(reply: Reply, context: str | None) -> dict[str, Any]:
     return facts
 
 
-def _keys(
-    code: int, info: dict[str, Any], enhanced: dict[str, Any] | None, facts: dict[str, Any]
-) -> list[str]:
+def _keys(code: int, evidence: list[dict[str, Any]], facts: dict[str, Any]) -> list[str]:
     keys = [f"reply:{code}"]
-    if info["context"]:
-        keys.append(f"reply:{code}:{info['context']}")
-    if enhanced:
-        keys.append(f"enhanced:{enhanced['code']}")
+    for layer in ("context", "enhanced", "server"):
+        keys += [e["key"] for e in evidence if e["layer"] == layer]
     for cap in facts.get("capabilities", ()):
         if cap["key"]:
             keys.append(cap["key"])
@@ -79,26 +76,36 @@ def _keys(
 def explain_reply(reply: Reply, after: str | None = None) -> dict[str, Any]:
     """Explain a server reply, in the context of what it answered ("RCPT", "greeting", ...)."""
     context = normalize_after(after) if isinstance(after, str) else None
-    if reply.malformed or not isinstance(reply.code, int):
+    readable = reply.malformed is None or reply.malformed == CODE_CHANGES
+    if not readable or not isinstance(reply.code, int) or not 200 <= reply.code <= 599:
         return _explain_malformed(reply, context)
     info = reply_knowledge(reply.code, context)
-    enhanced = explain_enhanced(reply.enhanced) if reply.enhanced else None
+    found = layered(reply, context)
     facts = _facts(reply, context)
+    keys = _keys(reply.code, found["evidence"], facts)
+    rfc = [r for e in found["evidence"] for r in e["rfc"]]
+    if reply.malformed:
+        keys.append("reply:malformed")
+        rfc.append("RFC 5321 §4.2.1")
     return {
         "code": reply.code,
         "class": reply.reply_class,
         "summary": info["summary"],
-        "meaning": info["meaning"],
-        "next": info["next"],
-        "rfc": list(dict.fromkeys([*info["rfc"], *(enhanced["rfc"] if enhanced else ())])),
+        "meaning": found["meaning"],
+        "next": found["next"],
+        "rfc": list(dict.fromkeys(rfc)),
         "known": info["known"],
         "context": info["context"],
         "text": reply.text,
         "lines": list(reply.lines),
-        "enhanced": enhanced,
-        "malformed": None,
+        "enhanced": found["enhanced"],
+        "malformed": reply.malformed,
         "facts": facts,
-        "keys": _keys(reply.code, info, enhanced, facts),
+        "layer": found["layer"],
+        "specific": found["specific"],
+        "evidence": found["evidence"],
+        "contradictions": found["contradictions"],
+        "keys": keys,
     }
 
 
@@ -122,6 +129,10 @@ def _explain_malformed(reply: Reply, context: str | None) -> dict[str, Any]:
         "enhanced": None,
         "malformed": problem,
         "facts": {"lines": list(reply.lines), "truncated": reply.truncated},
+        "layer": None,
+        "specific": False,
+        "evidence": [],
+        "contradictions": [],
         "keys": ["reply:malformed"],
     }
 
