@@ -23,7 +23,12 @@ REQUIRED_HEADERS = (
     ("message-id", "Message-ID", "Message-ID: <1@example.org>", "expected; servers may add it"),
 )
 _HEADER = re.compile(r"^[!-9;-~]+:")  # RFC 5322 §2.2: printable US-ASCII except the colon
-_COMMAND_LIKE = re.compile(r"^(QUIT|RSET|DATA|NOOP|(EHLO|HELO) \S+|(MAIL FROM|RCPT TO):.*)$", re.I)
+# A body line only looks like a command when it has a command's shape: "mail from: the
+# shop" is prose, "MAIL FROM:<a@b.example>" is a command typed too early (RFC 5321 §4.1.2).
+_COMMAND_LIKE = re.compile(
+    r"^(QUIT|RSET|DATA|NOOP|(EHLO|HELO) [\w.-]+|(MAIL FROM|RCPT TO):\s*(<[^>]*>|\S+@\S+)( .*)?)$",
+    re.I,
+)
 # A superset of the lines each rule can fire on (lines never hold a newline: wire.check_line).
 _COMMAND_START = re.compile(r"\n[^\S\n]*(?:quit|rset|data|noop|ehlo|helo|mail|rcpt)", re.I)
 _MAX_CHARS_UNDER_LIMIT = MAX_TEXT_LINE // 4  # a character is at most 4 octets in UTF-8

@@ -289,3 +289,11 @@ def test_check_command_never_raises(line: str, state: str, sandbox: bool) -> Non
 def test_check_message_never_raises(lines: list[str], caps: set[str]) -> None:
     for warning in check_message(lines, caps):
         assert warning.code in TEXTS
+
+
+@pytest.mark.parametrize("verb", ["ETRN", "ATRN", "BURL"])
+def test_extension_commands_are_known_not_misspelt(verb: str) -> None:
+    from smtp_session.transaction import Transaction
+
+    codes = [w.code for w in check_command(f"{verb} example.org", Transaction(), sandbox=False)]
+    assert not any(c.startswith("verb:") for c in codes)
