@@ -25,11 +25,12 @@ from .replies import FIRST_DIGIT, REPLY_CODES, reply_knowledge
 from .server_texts import ServerText, match_server_text
 
 # Headline order: a lower rank wins.
-_RANKS = {
+_RANKS: dict[str, float] = {
     "context:defining": 0,
     "server:vendor": 1,
     "enhanced:specific": 2,
     "server:convention": 3,
+    "enhanced:broad": 3.5,
     "context:command": 4,
     "enhanced:general": 5,
     "server:weak": 6,
@@ -46,6 +47,9 @@ _NO_ADDRESS_YET = ("greeting", "EHLO", "HELO")
 # X.5.1 invalid command, X.5.2 syntax error, X.5.4 invalid arguments only restate what
 # 500/501/503/504 already say; the command's context says more.
 _RESTATES_THE_CODE = (1, 2, 4)
+# X.7.1 is the catch-all most servers put on any policy refusal (RFC 3463 §3.8): a server's
+# words that name the reason say more, the command's context says less.
+_BROAD = {(7, 1)}
 
 
 def _enhanced_layer(info: dict[str, Any], context: str | None) -> dict[str, Any]:
@@ -61,6 +65,8 @@ def _enhanced_layer(info: dict[str, Any], context: str | None) -> dict[str, Any]
         strength = "specific" if info["known"] and detail_n != 0 else "general"
         if subject_n == 5 and detail_n in _RESTATES_THE_CODE:
             strength = "general"
+        elif (subject_n, detail_n) in _BROAD:
+            strength = "broad"
         if context in _NO_ADDRESS_YET and subject_n in (1, 2):
             strength = "general"
             says += " (No address was sent yet, so here it only marks the failure's class.)"
@@ -132,7 +138,7 @@ def _class_layer(code: int) -> dict[str, Any]:
     }
 
 
-def _rank(layer: dict[str, Any]) -> int:
+def _rank(layer: dict[str, Any]) -> float:
     name = layer["layer"]
     return _RANKS[f"{name}:{layer['strength']}" if "strength" in layer else name]
 
@@ -160,7 +166,9 @@ def _contradictions(
             f"but {', '.join(server.servers)} use it for something else; the server's own "
             "words are more specific, so this explanation follows them."
         )
-    specific = any(la["layer"] == "enhanced" and la["strength"] == "specific" for la in layers)
+    specific = any(
+        la["layer"] == "enhanced" and la["strength"] in ("specific", "broad") for la in layers
+    )
     entry = REPLY_CODES.get(code)
     ctx = entry.contexts.get(context) if entry and context else None
     if specific and ctx is not None and ctx.enhanced and generic not in ctx.enhanced:
