@@ -210,14 +210,17 @@ def explain_command(line: str) -> dict[str, Any]:
     return result
 
 
+_REQUEST_FIELDS = ("reply", "command", "bounce")
+
+
 def explain_request(data: object) -> dict[str, Any]:
-    """Answer the HTTP API: {"reply": "...", "after": "RCPT"} or {"command": "..."}."""
+    """Answer the HTTP API: {"reply", "after"}, {"command"} or {"bounce"} (a whole DSN)."""
     if not isinstance(data, dict):
         raise ExplainError("The request must be a JSON object.")
-    has_reply, has_command = "reply" in data, "command" in data
-    if has_reply == has_command:
-        raise ExplainError('Send exactly one of "reply" or "command".')
-    field = "reply" if has_reply else "command"
+    given = [f for f in _REQUEST_FIELDS if f in data]
+    if len(given) != 1:
+        raise ExplainError('Send exactly one of "reply", "command" or "bounce".')
+    field = given[0]
     text = data[field]
     if not isinstance(text, str):
         raise ExplainError(f'"{field}" must be a string.')
@@ -225,8 +228,12 @@ def explain_request(data: object) -> dict[str, Any]:
         raise ExplainError(
             f'"{field}" is longer than {MAX_REQUEST_BYTES // 1024} KiB.', code="too_large"
         )
-    if has_command:
+    if field == "command":
         return {"kind": "command", **explain_command(text), "warnings": command_warnings(text)}
+    if field == "bounce":
+        from .explain_bounce import explain_bounce  # it builds on explain_reply
+
+        return {"kind": "bounce", **explain_bounce(text)}
     after = data.get("after")
     if after is not None and not isinstance(after, str):
         raise ExplainError('"after" must be a string such as "RCPT" or "end-of-data", or null.')
