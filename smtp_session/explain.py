@@ -244,7 +244,19 @@ def explain_request(data: object) -> dict[str, Any]:
 
 # Warnings that hold whatever the session's state: the API sees a command on its own, so it
 # leaves out those about order (RCPT before MAIL...) and about what a server offered.
-_CONTEXT_FREE = ("syntax:", "verb:", "line:", "auth:not-base64", "auth:plain-format")
+_CONTEXT_FREE = (
+    "syntax:",
+    "verb:",
+    "line:",
+    "auth:not-base64",
+    "auth:plain-format",
+    "auth:missing-mechanism",
+    "param:bad-value",
+    "param:missing-value",
+    "param:repeated",
+    "param:wrong-command",
+    "bdat:bad-count",
+)
 
 
 def command_warnings(line: str) -> list[dict[str, Any]]:
