@@ -137,6 +137,8 @@ def _check_starttls(verb: str, args: str, tx: Transaction, sandbox: bool) -> lis
         return out
     if tx.hello is None:
         return [make_warning("order:ehlo-needed", verb=verb), *out]
+    if tx.hello == "HELO":  # the offer, if any, came with an earlier EHLO that HELO undid
+        return [make_warning("starttls:after-helo"), *out]
     offered = "STARTTLS" in tx.capabilities
     return out if offered else [make_warning("starttls:not-offered"), *out]
 

@@ -70,8 +70,16 @@ class Lesson:
 _Check = Callable[[Any], str | None]  # returns a problem, or None when the value is fine
 
 
+# Lesson texts may name this instance's own settings; anything else in braces is a typo.
+PLACEHOLDERS = ("sandbox_port", "sandbox_tls_port")
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
 def _text(value: Any) -> str | None:
-    return None if isinstance(value, str) and value.strip() else "must be a non-empty string"
+    if not (isinstance(value, str) and value.strip()):
+        return "must be a non-empty string"
+    unknown = [p for p in _PLACEHOLDER.findall(value) if p not in PLACEHOLDERS]
+    return f"unknown placeholder {{{unknown[0]}}}" if unknown else None
 
 
 def _ident(value: Any) -> str | None:
@@ -195,6 +203,37 @@ def lesson_from_dict(data: Any, source: str) -> Lesson:
         LessonStep(**{k: s.get(k) for k in (*STEP_FIELDS, "done_when")}) for s in raw_steps
     )
     return Lesson(**{k: data[k] for k in LESSON_FIELDS}, steps=steps)
+
+
+def for_instance(lesson: Lesson, values: Mapping[str, object]) -> Lesson:
+    """The lesson with its placeholders ({sandbox_port}) filled from this instance's config."""
+
+    def fill(text: str | None) -> str | None:
+        if text is None:
+            return None
+        return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), text)
+
+    steps = tuple(
+        LessonStep(s.id, str(fill(s.title)), str(fill(s.instructions)), fill(s.hint), s.done_when)
+        for s in lesson.steps
+    )
+    return Lesson(
+        lesson.id,
+        str(fill(lesson.title)),
+        str(fill(lesson.summary)),
+        lesson.level,
+        lesson.target,
+        steps,
+    )
+
+
+def instance_values(config: Mapping[str, Any]) -> dict[str, object]:
+    """What the placeholders stand for on this instance (the sandbox's real ports)."""
+    tls_port = config.get("SANDBOX_TLS_PORT")
+    return {
+        "sandbox_port": config.get("SANDBOX_PORT", 2525),
+        "sandbox_tls_port": tls_port if tls_port else "(off on this instance)",
+    }
 
 
 def load_lesson(path: Path) -> Lesson:
