@@ -18,13 +18,13 @@ from typing import Any
 from .dialogue import verb_of
 from .errors import PlaygroundError
 from .knowledge import COMMANDS
-from .reply import Reply
+from .reply import REPLY_CLASSES, Reply
 from .transaction import KINDS, Transaction
 
 LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
 LEVELS = ("beginner", "intermediate", "advanced")
 TARGETS = ("sandbox", "any")
-REPLY_CLASSES = ("positive", "intermediate", "transient", "permanent")
+REPLY_CLASS_NAMES = tuple(REPLY_CLASSES.values())
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _ENHANCED = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
 
@@ -123,7 +123,7 @@ def _verb(value: Any) -> str | None:
 REPLY_KEYS: dict[str, _Check] = {
     "reply": _codes,
     "code": _codes,
-    "reply_class": _one_of(REPLY_CLASSES),
+    "reply_class": _one_of(REPLY_CLASS_NAMES),
     "enhanced": _enhanced,
     "after": _verb,
     "step": _one_of(KINDS),

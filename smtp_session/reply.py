@@ -20,6 +20,9 @@ MAX_REPLY_LINES = 512
 
 # [0-9], not \d: \d also matches other scripts' digits ("٢٥٠"), which int() would accept.
 _ENHANCED = re.compile(r"^([245])\.([0-9]{1,3})\.([0-9]{1,3})(?=\s|$)")
+# RFC 5321 §4.2.1: what the first digit of a reply says. The one list of these names: the
+# knowledge base, the lessons' conditions and the frames all read it from here.
+REPLY_CLASSES: dict[int, str] = {2: "positive", 3: "intermediate", 4: "transient", 5: "permanent"}
 CODE_CHANGES = "the reply code changes between lines of one reply (the last line's code is used)"
 _LINE = re.compile(r"^([0-9]{3})([ -]|$)(.*)$", re.DOTALL)
 
@@ -56,9 +59,7 @@ class Reply:
         """positive / intermediate / transient / permanent (RFC 5321 §4.2.1)."""
         if self.code is None:
             return None
-        return {2: "positive", 3: "intermediate", 4: "transient", 5: "permanent"}.get(
-            self.code // 100
-        )
+        return REPLY_CLASSES.get(self.code // 100)
 
     def to_dict(self) -> dict[str, object]:
         return {

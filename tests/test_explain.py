@@ -445,7 +445,8 @@ def test_sandbox_session_explained_step_by_step(conversation: Conversation) -> N
     assert conversation.send("DATA")["code"] == 354
     queued = conversation.send("Subject: hi\r\n\r\nhello\r\n.", after="end-of-data")
     assert queued["facts"]["queue_id"] and queued["facts"]["queue_id_form"] == "Postfix"
-    assert conversation.send("QUIT")["keys"] == ["reply:221", "reply:221:QUIT"]
+    # The sandbox keeps ENHANCEDSTATUSCODES' promise (RFC 2034 §3) on its goodbye too.
+    assert conversation.send("QUIT")["keys"] == ["reply:221", "reply:221:QUIT", "enhanced:2.0.0"]
 
 
 class _AcceptAll:
