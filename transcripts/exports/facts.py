@@ -6,12 +6,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from smtp_session.knowledge.paths import parse_path
 from smtp_session.redact import user_in_marker
 from transcripts.model import Entry, Transcript
-
-# RFC 5321 §4.1.1.2/§4.1.1.3: MAIL FROM:<path> [params], RCPT TO:<path> [params]
-_PATH = re.compile(r"^\s*(?:FROM|TO)\s*:\s*(?:<([^>]*)>|(\S*))", re.IGNORECASE)
-
 
 _HOST_PORT = re.compile(r"([^\s()]+):(\d{1,5})\)?\s*$")
 
@@ -50,10 +47,9 @@ class Facts:
 
 
 def _path(argument: str) -> str:
-    m = _PATH.match(argument)
-    if not m:
-        return argument.strip()
-    return m.group(1) if m.group(1) is not None else m.group(2)
+    """The address of a MAIL/RCPT argument, by the knowledge base's one path parser."""
+    path = parse_path(argument)
+    return path.address if path.address is not None and path.colon else argument.strip()
 
 
 def _target(target: str) -> tuple[str, int]:
