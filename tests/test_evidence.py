@@ -105,8 +105,12 @@ def test_issue_examples(text: str, after: str, layer: str, words: str) -> None:
 
 def test_success_enhanced_codes_say_success() -> None:
     for text, after in (("250 2.1.0 Ok", "MAIL"), ("235 2.7.0 Authentication successful", "AUTH")):
-        enhanced = layers(explain(text, after))["enhanced"]
+        got = explain(text, after)
+        enhanced = layers(got)["enhanced"]
         assert enhanced["says"].startswith("Success") and not enhanced["used"]
+        # the panel's enhanced block reads this explanation too
+        assert got["enhanced"]["explanation"].startswith("Success")
+        assert "caused" not in got["enhanced"]["explanation"]
 
 
 def test_helo_and_help_502_do_not_advise_helo() -> None:

@@ -55,10 +55,8 @@ _BROAD = {(7, 1)}
 def _enhanced_layer(info: dict[str, Any], context: str | None) -> dict[str, Any]:
     klass, subject_n, detail_n = (int(part) for part in info["code"].split("."))
     registry = ENHANCED_DETAILS.get(f"X.{subject_n}.{detail_n}")
-    if klass == 2:
-        # RFC 3463 §3.1: a 2.x.x code reports success; its subject only files it somewhere.
-        says = f"Success; the enhanced code files it under {info['subject'] or 'no known subject'}"
-        says += f" ({info['detail']})." if info["detail"] else "."
+    if klass == 2:  # a 2.x.x code reports success (see enhanced._success)
+        says = info["explanation"]
         strength = "general"
     else:
         says = info["explanation"]
