@@ -1,6 +1,7 @@
 // The explain page: POST /api/explain and show the answer. Every text from the server's
 // answer (which quotes the pasted text) is written as a text node, never as markup.
-import { el, REPLY_CLASSES } from './panels.js';
+import { el } from './dom.js';
+import { REPLY_CLASSES } from './panels.js';
 
 const form = document.getElementById('explain-form');
 const result = document.getElementById('explain-result');
