@@ -27,7 +27,7 @@ from tests.conftest import free_port
 
 SOCKETS = 300
 CAP = 50
-HEADER_TIMEOUT = 5
+HEADER_TIMEOUT = 8  # long enough that the 300 are all open before the first is closed
 WATCH_S = HEADER_TIMEOUT + 30  # how long we watch for the server to close them all
 ROOT = Path(__file__).resolve().parent.parent
 
