@@ -49,12 +49,13 @@ def player(page: Any, live: Any, recorded: tuple[str, str]) -> Iterator[Any]:
 # Every value the slider and the play button take, recorded in the page as they change.
 WATCH = """
 document.addEventListener('DOMContentLoaded', () => {
-  window.seen = { now: [], pressed: [] };
+  window.seen = { now: [], pressed: [], live: [] };
   new MutationObserver(() => {
     window.seen.now.push(Number(document.getElementById('timeline').getAttribute('aria-valuenow')));
     window.seen.pressed.push(document.getElementById('play').getAttribute('aria-pressed'));
+    window.seen.live.push(document.getElementById('position').getAttribute('aria-live'));
   }).observe(document.getElementById('replay'), { attributes: true, subtree: true,
-    attributeFilter: ['aria-valuenow', 'aria-pressed'] });
+    attributeFilter: ['aria-valuenow', 'aria-pressed', 'aria-live'] });
 });
 """
 
@@ -130,6 +131,9 @@ def test_keys_move_through_the_recording(player: Any) -> None:
     player.keyboard.press("Space")
     player.locator("#position", has_text=f"{total} / {total}").wait_for()
     assert "true" in player.evaluate("window.seen.pressed")
+    # Playing, the position is not read out line by line; paused, it is.
+    assert "off" in player.evaluate("window.seen.live")
+    assert player.locator("#position").get_attribute("aria-live") == "polite"
     player.locator("#markers .marker", has_text="QUIT").press("Enter")
     assert "QUIT" in player.locator(".entry.current").text_content()
     player.keyboard.press("f")

@@ -284,6 +284,8 @@ class Replay {
     if (this.pos >= this.nodes.length - 1) this.seek(-1, false);
     $('play').textContent = '❚❚ Pause';
     $('play').setAttribute('aria-pressed', 'true');
+    // A screen reader hears where playing stopped, not every line as it passes.
+    $('position').setAttribute('aria-live', 'off');
     this.schedule();
   }
 
@@ -319,6 +321,7 @@ class Replay {
     this.timer = null;
     $('play').textContent = '▶ Play';
     $('play').setAttribute('aria-pressed', 'false');
+    $('position').setAttribute('aria-live', 'polite');
   }
 
   fullscreen() {
