@@ -23,15 +23,16 @@ def assert_site_page(response: Any, status: int, back: str) -> str:
     return html
 
 
-@pytest.mark.parametrize(
-    "path, back",
-    [
-        pytest.param("/t/no-such-transcript", "/transcripts", id="transcript"),
-        pytest.param("/t/no-such-transcript/embed", "/transcripts", id="embed"),
-        pytest.param("/sandbox/no-such-message", "/sandbox", id="sandbox-message"),
-        pytest.param("/no/such/page", "/", id="elsewhere"),
-    ],
-)
+# What was asked for, and where the page's link leads back to.
+UNKNOWN = {
+    "transcript": ("/t/no-such-transcript", "/transcripts"),
+    "embed": ("/t/no-such-transcript/embed", "/transcripts"),
+    "sandbox-message": ("/sandbox/no-such-message", "/sandbox"),
+    "elsewhere": ("/no/such/page", "/"),
+}
+
+
+@pytest.mark.parametrize("path, back", UNKNOWN.values(), ids=UNKNOWN.keys())
 def test_unknown_pages_are_the_sites_404_with_a_way_back(client, path, back):
     html = assert_site_page(client.get(path), 404, back)
     assert "There is nothing at this address." in html
