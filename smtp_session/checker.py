@@ -11,7 +11,7 @@ import base64
 import binascii
 import difflib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from .dialogue import verb_of
@@ -34,6 +34,10 @@ class CheckWarning:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def at(self, line: int | None) -> CheckWarning:
+        """The same warning labelled with another line number."""
+        return replace(self, line=line)
 
 
 # code: (message, fix, source). Texts are str.format templates.

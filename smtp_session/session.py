@@ -15,11 +15,13 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from . import tlsinfo
-from .dialogue import DATA, Dialogue, Outgoing
+from .dialogue import Dialogue
 from .errors import ConnectError, LineError, PlaygroundError, ProtocolError, SessionClosed
+from .pacing import Held, Pacer, Unit, is_empty_command
 from .reply import Reply, ReplyParser
 from .wire import (
     RECV_SIZE,
@@ -44,6 +46,15 @@ CR_GRACE = 0.25
 
 log = logging.getLogger(__name__)
 
+# RFC 5321 §4.1: every command is a verb and its arguments; an empty line is none (a server
+# answers 500), so it is not sent where the server reads commands.
+EMPTY_LINE = LineError(
+    "The empty line was not sent: the server reads a command here, and an empty line is no "
+    "command (it would answer 500). Inside a message (after 354) an empty line is sent: it "
+    "separates the headers from the body.",
+    code="empty_line",
+)
+
 
 class SmtpSession:
     """A client connection to one SMTP server, safe to drive from one writer thread."""
@@ -67,9 +78,13 @@ class SmtpSession:
         self.server_hostname: str | None = None
         self.tls_active = False
         # STARTTLS progress: None, "asked" (no reply yet) or "handshake" (220 in, TLS not up).
-        self._tls_step: str | None = None
-        self._tls_settled = threading.Event()
-        self._tls_settled.set()
+        self._tls_step: str | None = None  # "handshake": the 220 to STARTTLS is in
+        # The model lock: the dialogue, the queue and the decisions on them change together,
+        # whichever thread (the browser's, the reader) sends; taken before the write lock.
+        self._model = threading.RLock()
+        self.pacer = Pacer(self.dialogue)
+        # Called with each unit before it leaves; raising refuses it (the web layer's quota).
+        self.admit: Callable[[Unit], None] = lambda unit: None
 
     # -- connecting ---------------------------------------------------------------------
 
@@ -125,85 +140,79 @@ class SmtpSession:
 
     # -- sending ------------------------------------------------------------------------
 
-    def send_line(self, text: str) -> Outgoing:
-        """Send one line (CRLF appended); returns how it was classified."""
-        check_line(text)
-        # The server said 220 to STARTTLS: let the handshake finish, never send in the clear.
-        self._tls_settled.wait(self.limits.tls_timeout + 1.0)
-        with self._wlock:
-            sock = self._writable()
-            out = self.dialogue.classify(text)
-            # Both before sending: the reply may arrive before sendall() returns.
-            if len(self.dialogue.pending) == 1 and out.expects_reply:
-                self._owed_since = time.monotonic()  # a new wait for a reply starts now
-            if out.verb == "STARTTLS":
-                self._tls_step = "asked"
-            # Emitted before the bytes leave: the reply can only follow the line, so the
-            # console and the transcript always show a line before the reply it caused.
-            self._emit(Event("sent", {"text": text, "kind": out.kind, "verb": out.verb}))
-            try:
-                sock.sendall(text.encode("utf-8") + b"\r\n")
-            except OSError as exc:
-                self._shutdown(f"sending failed: {describe_os_error(exc)}", "send_failed")
-                raise SessionClosed(f"Sending failed: {describe_os_error(exc)}.") from exc
-        self._last_activity = time.monotonic()
-        return out
+    def send_line(self, text: str) -> None:
+        """Queue one line typed by the user and send it as soon as its meaning is known."""
+        self.send_lines([text], typed=True)
+
+    def send_lines(self, lines: Iterable[str], typed: bool = False) -> None:
+        """Queue lines in order and send what the replies so far allow (see ``pacing``);
+        every line is checked before any is queued. The rest leaves as replies arrive."""
+        lines = list(lines)
+        check_lines(lines)
+        with self._model:
+            self._writable()
+            for held in self.pacer.add(lines, typed):
+                self._emit_held(held)
+        self._release()
 
     def _writable(self) -> socket.socket:
         if self._closed.is_set():
             raise SessionClosed(f"The session is closed: {self._close_reason}.", "closed")
         if self._sock is None:
             raise SessionClosed("The session is not connected; connect first.", "not_connected")
-        if self._tls_step is not None:
-            # RFC 3207 §4: STARTTLS ends a pipelined group; what follows must wait for TLS.
-            raise LineError(
-                "Wait for the server's reply to STARTTLS (and the TLS handshake) before "
-                "sending more: anything sent now would travel unencrypted (RFC 3207 §4).",
-                code="starttls_pending",
-            )
         return self._sock
 
-    def send_lines(self, lines: Iterable[str]) -> list[Outgoing]:
-        """Send several lines in order; every line is checked before any is sent.
-
-        Message lines (inside DATA) go out as one write and one ``sent`` event carrying them
-        all: a pasted 20 MB message is a few hundred thousand lines, not as many events.
-        Returns each command line's classification and, for each run of message lines, its
-        last line's.
-        """
-        lines = list(lines)
-        check_lines(lines)
-        out: list[Outgoing] = []
-        i = 0
-        while i < len(lines):
-            if self.dialogue.in_data:
+    def _release(self) -> None:
+        """Send every queued unit whose reading the replies so far make known (any thread)."""
+        with self._model:
+            # RFC 3207 §4: after the 220 to STARTTLS nothing leaves until TLS is up.
+            while not self._closed.is_set() and self._tls_step is None:
+                unit = self.pacer.peek()
+                if unit is None:
+                    return
+                if is_empty_command(unit):
+                    self.pacer.skip()
+                    self._emit(Event("error", {"error": EMPTY_LINE}))
+                    continue
                 try:
-                    end = lines.index(".", i) + 1
-                except ValueError:
-                    end = len(lines)
-                out.append(self._send_message_lines(lines[i:end]))
-                i = end
-            else:
-                out.append(self.send_line(lines[i]))
-                i += 1
-        return out
+                    self.admit(unit)
+                except PlaygroundError as exc:  # a limit: this and what follows stay unsent
+                    self._emit(Event("error", {"error": exc}))
+                    for held in self.pacer.drop("limit"):
+                        self._emit_held(held)
+                    return
+                self._write(unit)
 
-    def _send_message_lines(self, lines: list[str]) -> Outgoing:
-        """Message lines: one classification, one event, one write; returns the last line's."""
+    def _release_quietly(self) -> None:
+        """``_release`` from the reader: a failed write has already closed the session."""
+        try:
+            self._release()
+        except PlaygroundError:
+            pass
+
+    def _write(self, unit: Unit) -> None:
+        """One unit: classified, announced (before the bytes leave, so the console and the
+        transcript always show a line before the reply it caused), written in one go."""
         with self._wlock:
             sock = self._writable()
-            out = self.dialogue.classify_message(lines)
+            out = self.pacer.take(unit)
             if out.expects_reply and len(self.dialogue.pending) == 1:
-                self._owed_since = time.monotonic()
-            data = {"text": lines[0], "lines": lines, "kind": DATA, "verb": None}
+                self._owed_since = time.monotonic()  # a new wait for a reply starts now
+            first = out.n - len(unit.lines) + 1
+            data: dict[str, Any] = {"text": unit.text, "kind": out.kind, "verb": out.verb}
+            data["n"] = first
+            if len(unit.lines) > 1:
+                data["lines"] = list(unit.lines)
             self._emit(Event("sent", data))
             try:
-                sock.sendall(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+                sock.sendall(("\r\n".join(unit.lines) + "\r\n").encode("utf-8"))
             except OSError as exc:
                 self._shutdown(f"sending failed: {describe_os_error(exc)}", "send_failed")
                 raise SessionClosed(f"Sending failed: {describe_os_error(exc)}.") from exc
         self._last_activity = time.monotonic()
-        return out
+
+    def _emit_held(self, held: Held) -> None:
+        self._emit(Event("held", {"held": held}))
 
     # -- reading ------------------------------------------------------------------------
 
@@ -286,16 +295,21 @@ class SmtpSession:
 
     def _deliver(self, reply: Reply) -> bool:
         """Hand a reply on; True if it is the 220 that starts the TLS handshake."""
-        owed = self.dialogue.on_reply(reply)
-        after = owed.after if owed else None
-        self._owed_since = time.monotonic()
-        upgrade = after == "STARTTLS" and reply.code == 220
-        if after == "STARTTLS":
-            self._tls_step = "handshake" if upgrade else None
+        with self._model:
+            expected = self.dialogue.auth_expected
+            owed = self.dialogue.on_reply(reply)
+            held = self.pacer.on_reply(owed, reply, expected)
+            after = owed.after if owed else None
+            self._owed_since = time.monotonic()
+            upgrade = after == "STARTTLS" and reply.code == 220
             if upgrade:
-                self._tls_settled.clear()  # before the event: whoever reacts to it waits
-        line = owed.line if owed else None  # the transaction state needs the command itself
-        self._emit(Event("reply", {"reply": reply, "after": after, "line": line}))
+                self._tls_step = "handshake"  # before the event: nothing leaves until TLS is up
+            line = owed.line if owed else None  # the transaction state needs the command itself
+            answers = owed.n if owed else None
+            data = {"reply": reply, "after": after, "line": line, "answers": answers}
+            self._emit(Event("reply", data))
+            for item in held:
+                self._emit_held(item)
         if reply.truncated and self._flooding(reply):
             raise ProtocolError(
                 f"The server sent a reply of more than {self._parser.max_reply_lines} lines or "
@@ -303,6 +317,8 @@ class SmtpSession:
                 "is broken or hostile, so the connection was closed.",
                 code="reply_too_long",
             )
+        if not upgrade:
+            self._release_quietly()  # the reply may make the next queued lines' meaning known
         return upgrade
 
     def _flooding(self, reply: Reply) -> bool:
@@ -348,24 +364,24 @@ class SmtpSession:
 
     def _handshake(self, mode: str) -> None:
         context = self.tls_context or tlsinfo.client_context()
-        try:
-            with self._wlock:
-                tls = self._wrap(context)
-                try:
-                    tls.do_handshake()
-                    tlsinfo.check_pin(tls, self.pinned_fingerprint)
-                except (ssl.SSLError, ssl.CertificateError, OSError, ValueError) as exc:
-                    raise tlsinfo.handshake_error(exc, self.server_hostname) from exc
-                self.tls_active = True
-                if mode == "starttls":
-                    # Before anyone may send again: a line sent right after the handshake
-                    # must not lose the reply it is owed.
-                    self.dialogue.reset_for_tls()
-        finally:
-            self._tls_step = None
-            self._tls_settled.set()
+        # Nothing leaves while this is set; a failed handshake leaves it set (the session ends).
+        self._tls_step = "handshake"
+        with self._wlock:
+            tls = self._wrap(context)
+            try:
+                tls.do_handshake()
+                tlsinfo.check_pin(tls, self.pinned_fingerprint)
+            except (ssl.SSLError, ssl.CertificateError, OSError, ValueError) as exc:
+                raise tlsinfo.handshake_error(exc, self.server_hostname) from exc
+            self.tls_active = True
         facts = tlsinfo.describe(tls, context, self.pinned_fingerprint)
-        self._emit(Event("tls", {"mode": mode, **facts}))
+        with self._model:
+            if mode == "starttls":
+                self.dialogue.reset_for_tls()  # RFC 3207 §4.2: nothing from before stands
+            # Recorded before the first line sent over TLS: it is cleared only after the event.
+            self._emit(Event("tls", {"mode": mode, **facts}))
+            self._tls_step = None
+        self._release_quietly()
 
     def _wrap(self, context: ssl.SSLContext) -> ssl.SSLSocket:
         raw = self._sock
@@ -402,7 +418,6 @@ class SmtpSession:
             self._closed.set()
             self._close_reason = reason
             sock = self._sock
-        self._tls_settled.set()  # nobody waits for a handshake that will not happen
         if sock is not None:
             try:
                 sock.shutdown(socket.SHUT_RDWR)  # wakes the reader; the descriptor stays ours
@@ -413,7 +428,10 @@ class SmtpSession:
             # still reads from (or answers TLS alerts on) it.
             if not self._reader_running():
                 self._close_socket()
-        self._emit(Event("closed", {"reason": reason, "code": code}))
+        with self._model:  # after the socket is shut: a writer stuck in sendall lets go
+            for held in self.pacer.drop("closed"):
+                self._emit_held(held)
+            self._emit(Event("closed", {"reason": reason, "code": code}))
 
     def _reader_running(self) -> bool:
         reader = self._reader

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from smtp_session.errors import LineError
 from smtp_session.sandbox import SandboxServer
 from smtp_session.session import Event, Limits, SmtpSession
 from smtp_session.tlsinfo import CHAIN_NOTE, TlsError, client_context
@@ -194,11 +193,28 @@ def test_lines_after_starttls_wait_for_its_reply(session: SmtpSession, events: E
     with hostile(stall()) as server:
         session.connect("127.0.0.1", server.port)
         events.wait_for("reply")
-        with pytest.raises(LineError) as caught:
-            session.send_lines(["STARTTLS", "AUTH PLAIN AGRlbW8AZGVtby1wYXNzd29yZA=="])
-        time.sleep(0.2)
-    assert caught.value.code == "starttls_pending" and "RFC 3207" in caught.value.message
+        session.send_lines(["STARTTLS", "AUTH PLAIN AGRlbW8AZGVtby1wYXNzd29yZA=="])
+        session.send_line("NOOP")
+        # RFC 3207 §4: nothing after STARTTLS leaves before its reply (and the handshake).
+        session.close()
     assert server.received == [b"STARTTLS\r\n"]
+    held = events.wait_for("held").data["held"]
+    assert held.reason == "closed" and len(held.lines) == 2
+
+
+def test_lines_after_a_refused_starttls_are_held_back_not_sent_in_clear(
+    session: SmtpSession, events: EventLog
+) -> None:
+    refusal = send(b"454 4.7.0 TLS not available due to temporary reason\r\n")
+    with hostile(refusal) as server:
+        session.connect("127.0.0.1", server.port)
+        events.wait_for("reply")
+        session.send_lines(["STARTTLS", "AUTH PLAIN AGRlbW8AZGVtby1wYXNzd29yZA==", "NOOP"])
+        held = events.wait_for("held").data["held"]
+        session.send_line("NOOP")  # typed after the refusal: the user knows, it goes
+        events.wait_for("reply", 3)
+    assert held.reason == "starttls-refused" and held.code == 454 and len(held.lines) == 2
+    assert server.received == [b"STARTTLS\r\n", b"NOOP\r\n"]
 
 
 def test_a_line_sent_as_soon_as_220_arrives_goes_over_tls(
@@ -211,7 +227,7 @@ def test_a_line_sent_as_soon_as_220_arrives_goes_over_tls(
         reply = event.data.get("reply")
         if reply is not None and event.data["after"] == "STARTTLS" and reply.code == 220:
             # From another thread, like the web layer reacting to the reply frame.
-            send_now = threading.Thread(target=lambda: sent.append(smtp.send_line("EHLO x").text))
+            send_now = threading.Thread(target=lambda: (smtp.send_line("EHLO x"), sent.append(1)))
             send_now.start()
 
     smtp = SmtpSession(eager, Limits(tls_timeout=2.0))
@@ -220,7 +236,7 @@ def test_a_line_sent_as_soon_as_220_arrives_goes_over_tls(
         upgrade(smtp, events)
         events.wait_for("reply", 4)
         smtp.close()
-    assert sent == ["EHLO x"] and server.received_in_tls == [b"EHLO x\r\n"]
+    assert sent == [1] and server.received_in_tls == [b"EHLO x\r\n"]
 
 
 def test_garbage_instead_of_a_handshake(session: SmtpSession, events: EventLog) -> None:

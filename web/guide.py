@@ -8,19 +8,23 @@ the event; the recorder keeps only the explanation keys, so a replay re-derives 
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
 from smtp_session.checker import check_auth_response, check_command
-from smtp_session.dialogue import AUTH_RESPONSE, COMMAND, END_OF_DATA, GREETING
+from smtp_session.dialogue import AUTH_RESPONSE, COMMAND, DATA, END_OF_DATA, GREETING
 from smtp_session.explain import explain_command, explain_reply
 from smtp_session.lessons import Lesson, LessonProgress
 from smtp_session.message_lines import MessageState, check_data_line, check_data_lines
+from smtp_session.pacing import Held
 from smtp_session.redact import Redactor
 from smtp_session.reply import Reply
 from smtp_session.session import Event
 from smtp_session.transaction import Transaction
+
+from .limits import LimitError
 
 Frame = dict[str, Any]
 
@@ -41,12 +45,17 @@ class Guide:
         self.message: MessageState | None = None
         self.lesson: LessonProgress | None = None
         self.extra: list[Frame] = []  # frames an event caused besides its own (lesson progress)
+        # Lines sent and still owed a reply, oldest first: with PIPELINING a command leaves
+        # before the replies to the ones ahead of it, and is judged as the server will read it.
+        self._in_flight: deque[tuple[str, str]] = deque()
         self._handlers: dict[str, Callable[[dict[str, Any]], Frame]] = {
             "connected": self._connected,
             "sent": self._sent,
             "reply": self._reply,
             "tls": self._tls,
             "closed": self._closed,
+            "held": self._held,
+            "error": self._error,
         }
 
     def frame_for(self, event: Event) -> Frame:
@@ -80,21 +89,28 @@ class Guide:
                 self.extra.append(self.lesson_frame(passed))
 
     def _connected(self, data: dict[str, Any]) -> Frame:
+        self._in_flight.clear()
         self.tx.observe_connect(tls=bool(data.get("implicit_tls")))
         self._lesson_event("connected", data)
         return {**data, "step": self.tx.step, "state": self.tx.to_dict()}
 
     def _sent(self, data: dict[str, Any]) -> Frame:
         text, kind = data["text"], data["kind"]
+        lines = data.get("lines")
         stored = self.redactor.feed(text, kind, self.tx.last_reply) if self.redact else text
         frame: Frame = {**data, "text": stored, "step": self.tx.step}
         if stored != text:
             frame["original"] = text  # the live browser only; never recorded
             frame["redacted"] = True
-        if "lines" in data:
-            warnings, explain = self._check_message_lines(data["lines"]), None
+        if lines is not None:
+            if self.redact:
+                frame["lines"] = self.redactor.feed_message(lines)
+            warnings, explain = self._check_message_lines(lines), None
         else:
             warnings, explain = self._check_sent(text, kind, data.get("verb"))
+        last = lines[-1] if lines else text
+        if kind != DATA or last == ".":
+            self._in_flight.append((kind, last))
         frame["warnings"] = [w.to_dict() for w in warnings]
         frame["explain"] = explain
         frame["keys"] = explain.get("keys", []) if explain else []
@@ -104,9 +120,13 @@ class Guide:
         self, text: str, kind: str, verb: str | None
     ) -> tuple[list[Any], dict[str, Any] | None]:
         if kind == COMMAND:
+            # The state the server will be in when it reads this line: the commands still
+            # owed a reply are taken as accepted (RFC 2920 §3.1 lets only MAIL, RCPT, RSET
+            # and a message's end come before another command in a group).
+            tx = self.tx.projected(self._in_flight) if self._in_flight else self.tx
             if verb == "DATA":
-                self.message = MessageState(caps=set(self.tx.capabilities))
-            return check_command(text, self.tx, sandbox=self.sandbox), _explain_command(text)
+                self.message = MessageState(caps=set(tx.capabilities))
+            return check_command(text, tx, sandbox=self.sandbox), _explain_command(text)
         if kind == AUTH_RESPONSE:
             return check_auth_response(text), None
         state = self.message or MessageState(caps=set(self.tx.capabilities))
@@ -115,21 +135,30 @@ class Guide:
 
     def _check_message_lines(self, lines: list[str]) -> list[Any]:
         state = self.message or MessageState(caps=set(self.tx.capabilities))
+        base = state.index
         warnings = check_data_lines(lines, state)
         self.message = None if lines and lines[-1] == "." else state
-        return warnings
+        # Labelled with the batch's own line: line i of the frame is its seq + i.
+        return [w.at(w.line - base if w.line is not None else None) for w in warnings]
 
     def _reply(self, data: dict[str, Any]) -> Frame:
         reply: Reply = data.pop("reply")
         after, line = data.get("after"), data.pop("line", None)
         kind = after if after in (GREETING, AUTH_RESPONSE, END_OF_DATA) else "command"
+        if self.redact:
+            reply = self.redactor.scrub_reply(reply)  # a server echoing a secret back
         if after is not None:
+            if after != GREETING and self._in_flight:
+                self._in_flight.popleft()
+            before = self.tx.hello
             self.tx.observe(line, kind, reply)
             if self.lesson is not None:
                 passed = self.lesson.observe(line, kind, reply, self.tx)
                 if passed:
                     self.extra.append(self.lesson_frame(passed))
-        explain = _explain_reply(reply, after)
+        else:
+            before = self.tx.hello
+        explain = guidance(_explain_reply(reply, after), reply, after, before)
         return {
             **data,
             **reply.to_dict(),
@@ -141,6 +170,7 @@ class Guide:
 
     def _tls(self, data: dict[str, Any]) -> Frame:
         if data.get("mode") == "starttls":
+            self._in_flight.clear()
             self.tx.observe_tls()
         self._lesson_event("tls", data)
         return {**data, "step": self.tx.step, "state": self.tx.to_dict()}
@@ -148,3 +178,50 @@ class Guide:
     def _closed(self, data: dict[str, Any]) -> Frame:
         self.tx.observe_closed()
         return {**data, "step": self.tx.step, "state": self.tx.to_dict()}
+
+    def _held(self, data: dict[str, Any]) -> Frame:
+        """Lines the pacer did not send (live: a Held; replay: the recorded count)."""
+        held: Held | None = data.pop("held", None)
+        if held is None:
+            return {**data, "step": self.tx.step}
+        count = len(held.lines)
+        noun = "line was" if count == 1 else "lines were"
+        after = f" ({held.code} to {held.after})" if held.after and held.code else ""
+        return {
+            "count": count,
+            "reason": held.reason,
+            "after": held.after,
+            "code": held.code,
+            "message": f"{count} {noun} not sent: {held.words}{after}.",
+            "lines": self.redactor.feed_message(list(held.lines)),  # live only (recorder)
+            "step": self.tx.step,
+        }
+
+    def _error(self, data: dict[str, Any]) -> Frame:
+        """A line the session refused before it left (a limit, an empty command)."""
+        error = data.get("error")
+        if error is None:
+            return data  # replay: the recorded message and code
+        frame: Frame = {"message": error.message, "code": error.code}
+        if isinstance(error, LimitError):
+            frame["limit"] = True
+        return frame
+
+
+# Where the server's words depend on the state, not only on what the reply answered:
+# RFC 5321 §4.1.4 wants HELO/EHLO before MAIL, RCPT and DATA, so a 503 before any greeting
+# says "greet first" whatever the command was.
+_GREET_FIRST = {
+    "meaning": "The server has not been greeted yet: it wants HELO or EHLO before any "
+    "transaction command.",
+    "next": "Send EHLO client.example first, then MAIL FROM, RCPT TO and DATA.",
+}
+
+
+def guidance(
+    explain: dict[str, Any], reply: Reply, after: str | None, hello: str | None
+) -> dict[str, Any]:
+    """The reply's explanation, corrected where the state decides what it means."""
+    if reply.code == 503 and hello is None and after in ("MAIL", "RCPT", "DATA", "BDAT"):
+        return {**explain, **_GREET_FIRST}
+    return explain

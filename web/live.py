@@ -58,6 +58,9 @@ class LiveSession:
             services.config["FRAME_RATE"], 2 * services.config["FRAME_RATE"]
         )
         self._flood_warned = 0.0
+        # Sent line number (the session's count) -> transcript seq, for lines owed a reply:
+        # each reply frame names the line it answers (``answers``).
+        self._seq_of: dict[int, int] = {}
         self._t0 = time.monotonic()
         self._handlers: dict[str, Callable[[Frame], None]] = {
             "connect": self._on_connect,
@@ -106,6 +109,8 @@ class LiveSession:
         if self.lesson is not None:
             self.send(self.guide.lesson_frame([]))
         self.smtp = SmtpSession(self.on_event, self.services.limits())
+        self.smtp.admit = self.quota.admit  # counted as the server will read each line
+        self._seq_of.clear()
         try:
             open_connection(self.services, plan, self.smtp, self.emit)
         except PlaygroundError as exc:
@@ -124,17 +129,18 @@ class LiveSession:
         return self.smtp
 
     def _on_line(self, frame: Frame) -> None:
-        self._send_lines([frame["text"]])
+        self._send_lines([frame["text"]], typed=True)
 
     def _on_lines(self, frame: Frame) -> None:
         self._send_lines(frame["lines"])
 
-    def _send_lines(self, lines: list[str]) -> None:
+    def _send_lines(self, lines: list[str], typed: bool = False) -> None:
         smtp = self._require_session()
-        check_lines(lines)  # refuse the whole batch before counting or sending any of it
+        check_lines(lines)  # refuse the whole batch before counting or queueing any of it
         if self.quota is not None:
-            self.quota.charge(lines, smtp.dialogue)
-        smtp.send_lines(lines)
+            self.quota.charge_bytes(lines)
+        # Queued and paced: each line leaves once the replies say how the server reads it.
+        smtp.send_lines(lines, typed=typed)
 
     def _flood(self) -> None:
         now = time.monotonic()
@@ -178,7 +184,14 @@ class LiveSession:
         with self._lock:
             assert self.guide is not None  # set in _on_connect before the session exists
             frame = self.guide.frame_for(event)
+            if frame["type"] == "reply":
+                answers = frame.get("answers")
+                frame["answers"] = None if answers is None else self._seq_of.pop(answers, None)
+            sent_n = frame.pop("n", None)
             self._publish(frame)
+            if frame["type"] == "sent" and sent_n is not None and "seq" in frame:
+                last = len(frame.get("lines") or [None]) - 1
+                self._seq_of[sent_n + last] = frame["seq"] + last
             while self.guide is not None and self.guide.extra:
                 self._publish(self.guide.extra.pop(0))
         if event.type == "closed":

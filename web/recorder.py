@@ -25,9 +25,12 @@ EVENT_OF_FRAME = {
     "mx_attempt": "mx",
     "lesson": "lesson",
     "limit": "limit",
+    "held": "held",
 }
 # Frame fields that are not event details (the rest of an event frame is its data).
+# A held event's ``lines`` (what was not sent) are for the live browser only.
 _NOT_DATA = {"type", "t", "seq", "step", "state", "keys", "explain", "original", "lesson", "limit"}
+_NOT_DATA |= {"lines"}
 
 
 def entry_of(frame: dict[str, Any], seq: int) -> dict[str, Any] | None:
@@ -54,6 +57,7 @@ def entry_of(frame: dict[str, Any], seq: int) -> dict[str, Any] | None:
             "lines": frame["lines"],
             "malformed": frame.get("malformed"),
             "after": frame.get("after"),
+            "answers": frame.get("answers"),  # the seq of the line it answers
             "explain": keys,
         }
     event = "limit" if frame.get("limit") else EVENT_OF_FRAME.get(kind)

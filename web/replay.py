@@ -47,13 +47,14 @@ def replay_frames(entries: Iterable[dict[str, Any]], sandbox: bool = False) -> l
 def _event_of(entry: dict[str, Any], dialogue: Dialogue) -> Event | None:
     kind = entry["kind"]
     if kind == "sent":
-        dialogue.classify(entry["text"])
+        dialogue.record_sent(entry["text"], entry["line_kind"])
         return Event("sent", {"text": entry["text"], "kind": entry["line_kind"]})
     if kind == "reply":
         reply = reply_of(entry)
         owed = dialogue.on_reply(reply)
         line = owed.line if owed else None
-        return Event("reply", {"reply": reply, "after": entry.get("after"), "line": line})
+        data = {"reply": reply, "after": entry.get("after"), "line": line}
+        return Event("reply", {**data, "answers": entry.get("answers")})
     if kind == "event":
         if entry["event"] == "connect":
             dialogue.expect_greeting()
