@@ -259,6 +259,10 @@ class Redactor:
         lines = tuple(self._scrub(line) for line in reply.lines)
         return reply if lines == reply.lines else replace(reply, lines=lines)
 
+    def scrub_text(self, text: str) -> str:
+        """Any text about a sent line (a reply, the verb it answered) without its secrets."""
+        return self._scrub(text)
+
     def _scrub(self, line: str) -> str:
         for secret in self.secrets:
             if secret.lower() in line.lower():

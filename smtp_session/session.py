@@ -177,6 +177,8 @@ class SmtpSession:
                 try:
                     self.admit(unit)
                 except PlaygroundError as exc:  # a limit: this and what follows stay unsent
+                    for _ in unit.lines:
+                        self.pacer.skip()
                     self._emit(Event("error", {"error": exc}))
                     for held in self.pacer.drop("limit"):
                         self._emit_held(held)

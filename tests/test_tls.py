@@ -331,3 +331,52 @@ def test_reading_and_writing_at_once_over_tls_loses_nothing(
     last = events.wait_for("reply", 303, timeout=20).data
     assert last["after"] == "NOOP" and last["reply"].code == 250
     assert all(r["code"] == 250 for r in events.replies()[3:]) and not session.closed
+
+
+@pytest.mark.parametrize("run", range(25))
+def test_the_tls_event_always_comes_before_the_first_line_over_tls(
+    sandbox: SandboxServer, run: int
+) -> None:
+    """Issue #12: an EHLO sent the moment the 220 to STARTTLS arrives (from another thread, as
+    the browser does) was recorded before the ``tls`` entry in 4-5 runs of 10."""
+    log = EventLog()
+    order: list[str] = []
+    threads: list[threading.Thread] = []
+
+    def eager(event: Event) -> None:
+        log(event)
+        order.append(event.type if event.type != "sent" else event.data["text"])
+        reply = event.data.get("reply")
+        if reply is not None and event.data["after"] == "STARTTLS" and reply.code == 220:
+            thread = threading.Thread(target=lambda: smtp.send_line("EHLO again.example"))
+            threads.append(thread)
+            thread.start()
+
+    smtp = SmtpSession(eager, Limits(tls_timeout=5.0))
+    smtp.connect(
+        "127.0.0.1",
+        sandbox.port,
+        tls_context=sandbox.cert.pinned_client_context(),
+        pinned_fingerprint=sandbox.cert.fingerprint,
+    )
+    upgrade(smtp, log)
+    log.wait_for("reply", 4)
+    for thread in threads:
+        thread.join(5)
+    smtp.close()
+    assert order.index("tls") < order.index("EHLO again.example")
+
+
+def test_a_paste_with_starttls_records_tls_before_the_ehlo_over_it(app, ws) -> None:
+    for _ in range(10):
+        ws.connect()
+        ws.send(
+            {"type": "lines", "lines": ["EHLO a.example", "STARTTLS", "EHLO b.example", "QUIT"]}
+        )
+        ws.wait_for("closed")
+        transcript = [f for f in ws.frames if f["type"] == "session"][-1]["transcript"]
+        entries = app.extensions["playground"].store.get(transcript).entries
+        kinds = [e.get("text") or e.get("event") for e in entries if e["kind"] != "reply"]
+        assert kinds.index("tls") < kinds.index("EHLO b.example")
+        over_tls = [f for f in ws.frames if f["type"] == "reply" and f.get("after") == "EHLO"]
+        assert over_tls[-1]["state"]["tls"] is True

@@ -147,6 +147,8 @@ class Guide:
         kind = after if after in (GREETING, AUTH_RESPONSE, END_OF_DATA) else "command"
         if self.redact:
             reply = self.redactor.scrub_reply(reply)  # a server echoing a secret back
+            if after is not None and after != self.redactor.scrub_text(after):
+                after = data["after"] = "[redacted]"  # the "verb" of a credential line
         if after is not None:
             if after != GREETING and self._in_flight:
                 self._in_flight.popleft()

@@ -52,6 +52,9 @@ class Quota:
     def admit(self, unit: Unit) -> None:
         """Account for a unit about to leave; refuse one that goes over a limit."""
         recipients, messages = self._count(unit)
+        # A DATA or BDAT would start a message the limit will not let end: refused before the
+        # server is left waiting for message data.
+        starts = unit.kind == COMMAND and verb_of(unit.text) in ("DATA", "BDAT")
         if not self.sandbox:
             self._check(
                 "recipients",
@@ -62,7 +65,7 @@ class Quota:
             )
             self._check(
                 "messages",
-                self.messages + messages,
+                self.messages + max(messages, int(starts)),
                 self.max_messages,
                 "messages in one session",
                 "PLAYGROUND_MAX_MESSAGES",
