@@ -196,7 +196,7 @@ class Dialogue:
         self.auth_expected = 0
         self.capabilities = set()
 
-    def record_sent(self, text: str, kind: str) -> None:
+    def record_sent(self, text: str, kind: str) -> Outgoing:
         """A line as a transcript recorded it (replay): owe the reply it was owed then."""
         n = self.sent
         self.sent += 1
@@ -204,9 +204,12 @@ class Dialogue:
             self.in_data = text != "."
             if text == ".":
                 self.pending.append(Pending(END_OF_DATA, text, ends_group=False, n=n))
-        elif kind == AUTH_RESPONSE:
+            return Outgoing(text, DATA, None, text == ".", n)
+        if kind == AUTH_RESPONSE:
             self.auth_prompted = False
             self.pending.append(Pending(AUTH_RESPONSE, text, n=n))
-        else:
-            self.in_data = self.auth_prompted = False
-            self.pending.append(Pending(verb_of(text), text, ends_group(text), n))
+            return Outgoing(text, AUTH_RESPONSE, None, True, n)
+        self.in_data = self.auth_prompted = False
+        verb = verb_of(text)
+        self.pending.append(Pending(verb, text, ends_group(text), n))
+        return Outgoing(text, COMMAND, verb, True, n)

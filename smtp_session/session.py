@@ -16,17 +16,35 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from . import tlsinfo
 from .dialogue import Dialogue
-from .errors import ConnectError, LineError, PlaygroundError, ProtocolError, SessionClosed
+from .errors import (
+    ConnectError,
+    LimitReached,
+    LineError,
+    PlaygroundError,
+    ProtocolError,
+    SessionClosed,
+)
+from .events import (
+    Closed,
+    Connected,
+    Discarded,
+    EventSink,
+    HeldBack,
+    MessageSent,
+    Refused,
+    ReplyReceived,
+    Sent,
+    SessionEvent,
+    TlsMode,
+    TlsUp,
+)
 from .pacing import Held, Pacer, Unit, is_empty_command
 from .reply import Reply, ReplyParser
 from .wire import (
     RECV_SIZE,
-    Event,
-    EventSink,
     Limits,
     check_line,
     check_lines,
@@ -38,7 +56,7 @@ from .wire import (
     try_recv,
 )
 
-__all__ = ["Event", "EventSink", "Limits", "SmtpSession", "check_line"]
+__all__ = ["EventSink", "Limits", "SessionEvent", "SmtpSession", "TlsMode", "check_line"]
 
 # How long a trailing CR waits for its LF before it counts as a bare CR line end (which
 # RFC 5321 §2.3.8 forbids): a CRLF split across two TCP segments arrives well within this.
@@ -93,26 +111,30 @@ class SmtpSession:
         host: str,
         port: int,
         addresses: Iterable[str] | None = None,
-        implicit_tls: bool = False,
+        tls_mode: TlsMode | None = None,
         tls_context: ssl.SSLContext | None = None,
         pinned_fingerprint: str | None = None,
     ) -> None:
         """Open the connection (trying each address in turn) and start reading replies.
 
-        With ``pinned_fingerprint`` (SHA-256, colon hex) TLS fails unless the server shows
-        exactly that certificate: that is how the sandbox is trusted.
+        ``tls_mode=TlsMode.IMPLICIT`` speaks TLS from the first byte (RFC 8314 §3); None
+        connects in the clear (STARTTLS may upgrade later). With ``pinned_fingerprint``
+        (SHA-256, colon hex) TLS fails unless the server shows exactly that certificate: that
+        is how the sandbox is trusted.
         """
+        if tls_mode not in (None, TlsMode.IMPLICIT):
+            raise ValueError("connect() starts plain or with implicit TLS; STARTTLS comes later")
         self.server_hostname = host
         self.tls_context = tls_context
         self.pinned_fingerprint = pinned_fingerprint
         sock, address = self._open(host, port, list(addresses) if addresses else None)
         self._started = self._last_activity = self._owed_since = time.monotonic()
-        self._emit(Event("connected", {"host": host, "port": port, "address": address}))
+        self._emit(Connected(host=host, port=port, address=address))
         self._sock = sock
         self.dialogue.expect_greeting()
-        if implicit_tls:
+        if tls_mode is TlsMode.IMPLICIT:
             try:
-                self._handshake("implicit")
+                self._handshake(TlsMode.IMPLICIT)
             except PlaygroundError as exc:
                 self._shutdown(exc.message, exc.code)
                 raise
@@ -172,14 +194,15 @@ class SmtpSession:
                     return
                 if is_empty_command(unit):
                     self.pacer.skip()
-                    self._emit(Event("error", {"error": EMPTY_LINE}))
+                    self._emit(Refused(message=EMPTY_LINE.message, code=EMPTY_LINE.code))
                     continue
                 try:
                     self.admit(unit)
                 except PlaygroundError as exc:  # a limit: this and what follows stay unsent
                     for _ in unit.lines:
                         self.pacer.skip()
-                    self._emit(Event("error", {"error": exc}))
+                    limit = isinstance(exc, LimitReached)
+                    self._emit(Refused(message=exc.message, code=exc.code, limit=limit))
                     for held in self.pacer.drop("limit"):
                         self._emit_held(held)
                     return
@@ -201,11 +224,10 @@ class SmtpSession:
             if out.expects_reply and len(self.dialogue.pending) == 1:
                 self._owed_since = time.monotonic()  # a new wait for a reply starts now
             first = out.n - len(unit.lines) + 1
-            data: dict[str, Any] = {"text": unit.text, "kind": out.kind, "verb": out.verb}
-            data["n"] = first
             if len(unit.lines) > 1:
-                data["lines"] = list(unit.lines)
-            self._emit(Event("sent", data))
+                self._emit(MessageSent(lines=list(unit.lines), n=first))
+            else:
+                self._emit(Sent(text=unit.text, kind=out.kind, verb=out.verb, n=first))
             try:
                 sock.sendall(("\r\n".join(unit.lines) + "\r\n").encode("utf-8"))
             except OSError as exc:
@@ -214,7 +236,7 @@ class SmtpSession:
         self._last_activity = time.monotonic()
 
     def _emit_held(self, held: Held) -> None:
-        self._emit(Event("held", {"held": held}))
+        self._emit(HeldBack(held=held))
 
     # -- reading ------------------------------------------------------------------------
 
@@ -308,8 +330,7 @@ class SmtpSession:
                 self._tls_step = "handshake"  # before the event: nothing leaves until TLS is up
             line = owed.line if owed else None  # the transaction state needs the command itself
             answers = owed.n if owed else None
-            data = {"reply": reply, "after": after, "line": line, "answers": answers}
-            self._emit(Event("reply", data))
+            self._emit(ReplyReceived(reply=reply, after=after, line=line, answers=answers))
             for item in held:
                 self._emit_held(item)
         if reply.truncated and self._flooding(reply):
@@ -361,10 +382,10 @@ class SmtpSession:
         self._parser = ReplyParser()
         injected = after_220 + tlsinfo.drain(self._sock)
         if injected:
-            self._emit(Event("discarded", tlsinfo.discarded_event_data(injected)))
-        self._handshake("starttls")
+            self._emit(Discarded(**tlsinfo.discarded_event_data(injected)))
+        self._handshake(TlsMode.STARTTLS)
 
-    def _handshake(self, mode: str) -> None:
+    def _handshake(self, mode: TlsMode) -> None:
         context = self.tls_context or tlsinfo.client_context()
         # Nothing leaves while this is set; a failed handshake leaves it set (the session ends).
         self._tls_step = "handshake"
@@ -378,10 +399,10 @@ class SmtpSession:
             self.tls_active = True
         facts = tlsinfo.describe(tls, context, self.pinned_fingerprint)
         with self._model:
-            if mode == "starttls":
+            if mode is TlsMode.STARTTLS:
                 self.dialogue.reset_for_tls()  # RFC 3207 §4.2: nothing from before stands
             # Recorded before the first line sent over TLS: it is cleared only after the event.
-            self._emit(Event("tls", {"mode": mode, **facts}))
+            self._emit(TlsUp(tls_mode=mode, **facts))
             self._tls_step = None
         self._release_quietly()
 
@@ -433,7 +454,7 @@ class SmtpSession:
         with self._model:  # after the socket is shut: a writer stuck in sendall lets go
             for held in self.pacer.drop("closed"):
                 self._emit_held(held)
-            self._emit(Event("closed", {"reason": reason, "code": code}))
+            self._emit(Closed(reason=reason, code=code))
 
     def _reader_running(self) -> bool:
         reader = self._reader
@@ -444,12 +465,12 @@ class SmtpSession:
             if self._sock is not None:
                 self._sock.close()
 
-    def _emit(self, event: Event) -> None:
+    def _emit(self, event: SessionEvent) -> None:
         # The listener's failure is its own: it must not leave a socket open or a thread dead.
         try:
             self.on_event(event)
         except Exception:
-            log.exception("on_event failed for a %s event", event.type)
+            log.exception("on_event failed for a %s event", type(event).__name__)
 
     @property
     def closed(self) -> bool:

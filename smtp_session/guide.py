@@ -9,22 +9,29 @@ the event; the recorder keeps only the explanation keys, so a replay re-derives 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from smtp_session.checker import check_auth_response, check_command
-from smtp_session.dialogue import AUTH_RESPONSE, COMMAND, DATA, END_OF_DATA, GREETING
-from smtp_session.explain import explain_command, explain_reply
-from smtp_session.lessons import Lesson, LessonProgress
-from smtp_session.message_lines import MessageState, check_data_line, check_data_lines
-from smtp_session.pacing import Held
-from smtp_session.redact import Redactor
-from smtp_session.reply import Reply
-from smtp_session.session import Event
-from smtp_session.transaction import Transaction
-
-from .limits import LimitError
+from .checker import check_auth_response, check_command
+from .dialogue import AUTH_RESPONSE, COMMAND, DATA, END_OF_DATA, GREETING
+from .events import (
+    Closed,
+    Connected,
+    Discarded,
+    HeldBack,
+    MessageSent,
+    Refused,
+    ReplyReceived,
+    Sent,
+    SessionEvent,
+    TlsUp,
+)
+from .explain import explain_command, explain_reply
+from .lessons import Lesson, LessonProgress
+from .message_lines import MessageState, check_data_line, check_data_lines
+from .redact import Redactor
+from .reply import Reply
+from .transaction import Transaction
 
 Frame = dict[str, Any]
 
@@ -48,21 +55,29 @@ class Guide:
         # Lines sent and still owed a reply, oldest first: with PIPELINING a command leaves
         # before the replies to the ones ahead of it, and is judged as the server will read it.
         self._in_flight: deque[tuple[str, str]] = deque()
-        self._handlers: dict[str, Callable[[dict[str, Any]], Frame]] = {
-            "connected": self._connected,
-            "sent": self._sent,
-            "reply": self._reply,
-            "tls": self._tls,
-            "closed": self._closed,
-            "held": self._held,
-            "error": self._error,
-        }
 
-    def frame_for(self, event: Event) -> Frame:
-        """The frame for one event (type first, then the event's data and the guide's)."""
-        handler = self._handlers.get(event.type)
-        data = handler(dict(event.data)) if handler else dict(event.data)
-        return {"type": event.type, **data}
+    def frame_for(self, event: SessionEvent) -> Frame:
+        """The frame for one event (type first, then the event's fields and the guide's)."""
+        match event:
+            case Connected():
+                data = self._connected(event)
+            case Sent():
+                data = self._sent(event)
+            case MessageSent():
+                data = self._message_sent(event)
+            case ReplyReceived():
+                data = self._reply(event)
+            case TlsUp():
+                data = self._tls(event)
+            case Closed():
+                data = self._closed(event)
+            case Discarded():
+                data = event.fields()
+            case HeldBack():
+                data = self._held(event)
+            case Refused():
+                data = event.fields()
+        return {"type": event.frame_type, **data}
 
     def start_lesson(self, lesson: Lesson | None) -> Frame:
         """Follow a lesson from now on (None stops); returns the lesson frame to send."""
@@ -88,32 +103,40 @@ class Guide:
             if passed:
                 self.extra.append(self.lesson_frame(passed))
 
-    def _connected(self, data: dict[str, Any]) -> Frame:
-        self._in_flight.clear()
-        self.tx.observe_connect(tls=bool(data.get("implicit_tls")))
-        self._lesson_event("connected", data)
+    def _with_state(self, data: dict[str, Any]) -> Frame:
         return {**data, "step": self.tx.step, "state": self.tx.to_dict()}
 
-    def _sent(self, data: dict[str, Any]) -> Frame:
-        text, kind = data["text"], data["kind"]
-        lines = data.get("lines")
+    def _connected(self, event: Connected) -> Frame:
+        self._in_flight.clear()
+        self.tx.observe_connect()
+        data = event.fields()
+        self._lesson_event(event.frame_type, data)
+        return self._with_state(data)
+
+    def _sent(self, event: Sent) -> Frame:
+        text, kind = event.text, event.kind
         stored = self.redactor.feed(text, kind, self.tx.last_reply) if self.redact else text
-        frame: Frame = {**data, "text": stored, "step": self.tx.step}
+        frame: Frame = {**event.fields(), "text": stored, "step": self.tx.step}
         if stored != text:
             frame["original"] = text  # the live browser only; never recorded
             frame["redacted"] = True
-        if lines is not None:
-            if self.redact:
-                frame["lines"] = self.redactor.feed_message(lines)
-            warnings, explain = self._check_message_lines(lines), None
-        else:
-            warnings, explain = self._check_sent(text, kind, data.get("verb"))
-        last = lines[-1] if lines else text
-        if kind != DATA or last == ".":
-            self._in_flight.append((kind, last))
+        warnings, explain = self._check_sent(text, kind, event.verb)
+        if kind != DATA or text == ".":
+            self._in_flight.append((kind, text))
         frame["warnings"] = [w.to_dict() for w in warnings]
         frame["explain"] = explain
         frame["keys"] = explain.get("keys", []) if explain else []
+        return frame
+
+    def _message_sent(self, event: MessageSent) -> Frame:
+        warnings = self._check_message_lines(event.lines)
+        frame: Frame = {**event.fields(), "step": self.tx.step}
+        if self.redact:  # SASL PLAIN credentials pasted into a message are not stored either
+            lines = self.redactor.feed_message(event.lines)
+            frame.update(lines=lines, text=lines[0] if lines else "")
+        if event.lines and event.lines[-1] == ".":
+            self._in_flight.append((DATA, "."))
+        frame.update(warnings=[w.to_dict() for w in warnings], explain=None, keys=[])
         return frame
 
     def _check_sent(
@@ -141,28 +164,26 @@ class Guide:
         # Labelled with the batch's own line: line i of the frame is its seq + i.
         return [w.at(w.line - base if w.line is not None else None) for w in warnings]
 
-    def _reply(self, data: dict[str, Any]) -> Frame:
-        reply: Reply = data.pop("reply")
-        after, line = data.get("after"), data.pop("line", None)
+    def _reply(self, event: ReplyReceived) -> Frame:
+        reply, after, line = event.reply, event.after, event.line
         kind = after if after in (GREETING, AUTH_RESPONSE, END_OF_DATA) else "command"
         if self.redact:
             reply = self.redactor.scrub_reply(reply)  # a server echoing a secret back
             if after is not None and after != self.redactor.scrub_text(after):
-                after = data["after"] = "[redacted]"  # the "verb" of a credential line
+                after = "[redacted]"  # the "verb" of a credential line the server refused
+        hello = self.tx.hello
         if after is not None:
             if after != GREETING and self._in_flight:
                 self._in_flight.popleft()
-            before = self.tx.hello
             self.tx.observe(line, kind, reply)
             if self.lesson is not None:
                 passed = self.lesson.observe(line, kind, reply, self.tx)
                 if passed:
                     self.extra.append(self.lesson_frame(passed))
-        else:
-            before = self.tx.hello
-        explain = guidance(_explain_reply(reply, after), reply, after, before)
+        explain = guidance(_explain_reply(reply, after), reply, after, hello)
         return {
-            **data,
+            "after": after,
+            "answers": event.answers,
             **reply.to_dict(),
             "explain": explain,
             "keys": explain.get("keys", []),
@@ -170,22 +191,20 @@ class Guide:
             "state": self.tx.to_dict(),
         }
 
-    def _tls(self, data: dict[str, Any]) -> Frame:
-        if data.get("mode") == "starttls":
-            self._in_flight.clear()
-            self.tx.observe_tls()
-        self._lesson_event("tls", data)
-        return {**data, "step": self.tx.step, "state": self.tx.to_dict()}
+    def _tls(self, event: TlsUp) -> Frame:
+        self._in_flight.clear()
+        self.tx.observe_tls(event.tls_mode)
+        data = event.fields()
+        self._lesson_event(event.frame_type, data)
+        return self._with_state(data)
 
-    def _closed(self, data: dict[str, Any]) -> Frame:
+    def _closed(self, event: Closed) -> Frame:
         self.tx.observe_closed()
-        return {**data, "step": self.tx.step, "state": self.tx.to_dict()}
+        return self._with_state(event.fields())
 
-    def _held(self, data: dict[str, Any]) -> Frame:
-        """Lines the pacer did not send (live: a Held; replay: the recorded count)."""
-        held: Held | None = data.pop("held", None)
-        if held is None:
-            return {**data, "step": self.tx.step}
+    def _held(self, event: HeldBack) -> Frame:
+        """Lines the pacer did not send: told in words; their text for the live browser only."""
+        held = event.held
         count = len(held.lines)
         noun = "line was" if count == 1 else "lines were"
         after = f" ({held.code} to {held.after})" if held.after and held.code else ""
@@ -195,19 +214,9 @@ class Guide:
             "after": held.after,
             "code": held.code,
             "message": f"{count} {noun} not sent: {held.words}{after}.",
-            "lines": self.redactor.feed_message(list(held.lines)),  # live only (recorder)
+            "lines": self.redactor.feed_message(list(held.lines)),  # never recorded
             "step": self.tx.step,
         }
-
-    def _error(self, data: dict[str, Any]) -> Frame:
-        """A line the session refused before it left (a limit, an empty command)."""
-        error = data.get("error")
-        if error is None:
-            return data  # replay: the recorded message and code
-        frame: Frame = {"message": error.message, "code": error.code}
-        if isinstance(error, LimitError):
-            frame["limit"] = True
-        return frame
 
 
 # Where the server's words depend on the state, not only on what the reply answered:
