@@ -112,6 +112,10 @@ class Dialogue:
         self.auth_expected = 0
         self.capabilities: set[str] = set()  # from the last 250 to EHLO
         self.sent = 0  # lines sent on this connection
+        self.chunk_left = 0  # replay: octets of a BDAT chunk still to come (RFC 3030 §2)
+        # RFC 3030 §2: after a 4xx/5xx to BDAT the state is indeterminate and no more chunks
+        # may be sent; RSET (or a new MAIL, EHLO) must clear the transaction first.
+        self.bdat_failed = False
 
     @property
     def pipelining(self) -> bool:
@@ -157,6 +161,8 @@ class Dialogue:
             return Outgoing(text, AUTH_RESPONSE, None, True, n)
         verb = verb_of(text)
         self.pending.append(Pending(verb, text, ends_group(text), n))
+        if verb in ("RSET", "MAIL", "EHLO", "HELO"):
+            self.bdat_failed = False
         if verb == "AUTH":
             self.auth_expected = auth_answers_expected(text)
         return Outgoing(text, COMMAND, verb, True, n)
@@ -181,6 +187,8 @@ class Dialogue:
             self.auth_prompted = reply.code == 334
             if not self.auth_prompted:
                 self.auth_expected = 0
+        if owed.after == "BDAT" and (reply.code or 500) >= 400:
+            self.bdat_failed = True
         if owed.after == "EHLO" and reply.code == 250:
             self.capabilities = capabilities_of(reply)
         elif owed.after == "HELO" and reply.code == 250:
@@ -200,6 +208,9 @@ class Dialogue:
         """A line as a transcript recorded it (replay): owe the reply it was owed then."""
         n = self.sent
         self.sent += 1
+        if kind == DATA and self.chunk_left > 0:  # a line of a BDAT chunk: no reply owed
+            self.chunk_left = max(0, self.chunk_left - len(text.encode("utf-8")) - 2)
+            return Outgoing(text, DATA, None, False, n)
         if kind == DATA:
             self.in_data = text != "."
             if text == ".":
@@ -212,4 +223,7 @@ class Dialogue:
         self.in_data = self.auth_prompted = False
         verb = verb_of(text)
         self.pending.append(Pending(verb, text, ends_group(text), n))
+        words = text.split()
+        if verb == "BDAT" and len(words) > 1 and words[1].isdigit():
+            self.chunk_left = int(words[1])
         return Outgoing(text, COMMAND, verb, True, n)

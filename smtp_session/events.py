@@ -71,10 +71,12 @@ class MessageSent(Event):
     frame_type: ClassVar[str] = "sent"
     lines: list[str] = field(default_factory=list)
     n: int = 0  # the first line's number among the lines sent on the connection
+    chunk: bool = False  # the octets of a BDAT chunk (RFC 3030), owed no reply of their own
 
     def fields(self) -> dict[str, Any]:
         first = self.lines[0] if self.lines else ""
-        return {"text": first, "lines": self.lines, "kind": DATA, "verb": None, "n": self.n}
+        out = {"text": first, "lines": self.lines, "kind": DATA, "verb": None, "n": self.n}
+        return {**out, "chunk": True} if self.chunk else out
 
 
 @dataclass(frozen=True)

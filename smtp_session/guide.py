@@ -129,12 +129,13 @@ class Guide:
         return frame
 
     def _message_sent(self, event: MessageSent) -> Frame:
-        warnings = self._check_message_lines(event.lines)
+        # A BDAT chunk is octets, not DATA lines: no dot rules, and a chunk needs no headers.
+        warnings = [] if event.chunk else self._check_message_lines(event.lines)
         frame: Frame = {**event.fields(), "step": self.tx.step}
         if self.redact:  # SASL PLAIN credentials pasted into a message are not stored either
             lines = self.redactor.feed_message(event.lines)
             frame.update(lines=lines, text=lines[0] if lines else "")
-        if event.lines and event.lines[-1] == ".":
+        if event.lines and event.lines[-1] == "." and not event.chunk:
             self._in_flight.append((DATA, "."))
         frame.update(warnings=[w.to_dict() for w in warnings], explain=None, keys=[])
         return frame

@@ -41,7 +41,7 @@ from .events import (
     TlsMode,
     TlsUp,
 )
-from .pacing import Held, Pacer, Unit, is_empty_command
+from .pacing import BDAT_AFTER_FAILURE, Chunk, Held, Pacer, Unit, is_empty_command
 from .reply import Reply, ReplyParser
 from .wire import (
     RECV_SIZE,
@@ -177,6 +177,13 @@ class SmtpSession:
                 self._emit_held(held)
         self._release()
 
+    def send_chunk(self, chunk: Chunk) -> None:
+        """Queue a BDAT chunk: ``BDAT <n> [LAST]`` and exactly its octets (RFC 3030 §2)."""
+        with self._model:
+            self._writable()
+            self.pacer.add_chunk(chunk)
+        self._release()
+
     def _writable(self) -> socket.socket:
         if self._closed.is_set():
             raise SessionClosed(f"The session is closed: {self._close_reason}.", "closed")
@@ -192,21 +199,30 @@ class SmtpSession:
                 unit = self.pacer.peek()
                 if unit is None:
                     return
-                if is_empty_command(unit):
-                    self.pacer.skip()
-                    self._emit(Refused(message=EMPTY_LINE.message, code=EMPTY_LINE.code))
+                refusal = self._refusal(unit)
+                if refusal is None:
+                    self._write(unit)
                     continue
-                try:
-                    self.admit(unit)
-                except PlaygroundError as exc:  # a limit: this and what follows stay unsent
-                    for _ in unit.lines:
-                        self.pacer.skip()
-                    limit = isinstance(exc, LimitReached)
-                    self._emit(Refused(message=exc.message, code=exc.code, limit=limit))
-                    for held in self.pacer.drop("limit"):
+                self.pacer.skip(unit)
+                self._emit(refusal)
+                if refusal.code != EMPTY_LINE.code:  # what followed it meant something else
+                    reason = "limit" if refusal.limit else refusal.code.replace("_", "-")
+                    for held in self.pacer.drop(reason):
                         self._emit_held(held)
                     return
-                self._write(unit)
+
+    def _refusal(self, unit: Unit) -> Refused | None:
+        """Why ``unit`` may not leave (an empty command, a wrong BDAT count, a limit)."""
+        if is_empty_command(unit):
+            return Refused(message=EMPTY_LINE.message, code=EMPTY_LINE.code)
+        if unit.error is not None:
+            code = "bdat_refused" if unit.error == BDAT_AFTER_FAILURE else "bdat_count"
+            return Refused(message=unit.error, code=code)
+        try:
+            self.admit(unit)
+        except PlaygroundError as exc:  # a limit: this and what follows stay unsent
+            return Refused(message=exc.message, code=exc.code, limit=isinstance(exc, LimitReached))
+        return None
 
     def _release_quietly(self) -> None:
         """``_release`` from the reader: a failed write has already closed the session."""
@@ -228,8 +244,13 @@ class SmtpSession:
                 self._emit(MessageSent(lines=list(unit.lines), n=first))
             else:
                 self._emit(Sent(text=unit.text, kind=out.kind, verb=out.verb, n=first))
+            payload = ("\r\n".join(unit.lines) + "\r\n").encode("utf-8")
+            if unit.chunk is not None:  # RFC 3030 §2: the octets right after the CRLF
+                if unit.chunk.lines:
+                    self._emit(MessageSent(lines=list(unit.chunk.lines), n=-1, chunk=True))
+                payload += unit.chunk.payload
             try:
-                sock.sendall(("\r\n".join(unit.lines) + "\r\n").encode("utf-8"))
+                sock.sendall(payload)
             except OSError as exc:
                 self._shutdown(f"sending failed: {describe_os_error(exc)}", "send_failed")
                 raise SessionClosed(f"Sending failed: {describe_os_error(exc)}.") from exc

@@ -22,7 +22,7 @@ from smtp_session.wire import check_lines
 
 from .admission import Admission
 from .connector import open_connection, plan_connect
-from .frames import FrameError, parse_frame
+from .frames import FrameError, chunk_of, parse_frame
 from .limits import LimitError
 from .quota import FrameRate, Quota
 from .services import Services
@@ -67,6 +67,7 @@ class LiveSession:
             "connect": self._on_connect,
             "line": self._on_line,
             "lines": self._on_lines,
+            "chunk": self._on_chunk,
             "close": self._on_close,
             "note": self._on_note,
             "lesson": self._on_lesson,
@@ -143,6 +144,19 @@ class LiveSession:
         # Queued and paced: each line leaves once the replies say how the server reads it.
         smtp.send_lines(lines, typed=typed)
 
+    def _on_chunk(self, frame: Frame) -> None:
+        """A BDAT chunk from the composer: the playground counts the octets (RFC 3030 §2)."""
+        smtp = self._require_session()
+        data, last = frame["data"], frame.get("last", False)
+        if not isinstance(last, bool):
+            raise FrameError(
+                "The 'last' field of a 'chunk' frame must be true or false.", "bad_field"
+            )
+        chunk = chunk_of(data, last)
+        if self.quota is not None:
+            self.quota.charge_bytes([data])
+        smtp.send_chunk(chunk)
+
     def _flood(self) -> None:
         now = time.monotonic()
         if now - self._flood_warned >= 1.0:  # one warning a second, not one per frame
@@ -190,9 +204,11 @@ class LiveSession:
                 frame["answers"] = None if answers is None else self._seq_of.pop(answers, None)
             sent_n = frame.pop("n", None)
             self._publish(frame)
-            if frame["type"] == "sent" and sent_n is not None and "seq" in frame:
+            # A reply will name the line it answers (a chunk's octets are owed none).
+            if frame["type"] == "sent" and sent_n is not None and not frame.get("chunk"):
                 last = len(frame.get("lines") or [None]) - 1
-                self._seq_of[sent_n + last] = frame["seq"] + last
+                if "seq" in frame:
+                    self._seq_of[sent_n + last] = frame["seq"] + last
             while self.guide is not None and self.guide.extra:
                 self._publish(self.guide.extra.pop(0))
         if isinstance(event, Closed):

@@ -42,7 +42,8 @@ class App {
     this.bar = new ConnectBar();
     const insert = (text) => this.insert(text);
     this.panels = new Panels($('guide'), { onCommand: (verb) => insert(templateFor(verb, this.state)) });
-    this.helpers = new Helpers($('helpers'), { insert, sendLines: (lines) => this.sendLines(lines) });
+    const sendChunk = (data, last) => (this.connected ? this.conn.send({ type: 'chunk', data, last }) : this.sendLines([]));
+    this.helpers = new Helpers($('helpers'), { insert, sendLines: (lines) => this.sendLines(lines), sendChunk });
     this.lessons = new Lessons($('lesson'), { send: (frame) => this.conn.send(frame), insert });
     this.subscribe((f) => this.panels.show(f));
     this.subscribe((f) => this.helpers.show(f));
