@@ -97,6 +97,10 @@ class Guide:
             "complete": state["finished"],
         }
 
+    def observe_lookup(self, frame: Frame) -> None:
+        """A frame the web layer made before the session (an MX lookup): lessons may wait for it."""
+        self._lesson_event(str(frame["type"]), frame)
+
     def _lesson_event(self, name: str, data: dict[str, Any]) -> None:
         if self.lesson is not None:
             passed = self.lesson.observe_event(name, data)
@@ -117,6 +121,7 @@ class Guide:
         text, kind = event.text, event.kind
         stored = self.redactor.feed(text, kind, self.tx.last_reply) if self.redact else text
         frame: Frame = {**event.fields(), "text": stored, "step": self.tx.step}
+        del frame["n"]  # the session's line number: the web layer maps it to a seq
         if stored != text:
             frame["original"] = text  # the live browser only; never recorded
             frame["redacted"] = True
@@ -132,6 +137,7 @@ class Guide:
         # A BDAT chunk is octets, not DATA lines: no dot rules, and a chunk needs no headers.
         warnings = [] if event.chunk else self._check_message_lines(event.lines)
         frame: Frame = {**event.fields(), "step": self.tx.step}
+        del frame["n"]
         if self.redact:  # SASL PLAIN credentials pasted into a message are not stored either
             lines = self.redactor.feed_message(event.lines)
             frame.update(lines=lines, text=lines[0] if lines else "")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from smtp_session.errors import PlaygroundError
-from smtp_session.events import Closed, SessionEvent
+from smtp_session.events import CloseCode, Closed, MessageSent, Sent, SessionEvent
 from smtp_session.guide import Guide
 from smtp_session.session import SmtpSession
 from smtp_session.wire import check_lines
@@ -117,13 +117,17 @@ class LiveSession:
             open_connection(self.services, plan, self.smtp, self.emit)
         except PlaygroundError as exc:
             self.error(exc.message, exc.code)
-            self.smtp.close(exc.message, exc.code)
+            self.smtp.close(exc.message, CloseCode.CONNECT_FAILED)
             self._finish(f"could not connect: {exc.message}", exc.code)
 
     def emit(self, frame: Frame) -> None:
         """Record and send a frame the web layer made (MX lookups, attempts)."""
         with self._lock:
             self._publish(frame)
+            if self.guide is not None:  # a lesson may wait for it ({"event": "mx"})
+                self.guide.observe_lookup(frame)
+                while self.guide.extra:
+                    self._publish(self.guide.extra.pop(0))
 
     def _require_session(self) -> SmtpSession:
         if self.smtp is None:
@@ -171,7 +175,7 @@ class LiveSession:
 
     def _on_close(self, frame: Frame) -> None:
         if self.smtp is not None:
-            self.smtp.close("closed by the user", "client_closed")
+            self.smtp.close("closed by the user", CloseCode.CLIENT_CLOSED)
 
     def _on_lesson(self, frame: Frame) -> None:
         self.lesson = self.services.lesson(frame.get("lesson"))
@@ -202,10 +206,10 @@ class LiveSession:
             if frame["type"] == "reply":
                 answers = frame.get("answers")
                 frame["answers"] = None if answers is None else self._seq_of.pop(answers, None)
-            sent_n = frame.pop("n", None)
+            sent_n = event.n if isinstance(event, Sent | MessageSent) else None
             self._publish(frame)
             # A reply will name the line it answers (a chunk's octets are owed none).
-            if frame["type"] == "sent" and sent_n is not None and not frame.get("chunk"):
+            if sent_n is not None and not frame.get("chunk"):
                 last = len(frame.get("lines") or [None]) - 1
                 if "seq" in frame:
                     self._seq_of[sent_n + last] = frame["seq"] + last
@@ -256,6 +260,6 @@ class LiveSession:
     def shutdown(self, reason: str) -> None:
         """The browser went away: close the SMTP connection now."""
         if self.smtp is not None:
-            self.smtp.close(reason, "browser_gone")
+            self.smtp.close(reason, CloseCode.BROWSER_GONE)
         if self.admission is not None:
             self.admission.release()
