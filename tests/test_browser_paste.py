@@ -3,6 +3,8 @@ message said in words, the status line following the state."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.test_pacing import readme_paste
@@ -44,6 +46,10 @@ def test_the_readme_paste_shows_each_reply_under_its_command(page, live):
     for command, code in expected:
         at = lines.index(command)
         assert lines[at + 1].startswith(code + " "), (command, lines[at : at + 3])
+    # The final "." is the end of the data, not "a line of the message".
+    page.locator("#screen .line.sent", has_text=re.compile(r"^\.$")).click()
+    exchange = page.locator("[data-panel='exchange']").text_content()
+    assert "end of the data" in exchange and "A line of the message" not in exchange
 
 
 def test_a_refused_data_holds_the_message_back_and_says_so(page, live, sandbox):

@@ -14,6 +14,7 @@ import pytest
 
 from smtp_session.sandbox import SandboxConfig, SandboxServer
 from tests.conftest import LiveServer, WsDriver, build_app, free_port
+from transcripts.exports import export
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -160,6 +161,8 @@ def test_an_unknown_recipient_holds_the_message_back(paced, sandbox_kind):
     [event] = [e for e in entries if e["kind"] == "event" and e["event"] == "held"]
     assert event["data"]["count"] == 4 and "lines" not in event["data"]
     assert "Subject: Test" not in str(entries)
+    text = export(app.extensions["playground"].store.get(frames[0]["transcript"]), "txt")[0]
+    assert "held back: 4 lines were not sent" in str(text)
 
 
 def test_a_message_pasted_over_several_frames_is_held_to_its_end(ws, sandbox):

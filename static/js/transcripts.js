@@ -47,6 +47,7 @@ const EVENTS = {
   closed: (d) => `connection closed: ${d.reason || 'closed'}${d.code ? ` (${d.code})` : ''}`,
   tls: (d) => `TLS established${d.version ? `: ${d.version}` : ''}${d.cipher ? ` ${d.cipher}` : ''}`,
   error: (d) => `error: ${d.message || d.code || 'unknown'}`,
+  held: (d) => `held back: ${d.message || d.count}`,
 };
 
 export const describeEvent = (entry) => {
