@@ -77,6 +77,11 @@ TEXTS: dict[str, tuple[str, str, str]] = {
         "Carry on with RCPT TO, or send RSET to start again.",
         "RFC 5321 §4.1.1.2",
     ),
+    "order:hello-first": (
+        "{verb} before EHLO: the server does not know who you are yet and will answer 503.",
+        "Send EHLO your.host.name first, then MAIL FROM.",
+        "RFC 5321 §4.1.4",
+    ),
     "order:rcpt-before-mail": (
         "RCPT before MAIL: there is no open transaction, the server will answer 503.",
         "Send MAIL FROM:<you@example.org> first.",
@@ -293,12 +298,16 @@ def _check_mail(verb: str, args: str, tx: Transaction, sandbox: bool) -> list[Ch
 
 def _check_rcpt(verb: str, args: str, tx: Transaction, sandbox: bool) -> list[CheckWarning]:
     out = _path_syntax(verb, args, "TO")
+    if _live(tx) and tx.hello is None:  # the server's 503 will say "greet first"
+        return [make_warning("order:hello-first", verb=verb), *out]
     if _live(tx) and tx.mail_from is None:
         return [make_warning("order:rcpt-before-mail"), *out]
     return out
 
 
 def _check_data(verb: str, args: str, tx: Transaction, sandbox: bool) -> list[CheckWarning]:
+    if _live(tx) and tx.hello is None:
+        return [make_warning("order:hello-first", verb=verb)]
     if _live(tx) and not tx.accepted_recipients:
         return [make_warning("order:data-without-recipient")]
     return []

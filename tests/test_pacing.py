@@ -231,6 +231,8 @@ def test_rcpt_before_ehlo_is_told_to_greet_first(ws, sandbox):
     ws.connect()
     ws.command("MAIL FROM:<a@example.com>")
     reply = ws.command("RCPT TO:<b@example.com>")
+    rcpt = [f for f in ws.frames if f["type"] == "sent"][-1]
+    assert [w["code"] for w in rcpt["warnings"]] == ["order:hello-first"]
     assert reply["code"] == 503
     assert reply["explain"]["next"].startswith("Send EHLO")
     assert "greeted" in reply["explain"]["meaning"]
