@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import deque
 from functools import lru_cache
-from typing import Any
+from typing import Any, assert_never
 
 from .checker import check_auth_response, check_command
 from .dialogue import AUTH_RESPONSE, COMMAND, DATA, END_OF_DATA, GREETING
@@ -77,6 +77,8 @@ class Guide:
                 data = self._held(event)
             case Refused():
                 data = event.fields()
+            case _:
+                assert_never(event)  # a new kind of event needs its frame here
         return {"type": event.frame_type, **data}
 
     def start_lesson(self, lesson: Lesson | None) -> Frame:
