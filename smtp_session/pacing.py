@@ -22,6 +22,10 @@ from dataclasses import dataclass
 from .dialogue import COMMAND, DATA, Dialogue, Outgoing, Pending, verb_of
 from .reply import Reply
 
+# A message queued before its 354 (a paste of many frames) leaves in writes of about one
+# frame's size: one `sent` frame, and one transcript row, per batch, never one of 20 MB.
+BATCH_BYTES = 900 * 1024
+
 # Why lines were held back (the `held` event's `reason`), with the words the console shows.
 HELD_REASONS = {
     "data-refused": "the server refused DATA, so it would have read the message as commands",
@@ -133,11 +137,13 @@ class Pacer:
             return self._typed_bdat(head)
         if kind != DATA:
             return Unit((head,), kind)
-        lines = []
-        for line in self.queue:  # the message up to its ".", in one write
-            if isinstance(line, Chunk):
+        lines: list[str] = []
+        size = 0
+        for line in self.queue:  # the message up to its ".", in writes of at most BATCH_BYTES
+            if isinstance(line, Chunk) or lines and size + len(line) > BATCH_BYTES:
                 break
             lines.append(line)
+            size += len(line) + 2
             if line == ".":
                 break
         return Unit(tuple(lines), DATA)

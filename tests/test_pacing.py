@@ -236,3 +236,20 @@ def test_rcpt_before_ehlo_is_told_to_greet_first(ws, sandbox):
     assert reply["code"] == 503
     assert reply["explain"]["next"].startswith("Send EHLO")
     assert "greeted" in reply["explain"]["meaning"]
+
+
+def test_a_long_message_queued_before_its_354_leaves_in_frame_sized_batches(ws, sandbox):
+    ws.connect()
+    ws.ehlo()
+    body = [f"line {i:06d} " + "x" * 90 for i in range(30_000)]  # ~3 MB
+    envelope = ["MAIL FROM:<a@example.com>", "RCPT TO:<b@example.com>", "DATA"]
+    paste = [*envelope, "Subject: big", "", *body, "."]
+    for i in range(0, len(paste), 7_000):  # frames under PLAYGROUND_MAX_FRAME, sent at once
+        ws.send({"type": "lines", "lines": paste[i : i + 7_000]})
+    done = ws.wait_for("reply", timeout=30, after="end-of-data")
+    batches = [f for f in ws.frames if f["type"] == "sent" and f["kind"] == "data"]
+    assert done["code"] == 250 and len(batches) >= 3
+    assert all(sum(len(line) + 2 for line in b["lines"]) <= 1024 * 1024 for b in batches)
+    [message] = sandbox.mailbox.messages()
+    expected = "\r\n".join(["Subject: big", "", *body]) + "\r\n"
+    assert sandbox.mailbox.raw(message.id) == expected.encode()
