@@ -261,9 +261,17 @@ class Transaction:
         if _is_2xx(reply):  # RFC 5321 §4.1.1.3: 250, or 251 "will forward"
             self.accepted_recipients.append(address)
             self._reached.add("rcpt")
-        elif reply.code is not None and reply.code >= 400:
+        elif self._refuses_recipient(reply):
             rejection = Rejection(address, reply.code, reply.enhanced, reply.text)
             self.rejected_recipients.append(rejection)
+
+    def _refuses_recipient(self, reply: Reply) -> bool:
+        """A 4xx/5xx that judged the recipient, not the order of commands."""
+        # RFC 5321 §4.1.4: RCPT needs an open transaction; 503 "bad sequence" means the
+        # command never reached recipient evaluation, so nobody was refused.
+        if self.mail_from is None or reply.code is None or reply.code == 503:
+            return False
+        return reply.code >= 400
 
     def _on_data(self, args: str, reply: Reply) -> None:
         # RFC 5321 §3.3: message data is sent only after a 354; 503/554 leave the envelope.
