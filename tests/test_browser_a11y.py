@@ -1,0 +1,83 @@
+"""axe-core (WCAG 2.0/2.1, A and AA) on every page, in every theme, wide and at 390 px."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.axe import assert_accessible
+from tests.conftest import LiveServer
+from tests.test_accounts import Auth, make_app
+
+pytestmark = pytest.mark.browser
+
+WIDTHS = {"wide": (1366, 800), "phone": (390, 844)}
+
+
+@pytest.fixture
+def site(data_dir: Any, sandbox: Any, ws_factory: Any, live: LiveServer) -> dict[str, str]:
+    """One recorded transcript and one delivered message, so every page has content."""
+    ws = ws_factory()
+    ws.connect()
+    ws.ehlo()
+    ws.send_message("alice@example.com", ["bob@example.com"], ["Subject: Hi", "", "Hello."])
+    ws.command("QUIT")
+    ws.wait_for("closed")
+    session = next(f for f in ws.frames if f["type"] == "session")
+    [msg] = sandbox.mailbox.messages()
+    tid, token = session["transcript"], session["edit_token"]
+    return {
+        "console": "/",
+        "inbox": "/sandbox",
+        "message": f"/sandbox/{msg.id}",
+        "transcripts": "/transcripts",
+        "replay": f"/t/{tid}",
+        "replay-editing": f"/t/{tid}?edit={token}",
+        "embed": f"/t/{tid}/embed",
+    }
+
+
+@pytest.fixture(params=list(WIDTHS), ids=list(WIDTHS))
+def sized(request: Any, browser: Any) -> Iterator[Any]:
+    width, height = WIDTHS[request.param]
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+PAGES = ["console", "inbox", "message", "transcripts", "replay", "replay-editing", "embed"]
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_passes_axe(sized: Any, live: LiveServer, site: dict[str, str], name: str):
+    sized.goto(live.url + site[name])
+    sized.wait_for_load_state("networkidle")
+    assert_accessible(sized, name)
+
+
+def test_console_mid_session_passes_axe(sized: Any, live: LiveServer) -> None:
+    """The console with every panel filled: lesson, exchange, warnings, share links."""
+    sized.goto(live.url + "/")
+    sized.locator("#lesson-picker").select_option(index=1)
+    sized.get_by_role("button", name="Connect", exact=True).click()
+    sized.wait_for_selector(".line.reply.r2xx")
+    for line in ["EHLO client.example", "MAIL FROM:alice@example.com"]:
+        sized.locator("#input").fill(line)
+        sized.locator("#input").press("Enter")
+    sized.locator(".line.reply", has_text="MAIL").or_(sized.locator(".warning")).first.wait_for()
+    sized.locator(".line.reply").nth(2).wait_for()
+    assert_accessible(sized, "console mid-session")
+
+
+def test_login_page_passes_axe(sized: Any, data_dir: Any, sandbox: Any) -> None:
+    app = make_app(data_dir, sandbox)
+    Auth(app).create("alice", team="red")
+    with LiveServer(app) as server:
+        sized.goto(server.url + "/login")
+        assert_accessible(sized, "login")
