@@ -60,6 +60,15 @@ class Guide:
         self.lesson = LessonProgress(lesson) if lesson else None
         return self.lesson_frame([])
 
+    def follow(self, progress: LessonProgress | None) -> None:
+        """Go on with a lesson begun on an earlier connection of the same console."""
+        self.lesson = progress
+
+    def observe_emitted(self, frame: Frame) -> None:
+        """A frame the web layer made (an MX lookup) can pass a lesson step too."""
+        if frame.get("type") == "mx" and not frame.get("error"):
+            self._lesson_event("mx", {"domain": frame.get("domain")})
+
     def lesson_frame(self, passed: list[str]) -> Frame:
         """Where the lesson stands; ``passed`` are the steps this event passed."""
         if self.lesson is None:
@@ -142,6 +151,8 @@ class Guide:
     def _tls(self, data: dict[str, Any]) -> Frame:
         if data.get("mode") == "starttls":
             self.tx.observe_tls()
+        elif data.get("mode") == "implicit":
+            self.tx.tls = True  # RFC 8314: the greeting and all after it come over TLS
         self._lesson_event("tls", data)
         return {**data, "step": self.tx.step, "state": self.tx.to_dict()}
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from smtp_session.errors import PlaygroundError
+from smtp_session.lessons import LessonProgress
 from smtp_session.session import Event, SmtpSession
 from smtp_session.wire import check_lines
 
@@ -52,6 +53,9 @@ class LiveSession:
         self.recorder: Any = None
         self.guide: Guide | None = None
         self.lesson: Any = None
+        # Where the learner is in the lesson: kept across connections, so a lesson that asks
+        # for a second connection (plain, then implicit TLS) goes on from the step it reached.
+        self.progress: LessonProgress | None = None
         self.quota: Quota | None = None
         self.admission: Admission | None = None
         self.frame_rate = FrameRate(
@@ -92,8 +96,7 @@ class LiveSession:
         self._t0 = time.monotonic()
         self.recorder = self.services.recorder_for(plan.target, self.user)
         self.guide = self.services.guide_for(plan.target)
-        if self.lesson is not None:
-            self.guide.start_lesson(self.lesson)
+        self.guide.follow(self.progress)
         self.send(
             {
                 "type": "session",
@@ -103,7 +106,7 @@ class LiveSession:
                 "accept_unverified": plan.accept_unverified,
             }
         )
-        if self.lesson is not None:
+        if self.progress is not None:
             self.send(self.guide.lesson_frame([]))
         self.smtp = SmtpSession(self.on_event, self.services.limits())
         try:
@@ -117,6 +120,10 @@ class LiveSession:
         """Record and send a frame the web layer made (MX lookups, attempts)."""
         with self._lock:
             self._publish(frame)
+            if self.guide is not None:
+                self.guide.observe_emitted(frame)
+                while self.guide.extra:
+                    self._publish(self.guide.extra.pop(0))
 
     def _require_session(self) -> SmtpSession:
         if self.smtp is None:
@@ -157,6 +164,7 @@ class LiveSession:
         guide = self.guide or self.services.guide_for(None)
         with self._lock:
             out = guide.start_lesson(self.lesson)
+            self.progress = guide.lesson
             if self.guide is not None and self.smtp is not None and not self.smtp.closed:
                 self._publish(out)
             else:

@@ -14,6 +14,7 @@ from smtp_session.dns_input import config_from_setting
 from smtp_session.lessons import Lesson, load_lessons
 from smtp_session.mailbox import Mailbox
 from smtp_session.policy import TargetPolicy
+from smtp_session.sandbox_zone import SandboxZone
 from smtp_session.session import Limits
 from smtp_session.tlsinfo import client_context
 from transcripts.journal import recover
@@ -71,6 +72,12 @@ class Services:
         self.resolver_config = config_from_setting(config["DNS_SERVER"], {})
         self.lessons: dict[str, Lesson] = {lesson.id: lesson for lesson in load_lessons()}
         self.targets: dict[str, Target] = {t.name: t for t in self._named_targets()}
+        # mx:sandbox.test and names under it, answered offline and routed to the sandbox.
+        self.sandbox_zone = (
+            SandboxZone(config["SANDBOX_HOST"], config["SANDBOX_PORT"], config["SANDBOX_TLS_PORT"])
+            if config["SANDBOX_ZONE"]
+            else None
+        )
         self.store = Store.open(config["DATABASE_URL"] or f"sqlite:///{data_dir / 'playground.db'}")
         # What a process that died (SIGKILL, power cut) journaled is stored, and the
         # transcripts it left live become interrupted.

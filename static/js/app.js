@@ -35,7 +35,7 @@ class App {
       closed: (f) => this.onClosed(f),
       note: (f) => this.onNote(f),
       mx: (f) => this.onMx(f),
-      mx_attempt: (f) => this.console.line(`* ${f.host} (${f.address || 'no address'}): ${f.error}; trying the next`, 'warning', { seq: f.seq }),
+      mx_attempt: (f) => this.console.line(`* ${f.host} (${f.address || 'no address'}): ${f.error.replace(/\.$/, '')}; trying the next`, 'warning', { seq: f.seq }),
     };
     this.bar = new ConnectBar();
     const insert = (text) => this.insert(text);
@@ -123,7 +123,6 @@ class App {
     document.body.dataset.transcript = f.transcript;
     // The list and replay pages offer editing for the transcripts whose token this browser holds.
     if (f.edit_token) editTokens.set(f.transcript, f.edit_token);
-    this.lessons.restart();
     const view = new URL(`/t/${encodeURIComponent(f.transcript)}`, location.href).href;
     const edit = `${view}?edit=${encodeURIComponent(f.edit_token)}`;
     const link = (href, label, field) => el('p', { class: 'share-link' }, el('span', { class: 'muted' }, label),
