@@ -94,7 +94,7 @@ def test_implicit_mx_and_implicit_tls_through_the_zone(ws: WsDriver, sandbox: An
     assert mx["implicit"] is True
     connected = ws.wait_for("connected")
     assert connected["port"] == sandbox.config.tls_port
-    assert ws.wait_for("tls", timeout=30)["mode"] == "implicit"
+    assert ws.wait_for("tls")["tls_mode"] == "implicit"
     assert ws.wait_for("reply")["code"] == 220
     finish(ws)
 
