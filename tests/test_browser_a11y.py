@@ -14,6 +14,9 @@ from tests.test_accounts import Auth, make_app
 pytestmark = pytest.mark.browser
 
 WIDTHS = {"wide": (1366, 800), "phone": (390, 844)}
+# Dark and light as the system asks for them (the default "auto"); high contrast as chosen.
+THEMES = {"dark": ("dark", None), "light": ("light", None), "contrast": ("dark", "contrast")}
+CASES = [(w, t) for w in WIDTHS for t in THEMES]
 
 
 @pytest.fixture
@@ -39,10 +42,19 @@ def site(data_dir: Any, sandbox: Any, ws_factory: Any, live: LiveServer) -> dict
     }
 
 
-@pytest.fixture(params=list(WIDTHS), ids=list(WIDTHS))
+def themed_context(browser: Any, width: int, height: int, theme: str) -> Any:
+    """A browser context at this size in this theme, as a user would get it."""
+    scheme, stored = THEMES[theme]
+    context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
+    if stored:
+        context.add_init_script(f"localStorage.setItem('smtp-playground-theme', '{stored}')")
+    return context
+
+
+@pytest.fixture(params=CASES, ids=[f"{w}-{t}" for w, t in CASES])
 def sized(request: Any, browser: Any) -> Iterator[Any]:
-    width, height = WIDTHS[request.param]
-    context = browser.new_context(viewport={"width": width, "height": height})
+    width, theme = request.param
+    context = themed_context(browser, *WIDTHS[width], theme)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -58,7 +70,8 @@ PAGES = ["console", "inbox", "message", "transcripts", "replay", "replay-editing
 def test_every_page_passes_axe(sized: Any, live: LiveServer, site: dict[str, str], name: str):
     sized.goto(live.url + site[name])
     sized.wait_for_load_state("networkidle")
-    assert_accessible(sized, name)
+    theme = sized.evaluate("document.documentElement.dataset.theme")
+    assert_accessible(sized, f"{name} ({theme} theme)")
 
 
 def test_console_mid_session_passes_axe(sized: Any, live: LiveServer) -> None:
