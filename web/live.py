@@ -98,6 +98,7 @@ class LiveSession:
         self.recorder = self.services.recorder_for(plan.target, self.user)
         self.guide = self.services.guide_for(plan.target)
         self.guide.follow(self.progress)
+        limits = self.services.limits()
         self.send(
             {
                 "type": "session",
@@ -105,11 +106,16 @@ class LiveSession:
                 "edit_token": self.recorder.edit_token,
                 "target": plan.target.public(),
                 "accept_unverified": plan.accept_unverified,
+                # The console counts down to these from the last line sent or received.
+                "limits": {
+                    "idle_timeout": limits.idle_timeout,
+                    "max_duration": limits.max_duration,
+                },
             }
         )
         if self.progress is not None:
             self.send(self.guide.lesson_frame([]))
-        self.smtp = SmtpSession(self.on_event, self.services.limits())
+        self.smtp = SmtpSession(self.on_event, limits)
         try:
             open_connection(self.services, plan, self.smtp, self.emit)
         except PlaygroundError as exc:

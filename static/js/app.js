@@ -7,6 +7,7 @@ import { Helpers, templateFor } from './helpers.js';
 import { Lessons } from './lessons.js';
 import { editTokens } from './transcripts.js';
 import { ConnectBar } from './connectbar.js';
+import { IdleCountdown } from './idle.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -38,6 +39,8 @@ class App {
       mx_attempt: (f) => this.console.line(`* ${f.host} (${f.address || 'no address'}): ${f.error.replace(/\.$/, '')}; trying the next`, 'warning', { seq: f.seq }),
     };
     this.bar = new ConnectBar();
+    this.limits = {};
+    this.idle = new IdleCountdown($('idle'), (text) => this.status(text));
     const insert = (text) => this.insert(text);
     this.panels = new Panels($('guide'), { onCommand: (verb) => insert(templateFor(verb, this.state)) });
     this.helpers = new Helpers($('helpers'), { insert, sendLines: (lines) => this.sendLines(lines) });
@@ -50,7 +53,14 @@ class App {
       this.connect();
     });
     $('disconnect').addEventListener('click', () => this.conn.send({ type: 'close' }));
-    $('copy').addEventListener('click', () => this.copy());
+    $('copy').addEventListener('click', () => this.copy('cs'));
+    $('copy-swaks').addEventListener('click', () => this.copy('swaks'));
+    // Leaving or reloading the page ends a live session: ask first.
+    window.addEventListener('beforeunload', (ev) => {
+      if (!this.connected) return;
+      ev.preventDefault();
+      ev.returnValue = '';
+    });
     $('clear').addEventListener('click', () => this.clear());
     $('screen').addEventListener('click', (ev) => this.select(ev.target.closest('.line')));
     $('screen').addEventListener('keydown', (ev) => this.onLineKey(ev));
@@ -123,19 +133,33 @@ class App {
     document.body.dataset.transcript = f.transcript;
     // The list and replay pages offer editing for the transcripts whose token this browser holds.
     if (f.edit_token) editTokens.set(f.transcript, f.edit_token);
-    const view = new URL(`/t/${encodeURIComponent(f.transcript)}`, location.href).href;
-    const edit = `${view}?edit=${encodeURIComponent(f.edit_token)}`;
-    const link = (href, label, field) => el('p', { class: 'share-link' }, el('span', { class: 'muted' }, label),
-      el('a', { href, target: '_blank', rel: 'noopener', data: { link: field } }, href));
-    $('share-links').replaceChildren(link(view, 'View (anyone with the link): ', 'view'),
-      link(edit, 'Edit and annotate (keep it to yourself): ', 'edit'));
+    this.limits = f.limits || {};
+    this.addShareLinks(f);
     $('notes').replaceChildren();
     $('share').hidden = false;
     this.updateNoteForm();
   }
 
+  // Each session of this page keeps its links, newest first: reconnecting does not lose the
+  // links of the session before.
+  addShareLinks(f) {
+    const view = new URL(`/t/${encodeURIComponent(f.transcript)}`, location.href).href;
+    const edit = `${view}?edit=${encodeURIComponent(f.edit_token)}`;
+    const link = (href, label, field) => el('p', { class: 'share-link' }, el('span', { class: 'muted' }, label),
+      el('a', { href, target: '_blank', rel: 'noopener', data: { link: field } }, href));
+    const when = new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+    const target = f.target?.label || f.target?.name || '';
+    const list = $('share-links');
+    list.prepend(el('li', { class: 'share-session', data: { transcript: f.transcript } },
+      el('p', { class: 'share-title' }, el('strong', {}, `Session at ${when}`), target ? ` — ${target}` : ''),
+      link(view, 'View (anyone with the link): ', 'view'),
+      link(edit, 'Edit and annotate (keep it to yourself): ', 'edit')));
+  }
+
   onConnected(f) {
     this.connected = true;
+    this.tlsOn = false;
+    this.idle.start(this.limits);
     this.markLine(this.console.line(`* connected to ${f.host} port ${f.port} (${f.address})`, 'info', { seq: f.seq, data: f }));
     this.status(`Connected to ${f.host}:${f.port}. Wait for the 220 greeting, then say EHLO.`);
     $('disconnect').disabled = false;
@@ -143,7 +167,9 @@ class App {
   }
 
   onSent(f) {
+    this.idle.activity();
     const cls = f.kind === 'data' ? ['data'] : f.kind === 'auth-response' ? ['auth'] : [];
+    if (this.tlsOn) cls.push('enc');
     if (f.warnings && f.warnings.length) cls.push('warned');
     if (f.lines) {
       this.onSentLines(f, cls);
@@ -169,7 +195,9 @@ class App {
   }
 
   onReply(f) {
+    this.idle.activity();
     const cls = [REPLY_CLASS[Math.floor((f.code || 0) / 100)] || 'rbad'];
+    if (this.tlsOn) cls.push('enc');
     if (f.malformed) cls.push('malformed');
     this.console
       .lines(f.lines, 'reply', (i) => ({ cls, seq: i === 0 ? f.seq : null, data: f }))
@@ -182,6 +210,7 @@ class App {
   }
 
   onTls(f) {
+    this.tlsOn = true;
     const who = f.subject || 'the server';
     this.markLine(this.console.line(`* TLS ${f.version} ${f.cipher} with ${who}${f.verified ? '' : ' (NOT verified)'}`, 'info', { seq: f.seq, data: f }));
     this.status(`TLS is on (${f.version}). Send EHLO again: what the server said before TLS no longer counts.`);
@@ -194,6 +223,8 @@ class App {
 
   onClosed(f) {
     this.connected = false;
+    this.tlsOn = false;
+    this.idle.stop();
     this.console.line(`* connection closed: ${f.reason}`, 'info', { seq: f.seq });
     this.status(`Closed: ${f.reason}.`);
     this.console.setEnabled(false, 'Not connected');
@@ -293,11 +324,11 @@ class App {
     this.updateNoteForm();
   }
 
-  async copy() {
-    const text = this.console.plainText();
+  async copy(style) {
+    const text = this.console.plainText(style);
     try {
       await navigator.clipboard.writeText(text);
-      this.status('Copied the session as plain text.');
+      this.status(style === 'swaks' ? 'Copied the session swaks-style (-> sent, <- received).' : 'Copied the session with C: and S: prefixes.');
     } catch {
       this.status('The browser refused the clipboard; select the text and copy it instead.');
     }
