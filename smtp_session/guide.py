@@ -77,11 +77,6 @@ class Guide:
         """Go on with a lesson begun on an earlier connection of the same console."""
         self.lesson = progress
 
-    def observe_emitted(self, frame: Frame) -> None:
-        """A frame the web layer made (an MX lookup) can pass a lesson step too."""
-        if frame.get("type") == "mx" and not frame.get("error"):
-            self._lesson_event("mx", {"domain": frame.get("domain")})
-
     def lesson_frame(self, passed: list[str]) -> Frame:
         """Where the lesson stands; ``passed`` are the steps this event passed."""
         if self.lesson is None:
@@ -94,6 +89,10 @@ class Guide:
             "passed": passed,
             "complete": state["finished"],
         }
+
+    def observe_lookup(self, frame: Frame) -> None:
+        """A frame the web layer made before the session (an MX lookup): lessons may wait for it."""
+        self._lesson_event(str(frame["type"]), frame)
 
     def _lesson_event(self, name: str, data: dict[str, Any]) -> None:
         if self.lesson is not None:

@@ -9,6 +9,7 @@ import ast
 import base64
 import json
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -233,21 +234,37 @@ def test_txt_is_a_telnet_like_log(recorded: Transcript) -> None:
     assert "#   note (teacher): The server lists its extensions here." in lines
 
 
-def test_markdown_has_a_row_per_entry_with_explanations_and_notes(recorded: Transcript) -> None:
+def test_markdown_is_one_fenced_session_then_what_the_lines_mean(recorded: Transcript) -> None:
     def explain(entry: dict[str, Any]) -> str | None:
         return (
-            "Greets the server, asks for extensions"
+            "Greets the server (EHLO), asks for its extensions: SIZE, 8BITMIME_ish"
             if entry.get("text", "").startswith("EHLO")
             else None
         )
 
     text = export(recorded, "md", explain)[0].decode()
-    rows = [line for line in text.splitlines() if line.startswith("| ") and line[2].isdigit()]
-    assert len(rows) == len(recorded.entries)
-    ehlo = next(row for row in rows if "EHLO client.example" in row)
-    assert "Greets the server, asks for extensions" in ehlo
+    lines = text.splitlines()
+    start = lines.index("```text")
+    fenced = lines[start + 1 : lines.index("```", start)]
+    assert "C: EHLO client.example" in fenced and "C: MAIL FROM:<alice@example.org>" in fenced
+    assert any(line.startswith("S: 250-") for line in fenced)
+    assert lines.count("```text") == 1  # the whole session in one block, ready for docs
+    ehlo = next(line for line in lines if line.startswith("- Line") and "EHLO" in line)
+    # Read as written: no escapes for ( ) : , or an _ inside a word.
+    assert "Greets the server (EHLO), asks for its extensions: SIZE, 8BITMIME_ish" in ehlo
+    assert "\\(" not in text and "\\_" not in text
     assert "The server lists its extensions here." in text
-    assert text.startswith("# Recorded \\<b\\>demo\\</b\\> session")
+    assert text.startswith("# Recorded \\<b>demo\\</b> session")
+    started = next(line for line in lines if line.startswith("- Started: "))
+    assert re.fullmatch(r"- Started: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", started)
+
+
+def test_html_times_read_without_microseconds(recorded: Transcript) -> None:
+    parser = TagCollector()
+    parser.feed(export(recorded, "html")[0].decode())
+    text = "".join(parser.text)
+    assert re.search(r"Started\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", text), text[:300]
+    assert not re.search(r"\d\d:\d\d:\d\d\.\d", text)
 
 
 class TagCollector(HTMLParser):
@@ -360,8 +377,37 @@ def test_python_script_delivers_the_same_bytes(
     assert collector.logins[-1] == (USER.encode(), PASSWORD.encode())
 
 
+GREETED = [
+    {"kind": "reply", "code": 220, "lines": ["220 mx.example ESMTP"], "after": "greeting"},
+    {"kind": "sent", "text": "EHLO me.example", "line_kind": "command"},
+    {"kind": "reply", "code": 250, "lines": ["250-mx.example", "250 STARTTLS"], "after": "EHLO"},
+]
+# Entries before the greeting, entries after EHLO, the swaks flag, the smtplib calls.
 TLS_CASES = {
     "starttls": (
+        [],
+        [
+            {"kind": "sent", "text": "STARTTLS", "line_kind": "command"},
+            {"kind": "reply", "code": 220, "lines": ["220 go ahead"], "after": "STARTTLS"},
+            {"kind": "event", "event": "tls", "data": {"tls_mode": "starttls"}},
+        ],
+        "--tls",
+        ["set_debuglevel", "ehlo", "starttls", "ehlo", "quit"],
+    ),
+    "implicit-tls-event": (
+        [{"kind": "event", "event": "tls", "data": {"tls_mode": "implicit", "version": "TLSv1.3"}}],
+        [],
+        "--tls-on-connect",
+        ["set_debuglevel", "ehlo", "quit"],
+    ),
+    "recorded-before-tls-mode": (
+        [{"kind": "event", "event": "tls", "data": {"mode": "implicit", "version": "TLSv1.3"}}],
+        [],
+        "--tls-on-connect",
+        ["set_debuglevel", "ehlo", "quit"],
+    ),
+    "imported-without-a-mode": (
+        [],
         [
             {"kind": "sent", "text": "STARTTLS", "line_kind": "command"},
             {"kind": "reply", "code": 220, "lines": ["220 go ahead"], "after": "STARTTLS"},
@@ -370,25 +416,15 @@ TLS_CASES = {
         "--tls",
         ["set_debuglevel", "ehlo", "starttls", "ehlo", "quit"],
     ),
-    "implicit-tls-event": (
-        [{"kind": "event", "event": "tls", "data": {"tls_mode": "implicit", "version": "TLSv1.3"}}],
-        "--tls-on-connect",
-        ["set_debuglevel", "ehlo", "quit"],
-    ),
-    "recorded-before-tls-mode": (
-        [{"kind": "event", "event": "tls", "data": {"mode": "implicit", "version": "TLSv1.3"}}],
-        "--tls-on-connect",
-        ["set_debuglevel", "ehlo", "quit"],
-    ),
 }
 
 
 @pytest.mark.parametrize("case", list(TLS_CASES), ids=list(TLS_CASES))
 def test_tls_modes_reach_swaks_and_python(recorded: Transcript, case: str) -> None:
-    middle, flag, calls = TLS_CASES[case]
+    before, after, flag, calls = TLS_CASES[case]
     connect = {"kind": "event", "event": "connect", "data": {"host": "mx.example", "port": 465}}
-    head = [connect, {"kind": "sent", "text": "EHLO me.example", "line_kind": "command"}]
-    entries = [{"seq": i, "t": i, **e} for i, e in enumerate(head + middle)]
+    session = [connect, *before, *GREETED, *after]
+    entries = [{"seq": i, "t": i, **e} for i, e in enumerate(session)]
     transcript = Transcript(**{**vars(recorded), "entries": entries, "notes": []})
     (argv,) = [
         shlex.split(line)
@@ -396,7 +432,7 @@ def test_tls_modes_reach_swaks_and_python(recorded: Transcript, case: str) -> No
         if line.startswith("swaks")
     ]
     assert flag in argv and ({"--tls", "--tls-on-connect"} - {flag}).isdisjoint(argv)
-    assert options(argv)["--quit-after"] == ["TLS" if case == "starttls" else "HELO"]
+    assert options(argv)["--quit-after"] == ["TLS" if flag == "--tls" else "HELO"]
     source = export(transcript, "python")[0].decode()
     assert script_calls(source) == calls
     assert ("SMTP_SSL(" in source) is (flag == "--tls-on-connect")

@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from smtp_session.errors import PlaygroundError
@@ -55,7 +56,8 @@ class Limiter(Protocol):
     def refresh_session(self, subject: str, session_id: str) -> bool: ...
     def release_session(self, subject: str, session_id: str) -> None: ...
     def session_count(self, subject: str) -> int: ...
-    def hit_rate(self, subject: str, name: str, limit: int, window_s: int) -> None: ...
+    def hit_rate(self, subject: str, name: str, limit: int, window_s: int) -> str: ...
+    def forget_hit(self, subject: str, name: str, hit: str) -> None: ...
     def add_count(self, subject_session: str, name: str, amount: int, limit: int) -> int: ...
     def reset_count(self, subject_session: str, name: str) -> None: ...
 
@@ -114,12 +116,16 @@ class MemoryLimits:
     """Limits for one process, guarded by one lock; expiry works as in Redis."""
 
     def __init__(
-        self, slot_ttl_s: float = DEFAULT_SLOT_TTL_S, count_ttl_s: float = DEFAULT_COUNT_TTL_S
+        self,
+        slot_ttl_s: float = DEFAULT_SLOT_TTL_S,
+        count_ttl_s: float = DEFAULT_COUNT_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.slot_ttl_s, self.count_ttl_s = slot_ttl_s, count_ttl_s
+        self.clock = clock  # seconds; tests pass one they move by hand
         self._lock = threading.Lock()
         self._slots: dict[str, dict[str, float]] = {}
-        self._hits: dict[str, deque[float]] = {}
+        self._hits: dict[str, deque[tuple[float, str]]] = {}
         self._counts: dict[str, tuple[int, float]] = {}
 
     def _live_slots(self, subject: str, now: float) -> dict[str, float]:
@@ -131,7 +137,7 @@ class MemoryLimits:
     def acquire_session(self, subject: str, session_id: str, max_concurrent: int) -> None:
         """Take a session slot for ``session_id`` (again: refresh), or raise LimitError."""
         with self._lock:
-            now = time.monotonic()
+            now = self.clock()
             slots = self._live_slots(subject, now)
             if session_id not in slots and len(slots) >= max_concurrent:
                 raise sessions_error(subject, len(slots), max_concurrent)
@@ -140,7 +146,7 @@ class MemoryLimits:
     def refresh_session(self, subject: str, session_id: str) -> bool:
         """Heartbeat: push the slot's expiry on; False if it had already expired."""
         with self._lock:
-            now = time.monotonic()
+            now = self.clock()
             slots = self._live_slots(subject, now)
             if session_id not in slots:
                 return False
@@ -158,27 +164,36 @@ class MemoryLimits:
     def session_count(self, subject: str) -> int:
         """Sessions currently holding a slot for ``subject``."""
         with self._lock:
-            count = len(self._live_slots(subject, time.monotonic()))
+            count = len(self._live_slots(subject, self.clock()))
             if not count:
                 self._slots.pop(subject, None)
             return count
 
-    def hit_rate(self, subject: str, name: str, limit: int, window_s: int) -> None:
-        """Record one event in a sliding window, or raise LimitError if the window is full."""
+    def hit_rate(self, subject: str, name: str, limit: int, window_s: int) -> str:
+        """Record one event in a sliding window and name it, or raise LimitError if full."""
         with self._lock:
-            now = time.monotonic()
+            now = self.clock()
             hits = self._hits.setdefault(f"{name}:{subject}", deque())
-            while hits and hits[0] <= now - window_s:
+            while hits and hits[0][0] <= now - window_s:
                 hits.popleft()
             if len(hits) >= limit:
-                raise rate_error(name, len(hits), limit, window_s, hits[0] + window_s - now)
-            hits.append(now)
+                raise rate_error(name, len(hits), limit, window_s, hits[0][0] + window_s - now)
+            hit = uuid.uuid4().hex
+            hits.append((now, hit))
+            return hit
+
+    def forget_hit(self, subject: str, name: str, hit: str) -> None:
+        """Take back one recorded event (a login that turned out right is not a failure)."""
+        with self._lock:
+            hits = self._hits.get(f"{name}:{subject}")
+            if hits is not None:
+                self._hits[f"{name}:{subject}"] = deque(h for h in hits if h[1] != hit)
 
     def add_count(self, subject_session: str, name: str, amount: int, limit: int) -> int:
         """Add ``amount`` and return the new total, or raise LimitError and add nothing."""
         key = f"{name}:{subject_session}"
         with self._lock:
-            now = time.monotonic()
+            now = self.clock()
             value, expiry = self._counts.get(key, (0, now))
             current = value if expiry > now else 0
             if current + amount > limit:
@@ -232,6 +247,7 @@ local total = redis.call('INCRBY', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {1, total}""",
     "release": "return redis.call('ZREM', KEYS[1], ARGV[1])",
+    "forget": "return redis.call('ZREM', KEYS[1], ARGV[1])",
     "reset": "return redis.call('DEL', KEYS[1])",
 }
 
@@ -280,12 +296,17 @@ class RedisLimits:
         """Sessions currently holding a slot for ``subject``."""
         return int(self._run("count", f"slots:{subject}"))
 
-    def hit_rate(self, subject: str, name: str, limit: int, window_s: int) -> None:
-        """Record one event in a sliding window, or raise LimitError if the window is full."""
+    def hit_rate(self, subject: str, name: str, limit: int, window_s: int) -> str:
+        """Record one event in a sliding window and name it, or raise LimitError if full."""
         member = uuid.uuid4().hex  # distinct members: two hits in one millisecond both count
         count, retry_ms = self._run("hit", f"rate:{name}:{subject}", member, limit, window_s * 1000)
         if count >= 0:
             raise rate_error(name, int(count), limit, window_s, int(retry_ms) / 1000)
+        return member
+
+    def forget_hit(self, subject: str, name: str, hit: str) -> None:
+        """Take back one recorded event (a login that turned out right is not a failure)."""
+        self._run("forget", f"rate:{name}:{subject}", hit)
 
     def add_count(self, subject_session: str, name: str, amount: int, limit: int) -> int:
         """Add ``amount`` and return the new total, or raise LimitError and add nothing."""
