@@ -97,3 +97,27 @@ def test_stacked_console_passes_axe(sized: tuple[Any, int], live: LiveServer) ->
     page.goto(live.url + "/")
     page.locator("#lesson-picker option").nth(1).wait_for(state="attached")
     assert_accessible(page, f"console at {page.viewport_size['width']} px")
+
+
+@pytest.mark.parametrize("width", [390, 768, 1366])
+def test_high_contrast_at_150_percent_still_fits(browser: Any, live: LiveServer, width: int):
+    """A projector's settings: high contrast and the largest text, at every width."""
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    context.add_init_script(
+        "localStorage.setItem('smtp-playground-theme', 'contrast');"
+        "localStorage.setItem('smtp-playground-font-scale', '1.5');"
+    )
+    page = context.new_page()
+    try:
+        page.goto(live.url + "/")
+        page.locator("#lesson-picker option").nth(1).wait_for(state="attached")
+        assert page.evaluate("document.documentElement.dataset.theme") == "contrast"
+        no_sideways_scroll(page)
+        page.get_by_role("button", name="Connect", exact=True).click()
+        page.wait_for_selector(".line.reply.r2xx")
+        no_sideways_scroll(page)
+        assert_accessible(page, f"console, high contrast, 150 %, {width} px")
+        page.get_by_role("button", name="Disconnect").click()
+        page.locator("#status", has_text="Closed").wait_for()
+    finally:
+        context.close()

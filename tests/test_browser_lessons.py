@@ -103,3 +103,13 @@ def test_mx_lesson_to_the_end_offline_through_sandbox_test(page: Any, offline: L
     for step in ("ehlo", "mail-from", "rcpt", "quit"):
         lesson.hint(step)
     lesson.finished()
+
+
+def test_no_lesson_shows_null_and_each_names_its_first_step(page: Any, live: LiveServer) -> None:
+    page.goto(live.url + "/")
+    for lesson in LESSONS.values():
+        driver = LessonDriver(page, lesson)
+        driver.panel.locator(f"[data-step='{lesson.steps[0].id}'][data-status=current]").wait_for()
+        text = driver.panel.inner_text()
+        assert "null" not in text and "undefined" not in text, (lesson.id, text)
+        assert lesson.steps[0].instructions in text
