@@ -32,7 +32,7 @@ $(DEV_STAMP): requirements-dev.lock | $(VENV)/bin/python
 	touch $(DEV_STAMP)
 
 $(NODE_STAMP): package.json package-lock.json
-	npm ci --no-audit --no-fund --silent
+	npm ci --no-audit --no-fund --silent $(if $(OFFLINE),--offline)
 	touch $(NODE_STAMP)
 
 run: $(RUN_STAMP)
