@@ -94,3 +94,18 @@ def test_login_page_passes_axe(sized: Any, data_dir: Any, sandbox: Any) -> None:
     with LiveServer(app) as server:
         sized.goto(server.url + "/login")
         assert_accessible(sized, "login")
+
+
+def test_html_export_passes_axe(
+    sized: Any, live: LiveServer, site: dict[str, str], tmp_path: Any
+) -> None:
+    """The HTML export is a page too (opened from a file, offline)."""
+    import urllib.request
+
+    tid = site["replay"].rsplit("/", 1)[1]
+    url = f"{live.url}/api/transcripts/{tid}/export?format=html"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        path = tmp_path / "session.html"
+        path.write_bytes(response.read())
+    sized.goto(path.as_uri())
+    assert_accessible(sized, "HTML export")
