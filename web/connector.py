@@ -15,8 +15,8 @@ from typing import Any
 
 from smtp_session.errors import PlaygroundError
 from smtp_session.events import TlsMode
-from smtp_session.mx import connect_candidates, lookup_mx
-from smtp_session.sandbox_zone import in_zone
+from smtp_session.mx import MxLookup, connect_candidates, lookup_mx
+from smtp_session.sandbox_zone import SandboxZone, in_zone
 from smtp_session.session import SmtpSession
 from smtp_session.wire import resolve
 
@@ -111,9 +111,9 @@ def open_connection(services: Services, plan: Plan, smtp: SmtpSession, emit: Emi
     )
 
 
-def _connect_mx(services: Services, plan: Plan, smtp: SmtpSession, emit: Emit) -> None:
+def _route(services: Services, plan: Plan, zone: SandboxZone | None, emit: Emit) -> MxLookup:
+    """The MX lookup for the plan, shown as an ``mx`` frame; the policy trims its addresses."""
     domain, port = plan.mx_domain or "", plan.target.port
-    zone = services.sandbox_zone if plan.zone else None
     if zone is None:
         services.policy.precheck_mx(domain, port)
     try:
@@ -132,6 +132,12 @@ def _connect_mx(services: Services, plan: Plan, smtp: SmtpSession, emit: Emit) -
         allowed = {host.name: host.addresses for host in checked}
         for candidate in lookup.candidates:
             candidate.addresses[:] = allowed.get(candidate.host, [])
+    return lookup
+
+
+def _connect_mx(services: Services, plan: Plan, smtp: SmtpSession, emit: Emit) -> None:
+    zone = services.sandbox_zone if plan.zone else None
+    lookup = _route(services, plan, zone, emit)
     pin = services.sandbox_cert.fingerprint if plan.target.sandbox else None
 
     def attempt(host: str, address: str, port: int) -> None:
@@ -153,7 +159,7 @@ def _connect_mx(services: Services, plan: Plan, smtp: SmtpSession, emit: Emit) -
     def report(failure: dict[str, object]) -> None:
         emit({"type": "mx_attempt", **failure})
 
-    connect_candidates(lookup, port, attempt, report)
+    connect_candidates(lookup, plan.target.port, attempt, report)
 
 
 def _resolve_once(host: str) -> list[str]:

@@ -8,6 +8,7 @@ import { Lessons } from './lessons.js';
 import { editTokens } from './transcripts.js';
 import { ConnectBar } from './connectbar.js';
 import { IdleCountdown } from './idle.js';
+import { addSessionLinks } from './share.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -134,26 +135,10 @@ class App {
     // The list and replay pages offer editing for the transcripts whose token this browser holds.
     if (f.edit_token) editTokens.set(f.transcript, f.edit_token);
     this.limits = f.limits || {};
-    this.addShareLinks(f);
+    addSessionLinks($('share-links'), f);
     $('notes').replaceChildren();
     $('share').hidden = false;
     this.updateNoteForm();
-  }
-
-  // Each session of this page keeps its links, newest first: reconnecting does not lose the
-  // links of the session before.
-  addShareLinks(f) {
-    const view = new URL(`/t/${encodeURIComponent(f.transcript)}`, location.href).href;
-    const edit = `${view}?edit=${encodeURIComponent(f.edit_token)}`;
-    const link = (href, label, field) => el('p', { class: 'share-link' }, el('span', { class: 'muted' }, label),
-      el('a', { href, target: '_blank', rel: 'noopener', data: { link: field } }, href));
-    const when = new Date().toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
-    const target = f.target?.label || f.target?.name || '';
-    const list = $('share-links');
-    list.prepend(el('li', { class: 'share-session', data: { transcript: f.transcript } },
-      el('p', { class: 'share-title' }, el('strong', {}, `Session at ${when}`), target ? ` — ${target}` : ''),
-      link(view, 'View (anyone with the link): ', 'view'),
-      link(edit, 'Edit and annotate (keep it to yourself): ', 'edit')));
   }
 
   onConnected(f) {
