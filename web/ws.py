@@ -7,14 +7,14 @@ import socket
 from typing import Any
 
 from flask import abort, current_app, request
-from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
 from .access import user_name
 from .hosts import origin_allowed
 from .live import LiveSession
+from .wsserver import WholeFrameSock
 
-sock = Sock()
+sock = WholeFrameSock()  # flask-sock, every frame written whole (web/wsserver.py)
 
 
 def check_origin() -> None:

@@ -3,7 +3,7 @@
 // The server keeps a lesson's progress across connections (a lesson may ask for two), so a
 // new session does not start it over: only "Start over" or picking another lesson does.
 
-import { el } from './panels.js';
+import { el } from './dom.js';
 
 const MARKS = { done: '✓', passed: '✓', current: '▶', pending: '·' };
 const present = (...nodes) => nodes.filter((n) => n !== null && n !== undefined && n !== false);

@@ -1,7 +1,7 @@
 // The share panel's links: one entry per session of this page, newest first, so reconnecting
 // does not lose the links of the session before. Server text goes in with textContent (el).
 
-import { el } from './panels.js';
+import { el } from './dom.js';
 
 const link = (href, label, field) => el('p', { class: 'share-link' }, el('span', { class: 'muted' }, label),
   el('a', { href, target: '_blank', rel: 'noopener', data: { link: field } }, href));

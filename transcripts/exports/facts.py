@@ -77,6 +77,9 @@ class _Reader:
         self.auth_line: str | None = None  # the AUTH command of the exchange in progress
         self.auth_user: str | None = None
         self.delivered = 0  # messages the server accepted so far
+        # Message lines sent after DATA but before its 354 came back (a pasted batch): the
+        # message only if the 354 does come (RFC 5321 §3.3).
+        self.early: list[str] = []
 
     def read(self, steps: Iterable[Step]) -> Facts:
         """The facts, reading each step's Transaction as the replay reaches it."""
@@ -96,8 +99,13 @@ class _Reader:
         return self.facts
 
     def _sent(self, event: Sent) -> None:
-        if event.kind == DATA:
+        message = self.current
+        if event.kind == DATA and (message is None or message.lines is None):
+            self.early.append(event.text)
+        elif event.kind == DATA:
             self._data_line(event.text)
+        elif event.verb == "DATA":
+            self.early = []
         elif event.kind == AUTH_RESPONSE or verb_of(event.text) == "AUTH":
             if event.kind != AUTH_RESPONSE:
                 self.auth_line, self.auth_user = event.text, None
@@ -139,6 +147,10 @@ class _Reader:
             message.recipients = list(tx.accepted_recipients)
             if tx.in_data and message.lines is None:
                 message.lines = []
+                for text in self.early:
+                    self._data_line(text)
+        if after == "DATA":
+            self.early = []
 
 
 def facts_of(transcript: Transcript) -> Facts:
