@@ -83,6 +83,12 @@ def test_tls_lesson_to_the_end_across_two_connections(page: Any, offline: LiveSe
     lesson.hint("implicit-ehlo")
     lesson.hint("quit-tls")
     lesson.finished()
+    # "Start over" begins the lesson again, from the first step, for the next connection.
+    lesson.panel.get_by_role("button", name="Start over").click()
+    lesson.panel.locator("[data-step='plain-connect'][data-status=current]").wait_for()
+    assert lesson.panel.locator("[data-field=passed]").count() == 0
+    lesson.connect("sandbox")
+    lesson.done("plain-connect")
 
 
 def test_mx_lesson_to_the_end_offline_through_sandbox_test(page: Any, offline: LiveServer) -> None:
