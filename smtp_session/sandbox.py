@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,8 +69,9 @@ class SandboxHandler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         scenario = SCENARIOS.get(address.lower())
-        if scenario is not None and not self._greylist_passed(session, envelope, address):
-            return scenario.reply
+        if scenario is not None and scenario.after == "RCPT":
+            if not self._greylist_passed(session, envelope, address):
+                return scenario.reply
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 Ok"
 
@@ -89,6 +91,10 @@ class SandboxHandler:
         return "250 2.1.0 Ok"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        for rcpt in envelope.rcpt_tos:
+            scenario = SCENARIOS.get(rcpt.lower())
+            if scenario is not None and scenario.after == "end-of-data":
+                return scenario.reply  # judged on the message (its From), so after the dot
         raw = envelope.original_content or b""
         auth = session.auth_data
         msg = self.mailbox.add(
@@ -107,8 +113,43 @@ def _login_of(auth: Any) -> str | None:
     return login.decode("utf-8", "replace") if isinstance(login, bytes) else login
 
 
+# RFC 2034 §3: a server that offers ENHANCEDSTATUSCODES starts the text of every 2xx, 4xx and
+# 5xx reply with a status code, except the greeting and the EHLO/HELO reply; 3xx carry none.
+# aiosmtpd leaves many of its own replies without one; the classes come from RFC 3463/5248.
+_ENHANCED_FOR = {
+    211: "2.0.0",
+    214: "2.0.0",
+    221: "2.0.0",
+    250: "2.0.0",
+    252: "2.0.0",
+    421: "4.3.0",
+    454: "4.7.0",
+    500: "5.5.2",  # X.5.2 syntax error
+    501: "5.5.4",  # X.5.4 invalid command arguments
+    502: "5.5.1",  # X.5.1 invalid command
+    503: "5.5.1",
+    504: "5.5.4",
+    530: "5.7.0",
+    552: "5.3.4",  # X.3.4 message too big for system (SIZE, RFC 1870 §6.1)
+    553: "5.1.3",
+    555: "5.5.4",
+}
+_REPLY_LINE = re.compile(r"^([245])(\d\d)([ -])(.*)$", re.DOTALL)
+_HAS_ENHANCED = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}(\s|$)")
+
+
+def with_enhanced_code(line: str) -> str:
+    """Put an RFC 3463 code on a reply line that lacks one ("250 OK" -> "250 2.0.0 OK")."""
+    m = _REPLY_LINE.match(line)
+    if m is None or _HAS_ENHANCED.match(m.group(4)):
+        return line
+    code = int(m.group(1) + m.group(2))
+    enhanced = _ENHANCED_FOR.get(code, f"{m.group(1)}.0.0")
+    return f"{code}{m.group(3)}{enhanced} {m.group(4)}".rstrip()
+
+
 class SandboxSMTP(SMTP):
-    """aiosmtpd with the prompts the classic tutorials show, and CRAM-MD5."""
+    """aiosmtpd with the prompts the classic tutorials show, CRAM-MD5, and RFC 2034 codes."""
 
     # draft-murchison-sasl-login: most servers prompt "Username:" and "Password:".
     AuthLoginUsernameChallenge = "Username:"
@@ -116,7 +157,48 @@ class SandboxSMTP(SMTP):
 
     def __init__(self, handler: Any, *, users: dict[str, str], **kwargs: Any) -> None:
         self.users = users
+        self._greeted = False  # the first 220 is the greeting, which carries no code
+        self._hello_reply = False  # inside the EHLO/HELO reply, which carries none either
+        self._in_help = False
         super().__init__(handler, authenticator=self._check_password, **kwargs)
+
+    async def push(self, status: Any) -> bool:
+        """Every reply leaves through here: add the enhanced code RFC 2034 §3 asks for."""
+        if isinstance(status, str):
+            status = self._reword(status)
+        return await super().push(status)
+
+    def _reword(self, line: str) -> str:
+        if not self._greeted:
+            self._greeted = True
+            return line
+        if self._hello_reply:
+            return line
+        if self._in_help:
+            # RFC 5321 §4.1.1.8 and §4.3.2: HELP answers 211/214, or 504 for an unknown topic.
+            line = re.sub(r"^250", "214", re.sub(r"^501", "504", line))
+        return with_enhanced_code(line)
+
+    async def smtp_EHLO(self, hostname: str) -> None:
+        self._hello_reply = True
+        try:
+            await super().smtp_EHLO(hostname)
+        finally:
+            self._hello_reply = False
+
+    async def smtp_HELO(self, hostname: str) -> None:
+        self._hello_reply = True
+        try:
+            await super().smtp_HELO(hostname)
+        finally:
+            self._hello_reply = False
+
+    async def smtp_HELP(self, arg: str) -> None:
+        self._in_help = True
+        try:
+            await super().smtp_HELP(arg)
+        finally:
+            self._in_help = False
 
     async def handle_exception(self, error: Exception) -> str:
         """A client whose TLS handshake fails after STARTTLS is one line, not a traceback.

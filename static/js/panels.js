@@ -117,6 +117,20 @@ function enhancedBlock(en) {
     el('p', { class: 'muted' }, en.explanation));
 }
 
+// Which layers of evidence the explanation rests on (docs/knowledge.md), the one it follows first.
+const LAYER_NAMES = { enhanced: 'Enhanced code', context: 'Reply code here', reply: 'Reply code', server: 'Server\'s words', class: 'Class' };
+
+function evidenceBlock(ex) {
+  const layers = ex.evidence || [];
+  if (!layers.length) return null;
+  const items = layers.map((e) => el('li', { data: { layer: e.layer, used: e.used ? 'yes' : 'no' } },
+    el('strong', {}, LAYER_NAMES[e.layer] || e.layer), e.used ? ' (followed)' : '', ': ', e.says,
+    e.servers ? ` — ${e.servers.join(', ')}` : '', e.source ? el('span', { class: 'rfc' }, ` (${e.source})`) : null));
+  const clashes = (ex.contradictions || []).map((c) => el('p', { class: 'contradiction', data: { field: 'contradiction' } }, c));
+  return el('div', { class: 'evidence', data: { field: 'evidence' } },
+    el('h4', {}, 'How this is known'), el('ol', {}, items), clashes);
+}
+
 function replyBlock(reply) {
   const ex = reply.explain || {};
   const cls = reply.class || ex.class;
@@ -128,6 +142,7 @@ function replyBlock(reply) {
     el('p', { data: { field: 'meaning' } }, ex.meaning || ''));
   if (reply.malformed) put(block, el('p', { class: 'bad' }, `Malformed: ${reply.malformed}`));
   put(block, enhancedBlock(ex.enhanced));
+  put(block, evidenceBlock(ex));
   if (reply.text) put(block, el('p', { class: 'server-text' }, 'Server\'s own words: ', el('q', {}, reply.text.split('\n')[0])));
   put(block, ...replyFacts(ex.facts).filter(Boolean).flat());
   if (ex.next) put(block, el('p', { class: 'next', data: { field: 'next' } }, el('strong', {}, 'What next: '), ex.next));
