@@ -39,6 +39,7 @@ def site(data_dir: Any, sandbox: Any, ws_factory: Any, live: LiveServer) -> dict
         "replay": f"/t/{tid}",
         "replay-editing": f"/t/{tid}?edit={token}",
         "embed": f"/t/{tid}/embed",
+        "explain": "/explain",
     }
 
 
@@ -63,7 +64,10 @@ def sized(request: Any, browser: Any) -> Iterator[Any]:
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
-PAGES = ["console", "inbox", "message", "transcripts", "replay", "replay-editing", "embed"]
+PAGES = [
+    *("console", "inbox", "message", "transcripts", "replay", "replay-editing", "embed"),
+    "explain",
+]
 
 
 @pytest.mark.parametrize("name", PAGES)
