@@ -113,6 +113,8 @@ def _check_plain(verb: str, args: str, tx: Transaction, sandbox: bool) -> list[C
 
 def _check_data(verb: str, args: str, tx: Transaction, sandbox: bool) -> list[CheckWarning]:
     out = _no_argument(verb, args)
+    if live(tx) and tx.hello is None:
+        return [make_warning("order:hello-first", verb=verb), *out]
     if live(tx) and not tx.accepted_recipients:
         return [make_warning("order:data-without-recipient"), *out]
     return out

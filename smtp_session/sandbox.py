@@ -19,7 +19,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 
 from .certs import CertPair, ensure_sandbox_cert
+from .dialogue import verb_of
+from .knowledge import COMMANDS
 from .mailbox import Mailbox
+from .redact import redact_plain_anywhere
 from .scenarios import (  # noqa: F401 - re-exported: where tests and pages look for them
     DEMO_PASSWORD,
     DEMO_USER,
@@ -44,13 +47,15 @@ class SandboxConfig:
     max_messages: int = 500
     data_size_limit: int = 32 * 1024 * 1024
     users: dict[str, str] = field(default_factory=lambda: {DEMO_USER: DEMO_PASSWORD})
+    pipelining: bool = True  # RFC 2920: aiosmtpd reads pipelined commands in order
 
 
 class SandboxHandler:
     """aiosmtpd handler: refuse the scenario addresses, keep every accepted message."""
 
-    def __init__(self, mailbox: Mailbox) -> None:
+    def __init__(self, mailbox: Mailbox, pipelining: bool = True) -> None:
         self.mailbox = mailbox
+        self.pipelining = pipelining
         self._greylist: dict[tuple[str, str, str], float] = {}
 
     async def handle_EHLO(
@@ -63,7 +68,10 @@ class SandboxHandler:
     ) -> list[str]:
         session.host_name = hostname
         # We do implement RFC 2034 enhanced codes on our replies; say so, like real servers.
-        return responses[:-1] + ["250-ENHANCEDSTATUSCODES", responses[-1]]
+        # aiosmtpd answers pipelined commands in order and keeps its input on a failure
+        # (RFC 2920 §3.2), so it may offer PIPELINING, and pipelining can be tried offline.
+        offers = ["250-PIPELINING"] if self.pipelining else []
+        return responses[:-1] + [*offers, "250-ENHANCEDSTATUSCODES", responses[-1]]
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -260,12 +268,13 @@ class SandboxServer:
         self.config = config
         self.mailbox = Mailbox(config.data_dir / "sandbox", config.max_messages)
         self.cert: CertPair = ensure_sandbox_cert(config.data_dir / "tls")
-        self.handler = SandboxHandler(self.mailbox)
+        self.handler = SandboxHandler(self.mailbox, config.pipelining)
         self._controllers: list[Controller] = []
 
     def start(self) -> None:
         """Start listening; raises OSError if a port is taken."""
         cfg = self.config
+        install_log_filter()
         smtp_kwargs: dict[str, Any] = {
             "users": cfg.users,
             "hostname": SANDBOX_HOSTNAME,
@@ -310,3 +319,35 @@ class SandboxServer:
         """Stop every listener (idempotent)."""
         while self._controllers:
             self._controllers.pop().stop()
+
+
+class CredentialLogFilter(logging.Filter):
+    """Keeps credentials out of aiosmtpd's log ("mail.log"), which logs every command line
+    at INFO: a line that is no SMTP command (credentials typed after a refused AUTH) is not
+    logged, and SASL PLAIN credentials anywhere are replaced by a marker."""
+
+    _LINE_RECORDS = ("%r >> %r", "_handle_client readline: %r")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not isinstance(record.args, tuple):
+            return True
+        if record.msg in self._LINE_RECORDS or record.msg == "%r unrecognised: %s":
+            record.args = tuple(_loggable(arg) for arg in record.args)
+        return True
+
+
+def _loggable(arg: object) -> object:
+    if not isinstance(arg, bytes | str):
+        return arg
+    text = arg.decode("utf-8", "replace") if isinstance(arg, bytes) else arg
+    if verb_of(text.strip()) not in COMMANDS:
+        return "[not an SMTP command: not logged, it may hold credentials]"
+    safe = redact_plain_anywhere(text)
+    return arg if safe == text else safe
+
+
+def install_log_filter() -> None:
+    """Put the credential filter on aiosmtpd's logger once (idempotent)."""
+    logger = logging.getLogger("mail.log")
+    if not any(isinstance(f, CredentialLogFilter) for f in logger.filters):
+        logger.addFilter(CredentialLogFilter())

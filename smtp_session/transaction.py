@@ -7,7 +7,8 @@ aiosmtpd's ``_set_rset_state()``) and replies are dispatched by tables, not if-c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -260,9 +261,17 @@ class Transaction:
         if _is_2xx(reply):  # RFC 5321 §4.1.1.3: 250, or 251 "will forward"
             self.accepted_recipients.append(address)
             self._reached.add("rcpt")
-        elif reply.code is not None and reply.code >= 400:
+        elif self._refuses_recipient(reply):
             rejection = Rejection(address, reply.code, reply.enhanced, reply.text)
             self.rejected_recipients.append(rejection)
+
+    def _refuses_recipient(self, reply: Reply) -> bool:
+        """A 4xx/5xx that judged the recipient, not the order of commands."""
+        # RFC 5321 §4.1.4: RCPT needs an open transaction; 503 "bad sequence" means the
+        # command never reached recipient evaluation, so nobody was refused.
+        if self.mail_from is None or reply.code is None or reply.code == 503:
+            return False
+        return reply.code >= 400
 
     def _on_data(self, args: str, reply: Reply) -> None:
         # RFC 5321 §3.3: message data is sent only after a 354; 503/554 leave the envelope.
@@ -283,6 +292,24 @@ class Transaction:
         if reply.code == 221:
             self._reached.add("quit")
             self._set_closed_state()
+
+    def projected(self, in_flight: Iterable[tuple[str, str]]) -> Transaction:
+        """The state once the lines still owed a reply, (kind, line) oldest first, succeed.
+
+        RFC 2920 §3.1: only MAIL, RCPT, RSET (and a message's end) may be followed by another
+        command before their replies, so those are all a pipelined group can hold here.
+        """
+        tx = copy.copy(self)
+        tx.accepted_recipients = list(self.accepted_recipients)
+        for kind, line in in_flight:
+            verb = verb_of(line) if kind == "command" else None
+            if kind == "data" or verb == "RSET":
+                tx._clear_envelope()  # RFC 5321 §4.1.1.4: the end of data consumes it
+            elif verb == "MAIL" and tx.mail_from is None:
+                tx.mail_from = path_of(_args_of(line))
+            elif verb == "RCPT" and tx.mail_from is not None:
+                tx.accepted_recipients.append(path_of(_args_of(line)))
+        return tx
 
     # -- views --------------------------------------------------------------------------------
 

@@ -47,6 +47,10 @@ function commandBlock(sent) {
   const ex = sent.explain;
   const block = el('div', { class: 'exchange-command', data: { kind: sent.kind } },
     el('h3', {}, 'You sent'), el('pre', { class: 'wire sent' }, sent.text || '\u00a0'));
+  if (sent.kind === 'data' && (sent.lines ? sent.lines[sent.lines.length - 1] : sent.text) === '.') {
+    put(block, el('p', {}, 'The end of the data: a line holding only "." ends the message (RFC 5321 §4.1.1.4). The server now answers for the whole message.'));
+    return block;
+  }
   if (sent.kind === 'data') {
     put(block, el('p', {}, 'A line of the message: the server stores it as it is until the line holding only "."'));
     return block;
@@ -210,7 +214,8 @@ export class Panels {
   showSent(frame) {
     this.sent.push(frame);
     if (TRANSACTION_STARTS.has(frame.verb)) this.newTransaction();
-    for (const w of frame.warnings || []) this.addWarning(w, frame.text);
+    // A batch's warnings name their own line (line i of the frame is seq + i).
+    for (const w of frame.warnings || []) this.addWarning(w, frame.lines && Number.isInteger(w.line) ? frame.lines[w.line] ?? frame.text : frame.text);
     // A fast server's reply can overtake the frame of the line it answers.
     const early = this.orphan && answers(frame, this.orphan) ? this.orphan : null;
     this.orphan = null;
@@ -219,7 +224,8 @@ export class Panels {
   }
 
   showReply(frame) {
-    const sent = frame.after === 'greeting' ? null : this.lastSent;
+    const byLine = this.sentAt(frame.answers);
+    const sent = frame.after === 'greeting' ? null : byLine || this.lastSent;
     this.orphan = sent || frame.after === 'greeting' ? null : frame;
     this.lastSent = null;
     this.renderExchange(sent, frame);
@@ -244,8 +250,17 @@ export class Panels {
     this.exchange.body.closest('section').scrollIntoView({ block: 'nearest' });
   }
 
-  // The line a reply answered: the last matching one before it, else the first after it.
+  // The sent frame holding transcript line `seq` (a batch holds seq .. seq + lines - 1).
+  sentAt(seq) {
+    if (!Number.isInteger(seq)) return null;
+    return this.sent.find((s) => s.seq === seq || (s.lines && s.seq < seq && seq < s.seq + s.lines.length)) || null;
+  }
+
+  // The line a reply answered: the one it names, else the last matching one before it, else
+  // the first after it.
   answered(reply) {
+    const named = this.sentAt(reply.answers);
+    if (named) return named;
     const matching = this.sent.filter((s) => answers(s, reply));
     const before = matching.filter((s) => s.seq < reply.seq);
     return before.length ? before[before.length - 1] : matching.find((s) => s.seq > reply.seq) || null;
