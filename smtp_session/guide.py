@@ -86,6 +86,10 @@ class Guide:
         self.lesson = LessonProgress(lesson) if lesson else None
         return self.lesson_frame([])
 
+    def follow(self, progress: LessonProgress | None) -> None:
+        """Go on with a lesson begun on an earlier connection of the same console."""
+        self.lesson = progress
+
     def lesson_frame(self, passed: list[str]) -> Frame:
         """Where the lesson stands; ``passed`` are the steps this event passed."""
         if self.lesson is None:

@@ -17,6 +17,7 @@ from typing import Any
 from smtp_session.errors import PlaygroundError
 from smtp_session.events import CloseCode, Closed, MessageSent, Sent, SessionEvent
 from smtp_session.guide import Guide
+from smtp_session.lessons import LessonProgress
 from smtp_session.session import SmtpSession
 from smtp_session.wire import check_lines
 
@@ -53,6 +54,9 @@ class LiveSession:
         self.recorder: Any = None
         self.guide: Guide | None = None
         self.lesson: Any = None
+        # Where the learner is in the lesson: kept across connections, so a lesson that asks
+        # for a second connection (plain, then implicit TLS) goes on from the step it reached.
+        self.progress: LessonProgress | None = None
         self.quota: Quota | None = None
         self.admission: Admission | None = None
         self.frame_rate = FrameRate(
@@ -97,8 +101,8 @@ class LiveSession:
         self._t0 = time.monotonic()
         self.recorder = self.services.recorder_for(plan.target, self.user)
         self.guide = self.services.guide_for(plan.target)
-        if self.lesson is not None:
-            self.guide.start_lesson(self.lesson)
+        self.guide.follow(self.progress)
+        limits = self.services.limits()
         self.send(
             {
                 "type": "session",
@@ -106,11 +110,16 @@ class LiveSession:
                 "edit_token": self.recorder.edit_token,
                 "target": plan.target.public(),
                 "accept_unverified": plan.accept_unverified,
+                # The console counts down to these from the last line sent or received.
+                "limits": {
+                    "idle_timeout": limits.idle_timeout,
+                    "max_duration": limits.max_duration,
+                },
             }
         )
-        if self.lesson is not None:
+        if self.progress is not None:
             self.send(self.guide.lesson_frame([]))
-        self.smtp = SmtpSession(self.on_event, self.services.limits())
+        self.smtp = SmtpSession(self.on_event, limits)
         self.smtp.admit = self.quota.admit  # counted as the server will read each line
         self._seq_of.clear()
         try:
@@ -182,6 +191,7 @@ class LiveSession:
         guide = self.guide or self.services.guide_for(None)
         with self._lock:
             out = guide.start_lesson(self.lesson)
+            self.progress = guide.lesson
             if self.guide is not None and self.smtp is not None and not self.smtp.closed:
                 self._publish(out)
             else:

@@ -8,6 +8,8 @@ import { Helpers, templateFor } from './helpers.js';
 import { Lessons } from './lessons.js';
 import { editTokens } from './transcripts.js';
 import { ConnectBar } from './connectbar.js';
+import { IdleCountdown } from './idle.js';
+import { addSessionLinks } from './share.js';
 
 const LONG_PASTE = 500;
 const HEAD_LINES = 200;
@@ -35,9 +37,11 @@ class App {
       closed: (f) => this.onClosed(f),
       note: (f) => this.onNote(f),
       mx: (f) => this.onMx(f),
-      mx_attempt: (f) => this.console.line(`* ${f.host} (${f.address || 'no address'}): ${f.error}; trying the next`, 'warning', { seq: f.seq }),
+      mx_attempt: (f) => this.console.line(`* ${f.host} (${f.address || 'no address'}): ${f.error.replace(/\.$/, '')}; trying the next`, 'warning', { seq: f.seq }),
     };
     this.bar = new ConnectBar();
+    this.limits = {};
+    this.idle = new IdleCountdown($('idle'), (text) => this.status(text));
     const insert = (text) => this.insert(text);
     this.panels = new Panels($('guide'), { onCommand: (verb) => insert(templateFor(verb, this.state)) });
     const sendChunk = (data, last) => (this.connected ? this.conn.send({ type: 'chunk', data, last }) : this.sendLines([]));
@@ -51,7 +55,14 @@ class App {
       this.connect();
     });
     $('disconnect').addEventListener('click', () => this.conn.send({ type: 'close' }));
-    $('copy').addEventListener('click', () => this.copy());
+    $('copy').addEventListener('click', () => this.copy('cs'));
+    $('copy-swaks').addEventListener('click', () => this.copy('swaks'));
+    // Leaving or reloading the page ends a live session: ask first.
+    window.addEventListener('beforeunload', (ev) => {
+      if (!this.connected) return;
+      ev.preventDefault();
+      ev.returnValue = '';
+    });
     $('clear').addEventListener('click', () => this.clear());
     $('screen').addEventListener('click', (ev) => this.select(ev.target.closest('.line')));
     $('screen').addEventListener('keydown', (ev) => this.onLineKey(ev));
@@ -124,13 +135,8 @@ class App {
     document.body.dataset.transcript = f.transcript;
     // The list and replay pages offer editing for the transcripts whose token this browser holds.
     if (f.edit_token) editTokens.set(f.transcript, f.edit_token);
-    this.lessons.restart();
-    const view = new URL(`/t/${encodeURIComponent(f.transcript)}`, location.href).href;
-    const edit = `${view}?edit=${encodeURIComponent(f.edit_token)}`;
-    const link = (href, label, field) => el('p', { class: 'share-link' }, el('span', { class: 'muted' }, label),
-      el('a', { href, target: '_blank', rel: 'noopener', data: { link: field } }, href));
-    $('share-links').replaceChildren(link(view, 'View (anyone with the link): ', 'view'),
-      link(edit, 'Edit and annotate (keep it to yourself): ', 'edit'));
+    this.limits = f.limits || {};
+    addSessionLinks($('share-links'), f);
     $('notes').replaceChildren();
     $('share').hidden = false;
     this.updateNoteForm();
@@ -138,6 +144,8 @@ class App {
 
   onConnected(f) {
     this.connected = true;
+    this.tlsOn = false;
+    this.idle.start(this.limits);
     this.anchors.clear();
     this.markLine(this.console.line(`* connected to ${f.host} port ${f.port} (${f.address})`, 'info', { seq: f.seq, data: f }));
     this.status(`Connected to ${f.host}:${f.port}. Wait for the 220 greeting, then say EHLO.`);
@@ -146,7 +154,9 @@ class App {
   }
 
   onSent(f) {
+    this.idle.activity();
     const cls = f.kind === 'data' ? ['data'] : f.kind === 'auth-response' ? ['auth'] : [];
+    if (this.tlsOn) cls.push('enc');
     if (f.warnings && f.warnings.length) cls.push('warned');
     if (f.lines) {
       this.onSentLines(f, cls);
@@ -174,7 +184,9 @@ class App {
   // Each reply goes under the line it answers (with PIPELINING several lines leave before
   // their replies come back); the greeting and unsolicited replies go at the end.
   onReply(f) {
+    this.idle.activity();
     const cls = [replyClass(f.code)];
+    if (this.tlsOn) cls.push('enc');
     if (f.malformed) cls.push('malformed');
     const under = this.replyAnchor(f);
     const divs = this.console.lines(f.lines, 'reply', (i) => ({ cls, seq: i === 0 ? f.seq : null, data: f }), under);
@@ -204,6 +216,7 @@ class App {
   }
 
   onTls(f) {
+    this.tlsOn = true;
     const who = f.subject || 'the server';
     this.markLine(this.console.line(`* TLS ${f.version} ${f.cipher} with ${who}${f.verified ? '' : ' (NOT verified)'}`, 'info', { seq: f.seq, data: f }));
     this.status(`TLS is on (${f.version}). Send EHLO again: what the server said before TLS no longer counts.`);
@@ -216,6 +229,8 @@ class App {
 
   onClosed(f) {
     this.connected = false;
+    this.tlsOn = false;
+    this.idle.stop();
     this.console.line(`* connection closed: ${f.reason}`, 'info', { seq: f.seq });
     this.status(`Closed: ${f.reason}.`);
     this.console.setEnabled(false, 'Not connected');
@@ -315,11 +330,11 @@ class App {
     this.updateNoteForm();
   }
 
-  async copy() {
-    const text = this.console.plainText();
+  async copy(style) {
+    const text = this.console.plainText(style);
     try {
       await navigator.clipboard.writeText(text);
-      this.status('Copied the session as plain text.');
+      this.status(style === 'swaks' ? 'Copied the session swaks-style (-> sent, <- received).' : 'Copied the session with C: and S: prefixes.');
     } catch {
       this.status('The browser refused the clipboard; select the text and copy it instead.');
     }

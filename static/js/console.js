@@ -4,6 +4,10 @@
 const HISTORY_KEY = 'smtp-playground-history';
 const HISTORY_MAX = 200;
 const PASTE_HISTORY_MAX = 20; // longer pastes are messages, not commands to recall
+const PREFIXES = {
+  cs: { sent: 'C: ', reply: 'S: ', note: '' },
+  swaks: { sent: ' -> ', reply: '<-  ', sentTls: ' ~> ', replyTls: '<~  ', note: '=== ' },
+};
 
 export class Console extends EventTarget {
   constructor(screen, input, prompt) {
@@ -123,8 +127,16 @@ export class Console extends EventTarget {
     this.prompt.textContent = text;
   }
 
-  plainText() {
-    return [...this.screen.querySelectorAll('.line')].map((el) => el.textContent.replace(/\u00a0/g, '')).join('\n');
+  // The screen as text. "cs": C: before sent lines, S: before replies (the RFC 5321
+  // examples' style); "swaks": " -> " sent, "<-  " received, "~>"/"<~" once TLS is on, and
+  // "=== " before the playground's own notes, the way swaks prints a session.
+  plainText(style = 'cs') {
+    const prefix = PREFIXES[style] || PREFIXES.cs;
+    return [...this.screen.querySelectorAll('.line')].map((div) => {
+      const kind = ['sent', 'reply'].find((k) => div.classList.contains(k)) || 'note';
+      const enc = div.classList.contains('enc') && prefix[`${kind}Tls`] ? `${kind}Tls` : kind;
+      return prefix[enc] + div.textContent.replace(/\u00a0/g, '');
+    }).join('\n');
   }
 
   clear() {

@@ -122,6 +122,19 @@ const TEMPLATES = {
   QUIT: () => 'QUIT',
 };
 
+// The user's message with the Date and Message-ID header lines of ``fresh`` put in their place
+// (in the header section only; lines the user removed stay removed).
+function restamp(text, fresh) {
+  const stamp = Object.fromEntries(fresh.split('\n').filter((l) => /^(Date|Message-ID):/i.test(l))
+    .map((l) => [l.split(':')[0].toLowerCase(), l]));
+  const lines = text.split('\n');
+  const end = lines.indexOf('');
+  return lines.map((l, i) => {
+    const name = l.split(':')[0].toLowerCase();
+    return (end < 0 || i < end) && stamp[name] ? stamp[name] : l;
+  }).join('\n');
+}
+
 export const templateFor = (verb, state = {}) => (TEMPLATES[verb] ? TEMPLATES[verb](state) : verb);
 
 // -- the panel --------------------------------------------------------------------------------
@@ -148,6 +161,9 @@ export class Helpers {
     this.mech.addEventListener('change', () => this.encode());
     this.message = el('textarea', { rows: 9, spellcheck: 'false', 'aria-label': 'Message to send after DATA' });
     this.message.value = messageTemplate();
+    // Once the user has edited the message it is theirs: the 354 no longer refills it.
+    this.edited = false;
+    this.message.addEventListener('input', () => { this.edited = true; });
     this.sendButton = el('button', { type: 'button', disabled: true, on: { click: () => this.sendMessage() } }, 'Send message and "."');
     this.chunk = el('textarea', { rows: 6, spellcheck: 'false', 'aria-label': 'BDAT chunk to send' });
     this.chunk.value = 'Subject: Sent in chunks\n\nHello from BDAT.\n';
@@ -212,7 +228,7 @@ export class Helpers {
       this.sendButton.disabled = !frame.state.in_data;
       const s = frame.state;
       this.chunkButton.disabled = s.closed || !(s.capabilities || []).includes('CHUNKING') || !(s.accepted_recipients || []).length;
-      if (frame.type === 'reply' && frame.code === 354) this.refreshMessage();
+      if (frame.type === 'reply' && frame.code === 354 && !this.edited) this.refreshMessage();
     }
     const challenge = frame.explain?.facts?.challenge;
     if (frame.type === 'reply' && frame.code === 334 && challenge) {
@@ -232,7 +248,8 @@ export class Helpers {
 
   refreshMessage() {
     const s = this.state;
-    this.message.value = messageTemplate(s.mail_from || undefined, (s.accepted_recipients || [])[0]);
+    const fresh = messageTemplate(s.mail_from || undefined, (s.accepted_recipients || [])[0]);
+    this.message.value = this.edited ? restamp(this.message.value, fresh) : fresh;
   }
 
   sendMessage() {
