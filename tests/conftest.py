@@ -172,6 +172,23 @@ def _require(var: str) -> bool:
 
 
 @pytest.fixture(scope="session")
+def postfix() -> Iterator[Any]:
+    """Debian's Postfix on loopback with its own configuration (tests/postfix.py).
+
+    Skips when Postfix cannot run here, unless REQUIRE_POSTFIX=1 (CI), which fails instead.
+    """
+    from tests.postfix import Ports, PostfixInstance, missing
+
+    reason = missing()
+    if reason is not None:
+        if _require("REQUIRE_POSTFIX"):
+            pytest.fail(f"REQUIRE_POSTFIX is set but Postfix cannot run: {reason}")
+        pytest.skip(f"no Postfix for the real-MTA tests: {reason}")
+    with PostfixInstance(Ports(free_port(), free_port(), free_port())) as instance:
+        yield instance
+
+
+@pytest.fixture(scope="session")
 def browser():  # type: ignore[no-untyped-def]
     """Debian's chromium driven by Playwright (skips when absent, unless REQUIRE_BROWSER=1)."""
     import shutil
