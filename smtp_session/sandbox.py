@@ -18,6 +18,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from .certs import CertPair, ensure_sandbox_cert
+from .chunking import ChunkingSMTP
 from .mailbox import Mailbox
 from .scenarios import (  # noqa: F401 - re-exported: where tests and pages look for them
     DEMO_PASSWORD,
@@ -61,8 +62,9 @@ class SandboxHandler:
         responses: list[str],
     ) -> list[str]:
         session.host_name = hostname
-        # We do implement RFC 2034 enhanced codes on our replies; say so, like real servers.
-        return responses[:-1] + ["250-ENHANCEDSTATUSCODES", responses[-1]]
+        # We do implement RFC 2034 enhanced codes on our replies and RFC 3030 BDAT
+        # (smtp_session/chunking.py); say so, like real servers.
+        return responses[:-1] + ["250-ENHANCEDSTATUSCODES", "250-CHUNKING", responses[-1]]
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -96,7 +98,7 @@ class SandboxHandler:
             mail_from=envelope.mail_from or "",
             rcpt_tos=envelope.rcpt_tos,
             peer=str(session.peer[0]) if session.peer else "",
-            tls=session.ssl is not None,
+            tls=session.ssl is not None or getattr(server, "implicit_tls", False),
             auth_user=_login_of(auth),
         )
         return f"250 2.0.0 Ok: queued as {msg.id}"
@@ -107,15 +109,20 @@ def _login_of(auth: Any) -> str | None:
     return login.decode("utf-8", "replace") if isinstance(login, bytes) else login
 
 
-class SandboxSMTP(SMTP):
-    """aiosmtpd with the prompts the classic tutorials show, and CRAM-MD5."""
+class SandboxSMTP(ChunkingSMTP):
+    """aiosmtpd with the prompts the classic tutorials show, CRAM-MD5 and BDAT."""
 
     # draft-murchison-sasl-login: most servers prompt "Username:" and "Password:".
     AuthLoginUsernameChallenge = "Username:"
     AuthLoginPasswordChallenge = "Password:"
 
-    def __init__(self, handler: Any, *, users: dict[str, str], **kwargs: Any) -> None:
+    def __init__(
+        self, handler: Any, *, users: dict[str, str], implicit_tls: bool = False, **kwargs: Any
+    ) -> None:
         self.users = users
+        # aiosmtpd sets session.ssl only after STARTTLS; on the implicit-TLS listener
+        # (RFC 8314) every byte was under TLS, which the inbox must say.
+        self.implicit_tls = implicit_tls
         super().__init__(handler, authenticator=self._check_password, **kwargs)
 
     def _check_password(
@@ -178,7 +185,12 @@ class SandboxServer:
         if cfg.tls_port is not None:
             # aiosmtpd counts only STARTTLS as TLS; this listener is TLS from the first byte
             # (RFC 8314), so AUTH must not wait for a STARTTLS that can never come.
-            implicit_kwargs = {**smtp_kwargs, "tls_context": None, "auth_require_tls": False}
+            implicit_kwargs = {
+                **smtp_kwargs,
+                "tls_context": None,
+                "auth_require_tls": False,
+                "implicit_tls": True,
+            }
             implicit = _SandboxController(
                 self.handler,
                 implicit_kwargs,

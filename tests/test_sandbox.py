@@ -90,3 +90,23 @@ def test_a_sandbox_that_cannot_bind_leaves_nothing_open(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", ResourceWarning)
         gc.collect()
+
+
+def _deliver(smtp: smtplib.SMTP, subject: str) -> None:
+    smtp.sendmail("alice@example.com", ["bob@example.com"], f"Subject: {subject}\r\n\r\nx\r\n")
+
+
+def test_inbox_marks_messages_received_under_tls(sandbox):
+    context = sandbox.cert.pinned_client_context()
+    with smtplib.SMTP("127.0.0.1", sandbox.config.port, timeout=10) as smtp:
+        _deliver(smtp, "plain")
+    with smtplib.SMTP("127.0.0.1", sandbox.config.port, timeout=10) as smtp:
+        smtp.starttls(context=context)
+        _deliver(smtp, "starttls")
+    # RFC 8314: the implicit-TLS port is TLS from the first byte, with no STARTTLS at all.
+    with smtplib.SMTP_SSL(
+        "127.0.0.1", sandbox.config.tls_port, timeout=10, context=context
+    ) as smtp:
+        _deliver(smtp, "implicit")
+    flags = {m.subject: m.tls for m in sandbox.mailbox.messages()}
+    assert flags == {"plain": False, "starttls": True, "implicit": True}
