@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import smtplib
 import socket
+import ssl
 import warnings
 from pathlib import Path
 
@@ -110,3 +111,21 @@ def test_inbox_marks_messages_received_under_tls(sandbox):
         _deliver(smtp, "implicit")
     flags = {m.subject: m.tls for m in sandbox.mailbox.messages()}
     assert flags == {"plain": False, "starttls": True, "implicit": True}
+
+
+def test_sandbox_page_links_the_certificate_that_verifies_the_sandbox(client, sandbox, tmp_path):
+    page = client.get("/sandbox").get_data(as_text=True)
+    assert 'href="/sandbox/ca.pem"' in page
+    pem = client.get("/sandbox/ca.pem")
+    assert pem.status_code == 200 and pem.mimetype == "application/x-pem-file"
+    assert "attachment" in pem.headers["Content-Disposition"]
+    assert sandbox.cert.fingerprint in page
+    cafile = tmp_path / "ca.pem"
+    cafile.write_bytes(pem.data)
+    # What a reader does with it: verify the sandbox, host name checked, with nothing pinned.
+    context = ssl.create_default_context(cafile=str(cafile))
+    with smtplib.SMTP("127.0.0.1", sandbox.config.port, timeout=10) as smtp:
+        smtp.starttls(context=context)
+        assert smtp.sock.version() is not None
+    with smtplib.SMTP_SSL("127.0.0.1", sandbox.config.tls_port, timeout=10, context=context):
+        pass

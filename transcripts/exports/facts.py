@@ -22,6 +22,8 @@ class Message:
 
     sender: str
     recipients: list[str] = field(default_factory=list)
+    mail_params: list[str] = field(default_factory=list)  # RFC 5321 §4.1.1.2 Mail-parameters
+    rcpt_params: list[list[str]] = field(default_factory=list)  # one list per recipient
     lines: list[str] | None = None  # None: DATA never started
     ended: bool = False  # the lone "." was sent
 
@@ -39,6 +41,7 @@ class Facts:
 
     host: str
     port: int
+    address: str | None = None  # the address connected to, when the transcript says
     tls_on_connect: bool = False
     starttls: bool = False
     greeting_verb: str = "EHLO"
@@ -54,6 +57,12 @@ def _path(argument: str) -> str:
     if not m:
         return argument.strip()
     return m.group(1) if m.group(1) is not None else m.group(2)
+
+
+def _params(argument: str) -> list[str]:
+    """The esmtp-keyword[=value] words after the path (SIZE=1000, BODY=8BITMIME...)."""
+    m = _PATH.match(argument)
+    return argument[m.end() :].split() if m else []
 
 
 def _target(target: str) -> tuple[str, int]:
@@ -105,6 +114,8 @@ class _Reader:
             self.facts.host = str(data["host"])
         if isinstance(data.get("port"), int):
             self.facts.port = int(str(data["port"]))
+        if isinstance(data.get("address"), str):
+            self.facts.address = str(data["address"])
         self.facts.tls_on_connect = self.facts.tls_on_connect or bool(data.get("tls"))
 
     def _tls(self, data: dict[str, object]) -> None:
@@ -147,12 +158,13 @@ class _Reader:
         self.facts.auth_user = user_in_marker(line)
 
     def _mail(self, line: str, arg: str) -> None:
-        self.current = Message(sender=_path(arg))
+        self.current = Message(sender=_path(arg), mail_params=_params(arg))
         self.facts.messages.append(self.current)
 
     def _rcpt(self, line: str, arg: str) -> None:
         if self.current is not None:
             self.current.recipients.append(_path(arg))
+            self.current.rcpt_params.append(_params(arg))
 
     def _data(self, line: str, arg: str) -> None:
         self.data_pending = True
