@@ -1,29 +1,59 @@
-# Two commands: `make run` and `make test`. Both create .venv and install what is pinned.
+# `make run` installs what the app needs (requirements.lock); `make test` and `make lint` add
+# the test and lint tools (requirements-dev.lock). Both locks pin every transitive dependency
+# with its hashes and are installed with --require-hashes; requirements.txt and
+# requirements-dev.txt are the human-edited top level, re-resolved into the locks by `make lock`.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# OFFLINE=1 installs from $(WHEELHOUSE) (see `make wheelhouse`) with the package index off.
+WHEELHOUSE ?= wheelhouse
+PIP := $(PY) -m pip install --quiet --require-hashes \
+	$(if $(OFFLINE),--no-index --find-links $(WHEELHOUSE))
+RUN_STAMP := $(VENV)/.installed-runtime
+DEV_STAMP := $(VENV)/.installed-dev
+# uv resolves for every platform and Python >= 3.11, and keeps the versions already locked
+# unless UPGRADE=1 (`make lock UPGRADE=1` moves every dependency to its newest release).
+LOCK := $(VENV)/bin/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
+	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint lock wheelhouse bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	touch $(STAMP)
 
-run: $(STAMP)
+$(RUN_STAMP): requirements.lock | $(VENV)/bin/python
+	$(PIP) -r requirements.lock
+	touch $(RUN_STAMP)
+
+$(DEV_STAMP): requirements-dev.lock | $(VENV)/bin/python
+	$(PIP) -r requirements-dev.lock
+	touch $(DEV_STAMP)
+
+run: $(RUN_STAMP)
 	$(PY) app.py
 
-test: $(STAMP)
+test: $(DEV_STAMP)
 	$(PY) -m pytest
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-bench: $(STAMP)
+# Re-resolve the locks after editing requirements.txt or requirements-dev.txt (needs the index).
+# The dev lock is constrained by the runtime lock, so the app runs the versions it is tested with.
+lock: $(DEV_STAMP)
+	$(LOCK) requirements.txt -o requirements.lock
+	$(LOCK) requirements-dev.txt -c requirements.lock -o requirements-dev.lock
+
+# Every wheel the app needs, checked against the lock's hashes, for a room with no network:
+# `make run OFFLINE=1` there (README, "A room with no network"). The wheels are for this
+# machine's OS, CPU and Python; WHEEL_TARGET="--platform ... --python-version ..." picks others.
+wheelhouse: | $(VENV)/bin/python
+	$(PY) -m pip download --quiet --require-hashes --only-binary=:all: $(WHEEL_TARGET) \
+		-r requirements.lock -d $(WHEELHOUSE)
+
+bench: $(DEV_STAMP)
 	$(PY) -m pip install --quiet -r bench/requirements.txt
 	$(PY) bench/run.py
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.serving import make_server
 
 from web import api, pages, transcripts_api, transcripts_views, ws
 from web.access import init_access
@@ -86,23 +87,56 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     add_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging()
     app = create_app(from_arguments(args))
     host, port = app.config["HOST"], app.config["PORT"]
     check_bind(host, app.config["AUTH"])
-    log.info(
-        "SMTP Playground on http://%s:%s/ (sandbox SMTP on %s)",
-        host,
-        port,
-        app.config["SANDBOX_PORT"],
-    )
+    # werkzeug's server without Flask's banner and run_simple's start-up lines: the one ready
+    # line below says what is open (its request log stays on).
+    server = make_server(host, port, app, threaded=True)
+    log.info("%s", ready_line(app, server.server_port))
     # SIGTERM (systemd, docker stop, Ctrl-C's sibling) ends like Ctrl-C: atexit commits the
     # queued transcript entries, removes the journal and stops the sandbox.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     tune_gc()
-    app.run(host=host, port=port, threaded=True)
+    server.serve_forever()  # returns on Ctrl-C
+
+
+def configure_logging() -> None:
+    """INFO from the app; libraries only when something is wrong.
+
+    Alembic says INFO for each plugin and migration step; aiosmtpd logs every connection
+    (its own start-up self-test too) and every command at INFO and a mistyped command at
+    WARNING, all of which the transcript records. Their errors still show, and the sandbox
+    logs a client's failed TLS handshake itself, as one line.
+    """
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("mail.log").setLevel(logging.ERROR)
+
+
+def ready_line(app: Flask, port: int) -> str:
+    """What this process opened, on one line: the app's URL and the sandbox's ports."""
+    cfg = app.config
+    url = f"http://{_url_host(cfg['HOST'])}:{port}/"
+    sandbox = app.extensions["playground"].sandbox
+    if sandbox is None:
+        where = f"{cfg['SANDBOX_HOST']}:{cfg['SANDBOX_PORT']}"
+        why = "did not start (see above)" if cfg["START_SANDBOX"] else "runs apart"
+        return f"SMTP Playground ready: {url} | sandbox {why}, expected on {where}"
+    scfg = sandbox.config
+    parts = [f"SMTP Playground ready: {url}", f"sandbox SMTP {scfg.host}:{scfg.port} (STARTTLS)"]
+    if scfg.tls_port is not None:
+        parts.append(f"implicit TLS {scfg.host}:{scfg.tls_port}")
+    parts.append(f"inbox {url}sandbox")
+    return " | ".join(parts)
+
+
+def _url_host(host: str) -> str:
+    """``host`` as it goes in a URL (an IPv6 address in brackets)."""
+    return f"[{host}]" if ":" in host else host
 
 
 def tune_gc() -> None:

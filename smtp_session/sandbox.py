@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 
 from .certs import CertPair, ensure_sandbox_cert
 from .chunking import ChunkingSMTP
@@ -125,6 +125,18 @@ class SandboxSMTP(ChunkingSMTP):
         self.implicit_tls = implicit_tls
         super().__init__(handler, authenticator=self._check_password, **kwargs)
 
+    async def handle_exception(self, error: Exception) -> str:
+        """A client whose TLS handshake fails after STARTTLS is one line, not a traceback.
+
+        It is the client's doing (it distrusts the sandbox's certificate, or speaks plain
+        text after the 220): aiosmtpd closes the connection either way.
+        """
+        if not isinstance(error, TLSSetupException):
+            return await super().handle_exception(error)
+        peer = self.session.peer if self.session is not None else "?"
+        log.warning("TLS handshake with %s failed: %s", _peer(peer), error.__cause__)
+        return "454 4.7.0 TLS not available due to temporary reason"  # RFC 3207 §4; unsent
+
     def _check_password(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
     ) -> AuthResult:
@@ -148,6 +160,13 @@ class SandboxSMTP(ChunkingSMTP):
         if user is None:
             return AuthResult(success=False)
         return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
+
+
+def _peer(peer: Any) -> str:
+    """``host:port`` for the (host, port) tuple aiosmtpd keeps."""
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}"
+    return str(peer)
 
 
 class _SandboxController(Controller):

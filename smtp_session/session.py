@@ -18,13 +18,23 @@ import time
 from collections.abc import Iterable
 
 from . import tlsinfo
-from .dialogue import DATA, Dialogue, Outgoing
+from .dialogue import Dialogue, Outgoing
 from .errors import ConnectError, LineError, PlaygroundError, ProtocolError, SessionClosed
+from .events import (
+    Closed,
+    Connected,
+    Discarded,
+    EventSink,
+    MessageSent,
+    ReplyReceived,
+    Sent,
+    SessionEvent,
+    TlsMode,
+    TlsUp,
+)
 from .reply import Reply, ReplyParser
 from .wire import (
     RECV_SIZE,
-    Event,
-    EventSink,
     Limits,
     check_line,
     check_lines,
@@ -36,7 +46,7 @@ from .wire import (
     try_recv,
 )
 
-__all__ = ["Event", "EventSink", "Limits", "SmtpSession", "check_line"]
+__all__ = ["EventSink", "Limits", "SessionEvent", "SmtpSession", "TlsMode", "check_line"]
 
 # How long a trailing CR waits for its LF before it counts as a bare CR line end (which
 # RFC 5321 §2.3.8 forbids): a CRLF split across two TCP segments arrives well within this.
@@ -78,26 +88,30 @@ class SmtpSession:
         host: str,
         port: int,
         addresses: Iterable[str] | None = None,
-        implicit_tls: bool = False,
+        tls_mode: TlsMode | None = None,
         tls_context: ssl.SSLContext | None = None,
         pinned_fingerprint: str | None = None,
     ) -> None:
         """Open the connection (trying each address in turn) and start reading replies.
 
-        With ``pinned_fingerprint`` (SHA-256, colon hex) TLS fails unless the server shows
-        exactly that certificate: that is how the sandbox is trusted.
+        ``tls_mode=TlsMode.IMPLICIT`` speaks TLS from the first byte (RFC 8314 §3); None
+        connects in the clear (STARTTLS may upgrade later). With ``pinned_fingerprint``
+        (SHA-256, colon hex) TLS fails unless the server shows exactly that certificate: that
+        is how the sandbox is trusted.
         """
+        if tls_mode not in (None, TlsMode.IMPLICIT):
+            raise ValueError("connect() starts plain or with implicit TLS; STARTTLS comes later")
         self.server_hostname = host
         self.tls_context = tls_context
         self.pinned_fingerprint = pinned_fingerprint
         sock, address = self._open(host, port, list(addresses) if addresses else None)
         self._started = self._last_activity = self._owed_since = time.monotonic()
-        self._emit(Event("connected", {"host": host, "port": port, "address": address}))
+        self._emit(Connected(host=host, port=port, address=address))
         self._sock = sock
         self.dialogue.expect_greeting()
-        if implicit_tls:
+        if tls_mode is TlsMode.IMPLICIT:
             try:
-                self._handshake("implicit")
+                self._handshake(TlsMode.IMPLICIT)
             except PlaygroundError as exc:
                 self._shutdown(exc.message, exc.code)
                 raise
@@ -140,7 +154,7 @@ class SmtpSession:
                 self._tls_step = "asked"
             # Emitted before the bytes leave: the reply can only follow the line, so the
             # console and the transcript always show a line before the reply it caused.
-            self._emit(Event("sent", {"text": text, "kind": out.kind, "verb": out.verb}))
+            self._emit(Sent(text=text, kind=out.kind, verb=out.verb))
             try:
                 sock.sendall(text.encode("utf-8") + b"\r\n")
             except OSError as exc:
@@ -195,8 +209,7 @@ class SmtpSession:
             out = self.dialogue.classify_message(lines)
             if out.expects_reply and len(self.dialogue.pending) == 1:
                 self._owed_since = time.monotonic()
-            data = {"text": lines[0], "lines": lines, "kind": DATA, "verb": None}
-            self._emit(Event("sent", data))
+            self._emit(MessageSent(lines=lines))
             try:
                 sock.sendall(("\r\n".join(lines) + "\r\n").encode("utf-8"))
             except OSError as exc:
@@ -295,7 +308,7 @@ class SmtpSession:
             if upgrade:
                 self._tls_settled.clear()  # before the event: whoever reacts to it waits
         line = owed.line if owed else None  # the transaction state needs the command itself
-        self._emit(Event("reply", {"reply": reply, "after": after, "line": line}))
+        self._emit(ReplyReceived(reply=reply, after=after, line=line))
         if reply.truncated and self._flooding(reply):
             raise ProtocolError(
                 f"The server sent a reply of more than {self._parser.max_reply_lines} lines or "
@@ -343,10 +356,10 @@ class SmtpSession:
         self._parser = ReplyParser()
         injected = after_220 + tlsinfo.drain(self._sock)
         if injected:
-            self._emit(Event("discarded", tlsinfo.discarded_event_data(injected)))
-        self._handshake("starttls")
+            self._emit(Discarded(**tlsinfo.discarded_event_data(injected)))
+        self._handshake(TlsMode.STARTTLS)
 
-    def _handshake(self, mode: str) -> None:
+    def _handshake(self, mode: TlsMode) -> None:
         context = self.tls_context or tlsinfo.client_context()
         try:
             with self._wlock:
@@ -357,7 +370,7 @@ class SmtpSession:
                 except (ssl.SSLError, ssl.CertificateError, OSError, ValueError) as exc:
                     raise tlsinfo.handshake_error(exc, self.server_hostname) from exc
                 self.tls_active = True
-                if mode == "starttls":
+                if mode is TlsMode.STARTTLS:
                     # Before anyone may send again: a line sent right after the handshake
                     # must not lose the reply it is owed.
                     self.dialogue.reset_for_tls()
@@ -365,7 +378,7 @@ class SmtpSession:
             self._tls_step = None
             self._tls_settled.set()
         facts = tlsinfo.describe(tls, context, self.pinned_fingerprint)
-        self._emit(Event("tls", {"mode": mode, **facts}))
+        self._emit(TlsUp(tls_mode=mode, **facts))
 
     def _wrap(self, context: ssl.SSLContext) -> ssl.SSLSocket:
         raw = self._sock
@@ -413,7 +426,7 @@ class SmtpSession:
             # still reads from (or answers TLS alerts on) it.
             if not self._reader_running():
                 self._close_socket()
-        self._emit(Event("closed", {"reason": reason, "code": code}))
+        self._emit(Closed(reason=reason, code=code))
 
     def _reader_running(self) -> bool:
         reader = self._reader
@@ -424,12 +437,12 @@ class SmtpSession:
             if self._sock is not None:
                 self._sock.close()
 
-    def _emit(self, event: Event) -> None:
+    def _emit(self, event: SessionEvent) -> None:
         # The listener's failure is its own: it must not leave a socket open or a thread dead.
         try:
             self.on_event(event)
         except Exception:
-            log.exception("on_event failed for a %s event", event.type)
+            log.exception("on_event failed for a %s event", type(event).__name__)
 
     @property
     def closed(self) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 
 from .dialogue import verb_of
 from .errors import PlaygroundError
+from .events import TlsMode
 from .reply import Reply
 
 # The "Where you are" panel, in the order a session normally goes.
@@ -117,6 +118,7 @@ class Transaction:
         self.refused = False
         self.awaiting_tls = False
         self.tls = False
+        self.tls_mode: TlsMode | None = None
         self.messages_sent = 0
         self.messages: list[dict[str, Any]] = []
         self.last_reply: Reply | None = None
@@ -152,19 +154,21 @@ class Transaction:
 
     # -- events that are not replies ----------------------------------------------------------
 
-    def observe_connect(self, *, tls: bool = False) -> None:
-        """A new connection: everything starts again (``tls`` for implicit TLS, RFC 8314)."""
+    def observe_connect(self) -> None:
+        """A new connection: everything starts again, in the clear until a TLS handshake."""
         self._set_initial_state()
         self.connected = True
-        self.tls = tls
         self._reached.add("connect")
 
-    def observe_tls(self) -> None:
-        """The STARTTLS handshake finished: EHLO must be sent again (RFC 3207 §4.2)."""
+    def observe_tls(self, mode: TlsMode) -> None:
+        """A TLS handshake finished: implicit TLS (RFC 8314 §3) before anything was said, or
+        STARTTLS, after which EHLO must be sent again (RFC 3207 §4.2)."""
         self.awaiting_tls = False
         self.tls = True
-        self._set_hello_lost_state()
-        self._reached.add("starttls")
+        self.tls_mode = mode
+        if mode is TlsMode.STARTTLS:
+            self._set_hello_lost_state()
+            self._reached.add("starttls")
 
     def observe_closed(self) -> None:
         """The connection is gone, whoever closed it."""
@@ -345,7 +349,9 @@ class Transaction:
         upcoming = self._next_steps()
         out = []
         for index, (step_id, name) in enumerate(STEPS):
-            if step_id == current:
+            if step_id == "starttls" and self.tls_mode is TlsMode.IMPLICIT:
+                status = "skipped"  # TLS from the first byte: there is nothing to upgrade
+            elif step_id == current:
                 status = "current"
             elif step_id in upcoming:
                 status = "next"
@@ -373,6 +379,7 @@ class Transaction:
             "capabilities": sorted(self.capabilities),
             "capability_params": {k: list(v) for k, v in self.capability_params.items()},
             "tls": self.tls,
+            "tls_mode": None if self.tls_mode is None else self.tls_mode.value,
             "authenticated": self.authenticated,
             "in_data": self.in_data,
             "mail_from": self.mail_from,

@@ -1,12 +1,10 @@
-"""The session's vocabulary and its socket helpers: events, limits, line checks, errors in words."""
+"""The session's socket helpers: limits, line checks, errors in words (events: events.py)."""
 
 from __future__ import annotations
 
 import socket
 import ssl
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from .errors import ConnectError, LineError
 from .reply import Reply
@@ -15,14 +13,6 @@ from .reply import Reply
 # and NUL has no place in SMTP text either.
 _FORBIDDEN = {"\r": "CR", "\n": "LF", "\x00": "NUL"}
 RECV_SIZE = 65536
-
-
-@dataclass(frozen=True)
-class Event:
-    """Something that happened on the session: a reply, a TLS upgrade, the close..."""
-
-    type: str
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -35,9 +25,6 @@ class Limits:
     max_duration: float | None = None
     tls_timeout: float = 10.0
     send_timeout: float = 30.0  # a server that reads nothing for this long is gone
-
-
-EventSink = Callable[[Event], None]
 
 
 def check_line(text: str) -> None:

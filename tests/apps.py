@@ -30,19 +30,23 @@ class AppProcess:
         data_dir: Path,
         env: dict[str, str] | None = None,
         sandbox: tuple[int, int] | None = None,
+        python: str = sys.executable,
     ) -> None:
         self.data_dir = data_dir
+        self.python = python
         self.env = dict(env or {})
         self.sandbox = sandbox
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.sandbox_ports: tuple[int, int] | None = None
+        self.log = ""  # what it wrote to stderr, read when it is stopped
 
     def start(self, *extra: str) -> AppProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        args = [sys.executable, "app.py", "--port", str(self.port), *extra]
-        plain, tls = self.sandbox or (free_port(), free_port())
+        args = [self.python, "app.py", "--port", str(self.port), *extra]
+        plain, tls = self.sandbox_ports = self.sandbox or (free_port(), free_port())
         args += ["--sandbox-port", str(plain), "--sandbox-tls-port", str(tls)]
         args += ["--data-dir", str(self.data_dir)]
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
@@ -82,4 +86,5 @@ class AppProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
         if self.proc is not None and self.proc.stderr is not None:
+            self.log = self.proc.stderr.read().decode("utf-8", "replace")
             self.proc.stderr.close()

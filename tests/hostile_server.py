@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from smtp_session.certs import make_self_signed
-from smtp_session.session import Event
+from smtp_session.events import ReplyReceived, SessionEvent
 
 POLL = 0.05  # how often blocked server threads look at the stop flag
 
@@ -306,30 +306,34 @@ class HostileServer:
             action(conn)
 
 
+E = TypeVar("E", bound=SessionEvent)
+
+
 class EventLog:
     """Collects a session's events (any thread) and lets a test wait for one."""
 
     def __init__(self) -> None:
-        self.events: list[Event] = []
+        self.events: list[SessionEvent] = []
         self._cond = threading.Condition()
 
-    def __call__(self, event: Event) -> None:
+    def __call__(self, event: SessionEvent) -> None:
         with self._cond:
             self.events.append(event)
             self._cond.notify_all()
 
-    def of(self, kind: str) -> list[Event]:
-        """Every event of this type so far."""
+    def of(self, kind: type[E]) -> list[E]:
+        """Every event of this class so far."""
         with self._cond:
-            return [e for e in self.events if e.type == kind]
+            return [e for e in self.events if isinstance(e, kind)]
 
-    def wait_for(self, kind: str, count: int = 1, timeout: float = 5.0) -> Event:
-        """The ``count``-th event of this type, waiting up to ``timeout`` seconds."""
+    def wait_for(self, kind: type[E], count: int = 1, timeout: float = 5.0) -> E:
+        """The ``count``-th event of this class, waiting up to ``timeout`` seconds."""
         with self._cond:
             found = self._cond.wait_for(lambda: len(self.of(kind)) >= count, timeout)
-            assert found, f"no {kind} event #{count} in {timeout}s: {self.events[-5:]}"
+            name = kind.__name__
+            assert found, f"no {name} event #{count} in {timeout}s: {self.events[-5:]}"
             return self.of(kind)[count - 1]
 
     def replies(self) -> list[dict[str, Any]]:
         """The replies so far, as the dicts the web layer sends."""
-        return [{**e.data["reply"].to_dict(), "after": e.data["after"]} for e in self.of("reply")]
+        return [{**e.reply.to_dict(), "after": e.after} for e in self.of(ReplyReceived)]

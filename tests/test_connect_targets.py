@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from smtp_session.events import TlsMode
 from tests.conftest import LiveServer, WsDriver, build_app
 from tests.dns_server import DnsServer
 from web.services import parse_targets
@@ -124,9 +125,9 @@ def test_mx_pointing_inward_is_refused_by_default(data_dir, sandbox, dns):
 
 def test_named_targets_from_configuration():
     targets = parse_targets("class=smtp.class.example:587, class-tls=smtp.class.example:465:tls")
-    assert [(t.name, t.host, t.port, t.tls) for t in targets] == [
-        ("class", "smtp.class.example", 587, False),
-        ("class-tls", "smtp.class.example", 465, True),
+    assert [(t.name, t.host, t.port, t.tls_mode) for t in targets] == [
+        ("class", "smtp.class.example", 587, None),
+        ("class-tls", "smtp.class.example", 465, TlsMode.IMPLICIT),
     ]
     with pytest.raises(ValueError, match="name=host:port"):
         parse_targets("broken=smtp.example")

@@ -91,7 +91,7 @@ class Recorder:
         self.parser = ReplyParser()
         self.last: Reply | None = None
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        data = {"host": "127.0.0.1", "port": port, "address": "127.0.0.1", "tls": False}
+        data = {"host": "127.0.0.1", "port": port, "address": "127.0.0.1"}
         self._add({"kind": "event", "event": "connect", "data": data})
         self.reply("greeting")
 
@@ -371,14 +371,16 @@ TLS_CASES = {
             {"kind": "reply", "code": 220, "lines": ["220 go ahead"], "after": "STARTTLS"},
             {"kind": "event", "event": "tls", "data": {"version": "TLSv1.3"}},
         ],
-        False,
         "--tls",
         ["set_debuglevel", "ehlo", "starttls", "ehlo", "quit"],
     ),
-    "tls-on-connect": ([], True, "--tls-on-connect", ["set_debuglevel", "ehlo", "quit"]),
     "implicit-tls-event": (
+        [{"kind": "event", "event": "tls", "data": {"tls_mode": "implicit", "version": "TLSv1.3"}}],
+        "--tls-on-connect",
+        ["set_debuglevel", "ehlo", "quit"],
+    ),
+    "recorded-before-tls-mode": (
         [{"kind": "event", "event": "tls", "data": {"mode": "implicit", "version": "TLSv1.3"}}],
-        False,
         "--tls-on-connect",
         ["set_debuglevel", "ehlo", "quit"],
     ),
@@ -387,12 +389,8 @@ TLS_CASES = {
 
 @pytest.mark.parametrize("case", list(TLS_CASES), ids=list(TLS_CASES))
 def test_tls_modes_reach_swaks_and_python(recorded: Transcript, case: str) -> None:
-    middle, on_connect, flag, calls = TLS_CASES[case]
-    connect = {
-        "kind": "event",
-        "event": "connect",
-        "data": {"host": "mx.example", "port": 465, "tls": on_connect},
-    }
+    middle, flag, calls = TLS_CASES[case]
+    connect = {"kind": "event", "event": "connect", "data": {"host": "mx.example", "port": 465}}
     head = [connect, {"kind": "sent", "text": "EHLO me.example", "line_kind": "command"}]
     entries = [{"seq": i, "t": i, **e} for i, e in enumerate(head + middle)]
     transcript = Transcript(**{**vars(recorded), "entries": entries, "notes": []})

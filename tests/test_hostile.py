@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from smtp_session.errors import PlaygroundError
+from smtp_session.events import Closed, ReplyReceived
 from smtp_session.session import Limits, SmtpSession
 from tests.conftest import WsDriver
 from tests.hostile_server import (
@@ -211,15 +212,15 @@ def drive_direct(case: Case, port: int) -> Outcome:
     smtp.connect("127.0.0.1", port)
     errors: list[str] = []
     if case.lines:
-        log.wait_for("reply")
+        log.wait_for(ReplyReceived)
         try:
             smtp.send_lines(case.lines)
         except PlaygroundError as exc:  # the server may be gone before the last line
             errors.append(exc.code)
     if case.closed is None:
-        log.wait_for("reply", case.replies)
+        log.wait_for(ReplyReceived, case.replies)
         smtp.close("closed by the test")
-    closed = log.wait_for("closed", timeout=8).data
+    closed = log.wait_for(Closed, timeout=8).fields()
     assert smtp._reader is not None
     smtp._reader.join(2)
     assert not smtp._reader.is_alive()

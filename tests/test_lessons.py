@@ -13,6 +13,7 @@ import pytest
 
 from smtp_session import sandbox as sandbox_module
 from smtp_session.checker import check_command
+from smtp_session.events import TlsMode
 from smtp_session.lessons import (
     LESSONS_DIR,
     Lesson,
@@ -81,10 +82,11 @@ class Learner:
         self.close()
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=3)
         self.parser = ReplyParser()
-        self.tx.observe_connect(tls=implicit_tls)
+        self.tx.observe_connect()
         self._event("connected", {"host": "127.0.0.1", "port": port})
         if implicit_tls:
-            self._upgrade("implicit")
+            self._upgrade(TlsMode.IMPLICIT)
+            self.tx.observe_tls(TlsMode.IMPLICIT)
         self._observe(None, "greeting", self._read())
 
     def send(self, line: str) -> None:
@@ -96,17 +98,17 @@ class Learner:
         reply = self._read()
         self._observe(line, kind or "command", reply)
         if self.tx.awaiting_tls:
-            self._upgrade("starttls")
-            self.tx.observe_tls()
+            self._upgrade(TlsMode.STARTTLS)
+            self.tx.observe_tls(TlsMode.STARTTLS)
 
     def event(self, name: str, data: dict[str, Any]) -> None:
         self._event(name, data)
 
-    def _upgrade(self, mode: str) -> None:
+    def _upgrade(self, mode: TlsMode) -> None:
         context: ssl.SSLContext = self.server.cert.pinned_client_context()
         assert self.sock is not None
         self.sock = context.wrap_socket(self.sock, server_hostname=SANDBOX_HOSTNAME)
-        self._event("tls", {"mode": mode})
+        self._event("tls", {"tls_mode": mode.value})
 
     def _read(self) -> Reply:
         assert self.sock is not None
@@ -287,7 +289,7 @@ def test_auth_lesson_with_built_replies() -> None:
     passed = []
     for kind, command, text in moves:
         if kind == "tls":
-            tx.observe_tls()
+            tx.observe_tls(TlsMode.STARTTLS)
             continue
         passed += _feed(progress, tx, kind, command, text)
     assert passed == [s.id for s in lesson.steps] and progress.finished
@@ -296,9 +298,9 @@ def test_auth_lesson_with_built_replies() -> None:
 def test_events_pass_only_their_step() -> None:
     progress = LessonProgress(LESSONS["starttls-and-implicit-tls"])
     progress.passed = [s.id for s in progress.lesson.steps[:3]]
-    assert progress.observe_event("tls", {"mode": "implicit"}) == []
-    assert progress.observe_event("connected", {"mode": "starttls"}) == []
-    assert progress.observe_event("tls", {"mode": "starttls", "version": "TLSv1.3"}) == [
+    assert progress.observe_event("tls", {"tls_mode": "implicit"}) == []
+    assert progress.observe_event("connected", {"tls_mode": "starttls"}) == []
+    assert progress.observe_event("tls", {"tls_mode": "starttls", "version": "TLSv1.3"}) == [
         "handshake"
     ]
 
@@ -374,12 +376,12 @@ def test_any_of_and_event_data_conditions(tmp_path: Path) -> None:
     data["steps"] = [
         {
             **data["steps"][0],
-            "done_when": {"any_of": [{"reply": 220}, {"event": "tls", "mode": "implicit"}]},
+            "done_when": {"any_of": [{"reply": 220}, {"event": "tls", "tls_mode": "implicit"}]},
         }
     ]
     (tmp_path / "01-any.json").write_text(json.dumps(data))
     (lesson,) = load_lessons(tmp_path)
-    assert LessonProgress(lesson).observe_event("tls", {"mode": "implicit"}) == ["connect"]
+    assert LessonProgress(lesson).observe_event("tls", {"tls_mode": "implicit"}) == ["connect"]
     tx = Transaction()
     assert LessonProgress(lesson).observe(None, "greeting", parse_reply("220 x"), tx) == ["connect"]
 

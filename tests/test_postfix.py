@@ -176,7 +176,7 @@ def test_starttls_then_auth_then_mail(pws, postfix):
     pws.ehlo()
     assert pws.command("STARTTLS")["code"] == 220
     tls = pws.wait_for("tls")
-    assert tls["mode"] == "starttls" and tls["version"].startswith("TLSv1.")
+    assert tls["tls_mode"] == "starttls" and tls["version"].startswith("TLSv1.")
     assert tls["verified"] is False  # the fixture's self-signed certificate
     again = pws.ehlo()
     assert again["state"]["tls"] and "STARTTLS" not in again["state"]["capabilities"]
@@ -198,9 +198,10 @@ def test_implicit_tls_port(pws, postfix):
     greeting = pws.connect("postfix-tls", accept_unverified=True)
     assert greeting["code"] == 220
     tls = next(f for f in pws.frames if f["type"] == "tls")
-    assert tls["mode"] == "implicit"
+    assert tls["tls_mode"] == "implicit"
     assert tls["seq"] < greeting["seq"]  # TLS from the first byte: before the greeting
     ehlo = pws.ehlo()
+    assert ehlo["state"]["tls"] and ehlo["state"]["tls_mode"] == "implicit"
     assert "STARTTLS" not in ehlo["state"]["capabilities"]
     subject = token()
     done = pws.send_message("alice@client.example", [BOB], body(subject))

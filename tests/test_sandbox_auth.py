@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from smtp_session.cram import cram_response
+from smtp_session.events import ReplyReceived, TlsUp
 from smtp_session.reply import Reply
 from smtp_session.sandbox import DEMO_PASSWORD, DEMO_USER, SandboxServer
 from smtp_session.session import Limits, SmtpSession
@@ -31,19 +32,19 @@ class AuthDriver:
             pinned_fingerprint=sandbox.cert.fingerprint,
         )
         self.count = 1
-        self.events.wait_for("reply")
+        self.events.wait_for(ReplyReceived)
 
     def command(self, line: str) -> Reply:
         """Send one line and return the reply that answers it."""
         self.smtp.send_line(line)
         self.count += 1
-        reply: Reply = self.events.wait_for("reply", self.count).data["reply"]
+        reply: Reply = self.events.wait_for(ReplyReceived, self.count).reply
         return reply
 
     def secure(self) -> None:
         assert self.command("EHLO client.example").code == 250
         assert self.command("STARTTLS").code == 220
-        self.events.wait_for("tls")
+        self.events.wait_for(TlsUp)
         ehlo = self.command("EHLO client.example")
         assert any("AUTH" in line and "CRAM-MD5" in line for line in ehlo.lines)
 

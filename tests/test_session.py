@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from smtp_session.errors import ConnectError, LineError, SessionClosed
-from smtp_session.session import Event, Limits, SmtpSession
+from smtp_session.events import Closed, Connected, ReplyReceived, Sent, SessionEvent
+from smtp_session.session import Limits, SmtpSession
 from tests.hostile_server import EventLog, HostileServer, close, send, stall
 
 
@@ -71,7 +72,7 @@ def test_every_address_is_tried_and_named(events: EventLog, server: HostileServe
     smtp = SmtpSession(events, Limits(connect_timeout=1.0))
     smtp.connect("mx.example", server.port, addresses=["127.0.0.2", "127.0.0.1"])
     # 127.0.0.2 is loopback too on Linux, but the hostile server listens on 127.0.0.1 only.
-    assert events.wait_for("connected").data["address"] == "127.0.0.1"
+    assert events.wait_for(Connected).address == "127.0.0.1"
     smtp.close()
 
 
@@ -86,19 +87,19 @@ def test_reply_timeout_when_the_server_never_speaks(events: EventLog) -> None:
     with HostileServer(banner=[stall()]) as silent:
         smtp = SmtpSession(events, Limits(reply_timeout=0.3))
         smtp.connect("127.0.0.1", silent.port)
-        closed = events.wait_for("closed").data
+        closed = events.wait_for(Closed).fields()
     assert closed == {
         "reason": "the server took longer than 0.3 s to reply",
         "code": "reply_timeout",
     }
-    assert not events.of("reply")
+    assert not events.of(ReplyReceived)
 
 
 def test_idle_timeout_when_nothing_is_owed(events: EventLog, server: HostileServer) -> None:
     smtp = SmtpSession(events, Limits(idle_timeout=0.3))
     smtp.connect("127.0.0.1", server.port)
-    events.wait_for("reply")
-    assert events.wait_for("closed").data["code"] == "idle_timeout"
+    events.wait_for(ReplyReceived)
+    assert events.wait_for(Closed).code == "idle_timeout"
 
 
 # -- lines that must never reach the wire -------------------------------------------------
@@ -114,14 +115,14 @@ def test_cr_lf_nul_are_refused_and_nothing_is_sent(
 ) -> None:
     smtp = SmtpSession(events)
     smtp.connect("127.0.0.1", server.port)
-    events.wait_for("reply")
+    events.wait_for(ReplyReceived)
     with pytest.raises(LineError) as caught:
         smtp.send_lines(["NOOP", line])
     assert caught.value.code == "bad_line" and "RFC 5321 §2.3.8" in caught.value.message
     smtp.send_line("QUIT")
-    events.wait_for("closed")
+    events.wait_for(Closed)
     assert server.received == [b"QUIT\r\n"]
-    assert [e.data["text"] for e in events.of("sent")] == ["QUIT"]
+    assert [e.text for e in events.of(Sent)] == ["QUIT"]
 
 
 def test_sending_before_connecting(events: EventLog) -> None:
@@ -136,10 +137,10 @@ def test_sending_before_connecting(events: EventLog) -> None:
 def test_close_is_idempotent_and_says_why_once(events: EventLog, server: HostileServer) -> None:
     smtp = SmtpSession(events)
     smtp.connect("127.0.0.1", server.port)
-    events.wait_for("reply")
+    events.wait_for(ReplyReceived)
     smtp.close("closed by the test", "client_closed")
     smtp.close("closed again", "other")
-    assert [e.data for e in events.of("closed")] == [
+    assert [e.fields() for e in events.of(Closed)] == [
         {"reason": "closed by the test", "code": "client_closed"}
     ]
     assert smtp.closed and smtp.close_reason == "closed by the test"
@@ -160,18 +161,18 @@ def test_server_close_and_user_close_race_gives_one_reason() -> None:
             closer.start()
             smtp.close("closed by the test")
             closer.join()
-            log.wait_for("closed")
+            log.wait_for(Closed)
             time.sleep(0.01)
-            assert len(log.of("closed")) == 1
+            assert len(log.of(Closed)) == 1
             assert smtp._reader is not None and not smtp._reader.is_alive()
 
 
 def test_a_failing_listener_does_not_kill_the_reader(server: HostileServer) -> None:
-    seen: list[Event] = []
+    seen: list[SessionEvent] = []
 
-    def fragile(event: Event) -> None:
+    def fragile(event: SessionEvent) -> None:
         seen.append(event)
-        if event.type == "reply":
+        if isinstance(event, ReplyReceived):
             raise RuntimeError("the listener broke")
 
     smtp = SmtpSession(fragile)
@@ -181,8 +182,8 @@ def test_a_failing_listener_does_not_kill_the_reader(server: HostileServer) -> N
     deadline = time.monotonic() + 5
     while not smtp.closed and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert [e.type for e in seen if e.type == "reply"] == ["reply"] * 3
-    assert seen[-1].type == "closed" and seen[-1].data["code"] == "server_closed"
+    assert sum(isinstance(e, ReplyReceived) for e in seen) == 3
+    assert isinstance(seen[-1], Closed) and seen[-1].code == "server_closed"
 
 
 def test_close_from_another_thread_leaves_the_descriptor_to_the_reader(sandbox):
@@ -195,7 +196,7 @@ def test_close_from_another_thread_leaves_the_descriptor_to_the_reader(sandbox):
     session.close("test", "client_closed")
     assert not reader.is_alive()
     assert session._sock is not None and session._sock.fileno() == -1
-    assert [e.type for e in events].count("closed") == 1
+    assert sum(isinstance(e, Closed) for e in events) == 1
 
 
 def test_maximum_duration_ends_a_busy_session_and_says_so(sandbox) -> None:
@@ -209,5 +210,5 @@ def test_maximum_duration_ends_a_busy_session_and_says_so(sandbox) -> None:
         except SessionClosed:
             break
         time.sleep(0.05)
-    closed = log.wait_for("closed")
-    assert closed.data["code"] == "max_duration" and "0.6" in closed.data["reason"]
+    closed = log.wait_for(Closed)
+    assert closed.code == "max_duration" and "0.6" in closed.reason

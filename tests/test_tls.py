@@ -15,8 +15,17 @@ from typing import Any
 import pytest
 
 from smtp_session.errors import LineError
+from smtp_session.events import (
+    Closed,
+    Connected,
+    Discarded,
+    ReplyReceived,
+    SessionEvent,
+    TlsMode,
+    TlsUp,
+)
 from smtp_session.sandbox import SandboxServer
-from smtp_session.session import Event, Limits, SmtpSession
+from smtp_session.session import Limits, SmtpSession
 from smtp_session.tlsinfo import CHAIN_NOTE, TlsError, client_context
 from tests.hostile_server import (
     Action,
@@ -57,11 +66,11 @@ def session(events: EventLog) -> Iterator[SmtpSession]:
 
 def upgrade(session: SmtpSession, events: EventLog) -> None:
     """EHLO, then STARTTLS; waits for the server's answer to STARTTLS."""
-    events.wait_for("reply")
+    events.wait_for(ReplyReceived)
     session.send_line("EHLO client.example")
-    events.wait_for("reply", 2)
+    events.wait_for(ReplyReceived, 2)
     session.send_line("STARTTLS")
-    events.wait_for("reply", 3)
+    events.wait_for(ReplyReceived, 3)
 
 
 # -- the real sandbox ---------------------------------------------------------------------
@@ -78,9 +87,9 @@ def test_starttls_to_sandbox_gives_the_certificate_details(
         pinned_fingerprint=cert.fingerprint,
     )
     upgrade(session, events)
-    tls = events.wait_for("tls").data
+    tls = events.wait_for(TlsUp).fields()
     assert session.tls_active
-    assert tls["mode"] == "starttls"
+    assert tls["tls_mode"] == "starttls"
     assert tls["version"] in ("TLSv1.2", "TLSv1.3") and tls["bits"] >= 128 and tls["cipher"]
     assert tls["subject"] == "CN=SMTP Playground sandbox" == tls["issuer"]
     assert set(tls["san"]) == {"localhost", "sandbox.test", "127.0.0.1", "::1"}
@@ -93,7 +102,7 @@ def test_starttls_to_sandbox_gives_the_certificate_details(
     assert [c["sha256"] for c in tls["chain"]] == [cert.fingerprint]
     assert tls["chain_complete"] is False and tls["chain_note"] == CHAIN_NOTE
     session.send_line("EHLO client.example")
-    ehlo = events.wait_for("reply", 4).data["reply"]
+    ehlo = events.wait_for(ReplyReceived, 4).reply
     assert ehlo.code == 250 and any("AUTH" in line for line in ehlo.lines)
 
 
@@ -105,16 +114,16 @@ def test_implicit_tls_to_sandbox(
     session.connect(
         "127.0.0.1",
         sandbox.config.tls_port,
-        implicit_tls=True,
+        tls_mode=TlsMode.IMPLICIT,
         tls_context=cert.pinned_client_context(),
         pinned_fingerprint=cert.fingerprint,
     )
-    tls = events.wait_for("tls").data
-    assert tls["mode"] == "implicit" and tls["certificate"]["sha256"] == cert.fingerprint
-    greeting = events.wait_for("reply").data["reply"]
+    tls = events.wait_for(TlsUp).fields()
+    assert tls["tls_mode"] == "implicit" and tls["certificate"]["sha256"] == cert.fingerprint
+    greeting = events.wait_for(ReplyReceived).reply
     assert greeting.code == 220 and "sandbox" in greeting.text
     # The TLS event comes before the greeting: the panel knows the channel before the words.
-    assert [e.type for e in events.events][:3] == ["connected", "tls", "reply"]
+    assert [type(e) for e in events.events][:3] == [Connected, TlsUp, ReplyReceived]
 
 
 def test_implicit_tls_with_the_wrong_pin_is_refused(
@@ -126,13 +135,13 @@ def test_implicit_tls_with_the_wrong_pin_is_refused(
         session.connect(
             "127.0.0.1",
             sandbox.config.tls_port,
-            implicit_tls=True,
+            tls_mode=TlsMode.IMPLICIT,
             tls_context=sandbox.cert.pinned_client_context(),
             pinned_fingerprint=wrong,
         )
     assert caught.value.code == "tls_pin" and "AB:AB:AB:AB…" in caught.value.message
-    assert events.wait_for("closed").data["code"] == "tls_pin"
-    assert not events.of("tls") and not session.tls_active
+    assert events.wait_for(Closed).code == "tls_pin"
+    assert not events.of(TlsUp) and not session.tls_active
 
 
 def test_starttls_with_the_wrong_pin_closes_the_session(
@@ -145,9 +154,9 @@ def test_starttls_with_the_wrong_pin_closes_the_session(
         pinned_fingerprint=":".join(["00"] * 32),
     )
     upgrade(session, events)
-    closed = events.wait_for("closed").data
+    closed = events.wait_for(Closed).fields()
     assert closed["code"] == "tls_pin" and "pinned" in closed["reason"]
-    assert not events.of("tls")
+    assert not events.of(TlsUp)
 
 
 # -- hostile servers --------------------------------------------------------------------
@@ -160,10 +169,10 @@ def test_injected_reply_after_220_is_discarded_and_reported(
     with hostile(starttls(good_tls.context, reply=reply)) as server:
         session.connect("127.0.0.1", server.port, tls_context=good_tls.client_context())
         upgrade(session, events)
-        discarded = events.wait_for("discarded").data
-        tls = events.wait_for("tls").data
+        discarded = events.wait_for(Discarded).fields()
+        tls = events.wait_for(TlsUp).fields()
         session.send_line("EHLO client.example")
-        after_tls = events.wait_for("reply", 4).data["reply"]
+        after_tls = events.wait_for(ReplyReceived, 4).reply
     assert discarded["text"] == "250 injected\r\n" and discarded["bytes"] == 14
     assert "RFC 3207" in discarded["message"]
     assert all("injected" not in line for r in events.replies() for line in r["lines"])
@@ -182,18 +191,18 @@ def test_454_to_starttls_keeps_plaintext_and_never_claims_tls(
         upgrade(session, events)
         answer = events.replies()[-1]
         session.send_line("EHLO again.example")
-        assert events.wait_for("reply", 4).data["reply"].code == 250
+        assert events.wait_for(ReplyReceived, 4).reply.code == 250
         assert not session.closed
     assert answer["code"] == 454 and answer["after"] == "STARTTLS"
     assert answer["enhanced"] == "4.7.0" and answer["class"] == "transient"
-    assert not session.tls_active and not events.of("tls")
+    assert not session.tls_active and not events.of(TlsUp)
     assert server.received[-1] == b"EHLO again.example\r\n" and not server.received_in_tls
 
 
 def test_lines_after_starttls_wait_for_its_reply(session: SmtpSession, events: EventLog) -> None:
     with hostile(stall()) as server:
         session.connect("127.0.0.1", server.port)
-        events.wait_for("reply")
+        events.wait_for(ReplyReceived)
         with pytest.raises(LineError) as caught:
             session.send_lines(["STARTTLS", "AUTH PLAIN AGRlbW8AZGVtby1wYXNzd29yZA=="])
         time.sleep(0.2)
@@ -206,10 +215,13 @@ def test_a_line_sent_as_soon_as_220_arrives_goes_over_tls(
 ) -> None:
     sent: list[str] = []
 
-    def eager(event: Event) -> None:
+    def eager(event: SessionEvent) -> None:
         events(event)
-        reply = event.data.get("reply")
-        if reply is not None and event.data["after"] == "STARTTLS" and reply.code == 220:
+        if (
+            isinstance(event, ReplyReceived)
+            and event.after == "STARTTLS"
+            and event.reply.code == 220
+        ):
             # From another thread, like the web layer reacting to the reply frame.
             send_now = threading.Thread(target=lambda: sent.append(smtp.send_line("EHLO x").text))
             send_now.start()
@@ -218,7 +230,7 @@ def test_a_line_sent_as_soon_as_220_arrives_goes_over_tls(
     with hostile(starttls(good_tls.context)) as server:
         smtp.connect("127.0.0.1", server.port, tls_context=good_tls.client_context())
         upgrade(smtp, events)
-        events.wait_for("reply", 4)
+        events.wait_for(ReplyReceived, 4)
         smtp.close()
     assert sent == ["EHLO x"] and server.received_in_tls == [b"EHLO x\r\n"]
 
@@ -227,10 +239,10 @@ def test_garbage_instead_of_a_handshake(session: SmtpSession, events: EventLog) 
     with hostile(tls_garbage()) as server:
         session.connect("127.0.0.1", server.port, tls_context=client_context(verify=False))
         upgrade(session, events)
-        closed = events.wait_for("closed").data
+        closed = events.wait_for(Closed).fields()
     assert closed["code"] == "tls_handshake"
     assert closed["reason"].startswith("The TLS handshake failed: the server did not complete it")
-    assert not session.tls_active and not events.of("tls")
+    assert not session.tls_active and not events.of(TlsUp)
 
 
 @pytest.mark.parametrize(
@@ -251,10 +263,10 @@ def test_bad_certificate_is_refused(
     with hostile(starttls(bad.context)) as server:
         session.connect("127.0.0.1", server.port, tls_context=bad.client_context())
         upgrade(session, events)
-        closed = events.wait_for("closed").data
+        closed = events.wait_for(Closed).fields()
     assert closed["code"] == "tls_verify"
     assert "could not be verified" in closed["reason"] and words in closed["reason"]
-    assert not events.of("tls") and not session.tls_active
+    assert not events.of(TlsUp) and not session.tls_active
 
 
 def test_accepting_an_unverified_certificate_is_said_in_the_tls_event(
@@ -264,7 +276,7 @@ def test_accepting_an_unverified_certificate_is_said_in_the_tls_event(
     with hostile(starttls(wrong.context)) as server:
         session.connect("127.0.0.1", server.port, tls_context=client_context(verify=False))
         upgrade(session, events)
-        tls = events.wait_for("tls").data
+        tls = events.wait_for(TlsUp).fields()
     assert tls["accept_unverified"] is True and tls["verified"] is False
     assert tls["verification"] == "NOT verified: you chose to accept an unverified certificate"
     assert tls["subject"] == "CN=wrong.example" and tls["san"] == ["wrong.example"]
@@ -276,7 +288,7 @@ def test_stalled_handshake_ends_within_tls_timeout(events: EventLog) -> None:
         smtp.connect("127.0.0.1", server.port, tls_context=client_context(verify=False))
         upgrade(smtp, events)
         started = time.monotonic()
-        closed = events.wait_for("closed").data
+        closed = events.wait_for(Closed).fields()
         took = time.monotonic() - started
     assert closed["code"] == "tls_timeout" and "timed out" in closed["reason"]
     assert 0.3 < took < 2.0
@@ -295,7 +307,7 @@ def test_close_during_a_stalled_handshake_is_prompt(events: EventLog) -> None:
             time.sleep(0.02)
     assert server.eof_times and server.eof_times[0] - started < 1.0
     assert smtp._reader is not None and not smtp._reader.is_alive()
-    assert [e.data["code"] for e in events.of("closed")] == ["client_closed"]
+    assert [e.code for e in events.of(Closed)] == ["client_closed"]
 
 
 def test_reading_and_writing_at_once_over_tls_loses_nothing(
@@ -310,8 +322,8 @@ def test_reading_and_writing_at_once_over_tls_loses_nothing(
         pinned_fingerprint=sandbox.cert.fingerprint,
     )
     upgrade(session, events)
-    events.wait_for("tls")
+    events.wait_for(TlsUp)
     session.send_lines(["NOOP"] * 300)
-    last = events.wait_for("reply", 303, timeout=20).data
+    last = events.wait_for(ReplyReceived, 303, timeout=20).fields()
     assert last["after"] == "NOOP" and last["reply"].code == 250
     assert all(r["code"] == 250 for r in events.replies()[3:]) and not session.closed

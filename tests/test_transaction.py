@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from smtp_session.events import TlsMode
 from smtp_session.reply import ReplyParser, parse_reply
 from smtp_session.transaction import Transaction, TransactionError
 
@@ -224,13 +225,15 @@ SCENARIOS: list[tuple[str, list[tuple[Any, ...]], dict[str, Any], dict[str, str]
 ]
 
 
-def play(moves: list[tuple[Any, ...]], *, tls: bool = False) -> Transaction:
+def play(moves: list[tuple[Any, ...]], *, implicit_tls: bool = False) -> Transaction:
     """Drive a fresh Transaction through moves, the way the live session feeds it."""
     tx = Transaction()
-    tx.observe_connect(tls=tls)
+    tx.observe_connect()
+    if implicit_tls:
+        tx.observe_tls(TlsMode.IMPLICIT)  # RFC 8314 §3: the handshake before the greeting
     for move in moves:
         if move == ("tls",):
-            tx.observe_tls()
+            tx.observe_tls(TlsMode.STARTTLS)
         else:
             kind, command, text = move
             tx.observe(command, kind, parse_reply(text))
@@ -259,10 +262,12 @@ def test_before_connect_only_connect_is_next() -> None:
 
 
 def test_implicit_tls_skips_starttls_and_offers_auth() -> None:
-    tx = play([("greeting", None, GREETING), ("command", "EHLO c.example", EHLO_TLS)], tls=True)
+    greeting_and_ehlo = [("greeting", None, GREETING), ("command", "EHLO c.example", EHLO_TLS)]
+    tx = play(greeting_and_ehlo, implicit_tls=True)
     steps = {s["id"]: s["status"] for s in tx.steps()}
     assert tx.tls and "STARTTLS" not in tx.next_commands() and "AUTH" in tx.next_commands()
-    assert steps["starttls"] == "pending" and steps["auth"] == "next"
+    assert tx.to_dict()["tls_mode"] == "implicit" and tx.step == "ehlo"
+    assert steps["starttls"] == "skipped" and steps["auth"] == "next"
     assert tx.auth_mechanisms == {"CRAM-MD5", "LOGIN", "PLAIN"}
 
 

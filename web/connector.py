@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from smtp_session.errors import PlaygroundError
+from smtp_session.events import TlsMode
 from smtp_session.mx import connect_candidates, lookup_mx
 from smtp_session.session import SmtpSession
 from smtp_session.wire import resolve
@@ -42,7 +43,7 @@ def plan_connect(services: Services, frame: dict[str, Any]) -> Plan:
     name = frame.get("target", "sandbox")
     if isinstance(name, str) and name.lower().startswith("mx:"):
         port = _port(frame.get("port", 25))
-        target = Target(name, name[3:], port, tls=_tls(frame))
+        target = Target(name, name[3:], port, tls_mode=_tls_mode(frame))
         return Plan(target, mx_domain=name[3:].strip(), accept_unverified=unverified)
     return Plan(services.resolve_target(frame), accept_unverified=unverified)
 
@@ -52,7 +53,7 @@ def _custom_target(frame: dict[str, Any]) -> Target:
     if not isinstance(host, str) or not host.strip() or len(host) > 253:
         raise FrameError("'host' must be a host name or an address.", "bad_field")
     port = _port(frame.get("port", 25))
-    return Target(f"{host}:{port}", host.strip(), port, tls=_tls(frame))
+    return Target(f"{host}:{port}", host.strip(), port, tls_mode=_tls_mode(frame))
 
 
 def _port(value: Any) -> int:
@@ -61,11 +62,27 @@ def _port(value: Any) -> int:
     return value
 
 
-def _tls(frame: dict[str, Any]) -> bool:
-    value = frame.get("tls", False)
+def _tls_mode(frame: dict[str, Any]) -> TlsMode | None:
+    """``tls_mode``: "implicit" (TLS from the first byte, port 465 style) or null for plain."""
+    if "tls_mode" not in frame and "tls" in frame:
+        return _legacy_tls(frame["tls"])
+    value = frame.get("tls_mode")
+    if value is None:
+        return None
+    if value != TlsMode.IMPLICIT.value:
+        raise FrameError(
+            "'tls_mode' must be \"implicit\" (TLS from the first byte, port 465 style) or "
+            "null (plain; STARTTLS can upgrade later).",
+            "bad_field",
+        )
+    return TlsMode.IMPLICIT
+
+
+def _legacy_tls(value: Any) -> TlsMode | None:
+    # Before tls_mode, a connect frame said "tls": true for implicit TLS; scripts still may.
     if not isinstance(value, bool):
         raise FrameError("'tls' must be true (implicit TLS, port 465 style) or false.", "bad_field")
-    return value
+    return TlsMode.IMPLICIT if value else None
 
 
 def open_connection(services: Services, plan: Plan, smtp: SmtpSession, emit: Emit) -> None:
@@ -83,7 +100,7 @@ def open_connection(services: Services, plan: Plan, smtp: SmtpSession, emit: Emi
         target.host,
         target.port,
         addresses=addresses,
-        implicit_tls=target.tls,
+        tls_mode=target.tls_mode,
         tls_context=context,
         pinned_fingerprint=services.sandbox_cert.fingerprint if target.sandbox else None,
     )
@@ -108,7 +125,7 @@ def _connect_mx(services: Services, plan: Plan, smtp: SmtpSession, emit: Emit) -
     def attempt(host: str, address: str, port: int) -> None:
         context = services.tls_context_for(plan.target, plan.accept_unverified)
         smtp.connect(
-            host, port, addresses=[address], implicit_tls=plan.target.tls, tls_context=context
+            host, port, addresses=[address], tls_mode=plan.target.tls_mode, tls_context=context
         )
 
     def report(failure: dict[str, object]) -> None:

@@ -15,13 +15,14 @@ from collections.abc import Callable
 from typing import Any
 
 from smtp_session.errors import PlaygroundError
-from smtp_session.session import Event, SmtpSession
+from smtp_session.events import Closed, SessionEvent
+from smtp_session.guide import Guide
+from smtp_session.session import SmtpSession
 from smtp_session.wire import check_lines
 
 from .admission import Admission
 from .connector import open_connection, plan_connect
 from .frames import FrameError, parse_frame
-from .guide import Guide
 from .limits import LimitError
 from .quota import FrameRate, Quota
 from .services import Services
@@ -170,9 +171,9 @@ class LiveSession:
 
     # -- events from the SMTP session -----------------------------------------------------
 
-    def on_event(self, event: Event) -> None:
+    def on_event(self, event: SessionEvent) -> None:
         """Turn a session event into a recorded entry and a frame (any thread)."""
-        if event.type == "closed" and self.admission is not None:
+        if isinstance(event, Closed) and self.admission is not None:
             # Free the slot before the browser hears of the close, so it can reconnect at once.
             self.admission.release()
         with self._lock:
@@ -181,8 +182,8 @@ class LiveSession:
             self._publish(frame)
             while self.guide is not None and self.guide.extra:
                 self._publish(self.guide.extra.pop(0))
-        if event.type == "closed":
-            self._finish(event.data["reason"], event.data["code"])
+        if isinstance(event, Closed):
+            self._finish(event.reason, event.code)
 
     def _publish(self, frame: Frame) -> None:
         """Record then send (the caller holds the lock)."""

@@ -12,20 +12,10 @@ import secrets
 import threading
 from typing import Any
 
+from smtp_session.replay import EVENT_OF_FRAME
+
 log = logging.getLogger(__name__)
 
-# Frame type -> transcript event name, for frames that are events rather than lines.
-EVENT_OF_FRAME = {
-    "connected": "connect",
-    "tls": "tls",
-    "discarded": "discarded",
-    "closed": "closed",
-    "error": "error",
-    "mx": "mx",
-    "mx_attempt": "mx",
-    "lesson": "lesson",
-    "limit": "limit",
-}
 # Frame fields that are not event details (the rest of an event frame is its data).
 _NOT_DATA = {"type", "t", "seq", "step", "state", "keys", "explain", "original", "lesson", "limit"}
 

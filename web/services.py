@@ -11,6 +11,8 @@ from typing import Any
 
 from smtp_session.certs import CertPair, ensure_sandbox_cert
 from smtp_session.dns_input import config_from_setting
+from smtp_session.events import TlsMode
+from smtp_session.guide import Guide
 from smtp_session.lessons import Lesson, load_lessons
 from smtp_session.mailbox import Mailbox
 from smtp_session.policy import TargetPolicy
@@ -23,7 +25,6 @@ from transcripts.writer import Writer
 
 from .admission import Admission
 from .frames import FrameError
-from .guide import Guide
 from .limits import make_limits
 from .quota import Quota
 from .recorder import Recorder
@@ -38,7 +39,7 @@ class Target:
     name: str
     host: str
     port: int
-    tls: bool = False
+    tls_mode: TlsMode | None = None  # IMPLICIT: TLS from the first byte (RFC 8314 §3)
     label: str = ""
     sandbox: bool = False
     named: bool = False  # configured by the operator, so not subject to the target policy
@@ -48,7 +49,7 @@ class Target:
             "name": self.name,
             "host": self.host,
             "port": self.port,
-            "tls": self.tls,
+            "tls_mode": None if self.tls_mode is None else self.tls_mode.value,
             "label": self.label or self.name,
             "sandbox": self.sandbox,
         }
@@ -122,7 +123,7 @@ class Services:
                 "sandbox-tls",
                 host,
                 self.config["SANDBOX_TLS_PORT"],
-                tls=True,
+                tls_mode=TlsMode.IMPLICIT,
                 label=f"Sandbox — implicit TLS ({host}:{self.config['SANDBOX_TLS_PORT']})",
                 sandbox=True,
                 named=True,
@@ -198,5 +199,6 @@ def parse_targets(text: str) -> list[Target]:
             raise ValueError(f"PLAYGROUND_TARGETS: {item!r} may only end in ':tls'")
         host, port = fields[0], int(fields[1])
         label = f"{name.strip()} ({host}:{port}{', implicit TLS' if tls else ''})"
-        targets.append(Target(name.strip(), host, port, tls=tls, label=label, named=True))
+        mode = TlsMode.IMPLICIT if tls else None
+        targets.append(Target(name.strip(), host, port, tls_mode=mode, label=label, named=True))
     return targets

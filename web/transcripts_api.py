@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from smtp_session.errors import PlaygroundError
+from smtp_session.replay import compact_frames, replay_frames
 from transcripts.errors import StoreError, TranscriptImportError
 from transcripts.exports import FORMATS, Explain, export
 from transcripts.importer import import_json
@@ -16,7 +17,6 @@ from transcripts.schema import MAX_AUTHOR
 from transcripts.store import Store
 
 from . import access
-from .replay import compact_frames, replay_frames
 
 bp = Blueprint("transcripts_api", __name__, url_prefix="/api/transcripts")
 
@@ -75,7 +75,7 @@ def require_edit(tid: str, body: dict[str, Any] | None = None) -> Transcript:
 
 
 def frames_of(transcript: Transcript) -> list[dict[str, Any]]:
-    """The frames the live panels showed for each entry (web.replay re-derives them)."""
+    """The frames the live panels showed for each entry (smtp_session.replay re-derives them)."""
     sandboxes = {t.name for t in current_app.extensions["playground"].targets.values() if t.sandbox}
     # The recorder labels the target "name (host:port)".
     sandbox = transcript.target.split(" ", 1)[0] in sandboxes

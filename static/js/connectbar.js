@@ -6,10 +6,10 @@ const $ = (id) => document.getElementById(id);
 // Common ports: 587 and 465 are submission (RFC 6409, RFC 8314), 25 is relay, 2525 is the
 // unofficial alternative many providers offer. 465 speaks TLS from the first byte.
 export const PRESETS = {
-  587: { port: 587, tls: false },
-  465: { port: 465, tls: true },
-  25: { port: 25, tls: false },
-  2525: { port: 2525, tls: false },
+  587: { port: 587, tls_mode: null },
+  465: { port: 465, tls_mode: 'implicit' },
+  25: { port: 25, tls_mode: null },
+  2525: { port: 2525, tls_mode: null },
 };
 
 export class ConnectBar {
@@ -30,7 +30,7 @@ export class ConnectBar {
     const host = $('custom-host').value.trim();
     if (!host) return { error: 'Type a host name (or mx:domain) first.' };
     const preset = PRESETS[$('preset').value];
-    const extra = { port: preset.port, tls: preset.tls, accept_unverified: $('accept-unverified').checked };
+    const extra = { port: preset.port, tls_mode: preset.tls_mode, accept_unverified: $('accept-unverified').checked };
     if (host.toLowerCase().startsWith('mx:')) return { frame: { type: 'connect', target: host, ...extra } };
     return { frame: { type: 'connect', host, ...extra } };
   }

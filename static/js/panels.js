@@ -294,7 +294,7 @@ export class Panels {
 
   renderTls(f) {
     const dl = el('dl', { class: 'kv' },
-      ...row('How', f.mode === 'implicit' ? 'implicit TLS from the first byte (RFC 8314)' : 'STARTTLS upgrade (RFC 3207)'),
+      ...row('How', f.tls_mode === 'implicit' ? 'implicit TLS from the first byte (RFC 8314)' : 'STARTTLS upgrade (RFC 3207)'),
       ...row('Protocol', f.version || '?'),
       ...row('Cipher', `${f.cipher || '?'}${f.bits ? ` (${f.bits}-bit)` : ''}`),
       ...row('Subject', f.subject || '(none)'),

@@ -43,7 +43,7 @@ export const el = (tag, cls, text) => {
 
 // Words for an event entry, as the exports write them (transcripts/exports/_common.py).
 const EVENTS = {
-  connect: (d) => `connected to ${d.host ?? '?'}:${d.port ?? '?'}${d.address ? ` (${d.address})` : ''}${d.tls ? ' over TLS' : ''}`,
+  connect: (d) => `connected to ${d.host ?? '?'}:${d.port ?? '?'}${d.address ? ` (${d.address})` : ''}`,
   closed: (d) => `connection closed: ${d.reason || 'closed'}${d.code ? ` (${d.code})` : ''}`,
   tls: (d) => `TLS established${d.version ? `: ${d.version}` : ''}${d.cipher ? ` ${d.cipher}` : ''}`,
   error: (d) => `error: ${d.message || d.code || 'unknown'}`,

@@ -24,7 +24,15 @@ def printable(text: str) -> str:
 def _connect(data: dict[str, Any]) -> str:
     where = f"{data.get('host', '?')}:{data.get('port', '?')}"
     address = f" ({data['address']})" if data.get("address") else ""
-    return f"connected to {where}{address}" + (" over TLS" if data.get("tls") else "")
+    return f"connected to {where}{address}"
+
+
+def _tls(data: dict[str, Any]) -> str:
+    mode = data.get("tls_mode", data.get("mode"))  # "mode": transcripts before tls_mode
+    version = (
+        f": {data['version']} {data.get('cipher') or ''}".rstrip() if data.get("version") else ""
+    )
+    return "TLS established" + (f" ({mode})" if mode else "") + version
 
 
 def _closed(data: dict[str, Any]) -> str:
@@ -43,11 +51,7 @@ def _generic(name: str) -> Callable[[dict[str, Any]], str]:
 _EVENTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "connect": _connect,
     "closed": _closed,
-    "tls": lambda d: (
-        "TLS established"
-        + (f" ({d['mode']})" if d.get("mode") else "")
-        + (f": {d['version']} {d.get('cipher') or ''}".rstrip() if d.get("version") else "")
-    ),
+    "tls": _tls,
     "error": lambda d: f"error: {d.get('message') or d.get('code') or 'unknown'}",
 }
 

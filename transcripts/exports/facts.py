@@ -116,14 +116,14 @@ class _Reader:
             self.facts.port = int(str(data["port"]))
         if isinstance(data.get("address"), str):
             self.facts.address = str(data["address"])
-        self.facts.tls_on_connect = self.facts.tls_on_connect or bool(data.get("tls"))
 
     def _tls(self, data: dict[str, object]) -> None:
         # The session reports how TLS began: "implicit" on connect (RFC 8314 §3.3) or after
-        # STARTTLS (RFC 3207).
-        if data.get("mode") == "implicit":
+        # STARTTLS (RFC 3207); transcripts recorded before tls_mode said "mode".
+        mode = data.get("tls_mode", data.get("mode"))
+        if mode == "implicit":
             self.facts.tls_on_connect = True
-        elif self.starttls_sent or data.get("mode") == "starttls":
+        elif self.starttls_sent or mode == "starttls":
             self.facts.starttls = True
 
     def _sent(self, text: str, line_kind: str) -> None:

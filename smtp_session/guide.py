@@ -8,19 +8,26 @@ the event; the recorder keeps only the explanation keys, so a replay re-derives 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from smtp_session.checker import check_auth_response, check_command
-from smtp_session.dialogue import AUTH_RESPONSE, COMMAND, END_OF_DATA, GREETING
-from smtp_session.explain import explain_command, explain_reply
-from smtp_session.lessons import Lesson, LessonProgress
-from smtp_session.message_lines import MessageState, check_data_line, check_data_lines
-from smtp_session.redact import Redactor
-from smtp_session.reply import Reply
-from smtp_session.session import Event
-from smtp_session.transaction import Transaction
+from .checker import check_auth_response, check_command
+from .dialogue import AUTH_RESPONSE, COMMAND, END_OF_DATA, GREETING
+from .events import (
+    Closed,
+    Connected,
+    Discarded,
+    MessageSent,
+    ReplyReceived,
+    Sent,
+    SessionEvent,
+    TlsUp,
+)
+from .explain import explain_command, explain_reply
+from .lessons import Lesson, LessonProgress
+from .message_lines import MessageState, check_data_line, check_data_lines
+from .redact import Redactor
+from .transaction import Transaction
 
 Frame = dict[str, Any]
 
@@ -41,19 +48,25 @@ class Guide:
         self.message: MessageState | None = None
         self.lesson: LessonProgress | None = None
         self.extra: list[Frame] = []  # frames an event caused besides its own (lesson progress)
-        self._handlers: dict[str, Callable[[dict[str, Any]], Frame]] = {
-            "connected": self._connected,
-            "sent": self._sent,
-            "reply": self._reply,
-            "tls": self._tls,
-            "closed": self._closed,
-        }
 
-    def frame_for(self, event: Event) -> Frame:
-        """The frame for one event (type first, then the event's data and the guide's)."""
-        handler = self._handlers.get(event.type)
-        data = handler(dict(event.data)) if handler else dict(event.data)
-        return {"type": event.type, **data}
+    def frame_for(self, event: SessionEvent) -> Frame:
+        """The frame for one event (type first, then the event's fields and the guide's)."""
+        match event:
+            case Connected():
+                data = self._connected(event)
+            case Sent():
+                data = self._sent(event)
+            case MessageSent():
+                data = self._message_sent(event)
+            case ReplyReceived():
+                data = self._reply(event)
+            case TlsUp():
+                data = self._tls(event)
+            case Closed():
+                data = self._closed(event)
+            case Discarded():
+                data = event.fields()
+        return {"type": event.frame_type, **data}
 
     def start_lesson(self, lesson: Lesson | None) -> Frame:
         """Follow a lesson from now on (None stops); returns the lesson frame to send."""
@@ -79,25 +92,33 @@ class Guide:
             if passed:
                 self.extra.append(self.lesson_frame(passed))
 
-    def _connected(self, data: dict[str, Any]) -> Frame:
-        self.tx.observe_connect(tls=bool(data.get("implicit_tls")))
-        self._lesson_event("connected", data)
+    def _with_state(self, data: dict[str, Any]) -> Frame:
         return {**data, "step": self.tx.step, "state": self.tx.to_dict()}
 
-    def _sent(self, data: dict[str, Any]) -> Frame:
-        text, kind = data["text"], data["kind"]
+    def _connected(self, event: Connected) -> Frame:
+        self.tx.observe_connect()
+        data = event.fields()
+        self._lesson_event(event.frame_type, data)
+        return self._with_state(data)
+
+    def _sent(self, event: Sent) -> Frame:
+        text, kind = event.text, event.kind
         stored = self.redactor.feed(text, kind, self.tx.last_reply) if self.redact else text
-        frame: Frame = {**data, "text": stored, "step": self.tx.step}
+        frame: Frame = {**event.fields(), "text": stored, "step": self.tx.step}
         if stored != text:
             frame["original"] = text  # the live browser only; never recorded
             frame["redacted"] = True
-        if "lines" in data:
-            warnings, explain = self._check_message_lines(data["lines"]), None
-        else:
-            warnings, explain = self._check_sent(text, kind, data.get("verb"))
+        warnings, explain = self._check_sent(text, kind, event.verb)
         frame["warnings"] = [w.to_dict() for w in warnings]
         frame["explain"] = explain
         frame["keys"] = explain.get("keys", []) if explain else []
+        return frame
+
+    def _message_sent(self, event: MessageSent) -> Frame:
+        # Message lines are never credentials: the redactor only watches command mode.
+        warnings = self._check_message_lines(event.lines)
+        frame: Frame = {**event.fields(), "step": self.tx.step}
+        frame.update(warnings=[w.to_dict() for w in warnings], explain=None, keys=[])
         return frame
 
     def _check_sent(
@@ -119,9 +140,8 @@ class Guide:
         self.message = None if lines and lines[-1] == "." else state
         return warnings
 
-    def _reply(self, data: dict[str, Any]) -> Frame:
-        reply: Reply = data.pop("reply")
-        after, line = data.get("after"), data.pop("line", None)
+    def _reply(self, event: ReplyReceived) -> Frame:
+        reply, after, line = event.reply, event.after, event.line
         kind = after if after in (GREETING, AUTH_RESPONSE, END_OF_DATA) else "command"
         if after is not None:
             self.tx.observe(line, kind, reply)
@@ -131,7 +151,7 @@ class Guide:
                     self.extra.append(self.lesson_frame(passed))
         explain = _explain_reply(reply, after)
         return {
-            **data,
+            "after": after,
             **reply.to_dict(),
             "explain": explain,
             "keys": explain.get("keys", []),
@@ -139,12 +159,12 @@ class Guide:
             "state": self.tx.to_dict(),
         }
 
-    def _tls(self, data: dict[str, Any]) -> Frame:
-        if data.get("mode") == "starttls":
-            self.tx.observe_tls()
-        self._lesson_event("tls", data)
-        return {**data, "step": self.tx.step, "state": self.tx.to_dict()}
+    def _tls(self, event: TlsUp) -> Frame:
+        self.tx.observe_tls(event.tls_mode)
+        data = event.fields()
+        self._lesson_event(event.frame_type, data)
+        return self._with_state(data)
 
-    def _closed(self, data: dict[str, Any]) -> Frame:
+    def _closed(self, event: Closed) -> Frame:
         self.tx.observe_closed()
-        return {**data, "step": self.tx.step, "state": self.tx.to_dict()}
+        return self._with_state(event.fields())
