@@ -188,6 +188,27 @@ def postfix() -> Iterator[Any]:
         yield instance
 
 
+@pytest.fixture
+def pf_app(data_dir: Path, sandbox: SandboxServer, postfix: Any) -> Iterator[LiveServer]:
+    """The app with the Postfix instance's ports as named targets: postfix (STARTTLS,
+    PIPELINING, CHUNKING), postfix-tls (implicit TLS), postfix-bare (neither extension)."""
+    ports = postfix.ports
+    targets = (
+        f"postfix=127.0.0.1:{ports.plain},postfix-tls=127.0.0.1:{ports.tls}:tls,"
+        f"postfix-bare=127.0.0.1:{ports.bare}"
+    )
+    with LiveServer(build_app(data_dir, sandbox, TARGETS=targets)) as live:
+        yield live
+
+
+@pytest.fixture
+def pws(pf_app: LiveServer) -> Iterator[WsDriver]:
+    """A WebSocket client of the app that reaches Postfix."""
+    driver = WsDriver(pf_app.ws_url)
+    yield driver
+    driver.close()
+
+
 @pytest.fixture(scope="session")
 def browser():  # type: ignore[no-untyped-def]
     """Debian's chromium driven by Playwright (skips when absent, unless REQUIRE_BROWSER=1)."""

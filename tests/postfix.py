@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import tempfile
@@ -101,6 +102,9 @@ cyrus_sasl_config_path = {root}/etc/sasl
 smtpd_sasl_local_domain = {domain}
 smtpd_sasl_authenticated_header = yes
 smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
+# As strict as a careful MTA: DATA from a client that sent commands ahead of their replies
+# where RFC 2920 does not allow it (or without PIPELINING offered) gets 554.
+smtpd_data_restrictions = reject_unauth_pipelining
 """
 
 _SMTPD_CONF = """\
@@ -269,3 +273,44 @@ class PostfixInstance:
                 return log
             time.sleep(0.05)
         raise AssertionError(f"{text!r} not in the Postfix log: {self.log()[-3000:]}")
+
+    def delivered(self, user: str, subject: str, timeout: float = 20.0) -> bytes:
+        """The one message with this subject in ``user``'s Maildir (waits for delivery)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [m for m in self.messages(user) if f"Subject: {subject}\n".encode() in m]
+            if found:
+                assert len(found) == 1, found
+                return found[0]
+            time.sleep(0.05)
+        raise AssertionError(f"no message {subject!r} for {user}: {self.log()[-3000:]}")
+
+    def queue_log(self, qid: str) -> str:
+        """The log lines about one queued message, once it has left the queue."""
+        self.wait_for_log(f"{qid}: removed")
+        return "\n".join(line for line in self.log().splitlines() if f" {qid}: " in line)
+
+    def session_log(self, marker: str) -> str:
+        """The log of the (last) smtpd session that logged ``marker``, connect to disconnect.
+
+        smtpd processes serve one connection after another, so the session is cut out of
+        its process's lines: the last "connect from" before the marker to the next
+        "disconnect from" after it.
+        """
+        self.wait_for_log(marker)
+        lines = self.log().splitlines()
+        at = max(i for i, line in enumerate(lines) if marker in line)
+        pid = re.search(r"smtpd\[(\d+)\]", lines[at])
+        assert pid, lines[at]
+        tag = f"smtpd[{pid.group(1)}]: "
+        deadline = time.monotonic() + 20
+        while True:
+            lines = self.log().splitlines()
+            own = [(i, line.split(tag, 1)[1]) for i, line in enumerate(lines) if tag in line]
+            start = max(i for i, text in own if i <= at and text.startswith("connect from"))
+            ends = [i for i, text in own if i > at and text.startswith("disconnect from")]
+            if ends:
+                return "\n".join(lines[i] for i, _ in own if start <= i <= ends[0])
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no disconnect after {marker!r}: {self.log()[-3000:]}")
+            time.sleep(0.05)

@@ -9,37 +9,16 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from smtp_session.cram import cram_response
-from tests.conftest import LiveServer, WsDriver, build_app
-from tests.postfix import DOMAIN, SASL_LOGIN, SASL_PASSWORD, PostfixInstance
+from tests.conftest import WsDriver
+from tests.postfix import DOMAIN, SASL_LOGIN, SASL_PASSWORD
 
 BOB = f"bob@{DOMAIN}"
 CAROL = f"carol@{DOMAIN}"
-
-
-@pytest.fixture
-def pf_app(data_dir, sandbox, postfix: PostfixInstance) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
-    """The app with the Postfix instance's three ports as named targets."""
-    ports = postfix.ports
-    targets = (
-        f"postfix=127.0.0.1:{ports.plain},postfix-tls=127.0.0.1:{ports.tls}:tls,"
-        f"postfix-bare=127.0.0.1:{ports.bare}"
-    )
-    with LiveServer(build_app(data_dir, sandbox, TARGETS=targets)) as live:
-        yield live
-
-
-@pytest.fixture
-def pws(pf_app: LiveServer) -> Iterator[WsDriver]:
-    driver = WsDriver(pf_app.ws_url)
-    yield driver
-    driver.close()
 
 
 def token() -> str:
@@ -52,24 +31,6 @@ def queue_id(reply: dict[str, Any]) -> str:
     match = re.search(r"queued as ([0-9A-F]+)", reply["text"])
     assert match, reply
     return match.group(1)
-
-
-def delivered(postfix: PostfixInstance, user: str, subject: str) -> bytes:
-    """The one message with this subject in ``user``'s Maildir (waits for delivery)."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        found = [m for m in postfix.messages(user) if f"Subject: {subject}".encode() in m]
-        if found:
-            assert len(found) == 1, found
-            return found[0]
-        time.sleep(0.05)
-    raise AssertionError(f"no message {subject!r} for {user}: {postfix.log()[-3000:]}")
-
-
-def log_of(postfix: PostfixInstance, qid: str) -> str:
-    """Postfix's log lines about one queued message, once it has been delivered or bounced."""
-    postfix.wait_for_log(f"{qid}: removed")
-    return "\n".join(line for line in postfix.log().splitlines() if f" {qid}: " in line)
 
 
 def body(subject: str) -> list[str]:
@@ -90,12 +51,12 @@ def test_seed_transaction_is_delivered_by_postfix(pws, postfix):
 
     qid = queue_id(done)
     for user in ("bob", "carol"):
-        message = delivered(postfix, user, subject)
+        message = postfix.delivered(user, subject)
         # Postfix keeps mail with LF line ends and puts its trace headers on top.
         assert message.endswith(b"\n".join(line.encode() for line in body(subject)[2:]) + b"\n")
         assert f"Delivered-To: {user}@{DOMAIN}".encode() in message
         assert b"with ESMTP id " + qid.encode() in message
-    log = log_of(postfix, qid)
+    log = postfix.queue_log(qid)
     assert "from=<alice@client.example>" in log
     assert f"to=<{BOB}>" in log and f"to=<{CAROL}>" in log
     assert "status=sent (delivered to maildir)" in log
@@ -151,9 +112,9 @@ def test_auth_mechanisms_against_cyrus_sasl(pws, postfix, mechanism, authenticat
     done = pws.send_message(SASL_LOGIN, [BOB], body(subject))
     assert done["code"] == 250
     qid = queue_id(done)
-    log = log_of(postfix, qid)
+    log = postfix.queue_log(qid)
     assert f"sasl_method={mechanism}, sasl_username={SASL_LOGIN}" in log
-    message = delivered(postfix, "bob", subject)
+    message = postfix.delivered("bob", subject)
     assert f"(Authenticated sender: {SASL_LOGIN})".encode() in message
     assert b"with ESMTPA id " + qid.encode() in message
     # What was typed reached Postfix, and the secret reached no frame the page stores.
@@ -185,7 +146,7 @@ def test_starttls_then_auth_then_mail(pws, postfix):
     done = pws.send_message(SASL_LOGIN, [CAROL], body(subject))
     assert done["code"] == 250
     qid = queue_id(done)
-    message = delivered(postfix, "carol", subject)
+    message = postfix.delivered("carol", subject)
     assert f"(using {tls['version']} with cipher {tls['cipher']}".encode() in message
     assert b"with ESMTPSA id " + qid.encode() in message
     log = postfix.log()
@@ -207,7 +168,7 @@ def test_implicit_tls_port(pws, postfix):
     done = pws.send_message("alice@client.example", [BOB], body(subject))
     assert done["code"] == 250
     qid = queue_id(done)
-    message = delivered(postfix, "bob", subject)
+    message = postfix.delivered("bob", subject)
     assert b"with ESMTPS id " + qid.encode() in message
     assert f"(using {tls['version']}".encode() in message
     assert re.search(
