@@ -112,6 +112,7 @@ class ChunkingSMTP(SMTP):
         self._set_post_data_state()
         await self.push("250 OK" if status is MISSING else status)
 
+    @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:
         # RFC 3030 §3: DATA after BDAT in the same transaction MUST get 503.
         if self.envelope is not None and self.envelope.chunks is not None:

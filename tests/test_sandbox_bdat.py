@@ -198,6 +198,8 @@ def test_a_message_over_the_size_limit_is_refused_then_discarded(data_dir):
         server.stop()
 
 
-def test_help_lists_bdat(raw):
+def test_help_lists_bdat_beside_data(raw):
     raw.command(b"EHLO client.example\r\n")
     assert "BDAT chunk-size [LAST]" in raw.command(b"HELP BDAT\r\n").text
+    assert "DATA" in raw.command(b"HELP DATA\r\n").text
+    assert {"BDAT", "DATA"} <= set(raw.command(b"HELP\r\n").text.split(":", 1)[1].split())
