@@ -16,7 +16,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 LOCK := $(VENV)/bin/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
 	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 
-.PHONY: run test lint lock wheelhouse bench clean
+.PHONY: run test test-fast lint lock wheelhouse bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,11 @@ run: $(RUN_STAMP)
 	$(PY) app.py
 
 test: $(DEV_STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The inner loop: everything but the browser and slow tests (the whole suite runs in CI).
+test-fast: $(DEV_STAMP)
+	$(PY) -m pytest -m "not browser and not slow" $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .

@@ -2,10 +2,45 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from smtp_session.mx import Candidate, MxLookup
+# The shapes this renderer reads, so that it needs nothing from mx.py (whose MxLookup renders
+# itself with it): smtp_session.mx's MxRecord, Candidate and MxLookup have these fields.
+
+
+class MxRecord(Protocol):
+    @property
+    def preference(self) -> int: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def ttl(self) -> int: ...
+
+
+class Candidate(Protocol):
+    @property
+    def host(self) -> str: ...
+    @property
+    def addresses(self) -> Sequence[str]: ...
+    @property
+    def ttl(self) -> int | None: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+class MxLookup(Protocol):
+    @property
+    def domain(self) -> str: ...
+    @property
+    def implicit(self) -> bool: ...
+    @property
+    def records(self) -> Sequence[MxRecord]: ...
+    @property
+    def candidates(self) -> Sequence[Candidate]: ...
+    @property
+    def server(self) -> str | None: ...
+
 
 NAME_WIDTH = 24
 TTL_WIDTH = 8

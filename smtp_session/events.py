@@ -31,6 +31,34 @@ def tls_mode_of(value: Any) -> TlsMode | None:
         return None
 
 
+class CloseCode(StrEnum):
+    """Why a session ended: the ``code`` of every ``closed`` frame (docs/protocol.md)."""
+
+    SERVER_CLOSED = "server_closed"  # the server closed the connection (after QUIT, or not)
+    CLIENT_CLOSED = "client_closed"  # a close frame, or the session was closed from code
+    BROWSER_GONE = "browser_gone"  # the WebSocket went away
+    CONNECT_FAILED = "connect_failed"  # the connection never opened (the error frame says why)
+    CONNECTION_LOST = "connection_lost"  # the socket failed under us
+    SEND_FAILED = "send_failed"  # a line could not be written
+    REPLY_TIMEOUT = "reply_timeout"  # RFC 5321 §4.5.3.2: an owed reply did not come in time
+    IDLE_TIMEOUT = "idle_timeout"
+    MAX_DURATION = "max_duration"
+    REPLY_TOO_LONG = "reply_too_long"  # a reply over the line or size bound
+    TLS_HANDSHAKE = "tls_handshake"
+    TLS_VERIFY = "tls_verify"  # the certificate did not verify
+    TLS_TIMEOUT = "tls_timeout"
+    TLS_PIN = "tls_pin"  # not the sandbox's pinned certificate
+    INTERNAL_ERROR = "internal_error"  # a bug, said in words rather than a dead thread
+
+    @classmethod
+    def of(cls, code: str) -> CloseCode:
+        """The close code for an error's code; an unforeseen one is the session's own failure."""
+        try:
+            return cls(code)
+        except ValueError:
+            return cls.TLS_HANDSHAKE if code.startswith("tls") else cls.INTERNAL_ERROR
+
+
 @dataclass(frozen=True)
 class Event:
     """Base of every session event; ``frame_type`` names its /ws frame."""
@@ -129,7 +157,10 @@ class Closed(Event):
 
     frame_type: ClassVar[str] = "closed"
     reason: str
-    code: str
+    code: CloseCode
+
+    def fields(self) -> dict[str, Any]:
+        return {"reason": self.reason, "code": self.code.value}
 
 
 SessionEvent = Connected | Sent | MessageSent | ReplyReceived | Discarded | TlsUp | Closed

@@ -86,6 +86,10 @@ class Guide:
             "complete": state["finished"],
         }
 
+    def observe_lookup(self, frame: Frame) -> None:
+        """A frame the web layer made before the session (an MX lookup): lessons may wait for it."""
+        self._lesson_event(str(frame["type"]), frame)
+
     def _lesson_event(self, name: str, data: dict[str, Any]) -> None:
         if self.lesson is not None:
             passed = self.lesson.observe_event(name, data)

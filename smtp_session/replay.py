@@ -7,12 +7,14 @@ the same :class:`~smtp_session.guide.Guide` the live session used (one source of
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from .dialogue import GREETING, Dialogue
 from .events import (
+    CloseCode,
     Closed,
     Connected,
     Discarded,
@@ -25,6 +27,7 @@ from .events import (
 )
 from .guide import Guide
 from .reply import Reply
+from .transaction import Transaction
 
 # Frame type -> transcript event name, for frames that are events rather than lines
 # (docs/transcript-format.md); the recorder writes these names, the replay reads them back.
@@ -52,22 +55,42 @@ def reply_of(entry: dict[str, Any]) -> Reply:
     )
 
 
-def replay_frames(entries: Iterable[dict[str, Any]], sandbox: bool = False) -> list[dict[str, Any]]:
-    """One frame per entry, with the explanation and state the live panels showed."""
+@dataclass(frozen=True)
+class Step:
+    """One entry replayed: the session event it records (None for mx, error...), the frame
+    the live panels showed for it, and the guide's transaction (live: read it before the next
+    step)."""
+
+    entry: dict[str, Any]
+    event: SessionEvent | None
+    frame: dict[str, Any]
+    tx: Transaction
+
+
+def replay(entries: Iterable[dict[str, Any]], sandbox: bool = False) -> Iterator[Step]:
+    """Run recorded entries through the Guide the live session used, one step per entry.
+
+    The replay page, ``?frames=1`` and the exports' facts all read this walk, so none of
+    them can disagree with another, or with what the live panels showed.
+    """
     guide = Guide(sandbox=sandbox, redact=False)
     dialogue = Dialogue()
-    frames = []
     for entry in entries:
         event = _event_of(entry, dialogue)
         data = dict(entry.get("data") or {}) if entry["kind"] == "event" else {}
         if event is not None:
-            frame = {**data, **guide.frame_for(event)}  # recorded details the event lacks stay
+            frame = {**guide.frame_for(event), **data}  # what was recorded is what was shown
         else:
             frame = {"type": FRAME_OF_EVENT.get(entry.get("event", ""), entry["kind"]), **data}
         frame.pop("original", None)
         frame.update(seq=entry["seq"], t=entry["t"])
-        frames.append(frame)
-    return frames
+        guide.extra.clear()  # lesson progress is not replayed
+        yield Step(entry, event, frame, guide.tx)
+
+
+def replay_frames(entries: Iterable[dict[str, Any]], sandbox: bool = False) -> list[dict[str, Any]]:
+    """One frame per entry, with the explanation and state the live panels showed."""
+    return [step.frame for step in replay(entries, sandbox)]
 
 
 def _event_of(entry: dict[str, Any], dialogue: Dialogue) -> SessionEvent | None:
@@ -112,7 +135,8 @@ def _recorded_event(name: str, data: dict[str, Any], dialogue: Dialogue) -> Sess
         known = {f: data[f] for f in _TLS_FIELDS if f in data}
         return TlsUp(tls_mode=mode, **known)
     if name == "closed":
-        return Closed(reason=str(data.get("reason", "")), code=str(data.get("code", "")))
+        code = CloseCode.of(str(data.get("code", "")))
+        return Closed(reason=str(data.get("reason", "")), code=code)
     if name == "discarded":
         return Discarded(
             bytes=int(data.get("bytes") or 0),

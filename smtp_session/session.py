@@ -21,6 +21,7 @@ from . import tlsinfo
 from .dialogue import Dialogue, Outgoing
 from .errors import ConnectError, LineError, PlaygroundError, ProtocolError, SessionClosed
 from .events import (
+    CloseCode,
     Closed,
     Connected,
     Discarded,
@@ -113,7 +114,7 @@ class SmtpSession:
             try:
                 self._handshake(TlsMode.IMPLICIT)
             except PlaygroundError as exc:
-                self._shutdown(exc.message, exc.code)
+                self._shutdown(exc.message, CloseCode.of(exc.code))
                 raise
         self._reader = threading.Thread(target=self._read_loop, name=f"smtp-{host}", daemon=True)
         self._reader.start()
@@ -158,7 +159,7 @@ class SmtpSession:
             try:
                 sock.sendall(text.encode("utf-8") + b"\r\n")
             except OSError as exc:
-                self._shutdown(f"sending failed: {describe_os_error(exc)}", "send_failed")
+                self._shutdown(f"sending failed: {describe_os_error(exc)}", CloseCode.SEND_FAILED)
                 raise SessionClosed(f"Sending failed: {describe_os_error(exc)}.") from exc
         self._last_activity = time.monotonic()
         return out
@@ -213,7 +214,7 @@ class SmtpSession:
             try:
                 sock.sendall(("\r\n".join(lines) + "\r\n").encode("utf-8"))
             except OSError as exc:
-                self._shutdown(f"sending failed: {describe_os_error(exc)}", "send_failed")
+                self._shutdown(f"sending failed: {describe_os_error(exc)}", CloseCode.SEND_FAILED)
                 raise SessionClosed(f"Sending failed: {describe_os_error(exc)}.") from exc
         self._last_activity = time.monotonic()
         return out
@@ -227,16 +228,17 @@ class SmtpSession:
                 for reply in self._parser.flush():
                     self._deliver(reply)
         except PlaygroundError as exc:
-            reason, code = exc.message, exc.code
+            reason, code = exc.message, CloseCode.of(exc.code)
         except Exception as exc:  # a bug must end the session in words, not kill the thread
             log.exception("SMTP reader failed")
-            reason, code = f"an internal error ended the session ({exc!r})", "internal_error"
+            reason = f"an internal error ended the session ({exc!r})"
+            code = CloseCode.INTERNAL_ERROR
         try:
             self._shutdown(reason, code)
         finally:
             self._close_socket()
 
-    def _pump(self) -> tuple[str, str]:
+    def _pump(self) -> tuple[str, CloseCode]:
         """Receive and deliver until the connection ends; returns why it ended."""
         while not self._closed.is_set():
             try:
@@ -249,11 +251,12 @@ class SmtpSession:
                     continue
                 return self._timeout_reason()
             except (OSError, ValueError) as exc:
-                return f"the connection failed: {describe_os_error(exc)}", "connection_lost"
+                failed = f"the connection failed: {describe_os_error(exc)}"
+                return failed, CloseCode.CONNECTION_LOST
             if not data:
-                return "the server closed the connection", "server_closed"
+                return "the server closed the connection", CloseCode.SERVER_CLOSED
             self._consume(data)
-        return "closed by the user", "client_closed"
+        return "closed by the user", CloseCode.CLIENT_CLOSED
 
     def _receive(self) -> bytes:
         sock = self._sock
@@ -336,17 +339,20 @@ class SmtpSession:
             bounds.append(self._started + limits.max_duration - now)
         return min(bounds) if bounds else None
 
-    def _timeout_reason(self) -> tuple[str, str]:
+    def _timeout_reason(self) -> tuple[str, CloseCode]:
         now = time.monotonic()
         lim = self.limits
         if lim.max_duration and now - self._started >= lim.max_duration - 0.02:
-            return f"the session reached its maximum of {lim.max_duration:g} s", "max_duration"
+            return (
+                f"the session reached its maximum of {lim.max_duration:g} s",
+                CloseCode.MAX_DURATION,
+            )
         if self.dialogue.pending and lim.reply_timeout:
             return (
                 f"the server took longer than {lim.reply_timeout:g} s to reply",
-                "reply_timeout",
+                CloseCode.REPLY_TIMEOUT,
             )
-        return f"the session was idle for {lim.idle_timeout:g} s", "idle_timeout"
+        return f"the session was idle for {lim.idle_timeout:g} s", CloseCode.IDLE_TIMEOUT
 
     # -- TLS ----------------------------------------------------------------------------
 
@@ -401,14 +407,16 @@ class SmtpSession:
 
     # -- closing ------------------------------------------------------------------------
 
-    def close(self, reason: str = "closed by the user", code: str = "client_closed") -> None:
+    def close(
+        self, reason: str = "closed by the user", code: CloseCode = CloseCode.CLIENT_CLOSED
+    ) -> None:
         """Close the connection (idempotent) and wait briefly for the reader to finish."""
         self._shutdown(reason, code)
         reader = self._reader
         if reader is not None and reader is not threading.current_thread():
             reader.join(timeout=1.0)
 
-    def _shutdown(self, reason: str, code: str) -> None:
+    def _shutdown(self, reason: str, code: CloseCode) -> None:
         with self._close_lock:
             if self._closed.is_set():
                 return

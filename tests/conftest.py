@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import threading
 import time
@@ -14,6 +15,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from app import create_app
+from smtp_session.mailbox import Mailbox
 from smtp_session.sandbox import SandboxConfig, SandboxServer
 
 
@@ -28,8 +30,44 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
-@pytest.fixture
-def sandbox(data_dir: Path) -> Iterator[SandboxServer]:
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty store at Alembic's head, made once: each app starts from a copy of it.
+
+    A database at head is not migrated again (transcripts.db.migrate), so an app built on a
+    copy skips Alembic; tests/test_store.py runs the migrations themselves.
+    """
+    from transcripts.db import make_engine, migrate
+
+    path = tmp_path_factory.mktemp("migrated") / "playground.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    engine.dispose()  # the last connection closing folds the WAL back into the file
+    assert not path.with_name("playground.db-wal").exists()
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _seed_store(migrated_db: Path) -> Iterator[None]:
+    """Let build_app copy the migrated store instead of running Alembic for every test."""
+    global _MIGRATED_DB
+    _MIGRATED_DB = migrated_db
+    yield
+    _MIGRATED_DB = None
+
+
+_MIGRATED_DB: Path | None = None
+
+
+def seed_store(data_dir: Path) -> None:
+    """Put a copy of the migrated store in ``data_dir`` unless a store is already there."""
+    target = data_dir / "playground.db"
+    if _MIGRATED_DB is not None and not target.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_MIGRATED_DB, target)
+
+
+def start_sandbox(data_dir: Path) -> SandboxServer:
     """The real aiosmtpd sandbox on free loopback ports."""
     for attempt in range(3):  # a free port can be taken by another test before we bind it
         server = SandboxServer(
@@ -37,16 +75,57 @@ def sandbox(data_dir: Path) -> Iterator[SandboxServer]:
         )
         try:
             server.start()
-            break
+            return server
         except OSError:
             if attempt == 2:
                 raise
-    yield server
-    server.stop()
+    raise AssertionError("unreachable")
+
+
+class _Shared:
+    """The session's sandbox: started on first use, again if a test stopped it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.server: SandboxServer | None = None
+
+    def get(self) -> SandboxServer:
+        if self.server is None or not self.server._controllers:
+            self.server = start_sandbox(self.folder)
+        return self.server
+
+
+@pytest.fixture(scope="session")
+def _shared_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Shared]:
+    shared = _Shared(tmp_path_factory.mktemp("shared-sandbox"))
+    yield shared
+    if shared.server is not None:
+        shared.server.stop()
+
+
+@pytest.fixture
+def sandbox(data_dir: Path, _shared_sandbox: _Shared) -> SandboxServer:
+    """The session's sandbox, reset for this test: an empty inbox in ``data_dir``, no state.
+
+    Starting a sandbox per test cost ~0.3-0.6 s (two listeners, aiosmtpd's self-test). What
+    a test can see of the shared one is reset here: the inbox is a new folder in this test's
+    data dir (where the app's inbox page reads it), the greylist is empty, and its certificate
+    is copied into the data dir, where the app looks for the one it pins. A test that needs
+    other settings starts its own SandboxServer.
+    """
+    server = _shared_sandbox.get()
+    server.config.data_dir = data_dir
+    inbox = Mailbox(data_dir / "sandbox", server.config.max_messages)
+    server.mailbox = server.handler.mailbox = inbox
+    server.handler._greylist.clear()
+    shutil.copytree(server.cert.cert.parent, data_dir / "tls", dirs_exist_ok=True)
+    return server
 
 
 def build_app(data_dir: Path, sandbox: SandboxServer, **config: Any):  # type: ignore[no-untyped-def]
     """An app talking to the test sandbox (not starting its own), with ``config`` on top."""
+    if "DATABASE_URL" not in config:
+        seed_store(data_dir)
     return create_app(
         {
             "TESTING": True,

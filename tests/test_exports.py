@@ -364,8 +364,37 @@ def test_python_script_delivers_the_same_bytes(
     assert collector.logins[-1] == (USER.encode(), PASSWORD.encode())
 
 
+GREETED = [
+    {"kind": "reply", "code": 220, "lines": ["220 mx.example ESMTP"], "after": "greeting"},
+    {"kind": "sent", "text": "EHLO me.example", "line_kind": "command"},
+    {"kind": "reply", "code": 250, "lines": ["250-mx.example", "250 STARTTLS"], "after": "EHLO"},
+]
+# Entries before the greeting, entries after EHLO, the swaks flag, the smtplib calls.
 TLS_CASES = {
     "starttls": (
+        [],
+        [
+            {"kind": "sent", "text": "STARTTLS", "line_kind": "command"},
+            {"kind": "reply", "code": 220, "lines": ["220 go ahead"], "after": "STARTTLS"},
+            {"kind": "event", "event": "tls", "data": {"tls_mode": "starttls"}},
+        ],
+        "--tls",
+        ["set_debuglevel", "ehlo", "starttls", "ehlo", "quit"],
+    ),
+    "implicit-tls-event": (
+        [{"kind": "event", "event": "tls", "data": {"tls_mode": "implicit", "version": "TLSv1.3"}}],
+        [],
+        "--tls-on-connect",
+        ["set_debuglevel", "ehlo", "quit"],
+    ),
+    "recorded-before-tls-mode": (
+        [{"kind": "event", "event": "tls", "data": {"mode": "implicit", "version": "TLSv1.3"}}],
+        [],
+        "--tls-on-connect",
+        ["set_debuglevel", "ehlo", "quit"],
+    ),
+    "imported-without-a-mode": (
+        [],
         [
             {"kind": "sent", "text": "STARTTLS", "line_kind": "command"},
             {"kind": "reply", "code": 220, "lines": ["220 go ahead"], "after": "STARTTLS"},
@@ -374,25 +403,15 @@ TLS_CASES = {
         "--tls",
         ["set_debuglevel", "ehlo", "starttls", "ehlo", "quit"],
     ),
-    "implicit-tls-event": (
-        [{"kind": "event", "event": "tls", "data": {"tls_mode": "implicit", "version": "TLSv1.3"}}],
-        "--tls-on-connect",
-        ["set_debuglevel", "ehlo", "quit"],
-    ),
-    "recorded-before-tls-mode": (
-        [{"kind": "event", "event": "tls", "data": {"mode": "implicit", "version": "TLSv1.3"}}],
-        "--tls-on-connect",
-        ["set_debuglevel", "ehlo", "quit"],
-    ),
 }
 
 
 @pytest.mark.parametrize("case", list(TLS_CASES), ids=list(TLS_CASES))
 def test_tls_modes_reach_swaks_and_python(recorded: Transcript, case: str) -> None:
-    middle, flag, calls = TLS_CASES[case]
+    before, after, flag, calls = TLS_CASES[case]
     connect = {"kind": "event", "event": "connect", "data": {"host": "mx.example", "port": 465}}
-    head = [connect, {"kind": "sent", "text": "EHLO me.example", "line_kind": "command"}]
-    entries = [{"seq": i, "t": i, **e} for i, e in enumerate(head + middle)]
+    session = [connect, *before, *GREETED, *after]
+    entries = [{"seq": i, "t": i, **e} for i, e in enumerate(session)]
     transcript = Transcript(**{**vars(recorded), "entries": entries, "notes": []})
     (argv,) = [
         shlex.split(line)
@@ -400,7 +419,7 @@ def test_tls_modes_reach_swaks_and_python(recorded: Transcript, case: str) -> No
         if line.startswith("swaks")
     ]
     assert flag in argv and ({"--tls", "--tls-on-connect"} - {flag}).isdisjoint(argv)
-    assert options(argv)["--quit-after"] == ["TLS" if case == "starttls" else "HELO"]
+    assert options(argv)["--quit-after"] == ["TLS" if flag == "--tls" else "HELO"]
     source = export(transcript, "python")[0].decode()
     assert script_calls(source) == calls
     assert ("SMTP_SSL(" in source) is (flag == "--tls-on-connect")

@@ -18,7 +18,31 @@ from web.limits import Limiter, LimitError, MemoryLimits, RedisLimits, make_limi
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
 ROOT = Path(__file__).resolve().parent.parent
-Factory = Callable[..., Limiter]
+
+
+class Backend:
+    """Makes limiters of one backend, and lets time pass for them.
+
+    MemoryLimits run on a clock the test moves (no waiting); Redis keeps time with its own
+    server clock, so for it time passes for real.
+    """
+
+    def __init__(self, make: Callable[..., Limiter], memory: bool) -> None:
+        self._make, self.memory, self.now = make, memory, 1000.0
+
+    def __call__(self, **options: float) -> Limiter:
+        if self.memory:
+            return self._make(clock=lambda: self.now, **options)
+        return self._make(**options)
+
+    def advance(self, seconds: float) -> None:
+        if self.memory:
+            self.now += seconds
+        else:
+            time.sleep(seconds)  # the Redis server's clock: nothing to move but time itself
+
+
+Factory = Backend
 
 
 @pytest.fixture
@@ -39,7 +63,7 @@ def make(request: pytest.FixtureRequest) -> Iterator[Factory]:
     """Build limiters of one backend; Redis ones share one prefix, so they share counts."""
     made: list[RedisLimits] = []
     if request.param == "memory":
-        yield lambda **options: MemoryLimits(**options)
+        yield Backend(MemoryLimits, memory=True)
         return
     prefix = request.getfixturevalue("redis_prefix")
 
@@ -47,7 +71,7 @@ def make(request: pytest.FixtureRequest) -> Iterator[Factory]:
         made.append(RedisLimits(str(REDIS_URL), prefix, **options))
         return made[-1]
 
-    yield factory
+    yield Backend(factory, memory=False)
     for limits in made:
         limits.close()
 
@@ -94,14 +118,13 @@ def test_release_and_refresh_of_unknown_sessions(make: Factory) -> None:
     assert limits.session_count("user:carol") == 0
 
 
-@pytest.mark.slow
 def test_an_unreleased_slot_expires_and_a_heartbeat_keeps_one(make: Factory) -> None:
     limits = make(slot_ttl_s=0.6)
     limits.acquire_session("user:dave", "crashed", 2)
     limits.acquire_session("user:dave", "alive", 2)
     assert refused(lambda: limits.acquire_session("user:dave", "new", 2)).current == 2
     for _ in range(4):  # 1.2 s in all: twice the TTL, heartbeat every 0.3 s
-        time.sleep(0.3)
+        make.advance(0.3)
         assert limits.refresh_session("user:dave", "alive") is True
     assert limits.session_count("user:dave") == 1
     limits.acquire_session("user:dave", "new", 2)
@@ -143,14 +166,13 @@ def test_rate_limit_per_minute_names_the_limit_and_the_wait(make: Factory) -> No
     limits.hit_rate("user:grace", "sessions", 3, 60)  # another subject has its own window
 
 
-@pytest.mark.slow
 def test_rate_window_slides(make: Factory) -> None:
     limits = make()
     limits.hit_rate("user:heidi", "sessions", 2, 1)
-    time.sleep(0.6)
+    make.advance(0.6)
     limits.hit_rate("user:heidi", "sessions", 2, 1)
     assert refused(lambda: limits.hit_rate("user:heidi", "sessions", 2, 1)).current == 2
-    time.sleep(0.5)  # the first hit has left the window, the second has not
+    make.advance(0.5)  # the first hit has left the window, the second has not
     limits.hit_rate("user:heidi", "sessions", 2, 1)
     refused(lambda: limits.hit_rate("user:heidi", "sessions", 2, 1))
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from smtp_session.errors import ConnectError, LineError, SessionClosed
-from smtp_session.events import Closed, Connected, ReplyReceived, Sent, SessionEvent
+from smtp_session.events import CloseCode, Closed, Connected, ReplyReceived, Sent, SessionEvent
 from smtp_session.session import Limits, SmtpSession
 from tests.hostile_server import EventLog, HostileServer, close, send, stall
 
@@ -138,8 +138,8 @@ def test_close_is_idempotent_and_says_why_once(events: EventLog, server: Hostile
     smtp = SmtpSession(events)
     smtp.connect("127.0.0.1", server.port)
     events.wait_for(ReplyReceived)
-    smtp.close("closed by the test", "client_closed")
-    smtp.close("closed again", "other")
+    smtp.close("closed by the test", CloseCode.CLIENT_CLOSED)
+    smtp.close("closed again", CloseCode.INTERNAL_ERROR)
     assert [e.fields() for e in events.of(Closed)] == [
         {"reason": "closed by the test", "code": "client_closed"}
     ]
@@ -193,7 +193,7 @@ def test_close_from_another_thread_leaves_the_descriptor_to_the_reader(sandbox):
     session.connect("127.0.0.1", sandbox.config.port)
     reader = session._reader
     assert reader is not None and reader.is_alive()
-    session.close("test", "client_closed")
+    session.close("test", CloseCode.CLIENT_CLOSED)
     assert not reader.is_alive()
     assert session._sock is not None and session._sock.fileno() == -1
     assert sum(isinstance(e, Closed) for e in events) == 1

@@ -16,6 +16,7 @@ import pytest
 
 from smtp_session.errors import LineError
 from smtp_session.events import (
+    CloseCode,
     Closed,
     Connected,
     Discarded,
@@ -301,7 +302,7 @@ def test_close_during_a_stalled_handshake_is_prompt(events: EventLog) -> None:
         upgrade(smtp, events)
         time.sleep(0.2)  # the reader is now inside the handshake
         started = time.monotonic()
-        smtp.close("closed by the test", "client_closed")
+        smtp.close("closed by the test", CloseCode.CLIENT_CLOSED)
         deadline = time.monotonic() + 1.0
         while not server.eof_times and time.monotonic() < deadline:
             time.sleep(0.02)

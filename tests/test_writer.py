@@ -363,17 +363,19 @@ def test_a_journal_the_database_refuses_is_kept_aside_not_retried_at_every_start
     assert recover(store, journal) == {}  # the .bad file is left for a person
 
 
-def _outage(store: Store) -> dict[str, bool]:
+def _outage(store: Store) -> dict[str, int]:
     """Make every statement on the store's engine fail as if the database were unreachable
-    (a real error raised by the real driver's layer) while state["down"] is True."""
+    (a real error raised by the real driver's layer) while state["down"] is true; counts
+    the statements refused in state["refused"]."""
     from sqlalchemy import event
     from sqlalchemy.exc import OperationalError
 
-    state = {"down": True}
+    state = {"down": True, "refused": 0}
 
     @event.listens_for(store.engine, "before_cursor_execute")
     def _fail(*_args: Any) -> None:
         if state["down"]:
+            state["refused"] += 1
             raise OperationalError("INSERT", {}, Exception("connection refused (test outage)"))
 
     return state
@@ -387,7 +389,7 @@ def test_while_the_database_is_unreachable_entries_wait_and_none_is_lost(
     state = _outage(store)
     for seq in range(20):
         writer.append(tid, sent(seq, f"NOOP {seq}"))
-    time.sleep(0.5)  # several failed attempts
+    assert wait_until(lambda: state["refused"] >= 5, timeout=15)  # several failed attempts
     state["down"] = False
     assert wait_until(lambda: count(store, "entries", tid) == 20, timeout=15)
     assert [e["text"] for e in store.entries(tid)] == [f"NOOP {seq}" for seq in range(20)]

@@ -5,17 +5,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Engine, insert
 
 from transcripts import db
-from transcripts.model import Transcript
 from transcripts.rows import entry_row, token_hash
 from transcripts.schema import entries, notes, transcripts
-
-if TYPE_CHECKING:
-    from transcripts.store import Store
 
 
 def _when(value: str | None, default: datetime) -> datetime:
@@ -61,21 +57,21 @@ def _note_row(transcript_id: str, note: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def store_import(
-    store: Store, data: Mapping[str, Any], owner: str | None
-) -> tuple[Transcript, str]:
-    """Insert ``data`` (validated by ``import_json``) as a new closed transcript."""
+def store_import(engine: Engine, data: Mapping[str, Any], owner: str | None) -> tuple[str, str]:
+    """Insert ``data`` (validated by ``import_json``) as a new closed transcript.
+
+    Returns its id and edit token; ``Store.create_from_import`` reads it back. It takes the
+    engine, not the Store, so that store.py can import this module (no cycle).
+    """
     items = list(data["entries"])
     token = secrets.token_urlsafe(32)
     row = _transcript_row(data["transcript"], items, owner, token)
     entry_rows = [entry_row(row["id"], e) for e in items]
     note_rows = [_note_row(row["id"], n) for n in data.get("notes", [])]
-    with db.writer(store.engine) as conn, conn.begin():
+    with db.writer(engine) as conn, conn.begin():
         conn.execute(insert(transcripts), row)
         if entry_rows:
             conn.execute(insert(entries), entry_rows)
         if note_rows:
             conn.execute(insert(notes), note_rows)
-    found = store.get(row["id"])
-    assert found is not None  # written in the transaction above
-    return found, token
+    return row["id"], token

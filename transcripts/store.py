@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from transcripts import checkpoint, db, process
 from transcripts.errors import NotFound, StoreError
+from transcripts.imported import store_import
 from transcripts.model import Entry, Note, Transcript
 from transcripts.rows import (
     Pending,
@@ -414,6 +415,7 @@ class Store:
         self, data: Mapping[str, Any], owner: str | None = None
     ) -> tuple[Transcript, str]:
         """Store an imported transcript (from ``importer.import_json``) as a new, closed one."""
-        from transcripts.imported import store_import
-
-        return store_import(self, data, owner)
+        transcript_id, token = store_import(self.engine, data, owner)
+        found = self.get(transcript_id)
+        assert found is not None  # written in store_import's transaction
+        return found, token

@@ -94,6 +94,18 @@ def _stamp(password_hash: str | None) -> str:
     return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
 
 
+_DUMMIES: dict[tuple[Any, ...], str] = {}
+
+
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    """A hash made with ``hasher``'s parameters, once per process (~0.1-0.5 s of argon2 each)."""
+    key: tuple[Any, ...] = (hasher.time_cost, hasher.memory_cost, hasher.parallelism)
+    key += (hasher.hash_len, hasher.salt_len, hasher.type)
+    if key not in _DUMMIES:  # two threads racing here both hash: harmless, one wins
+        _DUMMIES[key] = hasher.hash("no such user")
+    return _DUMMIES[key]
+
+
 def _user(row: Any) -> User:
     values = row._mapping
     return User(values["name"], values["role"], values["team"], _stamp(values["password_hash"]))
@@ -106,7 +118,7 @@ class UserStore:
         self.engine = engine
         self.hasher = hasher or PasswordHasher()
         # Verified against when the name is unknown, so a miss costs what a hit costs.
-        self._dummy = self.hasher.hash("no such user")
+        self._dummy = _dummy_hash(self.hasher)
 
     def create(self, name: str, password: str | None, role: str, team: str | None = None) -> User:
         """Add a user; ``password`` None makes one only a reverse proxy can sign in."""

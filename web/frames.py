@@ -24,6 +24,11 @@ FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "ping": {},
     "lesson": {},
 }
+# Optional fields, read by the frame's handler (web/connector.py, web/services.py, web/live.py).
+OPTIONAL: dict[str, tuple[str, ...]] = {
+    "connect": ("target", "host", "port", "tls_mode", "tls", "accept_unverified"),
+    "lesson": ("lesson",),
+}
 MAX_LINES_PER_FRAME = 100_000
 
 

@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from smtp_session.errors import PlaygroundError
@@ -114,9 +115,13 @@ class MemoryLimits:
     """Limits for one process, guarded by one lock; expiry works as in Redis."""
 
     def __init__(
-        self, slot_ttl_s: float = DEFAULT_SLOT_TTL_S, count_ttl_s: float = DEFAULT_COUNT_TTL_S
+        self,
+        slot_ttl_s: float = DEFAULT_SLOT_TTL_S,
+        count_ttl_s: float = DEFAULT_COUNT_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.slot_ttl_s, self.count_ttl_s = slot_ttl_s, count_ttl_s
+        self.clock = clock  # seconds; tests pass one they move by hand
         self._lock = threading.Lock()
         self._slots: dict[str, dict[str, float]] = {}
         self._hits: dict[str, deque[float]] = {}
@@ -131,7 +136,7 @@ class MemoryLimits:
     def acquire_session(self, subject: str, session_id: str, max_concurrent: int) -> None:
         """Take a session slot for ``session_id`` (again: refresh), or raise LimitError."""
         with self._lock:
-            now = time.monotonic()
+            now = self.clock()
             slots = self._live_slots(subject, now)
             if session_id not in slots and len(slots) >= max_concurrent:
                 raise sessions_error(subject, len(slots), max_concurrent)
@@ -140,7 +145,7 @@ class MemoryLimits:
     def refresh_session(self, subject: str, session_id: str) -> bool:
         """Heartbeat: push the slot's expiry on; False if it had already expired."""
         with self._lock:
-            now = time.monotonic()
+            now = self.clock()
             slots = self._live_slots(subject, now)
             if session_id not in slots:
                 return False
@@ -158,7 +163,7 @@ class MemoryLimits:
     def session_count(self, subject: str) -> int:
         """Sessions currently holding a slot for ``subject``."""
         with self._lock:
-            count = len(self._live_slots(subject, time.monotonic()))
+            count = len(self._live_slots(subject, self.clock()))
             if not count:
                 self._slots.pop(subject, None)
             return count
@@ -166,7 +171,7 @@ class MemoryLimits:
     def hit_rate(self, subject: str, name: str, limit: int, window_s: int) -> None:
         """Record one event in a sliding window, or raise LimitError if the window is full."""
         with self._lock:
-            now = time.monotonic()
+            now = self.clock()
             hits = self._hits.setdefault(f"{name}:{subject}", deque())
             while hits and hits[0] <= now - window_s:
                 hits.popleft()
@@ -178,7 +183,7 @@ class MemoryLimits:
         """Add ``amount`` and return the new total, or raise LimitError and add nothing."""
         key = f"{name}:{subject_session}"
         with self._lock:
-            now = time.monotonic()
+            now = self.clock()
             value, expiry = self._counts.get(key, (0, now))
             current = value if expiry > now else 0
             if current + amount > limit:

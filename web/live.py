@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from smtp_session.errors import PlaygroundError
-from smtp_session.events import Closed, SessionEvent
+from smtp_session.events import CloseCode, Closed, SessionEvent
 from smtp_session.guide import Guide
 from smtp_session.session import SmtpSession
 from smtp_session.wire import check_lines
@@ -111,13 +111,17 @@ class LiveSession:
             open_connection(self.services, plan, self.smtp, self.emit)
         except PlaygroundError as exc:
             self.error(exc.message, exc.code)
-            self.smtp.close(exc.message, exc.code)
+            self.smtp.close(exc.message, CloseCode.CONNECT_FAILED)
             self._finish(f"could not connect: {exc.message}", exc.code)
 
     def emit(self, frame: Frame) -> None:
         """Record and send a frame the web layer made (MX lookups, attempts)."""
         with self._lock:
             self._publish(frame)
+            if self.guide is not None:  # a lesson may wait for it ({"event": "mx"})
+                self.guide.observe_lookup(frame)
+                while self.guide.extra:
+                    self._publish(self.guide.extra.pop(0))
 
     def _require_session(self) -> SmtpSession:
         if self.smtp is None:
@@ -151,7 +155,7 @@ class LiveSession:
 
     def _on_close(self, frame: Frame) -> None:
         if self.smtp is not None:
-            self.smtp.close("closed by the user", "client_closed")
+            self.smtp.close("closed by the user", CloseCode.CLIENT_CLOSED)
 
     def _on_lesson(self, frame: Frame) -> None:
         self.lesson = self.services.lesson(frame.get("lesson"))
@@ -227,6 +231,6 @@ class LiveSession:
     def shutdown(self, reason: str) -> None:
         """The browser went away: close the SMTP connection now."""
         if self.smtp is not None:
-            self.smtp.close(reason, "browser_gone")
+            self.smtp.close(reason, CloseCode.BROWSER_GONE)
         if self.admission is not None:
             self.admission.release()

@@ -1,17 +1,18 @@
-"""What a session did, read back from its entries, for the exports that reproduce it."""
+"""What a session did, for the exports that reproduce it: read from the same replay (and so the
+same Guide and Transaction) as the live panels and the replay page, never re-parsed here."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from smtp_session.dialogue import AUTH_RESPONSE, DATA, END_OF_DATA, verb_of
+from smtp_session.events import Connected, ReplyReceived, Sent, TlsMode, TlsUp
 from smtp_session.redact import user_in_marker
-from transcripts.model import Entry, Transcript
-
-# RFC 5321 §4.1.1.2/§4.1.1.3: MAIL FROM:<path> [params], RCPT TO:<path> [params]
-_PATH = re.compile(r"^\s*(?:FROM|TO)\s*:\s*(?:<([^>]*)>|(\S*))", re.IGNORECASE)
-
+from smtp_session.replay import Step, replay
+from smtp_session.transaction import Transaction, path_of
+from transcripts.model import Transcript
 
 _HOST_PORT = re.compile(r"([^\s()]+):(\d{1,5})\)?\s*$")
 
@@ -24,8 +25,9 @@ class Message:
     recipients: list[str] = field(default_factory=list)
     mail_params: list[str] = field(default_factory=list)  # RFC 5321 §4.1.1.2 Mail-parameters
     rcpt_params: list[list[str]] = field(default_factory=list)  # one list per recipient
-    lines: list[str] | None = None  # None: DATA never started
+    lines: list[str] | None = None  # None: DATA never started (no 354)
     ended: bool = False  # the lone "." was sent
+    delivered: bool = False  # the server accepted it at end of data (2xx)
 
     @property
     def data(self) -> bytes | None:
@@ -52,127 +54,110 @@ class Facts:
     last_verb: str | None = None
 
 
-def _path(argument: str) -> str:
-    m = _PATH.match(argument)
-    if not m:
-        return argument.strip()
-    return m.group(1) if m.group(1) is not None else m.group(2)
-
-
-def _params(argument: str) -> list[str]:
-    """The esmtp-keyword[=value] words after the path (SIZE=1000, BODY=8BITMIME...)."""
-    m = _PATH.match(argument)
-    return argument[m.end() :].split() if m else []
-
-
 def _target(target: str) -> tuple[str, int]:
     """Host and port from "host:port", "[v6]:port" or "name (host:port)"; a connect event wins."""
     m = _HOST_PORT.search(target)
     return (m.group(1).strip("[]"), int(m.group(2))) if m else (target, 25)
 
 
+def _params(command: str) -> list[str]:
+    """The esmtp-keyword[=value] words after the path of a MAIL or RCPT line (SIZE=1000)."""
+    args = command.partition(" ")[2]
+    rest = args.split(":", 1)[1].strip() if ":" in args else args.strip()
+    rest = rest.partition(">")[2] if rest.startswith("<") else rest.partition(" ")[2]
+    return rest.split()
+
+
+# The verb for the furthest step the Transaction reached (swaks --quit-after reads it).
+_STEP_VERB = {
+    "ehlo": "EHLO",
+    "starttls": "STARTTLS",
+    "auth": "AUTH",
+    "mail": "MAIL",
+    "rcpt": "RCPT",
+}
+_HELLO = ("EHLO", "HELO", "LHLO")
+
+
 class _Reader:
-    """Walks the entries once, noting what each command did."""
+    """Follows the replayed session: each fact is what the Transaction made of a reply."""
 
     def __init__(self, transcript: Transcript) -> None:
         self.facts = Facts(*_target(transcript.target))
         self.current: Message | None = None
-        self.starttls_sent = False
-        self.data_pending = False
-        self.verbs: dict[str, Callable[[str, str], None]] = {
-            "EHLO": self._hello,
-            "HELO": self._hello,
-            "LHLO": self._hello,
-            "STARTTLS": lambda line, arg: setattr(self, "starttls_sent", True),
-            "AUTH": self._auth,
-            "MAIL": self._mail,
-            "RCPT": self._rcpt,
-            "DATA": self._data,
-            "RSET": self._rset,
-        }
+        self.auth_line: str | None = None  # the AUTH command of the exchange in progress
+        self.auth_user: str | None = None
+        self.delivered = 0  # messages the server accepted so far
+        self.rcpt_params: dict[str, list[str]] = {}  # by recipient, from the accepted RCPTs
 
-    def read(self, entries: list[Entry]) -> Facts:
-        for entry in entries:
-            if entry["kind"] == "event" and entry.get("event") == "connect":
-                self._connect(entry.get("data") or {})
-            elif entry["kind"] == "event" and entry.get("event") == "tls":
-                self._tls(entry.get("data") or {})
-            elif entry["kind"] == "sent":
-                self._sent(entry["text"], entry.get("line_kind", "command"))
-            elif entry["kind"] == "reply" and self.data_pending:
-                self._data_reply(entry.get("code"))
+    def read(self, steps: Iterable[Step]) -> Facts:
+        """The facts, reading each step's Transaction as the replay reaches it."""
+        for step in steps:
+            match step.event:
+                case Connected(host=host, port=port, address=address) if host:
+                    self.facts.host, self.facts.port = host, port
+                    self.facts.address = address or None
+                case TlsUp(tls_mode=TlsMode.IMPLICIT):
+                    self.facts.tls_on_connect = True
+                case TlsUp(tls_mode=TlsMode.STARTTLS):
+                    self.facts.starttls = True
+                case Sent():
+                    self._sent(step.event)
+                case ReplyReceived():
+                    self._reply(step.event, step)
+            self.facts.last_verb = _STEP_VERB.get(step.tx.step or "", self.facts.last_verb)
         return self.facts
 
-    def _data_reply(self, code: int | None) -> None:
-        # RFC 5321 §4.1.1.4: only a 354 opens the message; any other reply refuses DATA.
-        self.data_pending = False
-        if code == 354 and self.current is not None and self.current.lines is None:
-            self.current.lines = []
-
-    def _connect(self, data: dict[str, object]) -> None:
-        if isinstance(data.get("host"), str):
-            self.facts.host = str(data["host"])
-        if isinstance(data.get("port"), int):
-            self.facts.port = int(str(data["port"]))
-        if isinstance(data.get("address"), str):
-            self.facts.address = str(data["address"])
-
-    def _tls(self, data: dict[str, object]) -> None:
-        # The session reports how TLS began: "implicit" on connect (RFC 8314 §3.3) or after
-        # STARTTLS (RFC 3207); transcripts recorded before tls_mode said "mode".
-        mode = data.get("tls_mode", data.get("mode"))
-        if mode == "implicit":
-            self.facts.tls_on_connect = True
-        elif self.starttls_sent or mode == "starttls":
-            self.facts.starttls = True
-
-    def _sent(self, text: str, line_kind: str) -> None:
-        if line_kind == "auth-response":
-            self.facts.auth_user = self.facts.auth_user or user_in_marker(text)
-        elif line_kind == "data" and self.current is not None and self.current.lines is not None:
-            self._data_line(text)
-        elif line_kind == "command":
-            verb, _, arg = text.partition(" ")
-            verb = verb.upper()
-            if verb in self.verbs:
-                self.facts.last_verb = verb
-                self.verbs[verb](text, arg)
+    def _sent(self, event: Sent) -> None:
+        if event.kind == DATA:
+            self._data_line(event.text)
+        elif event.kind == AUTH_RESPONSE or verb_of(event.text) == "AUTH":
+            if event.kind != AUTH_RESPONSE:
+                self.auth_line, self.auth_user = event.text, None
+            self.auth_user = user_in_marker(event.text) or self.auth_user
 
     def _data_line(self, text: str) -> None:
-        assert self.current is not None and self.current.lines is not None
-        for line in text.split("\n"):
-            line = line.removesuffix("\r")
-            if line == "." or self.current.ended:
-                self.current.ended = True
-                return
-            # RFC 5321 §4.5.2: a line starting with a period had one more added; remove it.
-            self.current.lines.append(line[1:] if line.startswith(".") else line)
+        message = self.current
+        if message is None or message.lines is None or message.ended:
+            return
+        if text == ".":
+            message.ended = True
+        else:  # RFC 5321 §4.5.2: a line starting with a period had one more added; remove it.
+            message.lines.append(text[1:] if text.startswith(".") else text)
 
-    def _hello(self, line: str, arg: str) -> None:
-        if self.facts.ehlo is None:
-            self.facts.greeting_verb = line.split(" ", 1)[0].upper()
-            self.facts.ehlo = arg.strip() or None
+    def _reply(self, event: ReplyReceived, step: Step) -> None:
+        tx, after, line = step.tx, event.after, event.line or ""
+        if after in _HELLO and event.reply.code == 250 and self.facts.ehlo is None:
+            self.facts.greeting_verb = after
+            self.facts.ehlo = line.partition(" ")[2].strip() or None
+        if tx.authenticated and self.facts.auth_mechanism is None and self.auth_line:
+            self.facts.auth_mechanism = (self.auth_line.split()[1:] or [""])[0].upper() or None
+            self.facts.auth_user = self.auth_user
+        if after == "MAIL" and event.reply.code == 250 and tx.mail_from is not None:
+            self.current = Message(sender=tx.mail_from, mail_params=_params(line))
+            self.facts.messages.append(self.current)
+            self.rcpt_params = {}
+        if after == "RCPT" and line:
+            self.rcpt_params[path_of(line.partition(" ")[2])] = _params(line)
+        self._follow_envelope(after, tx)
 
-    def _auth(self, line: str, arg: str) -> None:
-        self.facts.auth_mechanism = (arg.split() or [""])[0].upper() or None
-        self.facts.auth_user = user_in_marker(line)
-
-    def _mail(self, line: str, arg: str) -> None:
-        self.current = Message(sender=_path(arg), mail_params=_params(arg))
-        self.facts.messages.append(self.current)
-
-    def _rcpt(self, line: str, arg: str) -> None:
-        if self.current is not None:
-            self.current.recipients.append(_path(arg))
-            self.current.rcpt_params.append(_params(arg))
-
-    def _data(self, line: str, arg: str) -> None:
-        self.data_pending = True
-
-    def _rset(self, line: str, arg: str) -> None:
-        self.current = None
+    def _follow_envelope(self, after: str | None, tx: Transaction) -> None:
+        message = self.current
+        if message is None:
+            return
+        if after == END_OF_DATA:  # RFC 5321 §4.1.1.4: the envelope ends, delivered or not
+            message.delivered = tx.messages_sent > self.delivered
+            self.delivered = tx.messages_sent
+            self.current = None
+        elif tx.mail_from is None:  # RSET, a new EHLO, a 421: the envelope is gone
+            self.current = None
+        else:
+            message.recipients = list(tx.accepted_recipients)
+            message.rcpt_params = [self.rcpt_params.get(r, []) for r in message.recipients]
+            if tx.in_data and message.lines is None:
+                message.lines = []
 
 
 def facts_of(transcript: Transcript) -> Facts:
-    """Where the session went and what it sent, from its entries."""
-    return _Reader(transcript).read(transcript.entries)
+    """Where the session went and what it sent, as the guide's replay of its entries saw it."""
+    return _Reader(transcript).read(replay(transcript.entries))
