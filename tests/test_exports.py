@@ -447,3 +447,37 @@ def test_an_mx_session_names_the_address_it_reached_and_says_why(recorded: Trans
     assert "port 25" in comments
     source = export(transcript, "python")[0].decode()
     assert "HOST = '192.0.2.7'" in source and "MX lookup for class.test" in source
+
+
+def test_mail_and_rcpt_parameters_reach_python_and_are_named_for_swaks(
+    recorded: Transcript,
+) -> None:
+    def sent(text: str) -> dict[str, Any]:
+        return {"kind": "sent", "text": text, "line_kind": "command"}
+
+    def reply(code: int, after: str, text: str = "Ok") -> dict[str, Any]:
+        return {"kind": "reply", "code": code, "lines": [f"{code} {text}"], "after": after}
+
+    head = [
+        {"kind": "event", "event": "connect", "data": {"host": "mx.example", "port": 25}},
+        reply(220, "greeting", "mx.example ESMTP"),
+        sent("EHLO me.example"),
+        reply(250, "EHLO", "mx.example"),
+        sent("MAIL FROM:<a@me.example> SIZE=42 RET=HDRS"),
+        reply(250, "MAIL"),
+        sent("RCPT TO:<b@mx.example> NOTIFY=NEVER"),
+        reply(250, "RCPT"),
+        sent("RCPT TO:<c@mx.example>"),
+        reply(250, "RCPT"),
+    ]
+    entries = [{"seq": i, "t": i, **e} for i, e in enumerate(head)]
+    transcript = Transcript(**{**vars(recorded), "entries": entries, "notes": []})
+    script = export(transcript, "swaks")[0].decode()
+    assert "SIZE=42, RET=HDRS, NOTIFY=NEVER (RCPT b@mx.example)" in script
+    (argv,) = [shlex.split(line) for line in script.splitlines() if line.startswith("swaks")]
+    assert options(argv)["--to"] == ["b@mx.example,c@mx.example"]
+    source = export(transcript, "python")[0].decode()
+    assert (
+        "transaction(smtp, 'a@me.example', ['SIZE=42', 'RET=HDRS'], "
+        "[('b@mx.example', ['NOTIFY=NEVER']), ('c@mx.example', [])], MESSAGE_1)"
+    ) in source
