@@ -26,15 +26,47 @@ class Message:
     mail_params: list[str] = field(default_factory=list)  # RFC 5321 §4.1.1.2 Mail-parameters
     rcpt_params: list[list[str]] = field(default_factory=list)  # one list per recipient
     lines: list[str] | None = None  # None: DATA never started (no 354)
-    ended: bool = False  # the lone "." was sent
+    ended: bool = False  # the lone "." was sent (or, with BDAT, the LAST chunk)
     delivered: bool = False  # the server accepted it at end of data (2xx)
+    chunks: list[bytes] | None = None  # RFC 3030 BDAT: each chunk's octets; None: no BDAT
 
     @property
     def data(self) -> bytes | None:
         """The message as the server received it, dot-stuffing undone, CRLF line ends."""
+        if self.chunks is not None:
+            return b"".join(self.chunks)
         if self.lines is None:
             return None
         return "".join(line + "\r\n" for line in self.lines).encode("utf-8", "surrogateescape")
+
+
+class _Chunk:
+    """The octets of one BDAT chunk, gathered back from the lines the transcript keeps.
+
+    The recorder splits a chunk at CRLF and drops a final empty part, so a chunk ending in
+    CRLF and one ending without read back alike; the count in "BDAT <n>" tells them apart.
+    """
+
+    def __init__(self, size: int, last: bool) -> None:
+        self.size, self.last = size, last
+        self.lines: list[str] = []
+        self.octets: bytes | None = b"" if size == 0 else None
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+        joined = "\r\n".join(self.lines).encode("utf-8", "surrogateescape")
+        if len(joined) == self.size:
+            self.octets = joined
+        elif len(joined) + 2 == self.size:
+            self.octets = joined + b"\r\n"
+
+
+def _bdat(command: str) -> _Chunk | None:
+    """RFC 3030 §2: "BDAT" SP chunk-size [ SP "LAST" ]."""
+    words = command.split()
+    if len(words) < 2 or not words[1].isdigit():
+        return None
+    return _Chunk(int(words[1]), "LAST" in (w.upper() for w in words[2:]))
 
 
 @dataclass
@@ -89,6 +121,7 @@ class _Reader:
         self.auth_user: str | None = None
         self.delivered = 0  # messages the server accepted so far
         self.rcpt_params: dict[str, list[str]] = {}  # by recipient, from the accepted RCPTs
+        self.chunks: list[_Chunk] = []  # BDAT chunks sent, not yet answered (pipelined)
 
     def read(self, steps: Iterable[Step]) -> Facts:
         """The facts, reading each step's Transaction as the replay reaches it."""
@@ -109,8 +142,13 @@ class _Reader:
         return self.facts
 
     def _sent(self, event: Sent) -> None:
-        if event.kind == DATA:
+        gathering = self.chunks and self.chunks[-1].octets is None
+        if event.kind == DATA and gathering:
+            self.chunks[-1].add(event.text)
+        elif event.kind == DATA:
             self._data_line(event.text)
+        elif verb_of(event.text) == "BDAT" and (chunk := _bdat(event.text)) is not None:
+            self.chunks.append(chunk)
         elif event.kind == AUTH_RESPONSE or verb_of(event.text) == "AUTH":
             if event.kind != AUTH_RESPONSE:
                 self.auth_line, self.auth_user = event.text, None
@@ -139,7 +177,22 @@ class _Reader:
             self.rcpt_params = {}
         if after == "RCPT" and line:
             self.rcpt_params[path_of(line.partition(" ")[2])] = _params(line)
+        if after == "BDAT" and self.chunks:
+            self._chunk_answered(self.chunks.pop(0), tx)
         self._follow_envelope(after, tx)
+
+    def _chunk_answered(self, chunk: _Chunk, tx: Transaction) -> None:
+        """A reply to BDAT: its chunk joins the message (replayed as sent, whatever the reply)."""
+        message = self.current
+        if message is None or chunk.octets is None:
+            return
+        message.chunks = [*(message.chunks or []), chunk.octets]
+        message.recipients = list(tx.accepted_recipients) or message.recipients
+        if chunk.last:
+            message.ended = True
+            message.delivered = tx.messages_sent > self.delivered
+            self.delivered = tx.messages_sent
+            self.current = None
 
     def _follow_envelope(self, after: str | None, tx: Transaction) -> None:
         message = self.current

@@ -39,11 +39,25 @@ def transaction(smtp, sender, mail_params, recipients, message):
     if message is None:
         smtp.rset()  # the recorded transaction sent no complete message
         return
+    if isinstance(message, list):
+        bdat(smtp, message)
+        return
     try:
         # smtplib dot-stuffs and ends with CRLF . CRLF, so the server gets exactly MESSAGE.
         smtp.data(message)
     except smtplib.SMTPDataError as refused:
         print("the server refused the message:", refused.smtp_code, refused.smtp_error)
+
+
+def bdat(smtp, chunks):
+    """RFC 3030 BDAT, which smtplib lacks: each chunk's count, LAST on the last, its octets."""
+    for number, chunk in enumerate(chunks, 1):
+        last = " LAST" if number == len(chunks) else ""
+        smtp.send(f"BDAT {len(chunk)}{last}\\r\\n".encode() + chunk)
+        code, text = smtp.getreply()
+        if code != 250:
+            print("the server refused the chunk:", code, text)
+            return
 
 
 def options():
@@ -97,7 +111,8 @@ def _constants(transcript: Transcript, facts: Facts, host: str) -> list[str]:
         f"USER = os.environ.get('SMTP_USER', {(facts.auth_user or '')!r})",
     ]
     for number, message in enumerate(facts.messages, 1):
-        lines.append(f"MESSAGE_{number} = {message.data if message.ended else None!r}")
+        content = message.chunks if message.chunks is not None else message.data
+        lines.append(f"MESSAGE_{number} = {content if message.ended else None!r}")
     return lines
 
 

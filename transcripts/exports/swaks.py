@@ -64,7 +64,25 @@ def _delimiter(lines: list[str]) -> str:
 
 def _wire_lines(message: Message) -> list[str]:
     """The message as sent after 354: RFC 5321 §4.5.2 dot-stuffing, then the lone "."."""
-    return [("." + line if line.startswith(".") else line) for line in message.lines or []] + ["."]
+    text = (message.data or b"").decode("utf-8", "surrogateescape")
+    lines = text.split("\r\n")
+    if lines[-1] == "":
+        lines.pop()  # the CRLF that ends the last line
+    return [("." + line if line.startswith(".") else line) for line in lines] + ["."]
+
+
+def _bdat_note(message: Message) -> list[str]:
+    """RFC 3030 BDAT, which swaks cannot send: the same octets go with DATA instead."""
+    if message.chunks is None:
+        return []
+    note = [
+        f"# The session sent this message with BDAT in {len(message.chunks)} chunk(s) (RFC 3030"
+        " CHUNKING);",
+        "# swaks has no BDAT, so this run sends the same octets with DATA.",
+    ]
+    if not (message.data or b"").endswith(b"\r\n"):
+        note.append("# DATA must end the message with CRLF, which the chunks did not: one more.")
+    return note
 
 
 def _envelope(message: Message) -> list[str]:
@@ -93,10 +111,10 @@ def _command(facts: Facts, host: str, message: Message | None) -> str:
     if message is None:
         quit_after = _QUIT_AFTER.get(facts.last_verb, "RCPT")
         return shlex.join(argv) + auth + f" --quit-after {quit_after}"
-    head = "\n".join(_left_out(message))
+    head = "\n".join(_left_out(message) + _bdat_note(message))
     head = head + "\n" if head else ""
     argv += _envelope(message)
-    if message.lines is None or not message.ended:
+    if message.data is None or not message.ended:
         stop = "RCPT" if message.recipients else "MAIL"
         return head + shlex.join(argv) + auth + f" --quit-after {stop}"
     lines = _wire_lines(message)
