@@ -16,7 +16,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 LOCK := $(VENV)/bin/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
 	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 
-.PHONY: run test test-fast lint lock wheelhouse bench clean
+.PHONY: run test test-fast coverage lint lock wheelhouse bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ test: $(DEV_STAMP)
 # The inner loop: everything but the browser and slow tests (the whole suite runs in CI).
 test-fast: $(DEV_STAMP)
 	$(PY) -m pytest -m "not browser and not slow" $(PYTEST_ARGS)
+
+# The suite under coverage (branches too), then the report: fails below pyproject's fail_under.
+coverage: $(DEV_STAMP)
+	$(PY) -m coverage run -m pytest $(PYTEST_ARGS)
+	$(PY) -m coverage report
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .

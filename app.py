@@ -12,7 +12,6 @@ from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.serving import make_server
 
 from web import api, pages, transcripts_api, transcripts_views, ws
 from web.access import init_access
@@ -21,6 +20,7 @@ from web.compress import init_compression
 from web.config import add_arguments, from_arguments, from_environ
 from web.security import init_security
 from web.services import Services
+from web.serving import make_guarded_server
 
 log = logging.getLogger("playground")
 
@@ -93,7 +93,9 @@ def main(argv: list[str] | None = None) -> None:
     check_bind(host, app.config["AUTH"])
     # werkzeug's server without Flask's banner and run_simple's start-up lines: the one ready
     # line below says what is open (its request log stays on).
-    server = make_server(host, port, app, threaded=True)
+    server = make_guarded_server(
+        host, port, app, app.config["HEADER_TIMEOUT"], app.config["MAX_CONNECTIONS_PER_ADDRESS"]
+    )
     log.info("%s", ready_line(app, server.server_port))
     # SIGTERM (systemd, docker stop, Ctrl-C's sibling) ends like Ctrl-C: atexit commits the
     # queued transcript entries, removes the journal and stops the sandbox.

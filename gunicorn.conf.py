@@ -15,17 +15,26 @@ def _env(name: str, default: str) -> str:
 
 bind = [_env("PLAYGROUND_BIND", "127.0.0.1:8000")]
 worker_class = _env("PLAYGROUND_WORKER_CLASS", "gevent")
+gevent_worker = worker_class == "gevent"
+if gevent_worker:
+    # gevent's worker plus a cap on open connections per client address
+    # (PLAYGROUND_MAX_CONNECTIONS_PER_ADDRESS, default 256 per worker).
+    worker_class = "web.gworker.GuardedGeventWorker"
 # One gevent worker serves a class (1,000 open consoles, ~2,000 round trips/s on one core)
 # in ~180 MB; each further worker adds ~70 MB at rest and a core's worth of throughput.
 workers = int(_env("PLAYGROUND_WORKERS", "1"))
 # gevent: open connections (consoles) per worker. gthread: the pool size caps open consoles,
 # because a WebSocket keeps its thread for the whole session.
 worker_connections = int(_env("PLAYGROUND_WORKER_CONNECTIONS", "1000"))
-threads = int(_env("PLAYGROUND_THREADS", "1" if worker_class == "gevent" else "200"))
+threads = int(_env("PLAYGROUND_THREADS", "1" if gevent_worker else "200"))
 # A WebSocket request never "finishes"; the heartbeat still proves the worker is alive.
 timeout = int(_env("PLAYGROUND_WORKER_TIMEOUT", "60"))
 graceful_timeout = int(_env("PLAYGROUND_GRACEFUL_TIMEOUT", "30"))
-keepalive = 5
+# The gevent worker reads each request line and headers (a WebSocket handshake too) under a
+# timeout of `keepalive` seconds in total, and waits as long for a kept-alive connection's next
+# request: a slow client is closed after PLAYGROUND_HEADER_TIMEOUT seconds. Never 0, which
+# would turn the timeout off.
+keepalive = max(1, round(float(_env("PLAYGROUND_HEADER_TIMEOUT", "10"))))
 # gevent must monkey-patch before the app imports socket/ssl/threading, which it does when it
 # loads the app in each worker; preloading in the master would import them unpatched.
 preload_app = False

@@ -120,6 +120,7 @@ def start_app(
         # Every benchmark session comes from 127.0.0.1: the per-address limits (5 open, 30 a
         # minute, 500 frames/s) would measure the limiter, not the transport.
         PLAYGROUND_MAX_SESSIONS="100000",
+        PLAYGROUND_MAX_CONNECTIONS_PER_ADDRESS="100000",
         PLAYGROUND_SESSIONS_PER_MINUTE="1000000",
         PLAYGROUND_FRAME_RATE="0",
     )

@@ -9,7 +9,7 @@ the event; the recorder keeps only the explanation keys, so a replay re-derives 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, assert_never
 
 from .checker import check_auth_response, check_command
 from .dialogue import AUTH_RESPONSE, COMMAND, END_OF_DATA, GREETING
@@ -66,6 +66,8 @@ class Guide:
                 data = self._closed(event)
             case Discarded():
                 data = event.fields()
+            case _:
+                assert_never(event)  # a new kind of event needs its frame here
         return {"type": event.frame_type, **data}
 
     def start_lesson(self, lesson: Lesson | None) -> Frame:

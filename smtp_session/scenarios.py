@@ -11,6 +11,10 @@ from dataclasses import dataclass
 SANDBOX_HOSTNAME = "sandbox.test"
 DEMO_USER = "demo"
 DEMO_PASSWORD = "demo-password"
+# The learner's side in examples and templates: RFC 2606 reserves .example for this.
+CLIENT_HOSTNAME = "client.example"
+DEMO_SENDER = f"alice@{CLIENT_HOSTNAME}"
+DEMO_RECIPIENT = f"bob@{SANDBOX_HOSTNAME}"
 GREYLIST_SECONDS = 10
 
 
@@ -68,3 +72,15 @@ SCENARIOS: dict[str, Scenario] = {
         ),
     )
 }
+
+
+def page_data() -> dict[str, str]:
+    """The names the console's helpers fill templates with (static/js/helpers.js reads them)."""
+    return {
+        "hostname": SANDBOX_HOSTNAME,
+        "client_hostname": CLIENT_HOSTNAME,
+        "demo_user": DEMO_USER,
+        "demo_password": DEMO_PASSWORD,
+        "sender": DEMO_SENDER,
+        "recipient": DEMO_RECIPIENT,
+    }

@@ -1,7 +1,7 @@
 """Live frames, replay frames and the exports' facts come from one engine, so they agree.
 
 A session is recorded through /ws against the real sandbox (STARTTLS, AUTH, a refused
-recipient, a dot-stuffed message, an abandoned transaction, a second message); then the
+recipient, a dot-stuffed message, an abandoned transaction, a second message, a pasted one); the
 transcript's replay (``?frames=1``, what the replay page reads) and ``facts_of`` (what the swaks
 and Python exports read) must say what the live panels said, entry by entry.
 """
@@ -16,6 +16,7 @@ from tests.test_sandbox_auth import b64
 from transcripts.exports.facts import facts_of
 
 BODY = ["Subject: one", "", "..a line that starts with a dot", "bye"]
+PASTED = ["RCPT TO:<gina@sandbox.test>", "DATA", "Subject: three", "", "pasted"]
 
 
 def record(ws: WsDriver) -> str:
@@ -36,6 +37,11 @@ def record(ws: WsDriver) -> str:
     ws.command("RSET")  # abandoned: no message
     final = ws.send_message("dave@client.example", ["erin@sandbox.test"], ["Subject: two", "", "x"])
     assert final["code"] == 250
+    # A pasted transaction: the message lines leave before the 354 comes back.
+    ws.send({"type": "lines", "lines": ["MAIL FROM:<frank@client.example>", *PASTED, "."]})
+    while (reply := ws.wait_for("reply"))["after"] != "end-of-data":
+        pass
+    assert reply["code"] == 250
     ws.command("QUIT")
     ws.wait_for("closed")
     return str(next(f for f in ws.frames if f["type"] == "session")["transcript"])
@@ -54,7 +60,7 @@ def test_live_replay_and_export_facts_agree(ws: WsDriver, app: Any, sandbox: San
     live_states = [(f["seq"], f["state"]) for f in live if "state" in f]
     assert live_states and all(by_seq[seq]["state"] == state for seq, state in live_states)
     last = live_states[-1][1]
-    assert last["messages_sent"] == 2
+    assert last["messages_sent"] == 3
 
     # The exports' facts: the same messages, senders and recipients as the Transaction's.
     facts = facts_of(transcript)

@@ -9,6 +9,7 @@ import ast
 import base64
 import json
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -233,21 +234,37 @@ def test_txt_is_a_telnet_like_log(recorded: Transcript) -> None:
     assert "#   note (teacher): The server lists its extensions here." in lines
 
 
-def test_markdown_has_a_row_per_entry_with_explanations_and_notes(recorded: Transcript) -> None:
+def test_markdown_is_one_fenced_session_then_what_the_lines_mean(recorded: Transcript) -> None:
     def explain(entry: dict[str, Any]) -> str | None:
         return (
-            "Greets the server, asks for extensions"
+            "Greets the server (EHLO), asks for its extensions: SIZE, 8BITMIME_ish"
             if entry.get("text", "").startswith("EHLO")
             else None
         )
 
     text = export(recorded, "md", explain)[0].decode()
-    rows = [line for line in text.splitlines() if line.startswith("| ") and line[2].isdigit()]
-    assert len(rows) == len(recorded.entries)
-    ehlo = next(row for row in rows if "EHLO client.example" in row)
-    assert "Greets the server, asks for extensions" in ehlo
+    lines = text.splitlines()
+    start = lines.index("```text")
+    fenced = lines[start + 1 : lines.index("```", start)]
+    assert "C: EHLO client.example" in fenced and "C: MAIL FROM:<alice@example.org>" in fenced
+    assert any(line.startswith("S: 250-") for line in fenced)
+    assert lines.count("```text") == 1  # the whole session in one block, ready for docs
+    ehlo = next(line for line in lines if line.startswith("- Line") and "EHLO" in line)
+    # Read as written: no escapes for ( ) : , or an _ inside a word.
+    assert "Greets the server (EHLO), asks for its extensions: SIZE, 8BITMIME_ish" in ehlo
+    assert "\\(" not in text and "\\_" not in text
     assert "The server lists its extensions here." in text
-    assert text.startswith("# Recorded \\<b\\>demo\\</b\\> session")
+    assert text.startswith("# Recorded \\<b>demo\\</b> session")
+    started = next(line for line in lines if line.startswith("- Started: "))
+    assert re.fullmatch(r"- Started: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", started)
+
+
+def test_html_times_read_without_microseconds(recorded: Transcript) -> None:
+    parser = TagCollector()
+    parser.feed(export(recorded, "html")[0].decode())
+    text = "".join(parser.text)
+    assert re.search(r"Started\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", text), text[:300]
+    assert not re.search(r"\d\d:\d\d:\d\d\.\d", text)
 
 
 class TagCollector(HTMLParser):

@@ -166,6 +166,17 @@ def test_rate_limit_per_minute_names_the_limit_and_the_wait(make: Factory) -> No
     limits.hit_rate("user:grace", "sessions", 3, 60)  # another subject has its own window
 
 
+def test_a_hit_given_back_frees_its_place_and_only_its_own(make: Factory) -> None:
+    limits = make()
+    first = limits.hit_rate("addr:192.0.2.7", "logins", 2, 60)
+    limits.hit_rate("addr:192.0.2.7", "logins", 2, 60)
+    refused(lambda: limits.hit_rate("addr:192.0.2.7", "logins", 2, 60))
+    limits.forget_hit("addr:192.0.2.7", "logins", first)
+    limits.forget_hit("addr:192.0.2.7", "logins", first)  # twice: still one place
+    limits.hit_rate("addr:192.0.2.7", "logins", 2, 60)
+    assert refused(lambda: limits.hit_rate("addr:192.0.2.7", "logins", 2, 60)).current == 2
+
+
 def test_rate_window_slides(make: Factory) -> None:
     limits = make()
     limits.hit_rate("user:heidi", "sessions", 2, 1)

@@ -19,7 +19,7 @@ import pytest
 from smtp_session.cram import cram_response
 from smtp_session.sandbox import DEMO_PASSWORD, DEMO_USER
 from transcripts.exports import FORMATS
-from transcripts.exports.markdown import escape
+from transcripts.exports.markdown import inline as escape
 
 XSS = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
 

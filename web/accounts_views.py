@@ -1,10 +1,8 @@
 """The login page and logout (PLAYGROUND_AUTH=accounts), with failed logins throttled.
 
-Failed logins are limited per client address with Flask-Limiter rather than ``hit_rate``:
-its ``deduct_when`` checks the window *before* the password is verified and counts the
-attempt only *after* it failed. ``hit_rate`` counts and checks in one step, so it could
-only limit every attempt (a class behind one NAT signing in together would be refused)
-or check after verifying (a blocked address would still learn a right guess).
+web/logins.py counts each attempt, per address and per account, before the password is
+verified (a burst cannot race the check) and gives a right one's place back (a class behind
+one NAT can sign in); verifications run through its small pool (bounded memory).
 """
 
 from __future__ import annotations
@@ -22,22 +20,25 @@ from flask import (
     session,
 )
 from flask.typing import ResponseReturnValue
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
-from werkzeug.exceptions import TooManyRequests
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
 from .accounts import MAX_NAME, UserStore
+from .logins import (
+    DEFAULT_ACCOUNT_FAILURES,
+    DEFAULT_ADDRESS_FAILURES,
+    DEFAULT_VERIFY_POOL,
+    DEFAULT_VERIFY_WAIT_S,
+    LoginGuard,
+    LoginRefused,
+)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("accounts", __name__)
 
-# Failed logins one address may make; more are refused before the password is looked at.
-DEFAULT_LOGIN_FAILURES = "10 per 5 minutes"
-FAILED = 401  # the status of a wrong name or password: the one the limit counts
+FAILED = 401  # the status of a wrong name or password
 
 
 class LoginForm(FlaskForm):
@@ -71,7 +72,15 @@ def login() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _page(form, None, 400 if request.method == "POST" else 200)
     store: UserStore = current_app.extensions["accounts"]
-    user = store.verify(form.name.data, form.password.data)
+    guard: LoginGuard = current_app.extensions["login_guard"]
+    name, password = form.name.data or "", form.password.data or ""
+    try:
+        with guard.attempt(request.remote_addr or "", name) as attempt:
+            user = guard.verify(lambda: store.verify(name, password))
+            if user is not None:
+                attempt.succeeded()
+    except LoginRefused as refused:
+        return _refused(form, refused)
     if user is None:
         # The attempted name is not logged: people type passwords into the name field.
         log.warning("failed login from %s", request.remote_addr)
@@ -90,29 +99,19 @@ def logout() -> ResponseReturnValue:
     return redirect("/login")
 
 
-@bp.errorhandler(429)
-def _too_many(exc: TooManyRequests) -> tuple[str, int]:
-    message = "Too many failed logins from this address. Wait a few minutes and try again."
-    return _page(LoginForm(), message, 429)
+def _refused(form: LoginForm, refused: LoginRefused) -> ResponseReturnValue:
+    log.warning("login refused (%s) from %s", refused.code, request.remote_addr)
+    html, status = _page(form, refused.message, refused.status)
+    return html, status, {"Retry-After": str(max(1, round(refused.retry_after_s)))}
 
 
 def init_login(app: Flask) -> None:
-    """Register /login and /logout, with failed logins limited per address."""
-    app.config.setdefault("LOGIN_FAILURES", DEFAULT_LOGIN_FAILURES)
+    """Register /login and /logout, with failed logins limited per address and account."""
+    app.config.setdefault("LOGIN_FAILURES", DEFAULT_ADDRESS_FAILURES)
+    app.config.setdefault("LOGIN_ACCOUNT_FAILURES", DEFAULT_ACCOUNT_FAILURES)
+    app.config.setdefault("LOGIN_VERIFY_POOL", DEFAULT_VERIFY_POOL)
+    app.config.setdefault("LOGIN_VERIFY_WAIT", DEFAULT_VERIFY_WAIT_S)
     app.config.setdefault("LOGIN_LIMIT_PREFIX", "playground:logins")
-    limiter = Limiter(
-        get_remote_address,
-        app=app,
-        # Redis shares the count across worker processes, like web/limits.py does.
-        storage_uri=app.config["REDIS_URL"] or "memory://",
-        key_prefix=app.config["LOGIN_LIMIT_PREFIX"],
-        default_limits=[],
-    )
-    limiter.limit(
-        app.config["LOGIN_FAILURES"],
-        methods=["POST"],
-        deduct_when=lambda response: response.status_code == FAILED,
-        exempt_when=lambda: request.endpoint != "accounts.login",  # logout is never refused
-    )(bp)
+    # Redis (REDIS_URL) shares the counts across worker processes, like web/limits.py does.
+    app.extensions["login_guard"] = LoginGuard(app.config)
     app.register_blueprint(bp)
-    app.extensions["login_limiter"] = limiter

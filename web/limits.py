@@ -56,7 +56,8 @@ class Limiter(Protocol):
     def refresh_session(self, subject: str, session_id: str) -> bool: ...
     def release_session(self, subject: str, session_id: str) -> None: ...
     def session_count(self, subject: str) -> int: ...
-    def hit_rate(self, subject: str, name: str, limit: int, window_s: int) -> None: ...
+    def hit_rate(self, subject: str, name: str, limit: int, window_s: int) -> str: ...
+    def forget_hit(self, subject: str, name: str, hit: str) -> None: ...
     def add_count(self, subject_session: str, name: str, amount: int, limit: int) -> int: ...
     def reset_count(self, subject_session: str, name: str) -> None: ...
 
@@ -124,7 +125,7 @@ class MemoryLimits:
         self.clock = clock  # seconds; tests pass one they move by hand
         self._lock = threading.Lock()
         self._slots: dict[str, dict[str, float]] = {}
-        self._hits: dict[str, deque[float]] = {}
+        self._hits: dict[str, deque[tuple[float, str]]] = {}
         self._counts: dict[str, tuple[int, float]] = {}
 
     def _live_slots(self, subject: str, now: float) -> dict[str, float]:
@@ -168,16 +169,25 @@ class MemoryLimits:
                 self._slots.pop(subject, None)
             return count
 
-    def hit_rate(self, subject: str, name: str, limit: int, window_s: int) -> None:
-        """Record one event in a sliding window, or raise LimitError if the window is full."""
+    def hit_rate(self, subject: str, name: str, limit: int, window_s: int) -> str:
+        """Record one event in a sliding window and name it, or raise LimitError if full."""
         with self._lock:
             now = self.clock()
             hits = self._hits.setdefault(f"{name}:{subject}", deque())
-            while hits and hits[0] <= now - window_s:
+            while hits and hits[0][0] <= now - window_s:
                 hits.popleft()
             if len(hits) >= limit:
-                raise rate_error(name, len(hits), limit, window_s, hits[0] + window_s - now)
-            hits.append(now)
+                raise rate_error(name, len(hits), limit, window_s, hits[0][0] + window_s - now)
+            hit = uuid.uuid4().hex
+            hits.append((now, hit))
+            return hit
+
+    def forget_hit(self, subject: str, name: str, hit: str) -> None:
+        """Take back one recorded event (a login that turned out right is not a failure)."""
+        with self._lock:
+            hits = self._hits.get(f"{name}:{subject}")
+            if hits is not None:
+                self._hits[f"{name}:{subject}"] = deque(h for h in hits if h[1] != hit)
 
     def add_count(self, subject_session: str, name: str, amount: int, limit: int) -> int:
         """Add ``amount`` and return the new total, or raise LimitError and add nothing."""
@@ -237,6 +247,7 @@ local total = redis.call('INCRBY', KEYS[1], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {1, total}""",
     "release": "return redis.call('ZREM', KEYS[1], ARGV[1])",
+    "forget": "return redis.call('ZREM', KEYS[1], ARGV[1])",
     "reset": "return redis.call('DEL', KEYS[1])",
 }
 
@@ -285,12 +296,17 @@ class RedisLimits:
         """Sessions currently holding a slot for ``subject``."""
         return int(self._run("count", f"slots:{subject}"))
 
-    def hit_rate(self, subject: str, name: str, limit: int, window_s: int) -> None:
-        """Record one event in a sliding window, or raise LimitError if the window is full."""
+    def hit_rate(self, subject: str, name: str, limit: int, window_s: int) -> str:
+        """Record one event in a sliding window and name it, or raise LimitError if full."""
         member = uuid.uuid4().hex  # distinct members: two hits in one millisecond both count
         count, retry_ms = self._run("hit", f"rate:{name}:{subject}", member, limit, window_s * 1000)
         if count >= 0:
             raise rate_error(name, int(count), limit, window_s, int(retry_ms) / 1000)
+        return member
+
+    def forget_hit(self, subject: str, name: str, hit: str) -> None:
+        """Take back one recorded event (a login that turned out right is not a failure)."""
+        self._run("forget", f"rate:{name}:{subject}", hit)
 
     def add_count(self, subject_session: str, name: str, amount: int, limit: int) -> int:
         """Add ``amount`` and return the new total, or raise LimitError and add nothing."""

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, render_template
 
-from smtp_session.scenarios import DEMO_PASSWORD, DEMO_USER, SCENARIOS
+from smtp_session.scenarios import DEMO_PASSWORD, DEMO_USER, SCENARIOS, page_data
 
 bp = Blueprint("pages", __name__)
 
@@ -21,7 +21,7 @@ def _services() -> Any:
 def console() -> str:
     services = _services()
     targets = [t.public() for t in services.targets.values()]
-    return render_template("console.html", targets=targets)
+    return render_template("console.html", targets=targets, sandbox=page_data())
 
 
 @bp.get("/favicon.ico")

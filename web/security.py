@@ -1,4 +1,4 @@
-"""Web hardening: the secret key, response headers, the WebSocket Origin check, the bind guard."""
+"""Web hardening: the secret key, cookie flags, response headers and the Host allow-list."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import logging
 import os
 import secrets
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from flask import Flask, Request, Response, request
+from flask import Flask, Response, request
+
+from .hosts import init_hosts
 
 log = logging.getLogger(__name__)
 
@@ -49,23 +50,9 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
-def origin_allowed(req: Request, allowed: list[str]) -> bool:
-    """Cross-site WebSocket hijacking guard: the Origin must be this site or a configured one.
-
-    Browsers always send Origin on WebSocket handshakes; scripts (no Origin) are not browsers
-    carrying someone's cookies, so they pass and meet the same authentication as the pages.
-    """
-    origin = req.headers.get("Origin")
-    if origin is None:
-        return True
-    if origin in allowed:
-        return True
-    parts = urlsplit(origin)
-    return bool(parts.netloc) and parts.netloc == req.host
-
-
 def init_security(app: Flask) -> None:
-    """Key, cookie flags and headers for every response."""
+    """Key, cookie flags, headers for every response; the Host check before anything else."""
+    init_hosts(app)  # the first before_request: a stranger's name hears 400, nothing more
     app.config.setdefault("SECRET_KEY", None)
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = load_secret_key(app.config["DATA_DIR"])

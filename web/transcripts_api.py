@@ -11,6 +11,7 @@ from smtp_session.errors import PlaygroundError
 from smtp_session.replay import compact_frames, replay_frames
 from transcripts.errors import StoreError, TranscriptImportError
 from transcripts.exports import FORMATS, Explain, export
+from transcripts.exports._common import describe_event
 from transcripts.importer import import_json
 from transcripts.model import Entry, Note, Transcript
 from transcripts.schema import MAX_AUTHOR
@@ -167,6 +168,10 @@ def get_transcript(tid: str) -> Response:
     """One transcript; ``?frames=1`` adds the frames the live panels showed for each entry."""
     transcript = load(tid)
     body = transcript_json(transcript)
+    # Events in words, as every export words them: the replay page shows these, not its own.
+    body["event_words"] = {
+        str(e["seq"]): describe_event(e) for e in transcript.entries if e["kind"] == "event"
+    }
     frames = request.args.get("frames")
     if frames in ("1", "true", "yes"):
         body["frames"] = frames_of(transcript)

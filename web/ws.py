@@ -7,22 +7,21 @@ import socket
 from typing import Any
 
 from flask import abort, current_app, request
-from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
 from .access import user_name
+from .hosts import origin_allowed
 from .live import LiveSession
-from .security import origin_allowed
+from .wsserver import WholeFrameSock
 
-sock = Sock()
+sock = WholeFrameSock()  # flask-sock, every frame written whole (web/wsserver.py)
 
 
 def check_origin() -> None:
     """Refuse a WebSocket handshake from another site's page (cross-site WebSocket hijacking)."""
     if request.path != "/ws":
         return
-    allowed = [o.strip() for o in current_app.config["ORIGINS"].split(",") if o.strip()]
-    if not origin_allowed(request, allowed):
+    if not origin_allowed(request):
         abort(403, "This page's origin may not open the playground's WebSocket.")
 
 

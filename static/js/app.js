@@ -2,18 +2,16 @@
 
 import { Connection, batches } from './socket.js';
 import { Console } from './console.js';
-import { Panels, el } from './panels.js';
+import { Panels } from './panels.js';
+import { $, el, replyClass } from './dom.js';
 import { Helpers, templateFor } from './helpers.js';
 import { Lessons } from './lessons.js';
 import { editTokens } from './transcripts.js';
 import { ConnectBar } from './connectbar.js';
 
-const $ = (id) => document.getElementById(id);
-
 const LONG_PASTE = 500;
 const HEAD_LINES = 200;
 const TAIL_LINES = 20;
-const REPLY_CLASS = { 2: 'r2xx', 3: 'r3xx', 4: 'r4xx', 5: 'r5xx' };
 
 class App {
   constructor() {
@@ -140,7 +138,7 @@ class App {
     this.markLine(this.console.line(`* connected to ${f.host} port ${f.port} (${f.address})`, 'info', { seq: f.seq, data: f }));
     this.status(`Connected to ${f.host}:${f.port}. Wait for the 220 greeting, then say EHLO.`);
     $('disconnect').disabled = false;
-    this.console.setEnabled(true, 'Type an SMTP command, e.g. EHLO client.example');
+    this.console.setEnabled(true, `Type an SMTP command, e.g. ${templateFor('EHLO')}`);
   }
 
   onSent(f) {
@@ -170,7 +168,7 @@ class App {
   }
 
   onReply(f) {
-    const cls = [REPLY_CLASS[Math.floor((f.code || 0) / 100)] || 'rbad'];
+    const cls = [replyClass(f.code)];
     if (f.malformed) cls.push('malformed');
     this.console
       .lines(f.lines, 'reply', (i) => ({ cls, seq: i === 0 ? f.seq : null, data: f }))

@@ -1,7 +1,7 @@
 // The connection bar: a configured target, or another server by host (or mx:domain) with a
 // port preset. Which servers are reachable is the server's decision (docs/security.md).
 
-const $ = (id) => document.getElementById(id);
+import { $ } from './dom.js';
 
 // Common ports: 587 and 465 are submission (RFC 6409, RFC 8314), 25 is relay, 2525 is the
 // unofficial alternative many providers offer. 465 speaks TLS from the first byte.

@@ -1,7 +1,10 @@
 // Helpers: an AUTH encoder (PLAIN, LOGIN, CRAM-MD5, computed here in the browser), templates
 // for the next command, and a message template with a correct Date and Message-ID.
 
-import { el } from './panels.js';
+import { el, pageData } from './dom.js';
+
+// The sandbox's names and demo login, as the server knows them (smtp_session/scenarios.py).
+const sandbox = () => pageData('sandbox-data') || {};
 
 // -- encodings --------------------------------------------------------------------------------
 
@@ -13,14 +16,6 @@ export function b64(data) {
   let binary = '';
   for (const b of bytes) binary += String.fromCharCode(b);
   return btoa(binary);
-}
-
-export function unb64(text) {
-  try {
-    return new TextDecoder().decode(Uint8Array.from(atob(text.trim()), (c) => c.charCodeAt(0)));
-  } catch {
-    return null;
-  }
 }
 
 // RFC 1321. WebCrypto has no MD5, and CRAM-MD5 needs it (RFC 2195).
@@ -91,18 +86,18 @@ export function rfc5322Date(d = new Date()) {
 }
 
 // RFC 5322 §3.6.4: unique left part "@" a domain of ours.
-export function messageId(domain = 'client.example') {
+export function messageId(domain = sandbox().client_hostname) {
   const random = hex(crypto.getRandomValues(new Uint8Array(8)));
   return `<${Date.now().toString(36)}.${random}@${domain}>`;
 }
 
-export function messageTemplate(from = 'alice@client.example', to = 'bob@sandbox.test') {
+export function messageTemplate(from = sandbox().sender, to = sandbox().recipient) {
   return [
     `From: Alice <${from}>`,
     `To: <${to}>`,
     'Subject: Hello from the SMTP Playground',
     `Date: ${rfc5322Date()}`,
-    `Message-ID: ${messageId(from.split('@')[1] || 'client.example')}`,
+    `Message-ID: ${messageId(from.split('@')[1] || sandbox().client_hostname)}`,
     '',
     'Hi,',
     '',
@@ -112,15 +107,15 @@ export function messageTemplate(from = 'alice@client.example', to = 'bob@sandbox
 
 // The line each next-command button puts in the input.
 const TEMPLATES = {
-  EHLO: () => 'EHLO client.example',
-  HELO: () => 'HELO client.example',
-  MAIL: () => 'MAIL FROM:<alice@client.example>',
-  RCPT: () => 'RCPT TO:<bob@sandbox.test>',
+  EHLO: () => `EHLO ${sandbox().client_hostname}`,
+  HELO: () => `HELO ${sandbox().client_hostname}`,
+  MAIL: () => `MAIL FROM:<${sandbox().sender}>`,
+  RCPT: () => `RCPT TO:<${sandbox().recipient}>`,
   DATA: () => 'DATA',
   BDAT: () => 'BDAT 0 LAST',
   STARTTLS: () => 'STARTTLS',
-  AUTH: (state) => (state.capability_params?.AUTH || []).includes('PLAIN') ? `AUTH PLAIN ${authPlain('demo', 'demo-password')}` : 'AUTH LOGIN',
-  VRFY: () => 'VRFY bob',
+  AUTH: (state) => (state.capability_params?.AUTH || []).includes('PLAIN') ? `AUTH PLAIN ${authPlain(sandbox().demo_user, sandbox().demo_password)}` : 'AUTH LOGIN',
+  VRFY: () => `VRFY ${sandbox().recipient.split('@')[0]}`,
   HELP: () => 'HELP',
   NOOP: () => 'NOOP',
   RSET: () => 'RSET',
@@ -139,8 +134,9 @@ export class Helpers {
     this.insert = insert;
     this.sendLines = sendLines;
     this.state = {};
-    this.user = el('input', { type: 'text', value: 'demo', 'aria-label': 'User name', spellcheck: 'false' });
-    this.password = el('input', { type: 'text', value: 'demo-password', 'aria-label': 'Password', spellcheck: 'false' });
+    const { demo_user: demoUser, demo_password: demoPassword } = sandbox();
+    this.user = el('input', { type: 'text', value: demoUser, 'aria-label': 'User name', spellcheck: 'false' });
+    this.password = el('input', { type: 'text', value: demoPassword, 'aria-label': 'Password', spellcheck: 'false' });
     this.mech = el('select', { 'aria-label': 'Mechanism' }, ['PLAIN', 'LOGIN', 'CRAM-MD5'].map((m) => el('option', { value: m }, m)));
     this.challenge = el('input', { type: 'text', 'aria-label': 'CRAM-MD5 challenge (decoded)', placeholder: 'filled in from the last 334' });
     this.out = el('div', { class: 'auth-out', 'aria-live': 'polite' });
@@ -153,7 +149,7 @@ export class Helpers {
       el('h2', {}, 'Helpers'),
       el('details', { class: 'helper', open: true, data: { helper: 'auth' } }, el('summary', {}, 'AUTH encoder'),
         el('div', { class: 'fields' }, field('Mechanism', this.mech), field('User', this.user), field('Password', this.password)),
-        el('p', { class: 'muted' }, 'Computed in your browser. The sandbox wants TLS first (STARTTLS, then EHLO); its demo login is demo / demo-password.'),
+        el('p', { class: 'muted' }, `Computed in your browser. The sandbox wants TLS first (STARTTLS, then EHLO); its demo login is ${demoUser} / ${demoPassword}.`),
         this.out),
       el('details', { class: 'helper', data: { helper: 'message' } }, el('summary', {}, 'Message template'),
         el('p', { class: 'muted' }, 'Headers, a blank line, the body (RFC 5322). Send DATA first; lines starting with "." are doubled (RFC 5321 §4.5.2).'),

@@ -1,7 +1,7 @@
 // The lesson picker: choose a lesson, follow its steps; the server judges each step from the
 // real replies and says so in "lesson" frames (docs/protocol.md). Nothing is judged here.
 
-import { el } from './panels.js';
+import { el } from './dom.js';
 
 const MARKS = { done: '✓', passed: '✓', current: '▶', pending: '·' };
 

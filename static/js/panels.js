@@ -2,20 +2,7 @@
 // frames of docs/protocol.md, by the live console and the replay page alike. Every text that
 // came from a server, a transcript or a user is written as a text node, never as markup.
 
-// el('p', {class: 'x', data: {field: 'y'}}, 'text', child) -> element
-export function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === null || value === undefined || value === false) continue;
-    if (key === 'class') node.className = value;
-    else if (key === 'data') Object.assign(node.dataset, value);
-    else if (key === 'on') for (const [ev, fn] of Object.entries(value)) node.addEventListener(ev, fn);
-    else if (key in node && typeof value !== 'string') node[key] = value;
-    else node.setAttribute(key, value);
-  }
-  node.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
-  return node;
-}
+import { el } from './dom.js';
 
 // RFC 5321 §4.2.1: the first digit of a reply says how it went.
 export const REPLY_CLASSES = {

@@ -3,7 +3,8 @@
 // token, notes and title editing. Transcript text is untrusted: only textContent is used.
 
 import { Panels } from './panels.js';
-import { api, editTokens, el, entryLines } from './transcripts.js';
+import { api, editTokens, entryLines } from './transcripts.js';
+import { $, el } from './dom.js';
 
 const MAX_PAUSE_MS = 2000; // long silences in the recording are shortened to this
 // After a seek the panels are shown every frame again, as live (warnings add up), up to this many.
@@ -12,7 +13,6 @@ const PANEL_HISTORY = 2000;
 const NOTEWORTHY = (f) => (f.warnings && f.warnings.length) || f.malformed || f.type === 'tls'
   || f.type === 'discarded' || f.type === 'error' || f.type === 'connected';
 const LIVE_POLL_MS = 3000;
-const $ = (id) => document.getElementById(id);
 
 // An exchange: a run of sent lines and the replies that answer them; events stand alone.
 function exchangeEnds(entries) {
@@ -92,16 +92,16 @@ class Replay {
     const last = this.data.entries.at(-1);
     $('screen').style.setProperty('--ln-digits', String(last ? String(last.seq).length : 1));
     this.nodes = this.data.entries.map((entry, i) => {
-      const node = el('div', 'entry');
+      const node = el('div', { class: 'entry' });
       node.id = `L${entry.seq}`;
       node.dataset.index = i;
-      const link = el('a', 'ln', String(entry.seq));
+      const link = el('a', { class: 'ln' }, String(entry.seq));
       link.href = `#L${entry.seq}`;
       link.title = 'Link to this line';
-      const lines = el('div', 'lines');
-      lines.append(...entryLines(entry));
+      const lines = el('div', { class: 'lines' });
+      lines.append(...entryLines(entry, this.data.event_words?.[entry.seq]));
       lines.addEventListener('click', () => this.select(i));
-      node.append(link, lines, el('div', 'notes'));
+      node.append(link, lines, el('div', { class: 'notes' }));
       return node;
     });
     $('screen').replaceChildren(...this.nodes);
@@ -117,7 +117,7 @@ class Replay {
       if (!frame.step || frame.step === step) return;
       step = frame.step;
       const name = names.get(step) || step;
-      const button = el('button', 'marker secondary', name);
+      const button = el('button', { class: 'marker secondary' }, name);
       button.type = 'button';
       button.dataset.index = i;
       button.title = `Go to ${name} (line ${frame.seq})`;
@@ -140,11 +140,11 @@ class Replay {
   }
 
   noteNode(note) {
-    const node = el('div', 'note');
-    if (note.author) node.append(el('b', '', `${note.author}: `));
-    node.append(el('span', 'note-text', note.text));
+    const node = el('div', { class: 'note' });
+    if (note.author) node.append(el('b', {}, `${note.author}: `));
+    node.append(el('span', { class: 'note-text' }, note.text));
     if (this.data.can_edit) {
-      const remove = el('button', 'secondary note-delete', 'Delete note');
+      const remove = el('button', { class: 'secondary note-delete' }, 'Delete note');
       remove.type = 'button';
       remove.addEventListener('click', () => this.deleteNote(note));
       node.append(remove);

@@ -2,6 +2,8 @@
 // API, how an entry reads as console lines, and the transcripts page (delete buttons for the
 // held tokens, import of a JSON file).
 
+import { $, el, replyClass } from './dom.js';
+
 // The console stores the token of each transcript it records here, as {id: token}.
 export const TOKENS_KEY = 'smtp-playground-edit-tokens';
 
@@ -32,44 +34,21 @@ export const editTokens = {
 };
 
 const API = '/api/transcripts';
-const REPLY_CLASS = { 2: 'r2xx', 3: 'r3xx', 4: 'r4xx', 5: 'r5xx' };
 
-export const el = (tag, cls, text) => {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined) node.textContent = text;
-  return node;
-};
-
-// Words for an event entry, as the exports write them (transcripts/exports/_common.py).
-const EVENTS = {
-  connect: (d) => `connected to ${d.host ?? '?'}:${d.port ?? '?'}${d.address ? ` (${d.address})` : ''}`,
-  closed: (d) => `connection closed: ${d.reason || 'closed'}${d.code ? ` (${d.code})` : ''}`,
-  tls: (d) => `TLS established${d.version ? `: ${d.version}` : ''}${d.cipher ? ` ${d.cipher}` : ''}`,
-  error: (d) => `error: ${d.message || d.code || 'unknown'}`,
-};
-
-export const describeEvent = (entry) => {
-  const data = entry.data || {};
-  const words = EVENTS[entry.event];
-  if (words) return words(data);
-  const details = Object.entries(data).map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`);
-  return details.length ? `${entry.event}: ${details.join(', ')}` : entry.event;
-};
-
-// The console lines of one entry (classes as in the live console).
-export function entryLines(entry) {
+// The console lines of one entry (classes as in the live console). An event reads as the
+// server words it (``event_words`` of GET /api/transcripts/<id>, the exports' wording).
+export function entryLines(entry, words) {
   if (entry.kind === 'sent') {
     const cls = { data: ' data', 'auth-response': ' auth' }[entry.line_kind] || '';
-    return [el('div', `line sent${cls}`, entry.text)];
+    return [el('div', { class: `line sent${cls}` }, entry.text)];
   }
   if (entry.kind === 'reply') {
-    const cls = REPLY_CLASS[Math.floor((entry.code || 0) / 100)] || 'rbad';
+    const cls = replyClass(entry.code);
     const lines = entry.lines.length ? entry.lines : [''];
-    return lines.map((text) => el('div', `line reply ${cls}`, text));
+    return lines.map((text) => el('div', { class: `line reply ${cls}` }, text));
   }
   const cls = entry.event === 'error' ? 'error' : 'info';
-  return [el('div', `line ${cls}`, `* ${describeEvent(entry)}`)];
+  return [el('div', { class: `line ${cls}` }, `* ${words ?? entry.event}`)];
 }
 
 // One API call; resolves to the parsed JSON body (null for 204), rejects with the message.
@@ -90,8 +69,6 @@ export async function api(path, { method = 'GET', token = null, body = undefined
   }
   return data;
 }
-
-const $ = (id) => document.getElementById(id);
 
 function addDeleteButton(row, token) {
   const button = document.createElement('button');

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from transcripts.model import Entry, Note, Transcript
@@ -90,6 +91,15 @@ def notes_by_seq(transcript: Transcript) -> dict[int | None, list[Note]]:
     for note in transcript.notes:
         grouped.setdefault(note.seq, []).append(note)
     return grouped
+
+
+def readable_time(moment: datetime | None) -> str:
+    """A time as people read it: 2026-11-20 10:00:05 UTC (no microseconds, no T)."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def heading(transcript: Transcript) -> str:

@@ -122,6 +122,9 @@ class _Reader:
         self.delivered = 0  # messages the server accepted so far
         self.rcpt_params: dict[str, list[str]] = {}  # by recipient, from the accepted RCPTs
         self.chunks: list[_Chunk] = []  # BDAT chunks sent, not yet answered (pipelined)
+        # Message lines sent after DATA but before its 354 came back (a pasted batch): the
+        # message only if the 354 does come (RFC 5321 §3.3).
+        self.early: list[str] = []
 
     def read(self, steps: Iterable[Step]) -> Facts:
         """The facts, reading each step's Transaction as the replay reaches it."""
@@ -142,11 +145,16 @@ class _Reader:
         return self.facts
 
     def _sent(self, event: Sent) -> None:
+        message = self.current
         gathering = self.chunks and self.chunks[-1].octets is None
-        if event.kind == DATA and gathering:
+        if event.kind == DATA and gathering:  # the octets of a BDAT chunk
             self.chunks[-1].add(event.text)
+        elif event.kind == DATA and (message is None or message.lines is None):
+            self.early.append(event.text)
         elif event.kind == DATA:
             self._data_line(event.text)
+        elif event.verb == "DATA":
+            self.early = []
         elif verb_of(event.text) == "BDAT" and (chunk := _bdat(event.text)) is not None:
             self.chunks.append(chunk)
         elif event.kind == AUTH_RESPONSE or verb_of(event.text) == "AUTH":
@@ -209,6 +217,10 @@ class _Reader:
             message.rcpt_params = [self.rcpt_params.get(r, []) for r in message.recipients]
             if tx.in_data and message.lines is None:
                 message.lines = []
+                for text in self.early:
+                    self._data_line(text)
+        if after == "DATA":
+            self.early = []
 
 
 def facts_of(transcript: Transcript) -> Facts:

@@ -1,61 +1,136 @@
-"""The Markdown export: a table of lines with what each means, for documentation."""
+"""The Markdown export, for documentation: the session as one fenced block, then what it means.
+
+Every field comes from a server, a user or an imported file, so each is written to be inert
+CommonMark: protocol lines only inside the fenced block (each starts with ``C:``/``S:``/``*``,
+so none can close it), target and ids in code spans whose fence is longer than any backtick
+run they hold, and other text with only the characters escaped that could start markup there
+(no ``\\(`` or ``\\_`` inside a word: a reader sees the text, not the escapes).
+"""
 
 from __future__ import annotations
 
 import re
 
-from transcripts.exports._common import Explain, Item, heading, items, notes_by_seq, printable
+from transcripts.exports._common import (
+    Explain,
+    Item,
+    heading,
+    items,
+    notes_by_seq,
+    printable,
+    readable_time,
+)
 from transcripts.model import Note, Transcript
 
-_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
 _TICKS = re.compile(r"`+")
+# CommonMark: these start inline markup (code, emphasis, links and images, raw HTML and
+# autolinks, GFM strikethrough) or escape the next character.
+_ALWAYS = set("\\`*[<~")
+_ENTITY = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+# At the start of a line: ATX headings, block quotes, bullet and ordered lists, setext
+# underlines, thematic breaks, GFM tables, fences.
+_LINE_START = re.compile(r"[#>+\-=|_]|\d{1,9}(?=[.)])")
 
 
-def escape(text: str) -> str:
-    """Markdown-inert text on one line (GFM table cells cannot hold a line break)."""
-    return _SPECIAL.sub(r"\\\1", printable(text)).replace("\n", " ").replace("\r", " ")
+def _char(text: str, i: int) -> str:
+    c = text[i]
+    if c in _ALWAYS:
+        return "\\" + c
+    if c == "_":  # inside a word _ is a letter; at a word's edge it may open emphasis
+        inside = 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum()
+        return c if inside else "\\_"
+    if c == "&" and _ENTITY.match(text, i):
+        return "\\&"
+    return c
+
+
+def inline(text: str) -> str:
+    """Text that reads as itself in the middle of a CommonMark line."""
+    text = printable(text)
+    return "".join(_char(text, i) for i in range(len(text)))
+
+
+def line(text: str) -> str:
+    """Text that reads as itself as a whole line: no leading marker, indent or hard break."""
+    text = printable(text).strip()
+    found = _LINE_START.match(text)
+    if found is None:
+        return inline(text)
+    if text[0].isdigit():  # an ordered-list number: escape its . or ), not the digits
+        end = found.end()
+        return text[:end] + "\\" + text[end] + inline(text[end + 1 :])
+    return "\\" + text[0] + inline(text[1:])
 
 
 def code(text: str) -> str:
     """A code span that holds any text: the fence is longer than any backtick run in it."""
+    text = printable(text)
     if not text:
-        return "*(empty line)*"
+        return "(empty)"
     fence = "`" * (max((len(run) for run in _TICKS.findall(text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    # GFM: a pipe ends a table cell even inside a code span unless escaped.
-    return f"{fence}{pad}{text.replace('|', chr(92) + '|')}{pad}{fence}"
+    # CommonMark strips one space from each end when both are there, unless the text is all
+    # spaces; pad so that it strips ours (and a backtick at an end does not join the fence).
+    pad = " " if text.strip(" ") and (text[0] in "` " or text[-1] in "` ") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _heading(text: str) -> str:
+    escaped = inline(printable(text).strip())
+    if escaped.endswith("#"):  # a closing run of # would be dropped from the heading
+        escaped = escaped[:-1] + "\\#"
+    return "# " + (escaped or "Transcript")
 
 
 def _note(note: Note) -> str:
-    by = f" ({escape(note.author)})" if note.author else ""
-    return f"*Note{by}:* {escape(note.text)}"
+    by = f" from {inline(note.author)}" if note.author else ""
+    return f"Note{by}: {inline(note.text)}"
 
 
-def _row(item: Item, explain: Explain | None, notes: list[Note]) -> str:
-    line = "<br>".join(code(text) for text in item.lines)
-    if item.who == "*":
-        line = "*" + escape(item.lines[0]) + "*"
-    meaning = [escape(text)] if explain and (text := explain(item.entry)) else []
-    meaning += [_note(note) for note in notes]
-    seconds = f"{item.entry['t'] / 1000:.3f}"
-    return f"| {item.entry['seq']} | {seconds} | {item.who} | {line} | {' <br> '.join(meaning)} |"
+def block(item: Item) -> list[str]:
+    """One entry's lines as they stand in the fenced block."""
+    return [f"{item.who}: {text}" if item.who != "*" else f"* {text}" for text in item.lines]
+
+
+def _fenced(lines: list[str]) -> list[str]:
+    run = max((len(r) for text in lines for r in _TICKS.findall(text)), default=0)
+    fence = "`" * max(3, run + 1)
+    return [f"{fence}text", *lines, fence]
+
+
+def _meanings(transcript: Transcript, explain: Explain | None) -> list[str]:
+    notes = notes_by_seq(transcript)
+    out = []
+    for item in items(transcript):
+        said = explain(item.entry) if explain else None
+        parts = [inline(said)] if said else []
+        parts += [_note(note) for note in notes.get(item.entry["seq"], [])]
+        if parts:
+            seconds = f"{item.entry['t'] / 1000:.3f} s"
+            where = f"Line {item.entry['seq']} ({seconds}), {code(block(item)[0])}"
+            out.append(f"- {where}: {' '.join(parts)}")
+    return ["## What the lines mean", "", *out, ""] if out else []
+
+
+def _meta(transcript: Transcript) -> list[str]:
+    status = inline(transcript.status)
+    if transcript.close_reason:
+        status += f" ({inline(transcript.close_reason)})"
+    rows = [f"- Target: {code(transcript.target)}"]
+    rows += [f"- Started: {readable_time(transcript.created_at)}"]
+    if transcript.ended_at:
+        rows += [f"- Ended: {readable_time(transcript.ended_at)}"]
+    return [*rows, f"- Status: {status}", f"- Transcript: {code(transcript.id)}", ""]
 
 
 def render(transcript: Transcript, explain: Explain | None = None) -> bytes:
     """The Markdown document."""
-    notes = notes_by_seq(transcript)
-    meta = transcript.meta()
-    out = [f"# {escape(heading(transcript))}", ""]
-    out += [f"- Target: {code(transcript.target)}", f"- Started: {meta['created_at']}"]
-    status = transcript.status + (
-        f" ({transcript.close_reason})" if transcript.close_reason else ""
-    )
-    out += [f"- Status: {escape(status)}", f"- Transcript: {code(transcript.id)}", ""]
+    out = [_heading(heading(transcript)), "", *_meta(transcript)]
     if transcript.description:
-        out += [escape(line) for line in transcript.description.splitlines()] + [""]
-    out += ["| # | s | Who | Line | What it means |", "|---|---|---|---|---|"]
-    out += [_row(item, explain, notes.get(item.entry["seq"], [])) for item in items(transcript)]
+        out += [line(text) for text in transcript.description.splitlines()] + [""]
+    out += _fenced([text for item in items(transcript) for text in block(item)])
     out += ["", "C: sent by the client (you), S: the server's reply, \\*: an event.", ""]
-    if notes.get(None):
-        out += ["## Notes", ""] + [f"- {_note(note)}" for note in notes[None]] + [""]
+    out += _meanings(transcript, explain)
+    general = notes_by_seq(transcript).get(None, [])
+    if general:
+        out += ["## Notes", "", *[f"- {_note(note)}" for note in general], ""]
     return "\n".join(out).encode()
