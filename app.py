@@ -18,6 +18,7 @@ from web.access import init_access
 from web.bindguard import check_bind
 from web.compress import init_compression
 from web.config import add_arguments, from_arguments, from_environ
+from web.errors import init_errors
 from web.security import init_security
 from web.services import Services
 from web.serving import make_guarded_server
@@ -45,6 +46,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     services = Services(app.config)
     app.extensions["playground"] = services
     init_access(app)
+    init_errors(app)
     if os.environ.get("FLASK_RUN_FROM_CLI") == "true" and "run" in sys.argv[1:]:
         check_bind(_flask_run_host(), app.config["AUTH"])  # flask run: same rule as app.py
     if app.config["START_SANDBOX"] and _serving():

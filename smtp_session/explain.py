@@ -22,8 +22,9 @@ from .knowledge import (
 )
 from .knowledge.command_line import CommandLine
 from .knowledge.ehlo import mechanism_facts
+from .knowledge.evidence import layered
 from .knowledge.facts import challenge_of, greeting_facts, queue_id_of
-from .reply import Reply, parse_reply
+from .reply import CODE_CHANGES, Reply, parse_reply
 
 # The HTTP API takes at most this much text, the same bound as one reply (reply.MAX_REPLY_BYTES).
 MAX_REQUEST_BYTES = 64 * 1024
@@ -62,14 +63,10 @@ def _facts(reply: Reply, context: str | None) -> dict[str, Any]:
     return facts
 
 
-def _keys(
-    code: int, info: dict[str, Any], enhanced: dict[str, Any] | None, facts: dict[str, Any]
-) -> list[str]:
+def _keys(code: int, evidence: list[dict[str, Any]], facts: dict[str, Any]) -> list[str]:
     keys = [f"reply:{code}"]
-    if info["context"]:
-        keys.append(f"reply:{code}:{info['context']}")
-    if enhanced:
-        keys.append(f"enhanced:{enhanced['code']}")
+    for layer in ("context", "enhanced", "server"):
+        keys += [e["key"] for e in evidence if e["layer"] == layer]
     for cap in facts.get("capabilities", ()):
         if cap["key"]:
             keys.append(cap["key"])
@@ -79,26 +76,36 @@ def _keys(
 def explain_reply(reply: Reply, after: str | None = None) -> dict[str, Any]:
     """Explain a server reply, in the context of what it answered ("RCPT", "greeting", ...)."""
     context = normalize_after(after) if isinstance(after, str) else None
-    if reply.malformed or not isinstance(reply.code, int):
+    readable = reply.malformed is None or reply.malformed == CODE_CHANGES
+    if not readable or not isinstance(reply.code, int) or not 200 <= reply.code <= 599:
         return _explain_malformed(reply, context)
     info = reply_knowledge(reply.code, context)
-    enhanced = explain_enhanced(reply.enhanced) if reply.enhanced else None
+    found = layered(reply, context)
     facts = _facts(reply, context)
+    keys = _keys(reply.code, found["evidence"], facts)
+    rfc = [r for e in found["evidence"] for r in e["rfc"]]
+    if reply.malformed:
+        keys.append("reply:malformed")
+        rfc.append("RFC 5321 §4.2.1")
     return {
         "code": reply.code,
         "class": reply.reply_class,
         "summary": info["summary"],
-        "meaning": info["meaning"],
-        "next": info["next"],
-        "rfc": list(dict.fromkeys([*info["rfc"], *(enhanced["rfc"] if enhanced else ())])),
+        "meaning": found["meaning"],
+        "next": found["next"],
+        "rfc": list(dict.fromkeys(rfc)),
         "known": info["known"],
         "context": info["context"],
         "text": reply.text,
         "lines": list(reply.lines),
-        "enhanced": enhanced,
-        "malformed": None,
+        "enhanced": found["enhanced"],
+        "malformed": reply.malformed,
         "facts": facts,
-        "keys": _keys(reply.code, info, enhanced, facts),
+        "layer": found["layer"],
+        "specific": found["specific"],
+        "evidence": found["evidence"],
+        "contradictions": found["contradictions"],
+        "keys": keys,
     }
 
 
@@ -122,6 +129,10 @@ def _explain_malformed(reply: Reply, context: str | None) -> dict[str, Any]:
         "enhanced": None,
         "malformed": problem,
         "facts": {"lines": list(reply.lines), "truncated": reply.truncated},
+        "layer": None,
+        "specific": False,
+        "evidence": [],
+        "contradictions": [],
         "keys": ["reply:malformed"],
     }
 
@@ -199,14 +210,17 @@ def explain_command(line: str) -> dict[str, Any]:
     return result
 
 
+_REQUEST_FIELDS = ("reply", "command", "bounce")
+
+
 def explain_request(data: object) -> dict[str, Any]:
-    """Answer the HTTP API: {"reply": "...", "after": "RCPT"} or {"command": "..."}."""
+    """Answer the HTTP API: {"reply", "after"}, {"command"} or {"bounce"} (a whole DSN)."""
     if not isinstance(data, dict):
         raise ExplainError("The request must be a JSON object.")
-    has_reply, has_command = "reply" in data, "command" in data
-    if has_reply == has_command:
-        raise ExplainError('Send exactly one of "reply" or "command".')
-    field = "reply" if has_reply else "command"
+    given = [f for f in _REQUEST_FIELDS if f in data]
+    if len(given) != 1:
+        raise ExplainError('Send exactly one of "reply", "command" or "bounce".')
+    field = given[0]
     text = data[field]
     if not isinstance(text, str):
         raise ExplainError(f'"{field}" must be a string.')
@@ -214,8 +228,12 @@ def explain_request(data: object) -> dict[str, Any]:
         raise ExplainError(
             f'"{field}" is longer than {MAX_REQUEST_BYTES // 1024} KiB.', code="too_large"
         )
-    if has_command:
+    if field == "command":
         return {"kind": "command", **explain_command(text), "warnings": command_warnings(text)}
+    if field == "bounce":
+        from .explain_bounce import explain_bounce  # it builds on explain_reply
+
+        return {"kind": "bounce", **explain_bounce(text)}
     after = data.get("after")
     if after is not None and not isinstance(after, str):
         raise ExplainError('"after" must be a string such as "RCPT" or "end-of-data", or null.')
@@ -226,7 +244,19 @@ def explain_request(data: object) -> dict[str, Any]:
 
 # Warnings that hold whatever the session's state: the API sees a command on its own, so it
 # leaves out those about order (RCPT before MAIL...) and about what a server offered.
-_CONTEXT_FREE = ("syntax:", "verb:", "line:", "auth:not-base64", "auth:plain-format")
+_CONTEXT_FREE = (
+    "syntax:",
+    "verb:",
+    "line:",
+    "auth:not-base64",
+    "auth:plain-format",
+    "auth:missing-mechanism",
+    "param:bad-value",
+    "param:missing-value",
+    "param:repeated",
+    "param:wrong-command",
+    "bdat:bad-count",
+)
 
 
 def command_warnings(line: str) -> list[dict[str, Any]]:

@@ -18,13 +18,13 @@ from typing import Any
 from .dialogue import verb_of
 from .errors import PlaygroundError
 from .knowledge import COMMANDS
-from .reply import Reply
+from .reply import REPLY_CLASSES, Reply
 from .transaction import KINDS, Transaction
 
 LESSONS_DIR = Path(__file__).resolve().parent.parent / "lessons"
 LEVELS = ("beginner", "intermediate", "advanced")
 TARGETS = ("sandbox", "any")
-REPLY_CLASSES = ("positive", "intermediate", "transient", "permanent")
+REPLY_CLASS_NAMES = tuple(REPLY_CLASSES.values())
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _ENHANCED = re.compile(r"^[245]\.\d{1,3}\.\d{1,3}$")
 
@@ -70,8 +70,16 @@ class Lesson:
 _Check = Callable[[Any], str | None]  # returns a problem, or None when the value is fine
 
 
+# Lesson texts may name this instance's own settings; anything else in braces is a typo.
+PLACEHOLDERS = ("sandbox_port", "sandbox_tls_port")
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
 def _text(value: Any) -> str | None:
-    return None if isinstance(value, str) and value.strip() else "must be a non-empty string"
+    if not (isinstance(value, str) and value.strip()):
+        return "must be a non-empty string"
+    unknown = [p for p in _PLACEHOLDER.findall(value) if p not in PLACEHOLDERS]
+    return f"unknown placeholder {{{unknown[0]}}}" if unknown else None
 
 
 def _ident(value: Any) -> str | None:
@@ -115,7 +123,7 @@ def _verb(value: Any) -> str | None:
 REPLY_KEYS: dict[str, _Check] = {
     "reply": _codes,
     "code": _codes,
-    "reply_class": _one_of(REPLY_CLASSES),
+    "reply_class": _one_of(REPLY_CLASS_NAMES),
     "enhanced": _enhanced,
     "after": _verb,
     "step": _one_of(KINDS),
@@ -195,6 +203,37 @@ def lesson_from_dict(data: Any, source: str) -> Lesson:
         LessonStep(**{k: s.get(k) for k in (*STEP_FIELDS, "done_when")}) for s in raw_steps
     )
     return Lesson(**{k: data[k] for k in LESSON_FIELDS}, steps=steps)
+
+
+def for_instance(lesson: Lesson, values: Mapping[str, object]) -> Lesson:
+    """The lesson with its placeholders ({sandbox_port}) filled from this instance's config."""
+
+    def fill(text: str | None) -> str | None:
+        if text is None:
+            return None
+        return _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), text)
+
+    steps = tuple(
+        LessonStep(s.id, str(fill(s.title)), str(fill(s.instructions)), fill(s.hint), s.done_when)
+        for s in lesson.steps
+    )
+    return Lesson(
+        lesson.id,
+        str(fill(lesson.title)),
+        str(fill(lesson.summary)),
+        lesson.level,
+        lesson.target,
+        steps,
+    )
+
+
+def instance_values(config: Mapping[str, Any]) -> dict[str, object]:
+    """What the placeholders stand for on this instance (the sandbox's real ports)."""
+    tls_port = config.get("SANDBOX_TLS_PORT")
+    return {
+        "sandbox_port": config.get("SANDBOX_PORT", 2525),
+        "sandbox_tls_port": tls_port if tls_port else "(off on this instance)",
+    }
 
 
 def load_lesson(path: Path) -> Lesson:

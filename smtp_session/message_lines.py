@@ -14,7 +14,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from .checker import MAX_TEXT_LINE, CheckWarning, _octets, make_warning
+from .check_base import CheckWarning, make_warning
+from .knowledge.limits import MAX_TEXT_LINE, octets
 
 # Headers RFC 5322 §3.6 requires (From, Date) or asks for (Message-ID).
 REQUIRED_HEADERS = (
@@ -22,8 +23,15 @@ REQUIRED_HEADERS = (
     ("date", "Date", "Date: Mon, 1 Jan 2024 10:00:00 +0000", "required; some servers add it"),
     ("message-id", "Message-ID", "Message-ID: <1@example.org>", "expected; servers may add it"),
 )
+# RFC 5322 §3.6: the origination date and the originator fields occur exactly once.
+_ONCE = ("from", "date")
 _HEADER = re.compile(r"^[!-9;-~]+:")  # RFC 5322 §2.2: printable US-ASCII except the colon
-_COMMAND_LIKE = re.compile(r"^(QUIT|RSET|DATA|NOOP|(EHLO|HELO) \S+|(MAIL FROM|RCPT TO):.*)$", re.I)
+# A body line only looks like a command when it has a command's shape: "mail from: the
+# shop" is prose, "MAIL FROM:<a@b.example>" is a command typed too early (RFC 5321 §4.1.2).
+_COMMAND_LIKE = re.compile(
+    r"^(QUIT|RSET|DATA|NOOP|(EHLO|HELO) [\w.-]+|(MAIL FROM|RCPT TO):\s*(<[^>]*>|\S+@\S+)( .*)?)$",
+    re.I,
+)
 # A superset of the lines each rule can fire on (lines never hold a newline: wire.check_line).
 _COMMAND_START = re.compile(r"\n[^\S\n]*(?:quit|rset|data|noop|ehlo|helo|mail|rcpt)", re.I)
 _MAX_CHARS_UNDER_LIMIT = MAX_TEXT_LINE // 4  # a character is at most 4 octets in UTF-8
@@ -78,7 +86,7 @@ def _lines(lines: list[str], state: MessageState) -> list[CheckWarning]:
         k += 1
     for k, chars in enumerate(map(len, lines)):
         if chars > _MAX_CHARS_UNDER_LIMIT:
-            size = _octets(lines[k])
+            size = octets(lines[k])
             if size > MAX_TEXT_LINE:
                 hits.append((k, 1, make_warning("data:line-too-long", base + k, size=size)))
     # Each line follows a "\n" here, the first one too: a literal to search for, which the
@@ -103,8 +111,14 @@ def _header_section(line: str, state: MessageState, index: int) -> list[CheckWar
     """RFC 5322 §2.1: header fields, then an empty line, then the body."""
     if _HEADER.match(line):
         state.saw_header = True
-        state.headers.add(line.split(":", 1)[0].strip().lower())
-        return []
+        name = line.split(":", 1)[0].strip()
+        out = []
+        if name.lower() in _ONCE and name.lower() in state.headers:
+            out.append(make_warning("data:duplicate-header", index, header=name))
+        state.headers.add(name.lower())
+        if not line.isascii() and "SMTPUTF8" not in state.caps:
+            out += _once(state, make_warning("data:utf8-header-without-smtputf8", index))
+        return out
     if state.saw_header and line[:1] in (" ", "\t"):
         return []  # RFC 5322 §2.2.3: a folded continuation of the previous header
     state.in_headers = False

@@ -20,6 +20,10 @@ MAX_REPLY_LINES = 512
 
 # [0-9], not \d: \d also matches other scripts' digits ("٢٥٠"), which int() would accept.
 _ENHANCED = re.compile(r"^([245])\.([0-9]{1,3})\.([0-9]{1,3})(?=\s|$)")
+# RFC 5321 §4.2.1: what the first digit of a reply says. The one list of these names: the
+# knowledge base, the lessons' conditions and the frames all read it from here.
+REPLY_CLASSES: dict[int, str] = {2: "positive", 3: "intermediate", 4: "transient", 5: "permanent"}
+CODE_CHANGES = "the reply code changes between lines of one reply (the last line's code is used)"
 _LINE = re.compile(r"^([0-9]{3})([ -]|$)(.*)$", re.DOTALL)
 
 
@@ -44,13 +48,18 @@ class Reply:
         return "\n".join(self.texts)
 
     @property
+    def enhanced_mismatch(self) -> bool:
+        """The enhanced code's class differs from the reply code's (RFC 3463 §2: they must
+        agree; the reply code decides, RFC 5321 §4.2.1)."""
+        e = _ENHANCED.match(self.enhanced or "")
+        return e is not None and self.code is not None and int(e.group(1)) != self.code // 100
+
+    @property
     def reply_class(self) -> str | None:
         """positive / intermediate / transient / permanent (RFC 5321 §4.2.1)."""
         if self.code is None:
             return None
-        return {2: "positive", 3: "intermediate", 4: "transient", 5: "permanent"}.get(
-            self.code // 100
-        )
+        return REPLY_CLASSES.get(self.code // 100)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -93,12 +102,11 @@ def parse_reply(text: str) -> Reply:
     return Reply(code=None, lines=lines, malformed="more than one reply")
 
 
-def enhanced_code_of(code: int | None, first_text: str) -> str | None:
-    """The RFC 3463 enhanced status code starting the text, if its class matches the reply's."""
+def enhanced_code_of(first_text: str) -> str | None:
+    """The RFC 3463 enhanced status code starting the text, read exactly: a class that
+    disagrees with the reply code is kept (see ``Reply.enhanced_mismatch``), not dropped."""
     m = _ENHANCED.match(first_text)
     if not m:
-        return None
-    if code is not None and int(m.group(1)) != code // 100:
         return None
     return f"{m.group(1)}.{int(m.group(2))}.{int(m.group(3))}"
 
@@ -200,7 +208,8 @@ class ReplyParser:
         if not m:
             return self._emit(malformed="a reply line must start with a three-digit code")
         if m.group(1) != self._lines[0][:3]:
-            return self._emit(malformed="the reply code changes between lines of one reply")
+            # smtplib and most clients act on the last line's code; so do we, and say why.
+            return self._emit(malformed=CODE_CHANGES, last=True)
         if m.group(2) != "-":
             return self._emit()
         if self._size > self.max_reply_bytes or len(self._lines) >= self.max_reply_lines:
@@ -211,13 +220,16 @@ class ReplyParser:
             )
         return None
 
-    def _emit(self, malformed: str | None = None, truncated: bool = False) -> Reply:
+    def _emit(
+        self, malformed: str | None = None, truncated: bool = False, last: bool = False
+    ) -> Reply:
         lines = tuple(self._lines)
-        first = _LINE.match(lines[0]) if lines else None
+        first = _LINE.match(lines[-1 if last else 0]) if lines else None
         code = int(first.group(1)) if first else None
         if code is not None and not 100 <= code <= 599:
             malformed = malformed or f"{code} is not a valid reply code (it must be 2xx to 5xx)"
-        enhanced = enhanced_code_of(code, first.group(3)) if first and not malformed else None
+        readable = first is not None and (not malformed or malformed == CODE_CHANGES)
+        enhanced = enhanced_code_of(first.group(3)) if first and readable else None
         if self._overlong and not malformed:
             malformed = f"a reply line longer than {self.max_line} bytes was cut"
         reply = Reply(

@@ -25,6 +25,7 @@ class Scenario:
     address: str
     reply: str
     teaches: str
+    after: str = "RCPT"  # what the refusal answers: the RCPT, or the final dot ("end-of-data")
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -43,7 +44,8 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "greylist@sandbox.test",
             f"451 4.7.1 <greylist@sandbox.test>: Greylisted, retry in {GREYLIST_SECONDS} seconds",
-            "greylisting: retry the same recipient after the delay and it is accepted",
+            "greylisting: the sending server's queue tries again later, in a new transaction, "
+            "and is then accepted (RFC 6647)",
         ),
         Scenario(
             "relay@elsewhere.example",
@@ -57,8 +59,11 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "policy@sandbox.test",
-            "550 5.7.26 <policy@sandbox.test>: Unauthenticated mail refused by DMARC policy",
-            "a policy rejection: SPF/DKIM/DMARC checks failed (X.7.26)",
+            "550 5.7.26 Message refused: SPF and DKIM both failed for the From domain, "
+            "and its DMARC policy says reject",
+            "a DMARC refusal: accepted at RCPT, refused after the final dot, because DMARC "
+            "judges the From header inside the message (RFC 7489 §6.6, X.7.26)",
+            after="end-of-data",
         ),
         Scenario(
             "disabled@sandbox.test",

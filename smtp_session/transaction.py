@@ -7,13 +7,17 @@ aiosmtpd's ``_set_rset_state()``) and replies are dispatched by tables, not if-c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from .dialogue import verb_of
 from .errors import PlaygroundError
 from .events import TlsMode
+from .knowledge import COMMANDS
+from .knowledge.ehlo import parse_capabilities
+from .knowledge.paths import parse_path
 from .reply import Reply
 
 # The "Where you are" panel, in the order a session normally goes.
@@ -61,7 +65,8 @@ PHASE_COMMANDS: dict[str, tuple[str, ...]] = {
     "rcpt": ("RCPT", "DATA", "BDAT", *_BASIC),
 }
 # A verb only makes sense if EHLO offered this keyword (and the session is not past it).
-_NEEDS_OFFER = {"STARTTLS": "STARTTLS", "AUTH": "AUTH", "BDAT": "CHUNKING"}
+# The EHLO keyword each extension command needs, from commands.json (RFC 5321 §4.1.1.1).
+_NEEDS_OFFER = {verb: c.extension for verb, c in COMMANDS.items() if c.extension}
 PHASE_EXPECT = {"idle": "none", "closed": "none", "greeting": "greeting", "tls": "tls"}
 PHASE_EXPECT |= {"data": "data", "auth": "auth-response"}
 
@@ -87,11 +92,7 @@ class Rejection:
 
 def path_of(args: str) -> str:
     """The address in "FROM:<a@b> SIZE=1" or "TO: a@b", without the angle brackets."""
-    rest = args.split(":", 1)[1] if ":" in args else args
-    rest = rest.strip()
-    if rest.startswith("<"):
-        return rest[1:].split(">", 1)[0]
-    return rest.split(" ", 1)[0]
+    return parse_path(args).address or ""
 
 
 def _args_of(command: str) -> str:
@@ -260,9 +261,17 @@ class Transaction:
         if _is_2xx(reply):  # RFC 5321 §4.1.1.3: 250, or 251 "will forward"
             self.accepted_recipients.append(address)
             self._reached.add("rcpt")
-        elif reply.code is not None and reply.code >= 400:
+        elif self._refuses_recipient(reply):
             rejection = Rejection(address, reply.code, reply.enhanced, reply.text)
             self.rejected_recipients.append(rejection)
+
+    def _refuses_recipient(self, reply: Reply) -> bool:
+        """A 4xx/5xx that judged the recipient, not the order of commands."""
+        # RFC 5321 §4.1.4: RCPT needs an open transaction; 503 "bad sequence" means the
+        # command never reached recipient evaluation, so nobody was refused.
+        if self.mail_from is None or reply.code is None or reply.code == 503:
+            return False
+        return reply.code >= 400
 
     def _on_data(self, args: str, reply: Reply) -> None:
         # RFC 5321 §3.3: message data is sent only after a 354; 503/554 leave the envelope.
@@ -283,6 +292,24 @@ class Transaction:
         if reply.code == 221:
             self._reached.add("quit")
             self._set_closed_state()
+
+    def projected(self, in_flight: Iterable[tuple[str, str]]) -> Transaction:
+        """The state once the lines still owed a reply, (kind, line) oldest first, succeed.
+
+        RFC 2920 §3.1: only MAIL, RCPT, RSET (and a message's end) may be followed by another
+        command before their replies, so those are all a pipelined group can hold here.
+        """
+        tx = copy.copy(self)
+        tx.accepted_recipients = list(self.accepted_recipients)
+        for kind, line in in_flight:
+            verb = verb_of(line) if kind == "command" else None
+            if kind == "data" or verb == "RSET":
+                tx._clear_envelope()  # RFC 5321 §4.1.1.4: the end of data consumes it
+            elif verb == "MAIL" and tx.mail_from is None:
+                tx.mail_from = path_of(_args_of(line))
+            elif verb == "RCPT" and tx.mail_from is not None:
+                tx.accepted_recipients.append(path_of(_args_of(line)))
+        return tx
 
     # -- views --------------------------------------------------------------------------------
 
@@ -388,25 +415,6 @@ class Transaction:
             "messages_sent": self.messages_sent,
             "messages": [dict(m) for m in self.messages],
         }
-
-
-def parse_capabilities(reply: Reply) -> tuple[set[str], dict[str, list[str]]]:
-    """EHLO keywords and their parameters; line one is the server's name (RFC 5321 §4.1.1.1)."""
-    keywords: set[str] = set()
-    params: dict[str, list[str]] = {}
-    for text in reply.texts[1:]:
-        words = text.split()
-        if not words:
-            continue
-        keyword, *rest = words
-        keyword = keyword.upper()
-        if keyword.startswith("AUTH="):  # the pre-RFC 4954 form some servers still send
-            keyword, first = keyword.split("=", 1)
-            rest = [first, *rest]
-        keywords.add(keyword)
-        params.setdefault(keyword, [])
-        params[keyword] += [p for p in rest if p not in params[keyword]]
-    return keywords, params
 
 
 _Handler = Callable[[Transaction, str | None, Reply], None]

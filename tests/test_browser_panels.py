@@ -88,6 +88,21 @@ def test_unknown_recipient_reply_is_explained_with_its_enhanced_code(console):
     assert badge == "0 accepted, 1 rejected"
 
 
+def test_reply_panel_lists_its_evidence_and_the_one_it_follows(console):
+    console.connect()
+    console.type("EHLO client.example")
+    console.type("MAIL FROM:<alice@client.example>")
+    console.type("RCPT TO:<full@sandbox.test>")  # 452 4.2.2: the enhanced code overrules 452
+    evidence = console.panel("exchange").locator("[data-field=evidence] li")
+    layers = [evidence.nth(i).get_attribute("data-layer") for i in range(evidence.count())]
+    assert layers[0] == "enhanced" and "context" in layers and layers[-1] == "class"
+    assert (
+        console.panel("exchange").locator('[data-field=evidence] li[data-used="yes"]').count() == 1
+    )
+    clash = console.panel("exchange").locator("[data-field=contradiction]").text_content()
+    assert "4.2.2" in clash and "Too many recipients" in clash
+
+
 def test_missing_brackets_warns_with_the_fix_and_does_not_block(console):
     console.connect()
     console.type("EHLO client.example")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import base64
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smtp_session.checker import TEXTS, check_auth_response, check_command
+from smtp_session.checker import TEXTS, check_auth_response, check_command, make_warning
 from smtp_session.message_lines import MessageState, check_data_line, check_message
 from smtp_session.transaction import Transaction
 from tests.test_transaction import (
@@ -68,6 +70,7 @@ FIRES = [
     ("mail-before-ehlo", "greeted", "MAIL FROM:<a@b.example>", True, "order:mail-before-hello"),
     ("mail-in-transaction", "mail", "MAIL FROM:<a@b.example>", True, "order:mail-in-transaction"),
     ("rcpt-before-mail", "ehlo", "RCPT TO:<b@sandbox.test>", True, "order:rcpt-before-mail"),
+    ("rcpt-before-ehlo", "greeted", "RCPT TO:<b@sandbox.test>", True, "order:hello-first"),
     ("data-without-recipient", "mail", "DATA", True, "order:data-without-recipient"),
     ("auth-before-ehlo", "greeted", "AUTH PLAIN", True, "order:ehlo-needed"),
     ("auth-after-tls-without-ehlo", "tls-no-ehlo", "AUTH LOGIN", True, "order:ehlo-needed"),
@@ -83,7 +86,8 @@ FIRES = [
     ("auth-plain-without-nuls", "tls", f"AUTH PLAIN {PLAIN_COLON}", True, "auth:plain-format"),
     ("auth-answer-not-base64", "auth-prompt", "demo-password", True, "auth:not-base64"),
     ("auth-answer-in-clear", "auth-prompt", "demo", True, "auth:clear-text"),
-    ("starttls-not-offered", "helo", "STARTTLS", True, "starttls:not-offered"),
+    ("starttls-not-offered", "ehlo-auth-cleartext", "STARTTLS", True, "starttls:not-offered"),
+    ("starttls-after-helo", "helo", "STARTTLS", True, "starttls:after-helo"),
     ("starttls-twice", "tls", "STARTTLS", True, "starttls:already-tls"),
     ("ehlo-without-domain", "greeted", "EHLO", True, "syntax:hello-without-domain"),
     ("mail-without-from", "ehlo", "MAIL <a@b.example>", True, "syntax:missing-keyword"),
@@ -93,6 +97,46 @@ FIRES = [
     ("space-after-colon", "ehlo", "MAIL FROM: <a@b.example>", True, "syntax:space-after-colon"),
     ("missing-brackets", "mail", "RCPT TO:bob@sandbox.test", True, "syntax:missing-brackets"),
     ("empty-recipient", "mail", "RCPT TO:<>", True, "syntax:empty-recipient"),
+    ("ehlo-bare-ipv4", "greeted", "EHLO 127.0.0.1", True, "syntax:address-literal"),
+    ("data-with-argument", "rcpt", "DATA now", True, "syntax:takes-no-argument"),
+    ("vrfy-without-argument", "ehlo", "VRFY", True, "syntax:needs-argument"),
+    ("rcpt-without-domain", "mail", "RCPT TO:<bob>", True, "syntax:recipient-without-domain"),
+    ("two-ats", "mail", "RCPT TO:<a@@b.example>", True, "syntax:two-ats"),
+    ("extra-bracket", "mail", "RCPT TO:<<a@b.example>", True, "syntax:extra-bracket"),
+    (
+        "local-part-over-64",
+        "mail",
+        "RCPT TO:<" + "a" * 65 + "@b.example>",
+        True,
+        "syntax:local-part-too-long",
+    ),
+    (
+        "path-over-256",
+        "mail",
+        "RCPT TO:<a@" + "b" * 250 + ".example>",
+        True,
+        "syntax:path-too-long",
+    ),
+    ("bad-size", "ehlo", "MAIL FROM:<a@b.example> SIZE=big", True, "param:bad-value"),
+    ("size-without-value", "ehlo", "MAIL FROM:<a@b.example> SIZE", True, "param:missing-value"),
+    ("repeated-param", "ehlo", "MAIL FROM:<a@b.example> SIZE=1 SIZE=2", True, "param:repeated"),
+    ("notify-on-mail", "ehlo", "MAIL FROM:<a@b.example> NOTIFY=NEVER", True, "param:wrong-command"),
+    (
+        "binarymime-not-offered",
+        "ehlo",
+        "MAIL FROM:<a@b.example> BODY=BINARYMIME",
+        True,
+        "param:not-offered",
+    ),
+    (
+        "size-over-limit",
+        "ehlo",
+        "MAIL FROM:<a@b.example> SIZE=40000000",
+        True,
+        "param:size-over-limit",
+    ),
+    ("bdat-not-offered", "rcpt", "BDAT 100 LAST", True, "bdat:not-offered"),
+    ("bdat-bad-count", "rcpt", "BDAT many", True, "bdat:bad-count"),
 ]
 
 # (id, state, line, sandbox): lines that are right where they are
@@ -114,7 +158,15 @@ QUIET = [
     ("noop", "rcpt", "NOOP", True),
     ("rset", "mail", "RSET", True),
     ("quit-before-ehlo", "greeted", "QUIT", True),
-    ("mail-at-512-octets", "ehlo", "MAIL FROM:<" + "a" * 488 + "@b.example>", True),
+    ("mail-at-512-octets", "ehlo", "MAIL FROM:<a@b.example> XPAD=" + "x" * 481, True),
+    ("rcpt-postmaster-without-domain", "mail", "RCPT TO:<Postmaster>", True),
+    ("ehlo-address-literal", "greeted", "EHLO [127.0.0.1]", True),
+    ("ehlo-ipv6-literal", "greeted", "EHLO [IPv6:2001:db8::1]", True),
+    ("body-8bitmime-offered", "ehlo", "MAIL FROM:<a@b.example> BODY=8BITMIME SMTPUTF8", True),
+    ("size-at-the-limit", "ehlo", "MAIL FROM:<a@b.example> SIZE=33554432", True),
+    ("local-part-of-64", "mail", "RCPT TO:<" + "a" * 64 + "@b.example>", True),
+    ("vrfy-with-argument", "ehlo", "VRFY postmaster", True),
+    ("help-with-topic", "ehlo", "HELP MAIL", True),
 ]
 
 
@@ -201,6 +253,13 @@ MESSAGE_FIRES = [
     ("8bit-without-8bitmime", [*HEADERS, "", "Grüße"], {"SIZE"}, "data:8bit-without-8bitmime"),
     ("line-over-998", [*HEADERS, "", "x" * 999], set(), "data:line-too-long"),
     ("command-typed-in-message", [*HEADERS, "", "QUIT"], set(), "data:looks-like-command"),
+    (
+        "utf8-header-without-smtputf8",
+        ["Subject: Grüße", *HEADERS, "", "hi"],
+        {"8BITMIME"},
+        "data:utf8-header-without-smtputf8",
+    ),
+    ("two-from-headers", [*HEADERS, "From: x@y.example", "", "hi"], set(), "data:duplicate-header"),
 ]
 
 
@@ -289,3 +348,87 @@ def test_check_command_never_raises(line: str, state: str, sandbox: bool) -> Non
 def test_check_message_never_raises(lines: list[str], caps: set[str]) -> None:
     for warning in check_message(lines, caps):
         assert warning.code in TEXTS
+
+
+@pytest.mark.parametrize("verb", ["ETRN", "ATRN", "BURL"])
+def test_extension_commands_are_known_not_misspelt(verb: str) -> None:
+    from smtp_session.transaction import Transaction
+
+    codes = [w.code for w in check_command(f"{verb} example.org", Transaction(), sandbox=False)]
+    assert not any(c.startswith("verb:") for c in codes)
+
+
+EHLO_BARE = "250-mx.example\r\n250 PIPELINING"
+
+
+@pytest.mark.parametrize(
+    ("param", "value"),
+    [
+        ("BODY", "9BIT"),
+        ("RET", "ALL"),
+        ("MT-PRIORITY", "12"),
+    ],
+)
+def test_bad_mail_parameter_values(param: str, value: str) -> None:
+    line = f"MAIL FROM:<a@b.example> {param}={value}"
+    codes = [w.code for w in check_command(line, Transaction(), sandbox=False)]
+    assert codes == ["param:bad-value"]
+
+
+def test_bad_notify_value_on_rcpt() -> None:
+    codes = [
+        w.code
+        for w in check_command(
+            "RCPT TO:<a@b.example> NOTIFY=NEVER,FAILURE", Transaction(), sandbox=False
+        )
+    ]
+    assert codes == ["param:bad-value"]
+
+
+@pytest.mark.parametrize("param", ["BODY=8BITMIME", "SMTPUTF8"])
+def test_parameter_of_an_extension_not_offered(param: str) -> None:
+    tx = play([("greeting", None, GREETING), ("command", "EHLO c.example", EHLO_BARE)])
+    warnings = check_command(f"MAIL FROM:<a@b.example> {param}", tx, sandbox=True)
+    assert [w.code for w in warnings] == ["param:not-offered"]
+    assert param.split("=")[-1] in warnings[0].message
+
+
+@pytest.mark.parametrize("verb", ["RSET", "QUIT", "STARTTLS"])
+def test_commands_without_arguments(verb: str) -> None:
+    codes = [w.code for w in check_command(f"{verb} please", _state("ehlo"), sandbox=True)]
+    assert "syntax:takes-no-argument" in codes
+
+
+def test_expn_needs_a_list() -> None:
+    codes = [w.code for w in check_command("EXPN", _state("ehlo"), sandbox=True)]
+    assert codes == ["syntax:needs-argument"]
+
+
+def test_two_date_headers() -> None:
+    codes = [
+        w.code
+        for w in check_message([*HEADERS, "Date: Tue, 2 Jan 2024 10:00:00 +0000", "", "hi"], set())
+    ]
+    assert codes == ["data:duplicate-header"]
+
+
+def test_limits_in_messages_come_from_the_constants() -> None:
+    from smtp_session.knowledge.limits import MAX_COMMAND_OCTETS, MAX_LOCAL_PART, MAX_TEXT_LINE
+
+    assert str(MAX_COMMAND_OCTETS) in make_warning("line:too-long", size=600).message
+    assert str(MAX_TEXT_LINE) in make_warning("data:line-too-long", size=1200).message
+    assert str(MAX_LOCAL_PART) in make_warning("syntax:local-part-too-long", size=70).message
+    for message, fix, _ in TEXTS.values():  # a template names its limit, it never spells it
+        assert not {"512", "998", "256"} & set(re.findall(r"\d+", message + fix))
+
+
+def test_every_code_a_check_raises_has_its_texts() -> None:
+    """Scan the checkers for every make_warning("code") and compare with warnings.json."""
+    root = Path(__file__).resolve().parent.parent / "smtp_session"
+    sources = [root / n for n in ("checker.py", "checker_paths.py", "message_lines.py")]
+    raised = set()
+    for src in sources:
+        raised |= set(re.findall(r'make_warning\(\s*"([a-z0-9:-]+)"', src.read_text()))
+        raised |= set(re.findall(r'\(\w+[^()]*, "([a-z]+:[a-z0-9-]+)"\)', src.read_text()))
+    assert raised <= set(TEXTS), raised - set(TEXTS)
+    assert set(TEXTS) <= raised, set(TEXTS) - raised

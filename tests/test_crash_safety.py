@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,24 +31,32 @@ def processes(tmp_path: Path) -> Iterator[list[AppProcess]]:
         proc.stop()
 
 
+@contextmanager
+def recording(app: AppProcess, *commands: str) -> Iterator[tuple[str, set[int]]]:
+    """A console on ``app`` past the greeting and EHLO, then ``commands`` (each answered 250):
+    yields the transcript id and the seqs the browser saw; the WebSocket is cut at the end."""
+    ws = WsDriver(f"ws://127.0.0.1:{app.port}/ws")
+    try:
+        assert ws.connect()["code"] == 220
+        ws.ehlo()
+        for command in commands:
+            assert ws.command(command)["code"] == 250
+        tid = next(f["transcript"] for f in ws.frames if f["type"] == "session")
+        yield tid, {f["seq"] for f in ws.frames if "seq" in f}
+    finally:
+        ws.ws.shutdown()
+
+
 def test_sigkill_mid_session_keeps_every_line_and_marks_it_interrupted(
     tmp_path: Path, processes: list[AppProcess]
 ) -> None:
     first = AppProcess(tmp_path / "data").start()
     processes.append(first)
-    ws = WsDriver(f"ws://127.0.0.1:{first.port}/ws")
-    try:
-        assert ws.connect()["code"] == 220
-        ws.ehlo()
-        assert ws.command("MAIL FROM:<alice@example.com>")["code"] == 250
-        assert ws.command("RCPT TO:<bob@example.com>")["code"] == 250
-        tid = next(f["transcript"] for f in ws.frames if f["type"] == "session")
-        seen = {f["seq"] for f in ws.frames if "seq" in f}
+    envelope = ("MAIL FROM:<alice@example.com>", "RCPT TO:<bob@example.com>")
+    with recording(first, *envelope) as (tid, seen):
         live = first.get(f"/api/transcripts/{tid}")["transcript"]
         assert live["status"] == "live"
         first.kill()  # halfway: a transaction open, no DATA, no QUIT
-    finally:
-        ws.ws.shutdown()
 
     second = AppProcess(tmp_path / "data").start()
     processes.append(second)
@@ -71,13 +80,7 @@ def test_sigkill_before_the_group_commit_loses_nothing_the_browser_saw(
     """Entries wait for the group commit; the journal holds them if the process dies first."""
     first = AppProcess(tmp_path / "data").start("--commit-interval", "3600")
     processes.append(first)
-    ws = WsDriver(f"ws://127.0.0.1:{first.port}/ws")
-    try:
-        assert ws.connect()["code"] == 220
-        ws.ehlo()
-        assert ws.command("MAIL FROM:<alice@example.com>")["code"] == 250
-        tid = next(f["transcript"] for f in ws.frames if f["type"] == "session")
-        seen = {f["seq"] for f in ws.frames if "seq" in f}
+    with recording(first, "MAIL FROM:<alice@example.com>") as (tid, seen):
         with sqlite3.connect(tmp_path / "data" / "playground.db") as db:
             (committed,) = db.execute(
                 "SELECT count(*) FROM entries WHERE transcript_id = ?", (tid,)
@@ -85,8 +88,6 @@ def test_sigkill_before_the_group_commit_loses_nothing_the_browser_saw(
         assert committed == 0  # all of it is still only in the journal
         assert list((tmp_path / "data" / "journal").glob("*.journal"))
         first.kill()
-    finally:
-        ws.ws.shutdown()
 
     second = AppProcess(tmp_path / "data").start()
     processes.append(second)
@@ -106,17 +107,10 @@ def test_sigterm_ends_cleanly_committing_everything_and_leaving_no_journal(
 ) -> None:
     app = AppProcess(tmp_path / "data").start("--commit-interval", "3600")
     processes.append(app)
-    ws = WsDriver(f"ws://127.0.0.1:{app.port}/ws")
-    try:
-        assert ws.connect()["code"] == 220
-        ws.ehlo()
-        tid = next(f["transcript"] for f in ws.frames if f["type"] == "session")
-        seen = {f["seq"] for f in ws.frames if "seq" in f}
+    with recording(app) as (tid, seen):
         assert app.proc is not None
         app.proc.send_signal(signal.SIGTERM)
         assert app.proc.wait(20) == 0
-    finally:
-        ws.ws.shutdown()
     assert list((tmp_path / "data" / "journal").glob("*.journal")) == []  # all committed
     with sqlite3.connect(tmp_path / "data" / "playground.db") as db:
         stored = {seq for (seq,) in db.execute(

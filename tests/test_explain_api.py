@@ -170,3 +170,18 @@ def test_a_command_comes_back_with_its_warnings_and_their_fixes(client, command,
 def test_a_correct_command_has_no_warnings(client):
     body = client.post("/api/explain", json={"command": "MAIL FROM:<a@example.com>"}).get_json()
     assert body["warnings"] == []
+
+
+@pytest.mark.parametrize(
+    ("line", "code"),
+    [
+        ("AUTH", "auth:missing-mechanism"),
+        ("EHLO 127.0.0.1", "syntax:address-literal"),
+        ("MAIL FROM:<a@b.example> SIZE=big", "param:bad-value"),
+        ("RCPT TO:<a@@b.example>", "syntax:two-ats"),
+    ],
+    ids=["bare-auth", "bare-ip", "bad-size", "two-ats"],
+)
+def test_api_keeps_the_warnings_a_line_shows_by_itself(client, line, code):
+    data = explain(client, {"command": line}).get_json()
+    assert code in [w["code"] for w in data["warnings"]]

@@ -29,8 +29,8 @@ SOURCE = re.compile(
 )
 
 REQUIRED_COMMANDS = (
-    "HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY EXPN HELP STARTTLS AUTH".split()
-)
+    "HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY EXPN HELP STARTTLS AUTH ETRN ATRN BURL"
+).split()
 REQUIRED_REPLY_CODES = [
     # RFC 5321 §4.2
     *(211, 214, 220, 221, 250, 251, 252, 354, 421, 450, 451, 452, 455),
@@ -39,11 +39,13 @@ REQUIRED_REPLY_CODES = [
     *(235, 334, 432, 454, 530, 534, 535, 538, 521, 556),
 ]
 REGISTRY_KEYWORDS = (
-    "SEND SOML SAML VRFY EXPN HELP TURN 8BITMIME SIZE VERB ONEX CHUNKING BINARYMIME CHECKPOINT "
+    "SEND SOML SAML EXPN HELP TURN 8BITMIME SIZE VERB ONEX CHUNKING BINARYMIME CHECKPOINT "
     "DELIVERBY PIPELINING DSN ETRN ENHANCEDSTATUSCODES STARTTLS NO-SOLICITING MTRK ATRN AUTH BURL "
     "FUTURERELEASE CONPERM CONNEG SMTPUTF8 MT-PRIORITY RRVS REQUIRETLS LIMITS SUBMITTER"
 ).split()
-UNREGISTERED_KEYWORDS = "X-EXPS XCLIENT XFORWARD X-LINK2STATE XEXCH50 AUTH=LOGIN".split()
+# VRFY is a base command (RFC 5321 §3.5.3), never registered as an EHLO keyword.
+UNREGISTERED_KEYWORDS = "VRFY X-EXPS XCLIENT XFORWARD X-LINK2STATE XEXCH50 AUTH=LOGIN".split()
+DEPRECATED = {"SUBMITTER": "RFC 6686", "UTF8SMTP": "RFC 6531"}
 # The IANA "Enumerated Status Codes" registry: highest detail per subject.
 REGISTRY_DETAILS = {0: 0, 1: 10, 2: 4, 3: 6, 4: 7, 5: 6, 6: 10, 7: 30}
 SUBJECT_TITLES = {
@@ -320,6 +322,24 @@ def test_registry_keyword_is_explained(keyword: str) -> None:
 def test_vendor_keyword_is_marked_unregistered(keyword: str) -> None:
     ext = EXTENSIONS[keyword]
     assert not ext.registered and ext.summary and _sources_ok(ext.rfc)
+
+
+@pytest.mark.parametrize("keyword", sorted(DEPRECATED), ids=str)
+def test_deprecated_keywords_say_so(keyword: str) -> None:
+    assert EXTENSIONS[keyword].status in ("deprecated", "obsolete")
+
+
+def test_x_6_10_is_the_deprecated_duplicate_of_x_6_8() -> None:
+    old, new = ENHANCED_DETAILS["X.6.10"], ENHANCED_DETAILS["X.6.8"]
+    assert old.deprecated and not new.deprecated and old.title == new.title
+    assert "X.6.8" in old.explanation
+
+
+def test_x_4_4_and_x_7_26_say_what_the_registry_says() -> None:
+    assert "no MX" in ENHANCED_DETAILS["X.4.4"].explanation
+    assert "A/AAAA" in ENHANCED_DETAILS["X.4.4"].explanation
+    assert "DMARC" not in ENHANCED_DETAILS["X.7.26"].explanation
+    assert "more than one" in ENHANCED_DETAILS["X.7.26"].explanation
 
 
 @pytest.mark.parametrize("keyword", sorted(EXTENSIONS), ids=str)

@@ -151,3 +151,28 @@ def test_failed_logins_are_limited_per_account_across_addresses(data_dir, sandbo
     assert wrong == [401, 401, 401]
     assert attempt("192.0.2.9", "alice", PASSWORD) == 429  # a fresh address, the same name
     assert attempt("192.0.2.9", "bob", PASSWORD) == 302  # another name is not held up
+
+
+def test_a_login_that_finds_the_pool_busy_waits_then_gets_503_and_is_not_counted(data_dir, sandbox):
+    app = build_app(
+        data_dir,
+        sandbox,
+        AUTH="accounts",
+        PASSWORD_HASHER=PasswordHasher.from_parameters(profiles.CHEAPEST),
+        LOGIN_FAILURES="1 per minute",
+        LOGIN_VERIFY_POOL=1,
+        LOGIN_VERIFY_WAIT=0.2,
+    )
+    auth = Auth(app)
+    auth.create("alice")
+    pool = app.extensions["login_guard"].pool
+    pool.acquire()  # another verification holds the only place
+    try:
+        busy = auth.login(app.test_client(), "alice", "wrong guess")
+    finally:
+        pool.release()
+    assert busy.status_code == 503 and "busy" in busy.get_data(as_text=True)
+    assert int(busy.headers["Retry-After"]) >= 1
+    # The refused attempt took no place in the window: the one failure allowed is still there.
+    assert auth.login(app.test_client(), "alice", "wrong guess").status_code == 401
+    assert auth.login(app.test_client(), "alice").status_code == 429

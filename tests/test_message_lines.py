@@ -57,3 +57,13 @@ def test_a_pasted_body_finds_the_few_lines_that_matter() -> None:
     assert "Date" in warnings[4].message and "Message-ID" in warnings[5].message
     assert warnings == one_by_one(body, MessageState(caps={"SIZE"}))
     assert state.ended and state.index == 5003
+
+
+def test_prose_that_starts_like_a_command_is_not_a_command() -> None:
+    from smtp_session.message_lines import MessageState, check_data_lines
+
+    state = MessageState()
+    lines = ["From: a@b.example", "", "mail from: the shop", "MAIL FROM:<a@b.example>"]
+    codes = [(w.code, w.line) for w in check_data_lines(lines, state)]
+    assert ("data:looks-like-command", 3) in codes
+    assert ("data:looks-like-command", 2) not in codes

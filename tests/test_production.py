@@ -7,6 +7,7 @@ connection is read from /proc (the worker that holds the server end of the TCP c
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -68,6 +69,20 @@ def _listening(port: int) -> bool:
         return False
 
 
+def _serving(port: int) -> bool:
+    """A worker has loaded the app and answers (listening alone: the master's socket)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/api/transcripts")
+        response = conn.getresponse()
+        response.read()
+        return response.status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
 def _children(pid: int) -> list[int]:
     try:
         return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
@@ -117,6 +132,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         server = _spawn(cmd, env, gunicorn_log)
         deployment = Deployment(data_dir, port, sandbox_port, server.pid, gunicorn_log)
         _wait_until(lambda: _listening(port), "gunicorn listening", server, gunicorn_log)
+        _wait_until(lambda: _serving(port), "gunicorn serving", server, gunicorn_log)
         _wait_until(
             lambda: len(deployment.workers()) == WORKERS, "two workers", server, gunicorn_log
         )

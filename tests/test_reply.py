@@ -41,7 +41,7 @@ def test_replies_in_one_read_come_out_in_order() -> None:
     [
         ("550 5.1.1 User unknown", "5.1.1", "User unknown"),
         ("550 User unknown", None, "User unknown"),
-        ("550 2.1.1 class does not match", None, "2.1.1 class does not match"),
+        ("550 2.1.1 class does not match", "2.1.1", "class does not match"),
         ("250 2.01.005 leading zeros", "2.1.5", "leading zeros"),
         ("451 4.7.1", "4.7.1", ""),
         ("250 2.0.0x not followed by space", None, "2.0.0x not followed by space"),
@@ -64,7 +64,7 @@ def test_enhanced_code(line: str, enhanced: str | None, text: str) -> None:
         ("٢٥٠ arabic-indic digits\r\n".encode(), None, "three-digit code"),
         (b"2500 four digits\r\n", None, "three-digit code"),
         (b"\r\n", None, "three-digit code"),
-        (b"250-first\r\n251 second\r\n", 250, "code changes"),
+        (b"250-first\r\n251 second\r\n", 251, "code changes"),
         (b"999 too big\r\n", 999, "not a valid reply code"),
         (b"099 too small\r\n", 99, "not a valid reply code"),
     ],
@@ -83,6 +83,18 @@ def test_malformed(data: bytes, code: int | None, words: str) -> None:
     [reply] = ReplyParser().feed(data)
     assert reply.code == code and reply.malformed is not None and words in reply.malformed
     assert reply.enhanced is None and reply.reply_class in (None, "positive")
+
+
+def test_enhanced_class_mismatch_is_kept_and_flagged() -> None:
+    reply = parse_reply("550 4.4.7 QUEUE.Expired; message expired")
+    assert reply.enhanced == "4.4.7" and reply.enhanced_mismatch
+    assert reply.reply_class == "permanent" and reply.texts == ["QUEUE.Expired; message expired"]
+
+
+def test_code_change_takes_the_last_lines_code() -> None:
+    # RFC 5321 §4.2.1: one code per reply; like smtplib we act on the last line.
+    reply = parse_reply("220-laposte.net\r\n421 4.2.1 Service refuse")
+    assert reply.code == 421 and reply.enhanced == "4.2.1" and "last line" in reply.malformed
 
 
 def test_lf_only_line_ends_are_noted() -> None:

@@ -27,7 +27,7 @@ from tests.conftest import free_port
 
 SOCKETS = 300
 CAP = 50
-HEADER_TIMEOUT = 5
+HEADER_TIMEOUT = 8  # long enough that the 300 are all open before the first is closed
 WATCH_S = HEADER_TIMEOUT + 30  # how long we watch for the server to close them all
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -149,7 +149,7 @@ def test_the_embedded_server_closes_slow_clients_and_caps_an_address(tmp_path):
 @pytest.fixture
 def gunicorn_port(tmp_path: Path) -> Iterator[int]:
     pytest.importorskip("gunicorn", reason="gunicorn is not installed (requirements.txt pins it)")
-    from tests.test_production import _listening, _spawn, _stop, _wait_until
+    from tests.test_production import _listening, _serving, _spawn, _stop, _wait_until
 
     port = free_port()
     env = {
@@ -165,7 +165,7 @@ def gunicorn_port(tmp_path: Path) -> Iterator[int]:
     server = _spawn(cmd, env, log)
     try:
         _wait_until(lambda: _listening(port), "gunicorn listening", server, log)
-        _wait_until(lambda: _request(port, "127.0.0.2")[0] == 200, "gunicorn serving", server, log)
+        _wait_until(lambda: _serving(port), "gunicorn serving", server, log)
         yield port
     finally:
         _stop(server)

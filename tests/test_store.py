@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -17,11 +16,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from tests.sigkill import sigkill_while_writing
 from transcripts import NotFound, Store, StoreError
 from transcripts import db as dbmod
 from transcripts.process import identity, local_process_is_alive
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _postgres_url() -> Iterator[str]:
@@ -283,19 +281,7 @@ while True:
 
 @pytest.mark.slow
 def test_sigkill_loses_at_most_the_entry_being_written(url: str) -> None:
-    with subprocess.Popen(
-        [sys.executable, "-c", _WRITER, url], cwd=ROOT, stdout=subprocess.PIPE, text=True
-    ) as writer:
-        assert writer.stdout is not None
-        tid = writer.stdout.readline().strip()
-        last = -1
-        while last < 300:
-            last = int(writer.stdout.readline())
-        writer.send_signal(signal.SIGKILL)
-        for line in writer.stdout.read().split():
-            last = int(line)  # acknowledged after its commit, before the kill landed
-        writer.wait()
-    assert writer.returncode == -signal.SIGKILL
+    tid, last = sigkill_while_writing(_WRITER, url)  # acknowledged after its commit
     store = Store.open(url)
     try:
         seqs = [e["seq"] for e in store.entries(tid)]

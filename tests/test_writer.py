@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
 from tests.conftest import wait_until
-from tests.test_store import ROOT, count, reply, sent, url  # noqa: F401 - url is a fixture
+from tests.sigkill import sigkill_while_writing
+from tests.test_store import count, reply, sent, url  # noqa: F401 - url is a fixture
 from transcripts import Store, StoreError
 from transcripts.journal import recover
 from transcripts.rows import entries_of, entry_row, journal_payload, lines_row, row_of_payload
@@ -27,6 +25,22 @@ def store(url: str) -> Iterator[Store]:  # noqa: F811 - the url fixture, paramet
     opened = Store.open(url)
     yield opened
     opened.dispose()
+
+
+class Held(NamedTuple):
+    writer: Writer
+    journal: Path
+    tid: str
+
+
+@pytest.fixture
+def held(store: Store, tmp_path: Path) -> Held:
+    """A writer that never commits on its own, holding one NOOP of a live transcript."""
+    journal = tmp_path / "journal"
+    writer = Writer(store, journal, interval=3600)
+    tid = store.create("a:25")[0].id
+    writer.append(tid, sent(0, "NOOP"))
+    return Held(writer, journal, tid)
 
 
 @pytest.fixture
@@ -244,21 +258,7 @@ def test_after_a_sigkill_recover_stores_every_journaled_entry(
     tmp_path: Path,
 ) -> None:
     journal = tmp_path / "journal"
-    with subprocess.Popen(
-        [sys.executable, "-c", _KILLED_WRITER, url, str(journal)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    ) as proc:
-        assert proc.stdout is not None
-        tid = proc.stdout.readline().strip()
-        last = -1
-        while last < 300:
-            last = int(proc.stdout.readline())
-        proc.send_signal(signal.SIGKILL)
-        for line in proc.stdout.read().split():
-            last = int(line)  # acknowledged (journaled) before the kill landed
-        proc.wait()
+    tid, last = sigkill_while_writing(_KILLED_WRITER, url, str(journal))  # journaled
     (path,) = journal.glob("*.journal")
     with open(path, "ab") as handle:
         handle.write(b'\n{"tid":"' + tid.encode() + b'","entries":[{"seq":99')  # cut short
@@ -278,16 +278,10 @@ def test_after_a_sigkill_recover_stores_every_journaled_entry(
         store.dispose()
 
 
-def test_recover_leaves_the_journal_of_a_running_process_alone(
-    store: Store, tmp_path: Path
-) -> None:
-    journal = tmp_path / "journal"
-    writer = Writer(store, journal, interval=3600)
-    tid = store.create("a:25")[0].id
-    writer.append(tid, sent(0, "NOOP"))
-    assert recover(store, journal) == {}  # it is ours, and we run (we hold its lock)
-    assert len(list(journal.glob("*.journal"))) == 1
-    writer.stop()
+def test_recover_leaves_the_journal_of_a_running_process_alone(store: Store, held: Held) -> None:
+    assert recover(store, held.journal) == {}  # it is ours, and we run (we hold its lock)
+    assert len(list(held.journal.glob("*.journal"))) == 1
+    held.writer.stop()
 
 
 def test_the_wal_is_checkpointed_in_the_background_not_by_a_commit(tmp_path: Path) -> None:
@@ -397,19 +391,15 @@ def test_while_the_database_is_unreachable_entries_wait_and_none_is_lost(
 
 
 def test_an_exit_during_an_outage_leaves_the_journal_for_the_next_start(
-    store: Store, tmp_path: Path
+    store: Store, held: Held
 ) -> None:
-    journal = tmp_path / "journal"
-    writer = Writer(store, journal, interval=3600)
-    tid = store.create("a:25")[0].id
-    writer.append(tid, sent(0, "NOOP"))
     state = _outage(store)
-    writer.stop()  # cannot commit: the journal must stay
-    assert len(list(journal.glob("*.journal"))) == 1
+    held.writer.stop()  # cannot commit: the journal must stay
+    assert len(list(held.journal.glob("*.journal"))) == 1
     state["down"] = False
-    writer._journal.abandon()  # type: ignore[union-attr]  # as the process's exit would
-    assert recover(store, journal) == {tid: 1}
-    assert [e["text"] for e in store.entries(tid)] == ["NOOP"]
+    held.writer._journal.abandon()  # type: ignore[union-attr]  # as the process's exit would
+    assert recover(store, held.journal) == {held.tid: 1}
+    assert [e["text"] for e in store.entries(held.tid)] == ["NOOP"]
 
 
 def test_recording_goes_on_when_the_journal_cannot_be_opened(

@@ -39,6 +39,23 @@ def test_state_follows_replies_not_what_was_typed(ws):
     assert final["state"]["messages_sent"] == 1
 
 
+def test_rcpt_out_of_sequence_is_not_a_refused_recipient(ws):
+    ws.connect()
+    ws.ehlo()
+    ws.command("MAIL FROM:<a@example.com>")
+    ws.command("RSET")
+    out_of_order = ws.command("RCPT TO:<b@example.com>")
+    assert out_of_order["code"] == 503
+    # RFC 5321 §4.1.4: a bad-sequence 503 never judged the recipient.
+    assert out_of_order["state"]["rejected_recipients"] == []
+    assert out_of_order["state"]["accepted_recipients"] == []
+    ws.command("MAIL FROM:<a@example.com>")
+    refused = ws.command("RCPT TO:<unknown@sandbox.test>")
+    assert refused["code"] == 550
+    rejected = refused["state"]["rejected_recipients"]
+    assert [(r["address"], r["code"]) for r in rejected] == [("unknown@sandbox.test", 550)]
+
+
 @pytest.mark.parametrize(
     "line, code",
     [

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, Integer, bindparam, delete, func, insert, select, update
+from sqlalchemy import Engine, Integer, Update, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from transcripts import checkpoint, db, process
@@ -164,13 +164,8 @@ class Store:
         """Store one entry and commit it now; only a live transcript takes entries."""
         row = entry_row(transcript_id, entry)
         params = {"tid": transcript_id, "code": row["code"]}
-        try:
-            with db.writer(self.engine) as conn, conn.begin():
-                if conn.execute(_bump, params).rowcount != 1:
-                    raise self._not_live(conn, transcript_id)
-                _insert_rows(conn, [row])
-        except IntegrityError:
-            raise StoreError(f"entry {entry['seq']} is already stored", code="duplicate") from None
+        duplicate = f"entry {entry['seq']} is already stored"
+        self._append_rows(transcript_id, [row], _bump, params, duplicate)
 
     def append_many(self, transcript_id: str, batch: list[Entry]) -> None:
         """Store several entries (a pasted message) in one transaction, committed now."""
@@ -179,13 +174,8 @@ class Store:
         rows = [entry_row(transcript_id, entry) for entry in batch]
         codes = [row["code"] for row in rows if row["code"] is not None]
         params = {"tid": transcript_id, "n": len(rows), "code": codes[-1] if codes else None}
-        try:
-            with db.writer(self.engine) as conn, conn.begin():
-                if conn.execute(_bump_many, params).rowcount != 1:
-                    raise self._not_live(conn, transcript_id)
-                _insert_rows(conn, rows)
-        except IntegrityError:
-            raise StoreError("an entry of the batch is already stored", code="duplicate") from None
+        duplicate = "an entry of the batch is already stored"
+        self._append_rows(transcript_id, rows, _bump_many, params, duplicate)
 
     def append_lines(self, transcript_id: str, first: Entry, lines: list[str]) -> None:
         """Message lines sent in one batch, in one transaction: one entry per line, shaped
@@ -195,13 +185,26 @@ class Store:
             return
         row = lines_row(transcript_id, first, lines)
         params = {"tid": transcript_id, "n": len(lines), "code": None}
+        duplicate = "a line of the batch is already stored"
+        self._append_rows(transcript_id, [row], _bump_many, params, duplicate)
+
+    def _append_rows(
+        self,
+        transcript_id: str,
+        rows: list[dict[str, Any]],
+        bump: Update,
+        params: dict[str, Any],
+        duplicate: str,
+    ) -> None:
+        """Count the rows on a live transcript and insert them, in one committed transaction;
+        a transcript that is not live raises its reason, a stored seq ``duplicate``."""
         try:
             with db.writer(self.engine) as conn, conn.begin():
-                if conn.execute(_bump_many, params).rowcount != 1:
+                if conn.execute(bump, params).rowcount != 1:
                     raise self._not_live(conn, transcript_id)
-                _insert_rows(conn, [row])
+                _insert_rows(conn, rows)
         except IntegrityError:
-            raise StoreError("a line of the batch is already stored", code="duplicate") from None
+            raise StoreError(duplicate, code="duplicate") from None
 
     def write_batch(self, batch: list[Pending]) -> list[str]:
         """Apply queued writes (``transcripts.writer``) in one transaction, committed now.

@@ -7,7 +7,7 @@ import json
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from smtp_session.explain import MAX_REQUEST_BYTES, ExplainError, explain_request
-from smtp_session.lessons import LessonError, load_lessons
+from smtp_session.lessons import LessonError, for_instance, instance_values, load_lessons
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -67,4 +67,5 @@ def lessons() -> Response | tuple[Response, int]:
         found = load_lessons()
     except LessonError as exc:  # a broken lesson file is the server's fault, said in words
         return _error(exc.message, exc.code, 500)
-    return jsonify([lesson.to_dict() for lesson in found])
+    values = instance_values(current_app.config)
+    return jsonify([for_instance(lesson, values).to_dict() for lesson in found])

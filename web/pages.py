@@ -24,6 +24,12 @@ def console() -> str:
     return render_template("console.html", targets=targets, sandbox=page_data())
 
 
+@bp.get("/explain")
+def explain() -> str:
+    """Paste a reply, a command or a whole bounce and have it explained (POST /api/explain)."""
+    return render_template("explain.html")
+
+
 @bp.get("/favicon.ico")
 def favicon() -> Any:
     return current_app.send_static_file("favicon.svg")

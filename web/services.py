@@ -13,7 +13,7 @@ from smtp_session.certs import CertPair, ensure_sandbox_cert
 from smtp_session.dns_input import config_from_setting
 from smtp_session.events import TlsMode
 from smtp_session.guide import Guide
-from smtp_session.lessons import Lesson, load_lessons
+from smtp_session.lessons import Lesson, for_instance, instance_values, load_lessons
 from smtp_session.mailbox import Mailbox
 from smtp_session.policy import TargetPolicy
 from smtp_session.session import Limits
@@ -70,7 +70,10 @@ class Services:
         )
         self.limiter = make_limits(config["REDIS_URL"])
         self.resolver_config = config_from_setting(config["DNS_SERVER"], {})
-        self.lessons: dict[str, Lesson] = {lesson.id: lesson for lesson in load_lessons()}
+        values = instance_values(config)
+        self.lessons: dict[str, Lesson] = {
+            lesson.id: for_instance(lesson, values) for lesson in load_lessons()
+        }
         self.targets: dict[str, Target] = {t.name: t for t in self._named_targets()}
         self.store = Store.open(config["DATABASE_URL"] or f"sqlite:///{data_dir / 'playground.db'}")
         # What a process that died (SIGKILL, power cut) journaled is stored, and the

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
-# RFC 5321 §4.1.1.2/§4.1.1.3: "FROM:" / "TO:" then the path; we accept stray spaces
-# around the colon so the explanation still works (the checker warns about them).
-_PATH_PREFIX = re.compile(r"^(FROM|TO)\s*:\s*(.*)$", re.IGNORECASE | re.DOTALL)
-PATH_VERBS = {"MAIL": "FROM", "RCPT": "TO"}
+from .paths import PATH_KEYWORDS, parse_params, parse_path
+
+PATH_VERBS = PATH_KEYWORDS
 
 
 @dataclass(frozen=True)
@@ -32,32 +30,11 @@ def parse_command(line: str) -> CommandLine:
     # RFC 5321 §2.4: verbs are case-insensitive.
     verb, argument = parts[0].upper(), (parts[1] if len(parts) > 1 else "")
     if verb in PATH_VERBS:
-        address, rest = _split_path(argument)
-        return CommandLine(raw, verb, argument, address, parse_params(rest))
+        path = parse_path(argument)
+        # Without "FROM:"/"TO:" there is no path to speak of (the checker says what is wrong).
+        address = path.address if path.colon and path.keyword else None
+        return CommandLine(raw, verb, argument, address, path.param_dict)
     return CommandLine(raw, verb, argument, words=tuple(argument.split()))
 
 
-def _split_path(argument: str) -> tuple[str | None, str]:
-    """("FROM:<a@b> SIZE=1") -> ("a@b", "SIZE=1"); address None when there is no FROM:/TO:."""
-    m = _PATH_PREFIX.match(argument.strip())
-    if not m:
-        return None, ""
-    rest = m.group(2).strip()
-    if rest.startswith("<"):
-        end = rest.find(">")
-        if end < 0:
-            return rest[1:], ""
-        return rest[1:end], rest[end + 1 :]
-    words = rest.split(None, 1)
-    if not words:
-        return None, ""
-    return words[0], (words[1] if len(words) > 1 else "")
-
-
-def parse_params(text: str) -> dict[str, str | None]:
-    """ "SIZE=100 SMTPUTF8" -> {"SIZE": "100", "SMTPUTF8": None} (RFC 5321 §4.1.2 esmtp-param)."""
-    params: dict[str, str | None] = {}
-    for word in text.split():
-        name, sep, value = word.partition("=")
-        params[name.upper()] = value if sep else None
-    return params
+__all__ = ["PATH_VERBS", "CommandLine", "parse_command", "parse_params"]

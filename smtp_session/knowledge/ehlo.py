@@ -99,14 +99,39 @@ def _table_key(keyword: str) -> str:
     return "AUTH=LOGIN" if keyword.startswith("AUTH=") else keyword
 
 
-def explain_capability(line: str) -> Capability | None:
-    """Explain one EHLO capability line ("SIZE 35882577"); None for a blank line."""
+def capability_words(line: str) -> tuple[str, tuple[str, ...]] | None:
+    """ "SIZE 35882577" -> ("SIZE", ("35882577",)); None for a blank line (RFC 5321 §4.1.1.1)."""
     words = line.split()
     if not words:
         return None
     keyword, params = words[0].upper(), tuple(words[1:])
-    if keyword.startswith("AUTH="):
+    if keyword.startswith("AUTH="):  # the pre-RFC 4954 form some servers still send
         params = (keyword[len("AUTH=") :], *params)
+    return keyword, params
+
+
+def parse_capabilities(reply: Reply) -> tuple[set[str], dict[str, list[str]]]:
+    """EHLO keywords and their parameters; line one is the server's name (RFC 5321 §4.1.1.1)."""
+    keywords: set[str] = set()
+    params: dict[str, list[str]] = {}
+    for text in reply.texts[1:]:
+        parsed = capability_words(text)
+        if parsed is None:
+            continue
+        keyword, rest = parsed
+        keyword = "AUTH" if keyword.startswith("AUTH=") else keyword
+        keywords.add(keyword)
+        params.setdefault(keyword, [])
+        params[keyword] += [p for p in rest if p not in params[keyword]]
+    return keywords, params
+
+
+def explain_capability(line: str) -> Capability | None:
+    """Explain one EHLO capability line ("SIZE 35882577"); None for a blank line."""
+    parsed = capability_words(line)
+    if parsed is None:
+        return None
+    keyword, params = parsed
     key = _table_key(keyword)
     ext = EXTENSIONS.get(key)
     facts = _FACTS[key](params) if key in _FACTS else {}

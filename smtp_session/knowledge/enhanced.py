@@ -39,9 +39,19 @@ def explain_enhanced(code: str) -> dict[str, Any] | None:
         "subject": subject.title if subject else None,
         "detail": detail.title if detail else None,
         "known": detail is not None,
-        "explanation": _explanation(cls, subject, detail, subject_n, detail_n),
+        "explanation": _success(subject, detail)
+        if klass == 2
+        else _explanation(cls, subject, detail, subject_n, detail_n),
         "rfc": rfc,
     }
+
+
+def _success(subject: EnhancedPart | None, detail: EnhancedPart | None) -> str:
+    """RFC 3463 §3.1: a 2.x.x code reports success; subject and detail only file it somewhere
+    ("250 2.1.0 Ok" is a sender accepted, not "something about an address caused this")."""
+    where = subject.title.lower() if subject else "no registered subject"
+    what = f" ({detail.title})" if detail else ""
+    return f"Success. The code files it under {where}{what}; nothing went wrong."
 
 
 def _explanation(

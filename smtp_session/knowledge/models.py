@@ -68,6 +68,11 @@ class ReplyContext:
     meaning: str
     next: str
     rfc: tuple[str, ...] = ()
+    # Enhanced codes ("X.5.3") that fit this meaning; another specific one contradicts it.
+    enhanced: tuple[str, ...] = ()
+    # The code is defined for this command alone (RFC 1985's 459 for ETRN): nothing is
+    # more specific, not even an enhanced code.
+    defines: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,8 @@ class EnhancedPart:
     explanation: str
     rfc: tuple[str, ...]
     word: str | None = None
+    next: str | None = None
+    deprecated: bool = False
 
 
 @dataclass(frozen=True)
@@ -110,6 +117,13 @@ def load_json(name: str) -> dict[str, Any]:
     """Read one data file shipped inside this package."""
     text = resources.files(__package__).joinpath("data", name).read_text("utf-8")
     data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def load_json_list(name: str) -> list[dict[str, Any]]:
+    """Read one data file that holds a list of records."""
+    text = resources.files(__package__).joinpath("data", name).read_text("utf-8")
+    data: list[dict[str, Any]] = json.loads(text)
     return data
 
 
@@ -146,7 +160,10 @@ def load_reply_codes() -> dict[int, ReplyCode]:
     """REPLY_CODES keyed by the integer code."""
     out = {}
     for code, e in load_json("replies.json").items():
-        contexts = {k: ReplyContext(**_tuple_rfc(c)) for k, c in e.pop("contexts", {}).items()}
+        contexts = {
+            k: ReplyContext(**{**_tuple_rfc(c), "enhanced": tuple(c.get("enhanced", ()))})
+            for k, c in e.pop("contexts", {}).items()
+        }
         out[int(code)] = ReplyCode(code=int(code), contexts=contexts, **_tuple_rfc(e))
     return out
 

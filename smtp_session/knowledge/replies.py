@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..reply import REPLY_CLASSES
 from .models import load_reply_codes
 
 REPLY_CODES = load_reply_codes()
@@ -21,14 +22,18 @@ FIRST_DIGIT: dict[int, tuple[str | None, str, str]] = {
         "Positive preliminary reply",
         "SMTP defines no 1yz replies; treat it as a server bug.",
     ),
-    2: ("positive", "Positive completion reply", "The command worked."),
-    3: ("intermediate", "Positive intermediate reply", "The server waits for more input."),
+    2: (REPLY_CLASSES[2], "Positive completion reply", "The command worked."),
+    3: (REPLY_CLASSES[3], "Positive intermediate reply", "The server waits for more input."),
     4: (
-        "transient",
+        REPLY_CLASSES[4],
         "Transient negative completion reply",
         "Failed for now; retrying later may work.",
     ),
-    5: ("permanent", "Permanent negative completion reply", "Failed; do not repeat it unchanged."),
+    5: (
+        REPLY_CLASSES[5],
+        "Permanent negative completion reply",
+        "Failed; do not repeat it unchanged.",
+    ),
 }
 # ... and the second digit what it is about.
 SECOND_DIGIT: dict[int, str] = {

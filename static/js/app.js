@@ -22,6 +22,7 @@ class App {
     this.state = {};
     this.selected = null;
     this.listeners = [];
+    this.anchors = new Map(); // seq of a sent line -> the last console line under it
     this.handlers = {
       session: (f) => this.onSession(f),
       connected: (f) => this.onConnected(f),
@@ -30,6 +31,7 @@ class App {
       tls: (f) => this.onTls(f),
       discarded: (f) => this.console.line(`! ${f.message}`, 'warning', { seq: f.seq }),
       error: (f) => this.onError(f),
+      held: (f) => this.onHeld(f),
       closed: (f) => this.onClosed(f),
       note: (f) => this.onNote(f),
       mx: (f) => this.onMx(f),
@@ -38,7 +40,8 @@ class App {
     this.bar = new ConnectBar();
     const insert = (text) => this.insert(text);
     this.panels = new Panels($('guide'), { onCommand: (verb) => insert(templateFor(verb, this.state)) });
-    this.helpers = new Helpers($('helpers'), { insert, sendLines: (lines) => this.sendLines(lines) });
+    const sendChunk = (data, last) => (this.connected ? this.conn.send({ type: 'chunk', data, last }) : this.sendLines([]));
+    this.helpers = new Helpers($('helpers'), { insert, sendLines: (lines) => this.sendLines(lines), sendChunk });
     this.lessons = new Lessons($('lesson'), { send: (frame) => this.conn.send(frame), insert });
     this.subscribe((f) => this.panels.show(f));
     this.subscribe((f) => this.helpers.show(f));
@@ -135,6 +138,7 @@ class App {
 
   onConnected(f) {
     this.connected = true;
+    this.anchors.clear();
     this.markLine(this.console.line(`* connected to ${f.host} port ${f.port} (${f.address})`, 'info', { seq: f.seq, data: f }));
     this.status(`Connected to ${f.host}:${f.port}. Wait for the 220 greeting, then say EHLO.`);
     $('disconnect').disabled = false;
@@ -167,17 +171,36 @@ class App {
     show(f.lines.length - TAIL_LINES, f.lines.length);
   }
 
+  // Each reply goes under the line it answers (with PIPELINING several lines leave before
+  // their replies come back); the greeting and unsolicited replies go at the end.
   onReply(f) {
     const cls = [replyClass(f.code)];
     if (f.malformed) cls.push('malformed');
-    this.console
-      .lines(f.lines, 'reply', (i) => ({ cls, seq: i === 0 ? f.seq : null, data: f }))
-      .forEach((div) => this.markLine(div));
+    const under = this.replyAnchor(f);
+    const divs = this.console.lines(f.lines, 'reply', (i) => ({ cls, seq: i === 0 ? f.seq : null, data: f }), under);
+    divs.forEach((div) => this.markLine(div));
+    if (under) this.anchors.set(f.answers, divs[divs.length - 1]);
     if (f.malformed) this.console.line(`! malformed reply: ${f.malformed}`, 'warning');
     this.console.secret = f.code === 334;
-    const inData = f.code === 354;
-    this.console.setPrompt(inData ? 'DATA>' : f.code === 334 ? 'AUTH>' : '>');
-    if (inData) this.status('Type the message: headers, a blank line, the body; end with a line holding only "."');
+    const expect = f.state ? f.state.expect : null;
+    this.console.setPrompt(expect === 'data' ? 'DATA>' : expect === 'auth-response' ? 'AUTH>' : '>');
+    this.status(statusFor(f));
+  }
+
+  // The console line a reply goes under: the line it answers, below replies already there.
+  replyAnchor(f) {
+    if (f.answers === null || f.answers === undefined) return null;
+    const last = this.anchors.get(f.answers) || $(`L${f.answers}`);
+    const screen = $('screen');
+    return last && last !== screen.lastElementChild ? last : null;
+  }
+
+  // Lines the playground did not send: the reason in words, then the lines, greyed.
+  onHeld(f) {
+    this.console.line(`* ${f.message}`, 'info', { seq: f.seq ?? null, data: f });
+    const shown = (f.lines || []).slice(0, HEAD_LINES);
+    this.console.lines(shown.map((line) => `  (not sent) ${line}`), 'info', () => ({ cls: ['held'] }));
+    if ((f.lines || []).length > shown.length) this.console.line(`  … and ${f.lines.length - shown.length} more`, 'info');
   }
 
   onTls(f) {
@@ -301,6 +324,21 @@ class App {
       this.status('The browser refused the clipboard; select the text and copy it instead.');
     }
   }
+}
+
+// The status line follows the state the server's replies made, not the last code alone.
+function statusFor(f) {
+  const state = f.state || {};
+  if (state.closed) return 'The connection is closed.';
+  if (state.expect === 'data') return 'Type the message: headers, a blank line, the body; end with a line holding only "."';
+  if (state.expect === 'auth-response') return 'The server asks for your credentials: answer in base64 (or * to cancel).';
+  if (f.after === 'end-of-data') {
+    return f.class === 'positive'
+      ? 'The server accepted the message. Start another with MAIL FROM, or say QUIT.'
+      : 'The server refused the message. The transaction is over: MAIL FROM starts a new one.';
+  }
+  const next = state.next_commands || [];
+  return next.length ? `Next: ${next.join(', ')}.` : 'Wait for the server.';
 }
 
 export const app = new App();

@@ -84,8 +84,9 @@ export class Console extends EventTarget {
 
   // Append several lines at once: options(i) gives line i's { cls, seq, data }. One layout
   // read and one scroll for the lot; reading the scroll position after every appended line
-  // forced a layout each time, which made a pasted message take seconds to show.
-  lines(texts, kind, options) {
+  // forced a layout each time, which made a pasted message take seconds to show. With
+  // `after` (a line element), they go right under it instead of at the end.
+  lines(texts, kind, options, after = null) {
     const stick = this.atBottom();
     const batch = document.createDocumentFragment();
     const divs = texts.map((text, i) => {
@@ -101,7 +102,8 @@ export class Console extends EventTarget {
       batch.append(div);
       return div;
     });
-    this.screen.append(batch);
+    if (after && after.parentNode === this.screen) after.after(batch);
+    else this.screen.append(batch);
     if (stick) this.screen.scrollTop = this.screen.scrollHeight;
     return divs;
   }

@@ -128,11 +128,15 @@ export const templateFor = (verb, state = {}) => (TEMPLATES[verb] ? TEMPLATES[ve
 
 const field = (label, input) => el('label', { class: 'field' }, el('span', {}, label), input);
 
+// RFC 3030 §2: a chunk is exactly its octets; mail lines end in CRLF.
+export const chunkOctets = (text) => text.replace(/\r\n?/g, '\n').split('\n').join('\r\n');
+
 export class Helpers {
-  constructor(root, { insert, sendLines }) {
+  constructor(root, { insert, sendLines, sendChunk = () => {} }) {
     this.root = root;
     this.insert = insert;
     this.sendLines = sendLines;
+    this.sendChunk = sendChunk;
     this.state = {};
     const { demo_user: demoUser, demo_password: demoPassword } = sandbox();
     this.user = el('input', { type: 'text', value: demoUser, 'aria-label': 'User name', spellcheck: 'false' });
@@ -145,6 +149,12 @@ export class Helpers {
     this.message = el('textarea', { rows: 9, spellcheck: 'false', 'aria-label': 'Message to send after DATA' });
     this.message.value = messageTemplate();
     this.sendButton = el('button', { type: 'button', disabled: true, on: { click: () => this.sendMessage() } }, 'Send message and "."');
+    this.chunk = el('textarea', { rows: 6, spellcheck: 'false', 'aria-label': 'BDAT chunk to send' });
+    this.chunk.value = 'Subject: Sent in chunks\n\nHello from BDAT.\n';
+    this.chunkLast = el('input', { type: 'checkbox', checked: true, 'aria-label': 'Last chunk (LAST)' });
+    this.chunkCommand = el('code', { data: { out: 'bdat' } });
+    this.chunkButton = el('button', { type: 'button', disabled: true, on: { click: () => this.sendChunkNow() } }, 'Send chunk');
+    for (const input of [this.chunk, this.chunkLast]) input.addEventListener('input', () => this.countChunk());
     root.append(
       el('h2', {}, 'Helpers'),
       el('details', { class: 'helper', open: true, data: { helper: 'auth' } }, el('summary', {}, 'AUTH encoder'),
@@ -156,8 +166,15 @@ export class Helpers {
         this.message,
         el('p', { class: 'buttons' }, this.sendButton,
           el('button', { type: 'button', class: 'secondary', on: { click: () => this.refreshMessage() } }, 'New Date and Message-ID'))),
+      el('details', { class: 'helper', data: { helper: 'chunk' } }, el('summary', {}, 'BDAT chunk'),
+        el('p', { class: 'muted' }, 'When EHLO offers CHUNKING (RFC 3030): type or paste the chunk; the playground counts its octets (line breaks become CRLF) and sends BDAT with exactly that count, then the octets. No dot rules apply.'),
+        this.chunk,
+        el('label', { class: 'field inline' }, this.chunkLast, el('span', {}, 'Last chunk (LAST): the message ends with it')),
+        el('p', { class: 'out-line' }, el('span', { class: 'muted' }, 'Will send: '), this.chunkCommand),
+        el('p', { class: 'buttons' }, this.chunkButton)),
     );
     this.encode();
+    this.countChunk();
   }
 
   outputLine(label, make, field) {
@@ -193,6 +210,8 @@ export class Helpers {
     if (frame.state) {
       this.state = frame.state;
       this.sendButton.disabled = !frame.state.in_data;
+      const s = frame.state;
+      this.chunkButton.disabled = s.closed || !(s.capabilities || []).includes('CHUNKING') || !(s.accepted_recipients || []).length;
       if (frame.type === 'reply' && frame.code === 354) this.refreshMessage();
     }
     const challenge = frame.explain?.facts?.challenge;
@@ -200,6 +219,15 @@ export class Helpers {
       this.challenge.value = challenge;
       this.update();
     }
+  }
+
+  countChunk() {
+    const size = utf8(chunkOctets(this.chunk.value)).length;
+    this.chunkCommand.textContent = `BDAT ${size}${this.chunkLast.checked ? ' LAST' : ''}`;
+  }
+
+  sendChunkNow() {
+    this.sendChunk(chunkOctets(this.chunk.value), this.chunkLast.checked);
   }
 
   refreshMessage() {

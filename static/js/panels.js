@@ -44,6 +44,10 @@ function commandBlock(sent) {
   const ex = sent.explain;
   const block = el('div', { class: 'exchange-command', data: { kind: sent.kind } },
     el('h3', {}, 'You sent'), el('pre', { class: 'wire sent' }, sent.text || '\u00a0'));
+  if (sent.kind === 'data' && (sent.lines ? sent.lines[sent.lines.length - 1] : sent.text) === '.') {
+    put(block, el('p', {}, 'The end of the data: a line holding only "." ends the message (RFC 5321 §4.1.1.4). The server now answers for the whole message.'));
+    return block;
+  }
   if (sent.kind === 'data') {
     put(block, el('p', {}, 'A line of the message: the server stores it as it is until the line holding only "."'));
     return block;
@@ -114,6 +118,20 @@ function enhancedBlock(en) {
     el('p', { class: 'muted' }, en.explanation));
 }
 
+// Which layers of evidence the explanation rests on (docs/knowledge.md), the one it follows first.
+const LAYER_NAMES = { enhanced: 'Enhanced code', context: 'Reply code here', reply: 'Reply code', server: 'Server\'s words', class: 'Class' };
+
+function evidenceBlock(ex) {
+  const layers = ex.evidence || [];
+  if (!layers.length) return null;
+  const items = layers.map((e) => el('li', { data: { layer: e.layer, used: e.used ? 'yes' : 'no' } },
+    el('strong', {}, LAYER_NAMES[e.layer] || e.layer), e.used ? ' (followed)' : '', ': ', e.says,
+    e.servers ? ` — ${e.servers.join(', ')}` : '', e.source ? el('span', { class: 'rfc' }, ` (${e.source})`) : null));
+  const clashes = (ex.contradictions || []).map((c) => el('p', { class: 'contradiction', data: { field: 'contradiction' } }, c));
+  return el('div', { class: 'evidence', data: { field: 'evidence' } },
+    el('h4', {}, 'How this is known'), el('ol', {}, items), clashes);
+}
+
 function replyBlock(reply) {
   const ex = reply.explain || {};
   const cls = reply.class || ex.class;
@@ -125,6 +143,7 @@ function replyBlock(reply) {
     el('p', { data: { field: 'meaning' } }, ex.meaning || ''));
   if (reply.malformed) put(block, el('p', { class: 'bad' }, `Malformed: ${reply.malformed}`));
   put(block, enhancedBlock(ex.enhanced));
+  put(block, evidenceBlock(ex));
   if (reply.text) put(block, el('p', { class: 'server-text' }, 'Server\'s own words: ', el('q', {}, reply.text.split('\n')[0])));
   put(block, ...replyFacts(ex.facts).filter(Boolean).flat());
   if (ex.next) put(block, el('p', { class: 'next', data: { field: 'next' } }, el('strong', {}, 'What next: '), ex.next));
@@ -193,7 +212,8 @@ export class Panels {
 
   showSent(frame) {
     this.sent.push(frame);
-    for (const w of frame.warnings || []) this.addWarning(w, frame.text);
+    // A batch's warnings name their own line (line i of the frame is seq + i).
+    for (const w of frame.warnings || []) this.addWarning(w, frame.lines && Number.isInteger(w.line) ? frame.lines[w.line] ?? frame.text : frame.text);
     // A fast server's reply can overtake the frame of the line it answers.
     const early = this.orphan && answers(frame, this.orphan) ? this.orphan : null;
     this.orphan = null;
@@ -202,7 +222,8 @@ export class Panels {
   }
 
   showReply(frame) {
-    const sent = frame.after === 'greeting' ? null : this.lastSent;
+    const byLine = this.sentAt(frame.answers);
+    const sent = frame.after === 'greeting' ? null : byLine || this.lastSent;
     this.orphan = sent || frame.after === 'greeting' ? null : frame;
     this.lastSent = null;
     this.renderExchange(sent, frame);
@@ -227,8 +248,17 @@ export class Panels {
     this.exchange.body.closest('section').scrollIntoView({ block: 'nearest' });
   }
 
-  // The line a reply answered: the last matching one before it, else the first after it.
+  // The sent frame holding transcript line `seq` (a batch holds seq .. seq + lines - 1).
+  sentAt(seq) {
+    if (!Number.isInteger(seq)) return null;
+    return this.sent.find((s) => s.seq === seq || (s.lines && s.seq < seq && seq < s.seq + s.lines.length)) || null;
+  }
+
+  // The line a reply answered: the one it names, else the last matching one before it, else
+  // the first after it.
   answered(reply) {
+    const named = this.sentAt(reply.answers);
+    if (named) return named;
     const matching = this.sent.filter((s) => answers(s, reply));
     const before = matching.filter((s) => s.seq < reply.seq);
     return before.length ? before[before.length - 1] : matching.find((s) => s.seq > reply.seq) || null;

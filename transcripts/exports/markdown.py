@@ -23,9 +23,9 @@ from transcripts.exports._common import (
 from transcripts.model import Note, Transcript
 
 _TICKS = re.compile(r"`+")
-# CommonMark: these start inline markup (code, emphasis, links and images, raw HTML and
-# autolinks, GFM strikethrough) or escape the next character.
-_ALWAYS = set("\\`*[<~")
+# CommonMark: these start inline markup (code, emphasis, links and images, GFM
+# strikethrough) or escape the next character.
+_ALWAYS = set("\\`*[~")
 _ENTITY = re.compile(r"&(#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 # At the start of a line: ATX headings, block quotes, bullet and ordered lists, setext
 # underlines, thematic breaks, GFM tables, fences.
@@ -39,6 +39,9 @@ def _char(text: str, i: int) -> str:
     if c == "_":  # inside a word _ is a letter; at a word's edge it may open emphasis
         inside = 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum()
         return c if inside else "\\_"
+    if c == "<":  # raw HTML and autolinks begin <letter, </, <!, <? or <local-part@
+        after = text[i + 1 : i + 2]
+        return "\\<" if after.isascii() and after not in (" ", "\t", "<", ">") else c
     if c == "&" and _ENTITY.match(text, i):
         return "\\&"
     return c
