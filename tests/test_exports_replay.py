@@ -179,3 +179,40 @@ def test_python_export_takes_the_ca_from_the_environment(ws, live, sandbox, tmp_
         [python3, str(script)], env=environment, capture_output=True, text=True, timeout=60
     )
     assert failed.returncode != 0 and "CERTIFICATE_VERIFY_FAILED" in failed.stderr
+
+
+CHUNKS = ["Subject: in chunks\r\nFrom: <alice@client.example>\r\n\r\n", ".no stuffing\r\nend\r\n"]
+
+
+def record_bdat(ws: WsDriver, live: Any) -> str:
+    """A session that sends one message with BDAT in two chunks, to two recipients."""
+    ws.connect()
+    tid = next(f["transcript"] for f in ws.frames if f["type"] == "session")
+    assert "CHUNKING" in ws.ehlo()["state"]["capabilities"]
+    assert ws.command("MAIL FROM:<alice@client.example>")["code"] == 250
+    assert ws.command("RCPT TO:<bob@sandbox.test>")["code"] == 250
+    assert ws.command("RCPT TO:<carol@sandbox.test>")["code"] == 250
+    ws.send({"type": "chunk", "data": CHUNKS[0]})
+    ws.send({"type": "chunk", "data": CHUNKS[1], "last": True})
+    ws.wait_for("reply", after="BDAT")
+    assert ws.wait_for("reply", after="BDAT")["code"] == 250
+    assert ws.command("QUIT")["code"] == 221
+    ws.wait_for("closed")
+    wait_until(lambda: live.app.extensions["playground"].store.get(tid).status != "live", 10)
+    return tid
+
+
+def test_bdat_session_reaches_the_sandbox_and_both_exports(ws, live, sandbox, swaks, tmp_path):
+    tid = record_bdat(ws, live)
+    [(sender, rcpts, raw)] = session_messages(sandbox.mailbox)
+    assert raw == "".join(CHUNKS).encode()
+    assert rcpts == ["bob@sandbox.test", "carol@sandbox.test"]
+    python = download(live, tid, "python", tmp_path)
+    done: list[subprocess.CompletedProcess[str]] = []
+    original, replay = replayed(sandbox, lambda: done.append(run([sys.executable, str(python)])))
+    assert replay == original
+    assert "BDAT 52\\r\\n" in done[0].stderr and "BDAT 19 LAST" in done[0].stderr
+    script = download(live, tid, "swaks", tmp_path)
+    assert "swaks has no BDAT" in script.read_text()
+    original, replay = replayed(sandbox, lambda: run(["sh", str(script)]))
+    assert replay == original  # the same octets, sent with DATA
