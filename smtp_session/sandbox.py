@@ -19,6 +19,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 
 from .certs import CertPair, ensure_sandbox_cert
+from .chunking import ChunkingSMTP
 from .dialogue import verb_of
 from .knowledge import COMMANDS
 from .mailbox import Mailbox
@@ -67,11 +68,13 @@ class SandboxHandler:
         responses: list[str],
     ) -> list[str]:
         session.host_name = hostname
-        # We do implement RFC 2034 enhanced codes on our replies; say so, like real servers.
+        # We do implement RFC 2034 enhanced codes on our replies and RFC 3030 BDAT
+        # (smtp_session/chunking.py); say so, like real servers.
         # aiosmtpd answers pipelined commands in order and keeps its input on a failure
         # (RFC 2920 §3.2), so it may offer PIPELINING, and pipelining can be tried offline.
         offers = ["250-PIPELINING"] if self.pipelining else []
-        return responses[:-1] + [*offers, "250-ENHANCEDSTATUSCODES", responses[-1]]
+        extensions = [*offers, "250-ENHANCEDSTATUSCODES", "250-CHUNKING"]
+        return responses[:-1] + [*extensions, responses[-1]]
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -110,7 +113,7 @@ class SandboxHandler:
             mail_from=envelope.mail_from or "",
             rcpt_tos=envelope.rcpt_tos,
             peer=str(session.peer[0]) if session.peer else "",
-            tls=session.ssl is not None,
+            tls=session.ssl is not None or getattr(server, "implicit_tls", False),
             auth_user=_login_of(auth),
         )
         return f"250 2.0.0 Ok: queued as {msg.id}"
@@ -156,15 +159,20 @@ def with_enhanced_code(line: str) -> str:
     return f"{code}{m.group(3)}{enhanced} {m.group(4)}".rstrip()
 
 
-class SandboxSMTP(SMTP):
-    """aiosmtpd with the prompts the classic tutorials show, CRAM-MD5, and RFC 2034 codes."""
+class SandboxSMTP(ChunkingSMTP):
+    """aiosmtpd with the prompts the classic tutorials show, CRAM-MD5, BDAT and RFC 2034 codes."""
 
     # draft-murchison-sasl-login: most servers prompt "Username:" and "Password:".
     AuthLoginUsernameChallenge = "Username:"
     AuthLoginPasswordChallenge = "Password:"
 
-    def __init__(self, handler: Any, *, users: dict[str, str], **kwargs: Any) -> None:
+    def __init__(
+        self, handler: Any, *, users: dict[str, str], implicit_tls: bool = False, **kwargs: Any
+    ) -> None:
         self.users = users
+        # aiosmtpd sets session.ssl only after STARTTLS; on the implicit-TLS listener
+        # (RFC 8314) every byte was under TLS, which the inbox must say.
+        self.implicit_tls = implicit_tls
         self._greeted = False  # the first 220 is the greeting, which carries no code
         self._hello_reply = False  # inside the EHLO/HELO reply, which carries none either
         self._in_help = False
@@ -288,7 +296,12 @@ class SandboxServer:
         if cfg.tls_port is not None:
             # aiosmtpd counts only STARTTLS as TLS; this listener is TLS from the first byte
             # (RFC 8314), so AUTH must not wait for a STARTTLS that can never come.
-            implicit_kwargs = {**smtp_kwargs, "tls_context": None, "auth_require_tls": False}
+            implicit_kwargs = {
+                **smtp_kwargs,
+                "tls_context": None,
+                "auth_require_tls": False,
+                "implicit_tls": True,
+            }
             implicit = _SandboxController(
                 self.handler,
                 implicit_kwargs,
