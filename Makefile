@@ -10,6 +10,8 @@ WHEELHOUSE ?= wheelhouse
 PIP := $(PY) -m pip install --quiet --require-hashes \
 	$(if $(OFFLINE),--no-index --find-links $(WHEELHOUSE))
 RUN_STAMP := $(VENV)/.installed-runtime
+# Test-only JavaScript (axe-core for the accessibility checks), pinned in package-lock.json.
+NODE_STAMP := node_modules/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 # uv resolves for every platform and Python >= 3.11, and keeps the versions already locked
 # unless UPGRADE=1 (`make lock UPGRADE=1` moves every dependency to its newest release).
@@ -29,10 +31,14 @@ $(DEV_STAMP): requirements-dev.lock | $(VENV)/bin/python
 	$(PIP) -r requirements-dev.lock
 	touch $(DEV_STAMP)
 
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --silent $(if $(OFFLINE),--offline)
+	touch $(NODE_STAMP)
+
 run: $(RUN_STAMP)
 	$(PY) app.py
 
-test: $(DEV_STAMP)
+test: $(DEV_STAMP) $(NODE_STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The inner loop: everything but the browser and slow tests (the whole suite runs in CI).
@@ -67,4 +73,4 @@ bench: $(DEV_STAMP)
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from .knowledge.limits import MAX_COMMAND_OCTETS, MAX_LOCAL_PART, MAX_PATH, MAX_TEXT_LINE
@@ -22,6 +22,10 @@ class CheckWarning:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def at(self, line: int | None) -> CheckWarning:
+        """The same warning labelled with another line number."""
+        return replace(self, line=line)
 
 
 # code: (message, fix, source), str.format templates (knowledge/data/warnings.json).

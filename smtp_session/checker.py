@@ -20,6 +20,7 @@ from .checker_paths import check_mail, check_rcpt
 from .dialogue import verb_of
 from .knowledge import COMMANDS
 from .knowledge.limits import MAX_COMMAND_OCTETS, MAX_TEXT_LINE, octets
+from .redact import is_marker
 from .transaction import Transaction
 
 # Kept for the modules and tests that import them from here.
@@ -113,6 +114,8 @@ def _check_plain(verb: str, args: str, tx: Transaction, sandbox: bool) -> list[C
 
 def _check_data(verb: str, args: str, tx: Transaction, sandbox: bool) -> list[CheckWarning]:
     out = _no_argument(verb, args)
+    if live(tx) and tx.hello is None:
+        return [make_warning("order:hello-first", verb=verb), *out]
     if live(tx) and not tx.accepted_recipients:
         return [make_warning("order:data-without-recipient"), *out]
     return out
@@ -177,6 +180,8 @@ def _auth_initial_response(words: list[str]) -> list[CheckWarning]:
     """RFC 4954 §4: an initial response after the mechanism is base64 ("=" for empty)."""
     if len(words) < 2 or words[1] == "=":
         return []
+    if is_marker(" ".join(words[1:])):
+        return []  # a stored transcript's redacted response: what was sent is not known
     decoded = _b64(words[1])
     if decoded is None:
         return [make_warning("auth:not-base64")]
@@ -188,8 +193,8 @@ def _auth_initial_response(words: list[str]) -> list[CheckWarning]:
 def check_auth_response(line: str) -> list[CheckWarning]:
     """Warnings for a line answering a 334 challenge: base64, or * to cancel (RFC 4954 §4)."""
     text = line.strip()
-    if text == "*":
-        return []
+    if text == "*" or is_marker(text):
+        return []  # a cancel, or a redacted response read back from a transcript
     decoded = _b64(text)
     if decoded is None:
         return [make_warning("auth:not-base64")]

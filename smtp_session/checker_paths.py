@@ -165,6 +165,8 @@ def _check_path(keyword: str) -> Callable[[str, str, Transaction, bool], list[Ch
 def _order(verb: str, tx: Transaction) -> list[CheckWarning]:
     if not live(tx):
         return []
+    if verb == "RCPT" and tx.hello is None:  # the server's 503 will say "greet first"
+        return [make_warning("order:hello-first", verb=verb)]
     if verb == "RCPT":
         return [make_warning("order:rcpt-before-mail")] if tx.mail_from is None else []
     if tx.hello is None:

@@ -44,3 +44,9 @@ class SessionClosed(PlaygroundError):
     """The session is closed; nothing more can be sent."""
 
     code = "closed"
+
+
+class LimitReached(PlaygroundError):
+    """A configured limit refused something (the web layer's limits derive from this)."""
+
+    code = "limit"

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 
 from .dialogue import DATA
+from .pacing import Held
 from .reply import Reply
 
 
@@ -88,6 +89,7 @@ class Sent(Event):
     text: str
     kind: str
     verb: str | None
+    n: int = 0  # its number among the lines sent on the connection (replies name it)
 
 
 @dataclass(frozen=True)
@@ -96,10 +98,13 @@ class MessageSent(Event):
 
     frame_type: ClassVar[str] = "sent"
     lines: list[str] = field(default_factory=list)
+    n: int = 0  # the first line's number among the lines sent on the connection
+    chunk: bool = False  # the octets of a BDAT chunk (RFC 3030), owed no reply of their own
 
     def fields(self) -> dict[str, Any]:
         first = self.lines[0] if self.lines else ""
-        return {"text": first, "lines": self.lines, "kind": DATA, "verb": None}
+        out = {"text": first, "lines": self.lines, "kind": DATA, "verb": None, "n": self.n}
+        return {**out, "chunk": True} if self.chunk else out
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,7 @@ class ReplyReceived(Event):
     reply: Reply
     after: str | None
     line: str | None
+    answers: int | None = None  # the number of the sent line it answers (None: greeting)
 
 
 @dataclass(frozen=True)
@@ -163,5 +169,31 @@ class Closed(Event):
         return {"reason": self.reason, "code": self.code.value}
 
 
-SessionEvent = Connected | Sent | MessageSent | ReplyReceived | Discarded | TlsUp | Closed
+@dataclass(frozen=True)
+class HeldBack(Event):
+    """Queued lines that were not sent: a reply took their meaning away (smtp_session.pacing)."""
+
+    frame_type: ClassVar[str] = "held"
+    held: Held
+
+
+@dataclass(frozen=True)
+class Refused(Event):
+    """A line the session would not send (a limit, an empty command), said in words."""
+
+    frame_type: ClassVar[str] = "error"
+    message: str
+    code: str
+    limit: bool = False
+
+    def fields(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"message": self.message, "code": self.code}
+        if self.limit:
+            out["limit"] = True
+        return out
+
+
+SessionEvent = (
+    Connected | Sent | MessageSent | ReplyReceived | Discarded | TlsUp | Closed | HeldBack | Refused
+)
 EventSink = Callable[[SessionEvent], None]

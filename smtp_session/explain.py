@@ -24,7 +24,7 @@ from .knowledge.command_line import CommandLine
 from .knowledge.ehlo import mechanism_facts
 from .knowledge.evidence import layered
 from .knowledge.facts import challenge_of, greeting_facts, queue_id_of
-from .reply import CODE_CHANGES, Reply, parse_reply
+from .reply import CODE_CHANGES, Reply
 
 # The HTTP API takes at most this much text, the same bound as one reply (reply.MAX_REPLY_BYTES).
 MAX_REQUEST_BYTES = 64 * 1024
@@ -210,38 +210,6 @@ def explain_command(line: str) -> dict[str, Any]:
     return result
 
 
-_REQUEST_FIELDS = ("reply", "command", "bounce")
-
-
-def explain_request(data: object) -> dict[str, Any]:
-    """Answer the HTTP API: {"reply", "after"}, {"command"} or {"bounce"} (a whole DSN)."""
-    if not isinstance(data, dict):
-        raise ExplainError("The request must be a JSON object.")
-    given = [f for f in _REQUEST_FIELDS if f in data]
-    if len(given) != 1:
-        raise ExplainError('Send exactly one of "reply", "command" or "bounce".')
-    field = given[0]
-    text = data[field]
-    if not isinstance(text, str):
-        raise ExplainError(f'"{field}" must be a string.')
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_REQUEST_BYTES:
-        raise ExplainError(
-            f'"{field}" is longer than {MAX_REQUEST_BYTES // 1024} KiB.', code="too_large"
-        )
-    if field == "command":
-        return {"kind": "command", **explain_command(text), "warnings": command_warnings(text)}
-    if field == "bounce":
-        from .explain_bounce import explain_bounce  # it builds on explain_reply
-
-        return {"kind": "bounce", **explain_bounce(text)}
-    after = data.get("after")
-    if after is not None and not isinstance(after, str):
-        raise ExplainError('"after" must be a string such as "RCPT" or "end-of-data", or null.')
-    if after is not None and len(after) > MAX_AFTER_CHARS:
-        raise ExplainError(f'"after" is longer than {MAX_AFTER_CHARS} characters.')
-    return {"kind": "reply", **explain_reply(parse_reply(text), after)}
-
-
 # Warnings that hold whatever the session's state: the API sees a command on its own, so it
 # leaves out those about order (RCPT before MAIL...) and about what a server offered.
 _CONTEXT_FREE = (
@@ -275,5 +243,4 @@ __all__ = [
     "explain_ehlo",
     "explain_enhanced",
     "explain_reply",
-    "explain_request",
 ]

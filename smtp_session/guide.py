@@ -8,16 +8,19 @@ the event; the recorder keeps only the explanation keys, so a replay re-derives 
 
 from __future__ import annotations
 
+from collections import deque
 from functools import lru_cache
 from typing import Any, assert_never
 
 from .checker import check_auth_response, check_command
-from .dialogue import AUTH_RESPONSE, COMMAND, END_OF_DATA, GREETING
+from .dialogue import AUTH_RESPONSE, COMMAND, DATA, END_OF_DATA, GREETING
 from .events import (
     Closed,
     Connected,
     Discarded,
+    HeldBack,
     MessageSent,
+    Refused,
     ReplyReceived,
     Sent,
     SessionEvent,
@@ -27,6 +30,7 @@ from .explain import explain_command, explain_reply
 from .lessons import Lesson, LessonProgress
 from .message_lines import MessageState, check_data_line, check_data_lines
 from .redact import Redactor
+from .reply import Reply
 from .transaction import Transaction
 
 Frame = dict[str, Any]
@@ -48,6 +52,9 @@ class Guide:
         self.message: MessageState | None = None
         self.lesson: LessonProgress | None = None
         self.extra: list[Frame] = []  # frames an event caused besides its own (lesson progress)
+        # Lines sent and still owed a reply, oldest first: with PIPELINING a command leaves
+        # before the replies to the ones ahead of it, and is judged as the server will read it.
+        self._in_flight: deque[tuple[str, str]] = deque()
 
     def frame_for(self, event: SessionEvent) -> Frame:
         """The frame for one event (type first, then the event's fields and the guide's)."""
@@ -66,6 +73,10 @@ class Guide:
                 data = self._closed(event)
             case Discarded():
                 data = event.fields()
+            case HeldBack():
+                data = self._held(event)
+            case Refused():
+                data = event.fields()
             case _:
                 assert_never(event)  # a new kind of event needs its frame here
         return {"type": event.frame_type, **data}
@@ -74,6 +85,10 @@ class Guide:
         """Follow a lesson from now on (None stops); returns the lesson frame to send."""
         self.lesson = LessonProgress(lesson) if lesson else None
         return self.lesson_frame([])
+
+    def follow(self, progress: LessonProgress | None) -> None:
+        """Go on with a lesson begun on an earlier connection of the same console."""
+        self.lesson = progress
 
     def lesson_frame(self, passed: list[str]) -> Frame:
         """Where the lesson stands; ``passed`` are the steps this event passed."""
@@ -102,6 +117,7 @@ class Guide:
         return {**data, "step": self.tx.step, "state": self.tx.to_dict()}
 
     def _connected(self, event: Connected) -> Frame:
+        self._in_flight.clear()
         self.tx.observe_connect()
         data = event.fields()
         self._lesson_event(event.frame_type, data)
@@ -111,19 +127,28 @@ class Guide:
         text, kind = event.text, event.kind
         stored = self.redactor.feed(text, kind, self.tx.last_reply) if self.redact else text
         frame: Frame = {**event.fields(), "text": stored, "step": self.tx.step}
+        del frame["n"]  # the session's line number: the web layer maps it to a seq
         if stored != text:
             frame["original"] = text  # the live browser only; never recorded
             frame["redacted"] = True
         warnings, explain = self._check_sent(text, kind, event.verb)
+        if kind != DATA or text == ".":
+            self._in_flight.append((kind, text))
         frame["warnings"] = [w.to_dict() for w in warnings]
         frame["explain"] = explain
         frame["keys"] = explain.get("keys", []) if explain else []
         return frame
 
     def _message_sent(self, event: MessageSent) -> Frame:
-        # Message lines are never credentials: the redactor only watches command mode.
-        warnings = self._check_message_lines(event.lines)
+        # A BDAT chunk is octets, not DATA lines: no dot rules, and a chunk needs no headers.
+        warnings = [] if event.chunk else self._check_message_lines(event.lines)
         frame: Frame = {**event.fields(), "step": self.tx.step}
+        del frame["n"]
+        if self.redact:  # SASL PLAIN credentials pasted into a message are not stored either
+            lines = self.redactor.feed_message(event.lines)
+            frame.update(lines=lines, text=lines[0] if lines else "")
+        if event.lines and event.lines[-1] == "." and not event.chunk:
+            self._in_flight.append((DATA, "."))
         frame.update(warnings=[w.to_dict() for w in warnings], explain=None, keys=[])
         return frame
 
@@ -131,9 +156,13 @@ class Guide:
         self, text: str, kind: str, verb: str | None
     ) -> tuple[list[Any], dict[str, Any] | None]:
         if kind == COMMAND:
+            # The state the server will be in when it reads this line: the commands still
+            # owed a reply are taken as accepted (RFC 2920 §3.1 lets only MAIL, RCPT, RSET
+            # and a message's end come before another command in a group).
+            tx = self.tx.projected(self._in_flight) if self._in_flight else self.tx
             if verb == "DATA":
-                self.message = MessageState(caps=set(self.tx.capabilities))
-            return check_command(text, self.tx, sandbox=self.sandbox), _explain_command(text)
+                self.message = MessageState(caps=set(tx.capabilities))
+            return check_command(text, tx, sandbox=self.sandbox), _explain_command(text)
         if kind == AUTH_RESPONSE:
             return check_auth_response(text), None
         state = self.message or MessageState(caps=set(self.tx.capabilities))
@@ -142,22 +171,32 @@ class Guide:
 
     def _check_message_lines(self, lines: list[str]) -> list[Any]:
         state = self.message or MessageState(caps=set(self.tx.capabilities))
+        base = state.index
         warnings = check_data_lines(lines, state)
         self.message = None if lines and lines[-1] == "." else state
-        return warnings
+        # Labelled with the batch's own line: line i of the frame is its seq + i.
+        return [w.at(w.line - base if w.line is not None else None) for w in warnings]
 
     def _reply(self, event: ReplyReceived) -> Frame:
         reply, after, line = event.reply, event.after, event.line
         kind = after if after in (GREETING, AUTH_RESPONSE, END_OF_DATA) else "command"
+        if self.redact:
+            reply = self.redactor.scrub_reply(reply)  # a server echoing a secret back
+            if after is not None and after != self.redactor.scrub_text(after):
+                after = "[redacted]"  # the "verb" of a credential line the server refused
+        hello = self.tx.hello
         if after is not None:
+            if after != GREETING and self._in_flight:
+                self._in_flight.popleft()
             self.tx.observe(line, kind, reply)
             if self.lesson is not None:
                 passed = self.lesson.observe(line, kind, reply, self.tx)
                 if passed:
                     self.extra.append(self.lesson_frame(passed))
-        explain = _explain_reply(reply, after)
+        explain = guidance(_explain_reply(reply, after), reply, after, hello)
         return {
             "after": after,
+            "answers": event.answers,
             **reply.to_dict(),
             "explain": explain,
             "keys": explain.get("keys", []),
@@ -166,6 +205,7 @@ class Guide:
         }
 
     def _tls(self, event: TlsUp) -> Frame:
+        self._in_flight.clear()
         self.tx.observe_tls(event.tls_mode)
         data = event.fields()
         self._lesson_event(event.frame_type, data)
@@ -174,3 +214,38 @@ class Guide:
     def _closed(self, event: Closed) -> Frame:
         self.tx.observe_closed()
         return self._with_state(event.fields())
+
+    def _held(self, event: HeldBack) -> Frame:
+        """Lines the pacer did not send: told in words; their text for the live browser only."""
+        held = event.held
+        count = len(held.lines)
+        noun = "line was" if count == 1 else "lines were"
+        after = f" ({held.code} to {held.after})" if held.after and held.code else ""
+        return {
+            "count": count,
+            "reason": held.reason,
+            "after": held.after,
+            "code": held.code,
+            "message": f"{count} {noun} not sent: {held.words}{after}.",
+            "lines": self.redactor.feed_message(list(held.lines)),  # never recorded
+            "step": self.tx.step,
+        }
+
+
+# Where the server's words depend on the state, not only on what the reply answered:
+# RFC 5321 §4.1.4 wants HELO/EHLO before MAIL, RCPT and DATA, so a 503 before any greeting
+# says "greet first" whatever the command was.
+_GREET_FIRST = {
+    "meaning": "The server has not been greeted yet: it wants HELO or EHLO before any "
+    "transaction command.",
+    "next": "Send EHLO client.example first, then MAIL FROM, RCPT TO and DATA.",
+}
+
+
+def guidance(
+    explain: dict[str, Any], reply: Reply, after: str | None, hello: str | None
+) -> dict[str, Any]:
+    """The reply's explanation, corrected where the state decides what it means."""
+    if reply.code == 503 and hello is None and after in ("MAIL", "RCPT", "DATA", "BDAT"):
+        return {**explain, **_GREET_FIRST}
+    return explain

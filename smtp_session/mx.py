@@ -11,7 +11,7 @@ import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from itertools import groupby
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import dns.exception
 import dns.name
@@ -77,6 +77,7 @@ class Candidate:
     ttl: int | None
     error: str | None = None
     error_code: str | None = None
+    port: int | None = None  # None: the route's port (the built-in zone names the sandbox's)
 
 
 @dataclass(frozen=True)
@@ -102,10 +103,18 @@ class MxLookup:
         return data
 
 
-def lookup_mx(domain: str, config: ResolverConfig, rng: random.Random | None = None) -> MxLookup:
-    """Route mail for ``domain``: MX records, or the implicit MX, with addresses resolved."""
+def lookup_mx(
+    domain: str,
+    config: ResolverConfig,
+    rng: random.Random | None = None,
+    resolver: Any = None,
+) -> MxLookup:
+    """Route mail for ``domain``: MX records, or the implicit MX, with addresses resolved.
+
+    ``resolver`` replaces the DNS (``smtp_session.sandbox_zone`` answers from its own zone).
+    """
     name = domain_name(domain)
-    resolver = make_resolver(config)
+    resolver = resolver or make_resolver(config)
     answer = _resolve(resolver, name, "MX", config.timeout)
     server = f"{answer.nameserver}#{answer.port}" if answer.nameserver else None
     ascii_name = host_text(name)
@@ -232,7 +241,7 @@ def connect_candidates(
             report(candidate, None, candidate.error or "no address")
         for address in candidate.addresses:
             try:
-                return connect(candidate.host, address, port)
+                return connect(candidate.host, address, candidate.port or port)
             except (OSError, PlaygroundError) as exc:
                 report(candidate, address, describe_connect_error(exc))
     raise AllFailedError(_all_failed_words(lookup.domain, port, attempts), attempts)

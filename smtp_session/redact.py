@@ -11,8 +11,10 @@ import base64
 import binascii
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from smtp_session.dialogue import verb_of
+from smtp_session.knowledge import COMMANDS
 from smtp_session.reply import Reply
 
 # The markers this module writes, exactly: kept as is, so redacting twice changes nothing,
@@ -173,16 +175,50 @@ def redact_line(
 ) -> str:
     """The text of one outgoing line that may be stored or logged; updates ``state``."""
     if line_kind == "data":
-        return line
+        return redact_plain_anywhere(line)
     # RFC 4954 §4: after a 334 the client's next line is a SASL response, whatever the
     # caller called it; a line after any other reply means the exchange is over.
     in_exchange = state.mechanism is not None and last_reply is not None and last_reply.code == 334
     if line_kind == "auth-response" or in_exchange:
         return _redact_response(line, state, last_reply)
+    failed = state.mechanism is not None and (last_reply is None or last_reply.code != 235)
     state.mechanism = None
     if _AUTH_LINE.match(line):
         return _auth_command(line, state, last_reply)
-    return line
+    if failed and _looks_like_a_response(line):
+        # Typed right after a refused or cancelled AUTH (538, "*"): the answer the user meant
+        # to give; the server reads it as a command and may echo it back.
+        return _marker("credentials", None)
+    return redact_plain_anywhere(line)
+
+
+def _looks_like_a_response(line: str) -> bool:
+    text = line.strip()
+    return len(text) >= 4 and " " not in text and verb_of(text) not in COMMANDS and bool(_b64(text))
+
+
+# RFC 4616 §2: authzid NUL authcid NUL passwd, base64-encoded. A NUL byte puts one of these
+# pairs at an aligned place in the base64 (a first byte 0: "A" then A-P; a second: one of AQgw
+# then A-D; a third: one of AEIMQUYcgkosw048 then "A"): text with none holds no such token,
+# which is nearly all message text, found by one scan in C.
+_NUL_HINT = re.compile(r"A[A-P]|[AQgw][A-D]|[AEIMQUYcgkosw048]A")
+_B64_TOKEN = re.compile(r"(?<![A-Za-z0-9+/=])[A-Za-z0-9+/]{6,}={0,2}(?![A-Za-z0-9+/=])")
+
+
+def redact_plain_anywhere(text: str) -> str:
+    """``text`` with every token that decodes as SASL PLAIN credentials replaced by a marker,
+    wherever it appears (a command, a message line, a server's echo)."""
+    if not _NUL_HINT.search(text):
+        return text
+    out, at = [], 0
+    for m in _B64_TOKEN.finditer(text):
+        token = m.group()
+        raw = _b64(token) if len(token) % 4 == 0 else None
+        parts = raw.split(b"\0") if raw is not None else []
+        if len(parts) == 3 and parts[1] and parts[2]:
+            out += [text[at : m.start()], _marker("credentials", _show(parts[1]))]
+            at = m.end()
+    return "".join(out) + text[at:] if out else text
 
 
 def is_marker(text: str) -> bool:
@@ -201,10 +237,37 @@ class Redactor:
 
     def __init__(self) -> None:
         self.state = AuthState()
+        # What was taken out of lines sent so far, to take out of replies echoing them.
+        self.secrets: set[str] = set()
 
     def feed(self, line: str, line_kind: str, last_reply: Reply | None = None) -> str:
         """The storable text of ``line``, given the reply that came before it."""
-        return redact_line(line, line_kind, self.state, last_reply)
+        stored = redact_line(line, line_kind, self.state, last_reply)
+        if stored != line:
+            kept = set(stored.split())
+            self.secrets.update(w for w in line.split() if len(w) >= 4 and w not in kept)
+        return stored
+
+    def feed_message(self, lines: list[str]) -> list[str]:
+        """Message lines sent (or held back) together: SASL PLAIN credentials taken out."""
+        if not _NUL_HINT.search("\n".join(lines)):
+            return lines
+        return [redact_plain_anywhere(line) for line in lines]
+
+    def scrub_reply(self, reply: Reply) -> Reply:
+        """The reply with any secret sent earlier taken out (a 500 echoing the line)."""
+        lines = tuple(self._scrub(line) for line in reply.lines)
+        return reply if lines == reply.lines else replace(reply, lines=lines)
+
+    def scrub_text(self, text: str) -> str:
+        """Any text about a sent line (a reply, the verb it answered) without its secrets."""
+        return self._scrub(text)
+
+    def _scrub(self, line: str) -> str:
+        for secret in self.secrets:
+            if secret.lower() in line.lower():
+                line = re.sub(re.escape(secret), "[redacted]", line, flags=re.IGNORECASE)
+        return redact_plain_anywhere(line)
 
     @property
     def mechanism(self) -> str | None:

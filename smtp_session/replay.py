@@ -41,6 +41,7 @@ EVENT_OF_FRAME = {
     "mx_attempt": "mx",
     "lesson": "lesson",
     "limit": "limit",
+    "held": "held",
 }
 FRAME_OF_EVENT = {event: frame for frame, event in EVENT_OF_FRAME.items()}
 
@@ -97,13 +98,14 @@ def _event_of(entry: dict[str, Any], dialogue: Dialogue) -> SessionEvent | None:
     """The session event an entry records; None for entries the web layer made (mx, error)."""
     kind = entry["kind"]
     if kind == "sent":
-        out = dialogue.classify(entry["text"])
+        out = dialogue.record_sent(entry["text"], entry["line_kind"])
         return Sent(text=entry["text"], kind=entry["line_kind"], verb=out.verb)
     if kind == "reply":
         reply = reply_of(entry)
         owed = dialogue.on_reply(reply)
         line = owed.line if owed else None
-        return ReplyReceived(reply=reply, after=entry.get("after"), line=line)
+        answers = entry.get("answers")
+        return ReplyReceived(reply=reply, after=entry.get("after"), line=line, answers=answers)
     if kind == "event":
         return _recorded_event(entry["event"], dict(entry.get("data") or {}), dialogue)
     return None

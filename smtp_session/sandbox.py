@@ -19,7 +19,11 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TLSSetupException
 
 from .certs import CertPair, ensure_sandbox_cert
+from .chunking import ChunkingSMTP
+from .dialogue import verb_of
+from .knowledge import COMMANDS
 from .mailbox import Mailbox
+from .redact import redact_plain_anywhere
 from .scenarios import (  # noqa: F401 - re-exported: where tests and pages look for them
     DEMO_PASSWORD,
     DEMO_USER,
@@ -44,13 +48,15 @@ class SandboxConfig:
     max_messages: int = 500
     data_size_limit: int = 32 * 1024 * 1024
     users: dict[str, str] = field(default_factory=lambda: {DEMO_USER: DEMO_PASSWORD})
+    pipelining: bool = True  # RFC 2920: aiosmtpd reads pipelined commands in order
 
 
 class SandboxHandler:
     """aiosmtpd handler: refuse the scenario addresses, keep every accepted message."""
 
-    def __init__(self, mailbox: Mailbox) -> None:
+    def __init__(self, mailbox: Mailbox, pipelining: bool = True) -> None:
         self.mailbox = mailbox
+        self.pipelining = pipelining
         self._greylist: dict[tuple[str, str, str], float] = {}
 
     async def handle_EHLO(
@@ -62,8 +68,13 @@ class SandboxHandler:
         responses: list[str],
     ) -> list[str]:
         session.host_name = hostname
-        # We do implement RFC 2034 enhanced codes on our replies; say so, like real servers.
-        return responses[:-1] + ["250-ENHANCEDSTATUSCODES", responses[-1]]
+        # We do implement RFC 2034 enhanced codes on our replies and RFC 3030 BDAT
+        # (smtp_session/chunking.py); say so, like real servers.
+        # aiosmtpd answers pipelined commands in order and keeps its input on a failure
+        # (RFC 2920 §3.2), so it may offer PIPELINING, and pipelining can be tried offline.
+        offers = ["250-PIPELINING"] if self.pipelining else []
+        extensions = [*offers, "250-ENHANCEDSTATUSCODES", "250-CHUNKING"]
+        return responses[:-1] + [*extensions, responses[-1]]
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -102,7 +113,7 @@ class SandboxHandler:
             mail_from=envelope.mail_from or "",
             rcpt_tos=envelope.rcpt_tos,
             peer=str(session.peer[0]) if session.peer else "",
-            tls=session.ssl is not None,
+            tls=session.ssl is not None or getattr(server, "implicit_tls", False),
             auth_user=_login_of(auth),
         )
         return f"250 2.0.0 Ok: queued as {msg.id}"
@@ -148,15 +159,20 @@ def with_enhanced_code(line: str) -> str:
     return f"{code}{m.group(3)}{enhanced} {m.group(4)}".rstrip()
 
 
-class SandboxSMTP(SMTP):
-    """aiosmtpd with the prompts the classic tutorials show, CRAM-MD5, and RFC 2034 codes."""
+class SandboxSMTP(ChunkingSMTP):
+    """aiosmtpd with the prompts the classic tutorials show, CRAM-MD5, BDAT and RFC 2034 codes."""
 
     # draft-murchison-sasl-login: most servers prompt "Username:" and "Password:".
     AuthLoginUsernameChallenge = "Username:"
     AuthLoginPasswordChallenge = "Password:"
 
-    def __init__(self, handler: Any, *, users: dict[str, str], **kwargs: Any) -> None:
+    def __init__(
+        self, handler: Any, *, users: dict[str, str], implicit_tls: bool = False, **kwargs: Any
+    ) -> None:
         self.users = users
+        # aiosmtpd sets session.ssl only after STARTTLS; on the implicit-TLS listener
+        # (RFC 8314) every byte was under TLS, which the inbox must say.
+        self.implicit_tls = implicit_tls
         self._greeted = False  # the first 220 is the greeting, which carries no code
         self._hello_reply = False  # inside the EHLO/HELO reply, which carries none either
         self._in_help = False
@@ -260,12 +276,13 @@ class SandboxServer:
         self.config = config
         self.mailbox = Mailbox(config.data_dir / "sandbox", config.max_messages)
         self.cert: CertPair = ensure_sandbox_cert(config.data_dir / "tls")
-        self.handler = SandboxHandler(self.mailbox)
+        self.handler = SandboxHandler(self.mailbox, config.pipelining)
         self._controllers: list[Controller] = []
 
     def start(self) -> None:
         """Start listening; raises OSError if a port is taken."""
         cfg = self.config
+        install_log_filter()
         smtp_kwargs: dict[str, Any] = {
             "users": cfg.users,
             "hostname": SANDBOX_HOSTNAME,
@@ -279,7 +296,12 @@ class SandboxServer:
         if cfg.tls_port is not None:
             # aiosmtpd counts only STARTTLS as TLS; this listener is TLS from the first byte
             # (RFC 8314), so AUTH must not wait for a STARTTLS that can never come.
-            implicit_kwargs = {**smtp_kwargs, "tls_context": None, "auth_require_tls": False}
+            implicit_kwargs = {
+                **smtp_kwargs,
+                "tls_context": None,
+                "auth_require_tls": False,
+                "implicit_tls": True,
+            }
             implicit = _SandboxController(
                 self.handler,
                 implicit_kwargs,
@@ -310,3 +332,35 @@ class SandboxServer:
         """Stop every listener (idempotent)."""
         while self._controllers:
             self._controllers.pop().stop()
+
+
+class CredentialLogFilter(logging.Filter):
+    """Keeps credentials out of aiosmtpd's log ("mail.log"), which logs every command line
+    at INFO: a line that is no SMTP command (credentials typed after a refused AUTH) is not
+    logged, and SASL PLAIN credentials anywhere are replaced by a marker."""
+
+    _LINE_RECORDS = ("%r >> %r", "_handle_client readline: %r")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not isinstance(record.args, tuple):
+            return True
+        if record.msg in self._LINE_RECORDS or record.msg == "%r unrecognised: %s":
+            record.args = tuple(_loggable(arg) for arg in record.args)
+        return True
+
+
+def _loggable(arg: object) -> object:
+    if not isinstance(arg, bytes | str):
+        return arg
+    text = arg.decode("utf-8", "replace") if isinstance(arg, bytes) else arg
+    if verb_of(text.strip()) not in COMMANDS:
+        return "[not an SMTP command: not logged, it may hold credentials]"
+    safe = redact_plain_anywhere(text)
+    return arg if safe == text else safe
+
+
+def install_log_filter() -> None:
+    """Put the credential filter on aiosmtpd's logger once (idempotent)."""
+    logger = logging.getLogger("mail.log")
+    if not any(isinstance(f, CredentialLogFilter) for f in logger.filters):
+        logger.addFilter(CredentialLogFilter())

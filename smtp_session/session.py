@@ -4,7 +4,8 @@ The session owns the socket. The caller (the web layer) writes lines with :meth:
 a reader thread turns received bytes into :class:`~smtp_session.reply.Reply` objects and
 hands each to ``on_event``. Under gevent the thread is a greenlet; nothing here changes.
 TLS (STARTTLS and implicit, RFC 3207 / RFC 8314) is a swap of ``self._sock`` under the
-write lock, so the rest of the session does not care which kind of socket it holds.
+write lock, so the rest of the session does not care which kind of socket it holds. Sending
+(queued lines paced by the replies) is the :class:`~smtp_session.sending.Sender` half.
 """
 
 from __future__ import annotations
@@ -15,30 +16,34 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from . import tlsinfo
-from .dialogue import Dialogue, Outgoing
-from .errors import ConnectError, LineError, PlaygroundError, ProtocolError, SessionClosed
+from .dialogue import Dialogue
+from .errors import (
+    ConnectError,
+    PlaygroundError,
+    ProtocolError,
+    SessionClosed,
+)
 from .events import (
     CloseCode,
     Closed,
     Connected,
     Discarded,
     EventSink,
-    MessageSent,
     ReplyReceived,
-    Sent,
     SessionEvent,
     TlsMode,
     TlsUp,
 )
+from .pacing import Pacer, Unit
 from .reply import Reply, ReplyParser
+from .sending import Sender
 from .wire import (
     RECV_SIZE,
     Limits,
     check_line,
-    check_lines,
     describe_os_error,
     error_code,
     reply_bytes,
@@ -56,7 +61,7 @@ CR_GRACE = 0.25
 log = logging.getLogger(__name__)
 
 
-class SmtpSession:
+class SmtpSession(Sender):
     """A client connection to one SMTP server, safe to drive from one writer thread."""
 
     def __init__(self, on_event: EventSink, limits: Limits | None = None) -> None:
@@ -78,9 +83,13 @@ class SmtpSession:
         self.server_hostname: str | None = None
         self.tls_active = False
         # STARTTLS progress: None, "asked" (no reply yet) or "handshake" (220 in, TLS not up).
-        self._tls_step: str | None = None
-        self._tls_settled = threading.Event()
-        self._tls_settled.set()
+        self._tls_step: str | None = None  # "handshake": the 220 to STARTTLS is in
+        # The model lock: the dialogue, the queue and the decisions on them change together,
+        # whichever thread (the browser's, the reader) sends; taken before the write lock.
+        self._model = threading.RLock()
+        self.pacer = Pacer(self.dialogue)
+        # Called with each unit before it leaves; raising refuses it (the web layer's quota).
+        self.admit: Callable[[Unit], None] = lambda unit: None
 
     # -- connecting ---------------------------------------------------------------------
 
@@ -137,87 +146,6 @@ class SmtpSession:
         raise ConnectError(
             f"Could not connect to {host} port {port}: " + "; ".join(causes) + ".", code=code
         )
-
-    # -- sending ------------------------------------------------------------------------
-
-    def send_line(self, text: str) -> Outgoing:
-        """Send one line (CRLF appended); returns how it was classified."""
-        check_line(text)
-        # The server said 220 to STARTTLS: let the handshake finish, never send in the clear.
-        self._tls_settled.wait(self.limits.tls_timeout + 1.0)
-        with self._wlock:
-            sock = self._writable()
-            out = self.dialogue.classify(text)
-            # Both before sending: the reply may arrive before sendall() returns.
-            if len(self.dialogue.pending) == 1 and out.expects_reply:
-                self._owed_since = time.monotonic()  # a new wait for a reply starts now
-            if out.verb == "STARTTLS":
-                self._tls_step = "asked"
-            # Emitted before the bytes leave: the reply can only follow the line, so the
-            # console and the transcript always show a line before the reply it caused.
-            self._emit(Sent(text=text, kind=out.kind, verb=out.verb))
-            try:
-                sock.sendall(text.encode("utf-8") + b"\r\n")
-            except OSError as exc:
-                self._shutdown(f"sending failed: {describe_os_error(exc)}", CloseCode.SEND_FAILED)
-                raise SessionClosed(f"Sending failed: {describe_os_error(exc)}.") from exc
-        self._last_activity = time.monotonic()
-        return out
-
-    def _writable(self) -> socket.socket:
-        if self._closed.is_set():
-            raise SessionClosed(f"The session is closed: {self._close_reason}.", "closed")
-        if self._sock is None:
-            raise SessionClosed("The session is not connected; connect first.", "not_connected")
-        if self._tls_step is not None:
-            # RFC 3207 §4: STARTTLS ends a pipelined group; what follows must wait for TLS.
-            raise LineError(
-                "Wait for the server's reply to STARTTLS (and the TLS handshake) before "
-                "sending more: anything sent now would travel unencrypted (RFC 3207 §4).",
-                code="starttls_pending",
-            )
-        return self._sock
-
-    def send_lines(self, lines: Iterable[str]) -> list[Outgoing]:
-        """Send several lines in order; every line is checked before any is sent.
-
-        Message lines (inside DATA) go out as one write and one ``sent`` event carrying them
-        all: a pasted 20 MB message is a few hundred thousand lines, not as many events.
-        Returns each command line's classification and, for each run of message lines, its
-        last line's.
-        """
-        lines = list(lines)
-        check_lines(lines)
-        out: list[Outgoing] = []
-        i = 0
-        while i < len(lines):
-            if self.dialogue.in_data:
-                try:
-                    end = lines.index(".", i) + 1
-                except ValueError:
-                    end = len(lines)
-                out.append(self._send_message_lines(lines[i:end]))
-                i = end
-            else:
-                out.append(self.send_line(lines[i]))
-                i += 1
-        return out
-
-    def _send_message_lines(self, lines: list[str]) -> Outgoing:
-        """Message lines: one classification, one event, one write; returns the last line's."""
-        with self._wlock:
-            sock = self._writable()
-            out = self.dialogue.classify_message(lines)
-            if out.expects_reply and len(self.dialogue.pending) == 1:
-                self._owed_since = time.monotonic()
-            self._emit(MessageSent(lines=lines))
-            try:
-                sock.sendall(("\r\n".join(lines) + "\r\n").encode("utf-8"))
-            except OSError as exc:
-                self._shutdown(f"sending failed: {describe_os_error(exc)}", CloseCode.SEND_FAILED)
-                raise SessionClosed(f"Sending failed: {describe_os_error(exc)}.") from exc
-        self._last_activity = time.monotonic()
-        return out
 
     # -- reading ------------------------------------------------------------------------
 
@@ -302,16 +230,20 @@ class SmtpSession:
 
     def _deliver(self, reply: Reply) -> bool:
         """Hand a reply on; True if it is the 220 that starts the TLS handshake."""
-        owed = self.dialogue.on_reply(reply)
-        after = owed.after if owed else None
-        self._owed_since = time.monotonic()
-        upgrade = after == "STARTTLS" and reply.code == 220
-        if after == "STARTTLS":
-            self._tls_step = "handshake" if upgrade else None
+        with self._model:
+            expected = self.dialogue.auth_expected
+            owed = self.dialogue.on_reply(reply)
+            held = self.pacer.on_reply(owed, reply, expected)
+            after = owed.after if owed else None
+            self._owed_since = time.monotonic()
+            upgrade = after == "STARTTLS" and reply.code == 220
             if upgrade:
-                self._tls_settled.clear()  # before the event: whoever reacts to it waits
-        line = owed.line if owed else None  # the transaction state needs the command itself
-        self._emit(ReplyReceived(reply=reply, after=after, line=line))
+                self._tls_step = "handshake"  # before the event: nothing leaves until TLS is up
+            line = owed.line if owed else None  # the transaction state needs the command itself
+            answers = owed.n if owed else None
+            self._emit(ReplyReceived(reply=reply, after=after, line=line, answers=answers))
+            for item in held:
+                self._emit_held(item)
         if reply.truncated and self._flooding(reply):
             raise ProtocolError(
                 f"The server sent a reply of more than {self._parser.max_reply_lines} lines or "
@@ -319,6 +251,8 @@ class SmtpSession:
                 "is broken or hostile, so the connection was closed.",
                 code="reply_too_long",
             )
+        if not upgrade:
+            self._release_quietly()  # the reply may make the next queued lines' meaning known
         return upgrade
 
     def _flooding(self, reply: Reply) -> bool:
@@ -367,24 +301,24 @@ class SmtpSession:
 
     def _handshake(self, mode: TlsMode) -> None:
         context = self.tls_context or tlsinfo.client_context()
-        try:
-            with self._wlock:
-                tls = self._wrap(context)
-                try:
-                    tls.do_handshake()
-                    tlsinfo.check_pin(tls, self.pinned_fingerprint)
-                except (ssl.SSLError, ssl.CertificateError, OSError, ValueError) as exc:
-                    raise tlsinfo.handshake_error(exc, self.server_hostname) from exc
-                self.tls_active = True
-                if mode is TlsMode.STARTTLS:
-                    # Before anyone may send again: a line sent right after the handshake
-                    # must not lose the reply it is owed.
-                    self.dialogue.reset_for_tls()
-        finally:
-            self._tls_step = None
-            self._tls_settled.set()
+        # Nothing leaves while this is set; a failed handshake leaves it set (the session ends).
+        self._tls_step = "handshake"
+        with self._wlock:
+            tls = self._wrap(context)
+            try:
+                tls.do_handshake()
+                tlsinfo.check_pin(tls, self.pinned_fingerprint)
+            except (ssl.SSLError, ssl.CertificateError, OSError, ValueError) as exc:
+                raise tlsinfo.handshake_error(exc, self.server_hostname) from exc
+            self.tls_active = True
         facts = tlsinfo.describe(tls, context, self.pinned_fingerprint)
-        self._emit(TlsUp(tls_mode=mode, **facts))
+        with self._model:
+            if mode is TlsMode.STARTTLS:
+                self.dialogue.reset_for_tls()  # RFC 3207 §4.2: nothing from before stands
+            # Recorded before the first line sent over TLS: it is cleared only after the event.
+            self._emit(TlsUp(tls_mode=mode, **facts))
+            self._tls_step = None
+        self._release_quietly()
 
     def _wrap(self, context: ssl.SSLContext) -> ssl.SSLSocket:
         raw = self._sock
@@ -423,7 +357,6 @@ class SmtpSession:
             self._closed.set()
             self._close_reason = reason
             sock = self._sock
-        self._tls_settled.set()  # nobody waits for a handshake that will not happen
         if sock is not None:
             try:
                 sock.shutdown(socket.SHUT_RDWR)  # wakes the reader; the descriptor stays ours
@@ -434,7 +367,10 @@ class SmtpSession:
             # still reads from (or answers TLS alerts on) it.
             if not self._reader_running():
                 self._close_socket()
-        self._emit(Closed(reason=reason, code=code))
+        with self._model:  # after the socket is shut: a writer stuck in sendall lets go
+            for held in self.pacer.drop("closed"):
+                self._emit_held(held)
+            self._emit(Closed(reason=reason, code=code))
 
     def _reader_running(self) -> bool:
         reader = self._reader

@@ -7,7 +7,8 @@ aiosmtpd's ``_set_rset_state()``) and replies are dispatched by tables, not if-c
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -291,6 +292,24 @@ class Transaction:
         if reply.code == 221:
             self._reached.add("quit")
             self._set_closed_state()
+
+    def projected(self, in_flight: Iterable[tuple[str, str]]) -> Transaction:
+        """The state once the lines still owed a reply, (kind, line) oldest first, succeed.
+
+        RFC 2920 §3.1: only MAIL, RCPT, RSET (and a message's end) may be followed by another
+        command before their replies, so those are all a pipelined group can hold here.
+        """
+        tx = copy.copy(self)
+        tx.accepted_recipients = list(self.accepted_recipients)
+        for kind, line in in_flight:
+            verb = verb_of(line) if kind == "command" else None
+            if kind == "data" or verb == "RSET":
+                tx._clear_envelope()  # RFC 5321 §4.1.1.4: the end of data consumes it
+            elif verb == "MAIL" and tx.mail_from is None:
+                tx.mail_from = path_of(_args_of(line))
+            elif verb == "RCPT" and tx.mail_from is not None:
+                tx.accepted_recipients.append(path_of(_args_of(line)))
+        return tx
 
     # -- views --------------------------------------------------------------------------------
 

@@ -251,6 +251,44 @@ def _require(var: str) -> bool:
 
 
 @pytest.fixture(scope="session")
+def postfix() -> Iterator[Any]:
+    """Debian's Postfix on loopback with its own configuration (tests/postfix.py).
+
+    Skips when Postfix cannot run here, unless REQUIRE_POSTFIX=1 (CI), which fails instead.
+    """
+    from tests.postfix import Ports, PostfixInstance, missing
+
+    reason = missing()
+    if reason is not None:
+        if _require("REQUIRE_POSTFIX"):
+            pytest.fail(f"REQUIRE_POSTFIX is set but Postfix cannot run: {reason}")
+        pytest.skip(f"no Postfix for the real-MTA tests: {reason}")
+    with PostfixInstance(Ports(free_port(), free_port(), free_port())) as instance:
+        yield instance
+
+
+@pytest.fixture
+def pf_app(data_dir: Path, sandbox: SandboxServer, postfix: Any) -> Iterator[LiveServer]:
+    """The app with the Postfix instance's ports as named targets: postfix (STARTTLS,
+    PIPELINING, CHUNKING), postfix-tls (implicit TLS), postfix-bare (neither extension)."""
+    ports = postfix.ports
+    targets = (
+        f"postfix=127.0.0.1:{ports.plain},postfix-tls=127.0.0.1:{ports.tls}:tls,"
+        f"postfix-bare=127.0.0.1:{ports.bare}"
+    )
+    with LiveServer(build_app(data_dir, sandbox, TARGETS=targets)) as live:
+        yield live
+
+
+@pytest.fixture
+def pws(pf_app: LiveServer) -> Iterator[WsDriver]:
+    """A WebSocket client of the app that reaches Postfix."""
+    driver = WsDriver(pf_app.ws_url)
+    yield driver
+    driver.close()
+
+
+@pytest.fixture(scope="session")
 def browser():  # type: ignore[no-untyped-def]
     """Debian's chromium driven by Playwright (skips when absent, unless REQUIRE_BROWSER=1)."""
     import shutil

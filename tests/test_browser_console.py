@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import smtplib
+import ssl
 
 import pytest
 
@@ -118,3 +120,17 @@ def test_a_pasted_message_is_sent_whole_shown_by_its_ends_and_kept_out_of_histor
     box = page.locator("#input")
     box.press("ArrowUp")
     assert box.input_value() == "DATA"
+
+
+def test_the_sandbox_page_downloads_the_certificate_that_verifies_it(page, live, sandbox, tmp_path):
+    page.goto(live.url + "/sandbox")
+    link = page.get_by_role("link", name="the sandbox's certificate")
+    assert sandbox.cert.fingerprint in page.locator(".fingerprint").text_content()
+    with page.expect_download() as download:
+        link.click()
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    assert path.name == "smtp-playground-sandbox.pem"
+    context = ssl.create_default_context(cafile=str(path))
+    with smtplib.SMTP_SSL("127.0.0.1", sandbox.config.tls_port, timeout=10, context=context):
+        pass  # verified: chain and host name, with the file the page gave

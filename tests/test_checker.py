@@ -70,6 +70,7 @@ FIRES = [
     ("mail-before-ehlo", "greeted", "MAIL FROM:<a@b.example>", True, "order:mail-before-hello"),
     ("mail-in-transaction", "mail", "MAIL FROM:<a@b.example>", True, "order:mail-in-transaction"),
     ("rcpt-before-mail", "ehlo", "RCPT TO:<b@sandbox.test>", True, "order:rcpt-before-mail"),
+    ("rcpt-before-ehlo", "greeted", "RCPT TO:<b@sandbox.test>", True, "order:hello-first"),
     ("data-without-recipient", "mail", "DATA", True, "order:data-without-recipient"),
     ("auth-before-ehlo", "greeted", "AUTH PLAIN", True, "order:ehlo-needed"),
     ("auth-after-tls-without-ehlo", "tls-no-ehlo", "AUTH LOGIN", True, "order:ehlo-needed"),

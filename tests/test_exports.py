@@ -338,11 +338,12 @@ def test_terminal_escapes_from_a_server_are_neutralised(recorded: Transcript, fm
 
 
 def swaks_command(script: str) -> tuple[list[str], str]:
-    """The swaks argv and the heredoc body of the first command in the script."""
+    """The swaks argv and the heredoc piped into the first swaks run of the script."""
     lines = script.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("swaks "))
-    command, _, delimiter = lines[start].partition(" <<")
-    delimiter = delimiter.strip("'")
+    start = next(i for i, line in enumerate(lines) if "| swaks " in line)
+    feed, _, command = lines[start].partition(" | ")
+    assert feed.startswith("awk ")  # CRLF on each line, as on the wire
+    delimiter = feed.partition(" <<")[2].strip("'")
     end = lines.index(delimiter, start + 1)
     return shlex.split(command), "\n".join(lines[start + 1 : end]) + "\n"
 
@@ -363,11 +364,13 @@ def test_swaks_reproduces_the_envelope(recorded: Transcript) -> None:
     assert opts["--server"] == ["127.0.0.1"] and opts["--port"] == [recorded.target.split(":")[1]]
     assert opts["--ehlo"] == ["client.example"]
     assert opts["--from"] == ["alice@example.org"]
-    assert opts["--to"] == ["bob@example.net", "carol@example.net"]
+    # Debian's swaks keeps only the last of repeated --to options: one list.
+    assert opts["--to"] == ["bob@example.net,carol@example.net"]
     assert opts["--auth"] == ["PLAIN"] and opts["--auth-user"] == ["demo"]
-    assert opts["--auth-password"] == ["<PASSWORD>"]
-    assert opts["--data"] == ["-"] and "--tls" not in opts
-    assert body == "".join(line + "\n" for line in MESSAGE_LINES)
+    assert opts["--auth-password"] == ["$SMTP_PASSWORD"]
+    assert opts["--data"] == ["-"] and "--no-data-fixup" in opts and "--tls" not in opts
+    wire = ["." + line if line.startswith(".") else line for line in MESSAGE_LINES]
+    assert body == "".join(line + "\n" for line in [*wire, "."])
 
 
 def script_calls(source: str) -> list[str]:
@@ -392,7 +395,8 @@ def test_python_script_delivers_the_same_bytes(
     collector, _ = smtpd
     source = export(recorded, "python")[0].decode()
     compile(source, "replay.py", "exec")
-    assert script_calls(source) == ["set_debuglevel", "ehlo", "auth", "sendmail", "quit"]
+    assert script_calls(source) == ["set_debuglevel", "ehlo", "auth", "quit"]
+    assert source.count("    transaction(smtp, ") == 1
     script = tmp_path / "replay.py"
     script.write_text(source)
     before = len(collector.messages)
@@ -463,3 +467,61 @@ def test_tls_modes_reach_swaks_and_python(recorded: Transcript, case: str) -> No
     source = export(transcript, "python")[0].decode()
     assert script_calls(source) == calls
     assert ("SMTP_SSL(" in source) is (flag == "--tls-on-connect")
+
+
+def test_an_mx_session_names_the_address_it_reached_and_says_why(recorded: Transcript) -> None:
+    connect = {"host": "mx2.class.test", "port": 25, "address": "192.0.2.7", "tls": False}
+    entries = [
+        {"seq": 0, "t": 0, "kind": "event", "event": "connect", "data": connect},
+        {"seq": 1, "t": 1, "kind": "sent", "text": "EHLO me.example", "line_kind": "command"},
+    ]
+    transcript = Transcript(
+        **{
+            **vars(recorded),
+            "target": "mx:class.test (class.test:25)",
+            "entries": entries,
+            "notes": [],
+        }
+    )
+    script = export(transcript, "swaks")[0].decode()
+    (argv,) = [shlex.split(line) for line in script.splitlines() if line.startswith("swaks")]
+    assert options(argv)["--server"] == ["192.0.2.7"]
+    comments = " ".join(line for line in script.splitlines() if line.startswith("#"))
+    assert "MX lookup for class.test to mx2.class.test (192.0.2.7)" in comments
+    assert "port 25" in comments
+    source = export(transcript, "python")[0].decode()
+    assert "HOST = '192.0.2.7'" in source and "MX lookup for class.test" in source
+
+
+def test_mail_and_rcpt_parameters_reach_python_and_are_named_for_swaks(
+    recorded: Transcript,
+) -> None:
+    def sent(text: str) -> dict[str, Any]:
+        return {"kind": "sent", "text": text, "line_kind": "command"}
+
+    def reply(code: int, after: str, text: str = "Ok") -> dict[str, Any]:
+        return {"kind": "reply", "code": code, "lines": [f"{code} {text}"], "after": after}
+
+    head = [
+        {"kind": "event", "event": "connect", "data": {"host": "mx.example", "port": 25}},
+        reply(220, "greeting", "mx.example ESMTP"),
+        sent("EHLO me.example"),
+        reply(250, "EHLO", "mx.example"),
+        sent("MAIL FROM:<a@me.example> SIZE=42 RET=HDRS"),
+        reply(250, "MAIL"),
+        sent("RCPT TO:<b@mx.example> NOTIFY=NEVER"),
+        reply(250, "RCPT"),
+        sent("RCPT TO:<c@mx.example>"),
+        reply(250, "RCPT"),
+    ]
+    entries = [{"seq": i, "t": i, **e} for i, e in enumerate(head)]
+    transcript = Transcript(**{**vars(recorded), "entries": entries, "notes": []})
+    script = export(transcript, "swaks")[0].decode()
+    assert "SIZE=42, RET=HDRS, NOTIFY=NEVER (RCPT b@mx.example)" in script
+    (argv,) = [shlex.split(line) for line in script.splitlines() if line.startswith("swaks")]
+    assert options(argv)["--to"] == ["b@mx.example,c@mx.example"]
+    source = export(transcript, "python")[0].decode()
+    assert (
+        "transaction(smtp, 'a@me.example', ['SIZE=42', 'RET=HDRS'], "
+        "[('b@mx.example', ['NOTIFY=NEVER']), ('c@mx.example', [])], MESSAGE_1)"
+    ) in source

@@ -243,11 +243,12 @@ def test_messages_per_session_toward_real_servers_are_limited(data_dir, sandbox)
         assert driver.send_message("a@example.com", ["b@example.com"], ["x"])["code"] == 250
         assert driver.command("MAIL FROM:<a@example.com>")["code"] == 250
         driver.command("RCPT TO:<b@example.com>")
-        assert driver.command("DATA")["code"] == 354
-        driver.send({"type": "lines", "lines": ["second", "."]})
-        error = driver.wait_for("error")
+        driver.send({"type": "lines", "lines": ["DATA", "second", "."]})
+        error = driver.wait_for("error")  # DATA itself is refused: no message can end
+        held = driver.wait_for("held")
         driver.close()
     assert error["code"] == "too_many_messages" and "1" in error["message"]
+    assert held["count"] == 2 and held["reason"] == "limit"
 
 
 def test_the_websocket_is_kept_alive_with_pings(data_dir, sandbox):

@@ -205,9 +205,6 @@ SCRIPTS: dict[str, list[Any]] = {
 }
 # An MX zone on a real DNS server: the sandbox (on loopback) is the domain's only MX.
 ZONE = {"class.test": ["MX 10 mail.class.test"], "mail.class.test": ["A 127.0.0.1"]}
-# Lesson 4 connects twice; the app starts a lesson again on every connect (issue 15, owned by
-# the console's lesson mechanics). Strict: this fails the day a lesson follows a reconnect.
-RESTARTS = pytest.mark.xfail(strict=True, reason="a lesson restarts on reconnect (issue 15)")
 
 
 @pytest.fixture
@@ -230,10 +227,7 @@ def classroom(data_dir: Path, sandbox: SandboxServer) -> Iterator[WsDriver]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "lesson_id",
-    [pytest.param(i, marks=RESTARTS) if i == "starttls-and-implicit-tls" else i for i in SCRIPTS],
-)
+@pytest.mark.parametrize("lesson_id", list(SCRIPTS))
 def test_lesson_passes_through_the_console_path(
     lesson_id: str,
     classroom: WsDriver,
@@ -256,7 +250,7 @@ def test_lesson_passes_through_the_console_path(
 
 
 def test_lesson_4_passes_its_plain_half_through_the_console_path(ws: WsDriver) -> None:
-    """Until a lesson follows a reconnect, the first connection's steps, through /ws."""
+    """The first connection's steps, through /ws (the lesson then goes on after a reconnect)."""
     learner = Learner(ws, "starttls-and-implicit-tls")
     learner.connect(target="sandbox")
     for line in [*TLS_EHLO, "QUIT"]:

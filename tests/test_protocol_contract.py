@@ -19,7 +19,9 @@ from smtp_session.events import (
     Closed,
     Connected,
     Discarded,
+    HeldBack,
     MessageSent,
+    Refused,
     ReplyReceived,
     Sent,
     SessionEvent,
@@ -29,6 +31,7 @@ from smtp_session.events import (
 from smtp_session.guide import Guide
 from smtp_session.lessons import load_lessons
 from smtp_session.mx import Candidate, MxLookup, connect_candidates
+from smtp_session.pacing import Held
 from smtp_session.reply import parse_reply
 from smtp_session.transaction import Transaction
 from tests.conftest import WsDriver
@@ -78,7 +81,11 @@ def event_frames() -> dict[str, set[str]]:
         Sent("EHLO client.example", COMMAND, "EHLO"),
         auth,
         MessageSent(["Subject: x", "", "."]),
+        MessageSent(["octets of a BDAT chunk"], chunk=True),
         Discarded(3, "250", "dropped"),
+        HeldBack(Held(("Subject: x",), "data-refused", "DATA", 503)),
+        Refused("The empty line was not sent.", "empty_line"),
+        Refused("Over the limit.", "too_many_recipients", limit=True),
         Closed("the server closed the connection", CloseCode.SERVER_CLOSED),
     )
     assert any(f.get("redacted") for f in frames), "the sample must show a redacted line"
@@ -88,14 +95,16 @@ def event_frames() -> dict[str, set[str]]:
     return by_type
 
 
-@pytest.mark.parametrize("kind", ["connected", "sent", "reply", "tls", "discarded", "closed"])
+@pytest.mark.parametrize(
+    "kind", ["connected", "sent", "reply", "tls", "discarded", "closed", "held", "error"]
+)
 def test_session_event_frames_match_the_document(kind: str) -> None:
     assert sorted(event_frames()[kind]) == sorted(SERVER[kind])
 
 
 def test_every_session_event_has_a_row() -> None:
     kinds = {cls.frame_type for cls in (Connected, Sent, MessageSent, ReplyReceived, TlsUp)}
-    kinds |= {Discarded.frame_type, Closed.frame_type}
+    kinds |= {Discarded.frame_type, Closed.frame_type, HeldBack.frame_type, Refused.frame_type}
     assert kinds <= set(SERVER)
 
 

@@ -210,10 +210,13 @@ def test_lines_without_secrets_are_kept(line: str) -> None:
     assert redact_line(line, "command", AuthState()) == line
 
 
-def test_data_lines_are_never_touched() -> None:
+def test_data_lines_are_kept_but_for_plain_credentials() -> None:
     state = AuthState(mechanism="PLAIN")
+    for line in ("Subject: AUTH PLAIN is explained below", "AGRl", "Hello Bob.", ""):
+        assert redact_line(line, "data", state, parse_reply("354 go")) == line
     line = "AUTH PLAIN " + b64(f"\0demo\0{SECRET}")
-    assert redact_line(line, "data", state, parse_reply("354 go")) == line
+    stored = redact_line(line, "data", state, parse_reply("354 go"))
+    assert stored == "AUTH PLAIN [credentials for user 'demo', redacted]"
 
 
 def test_redacting_twice_changes_nothing() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import smtplib
 import socket
+import ssl
 import warnings
 from pathlib import Path
 
@@ -90,3 +91,41 @@ def test_a_sandbox_that_cannot_bind_leaves_nothing_open(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error", ResourceWarning)
         gc.collect()
+
+
+def _deliver(smtp: smtplib.SMTP, subject: str) -> None:
+    smtp.sendmail("alice@example.com", ["bob@example.com"], f"Subject: {subject}\r\n\r\nx\r\n")
+
+
+def test_inbox_marks_messages_received_under_tls(sandbox):
+    context = sandbox.cert.pinned_client_context()
+    with smtplib.SMTP("127.0.0.1", sandbox.config.port, timeout=10) as smtp:
+        _deliver(smtp, "plain")
+    with smtplib.SMTP("127.0.0.1", sandbox.config.port, timeout=10) as smtp:
+        smtp.starttls(context=context)
+        _deliver(smtp, "starttls")
+    # RFC 8314: the implicit-TLS port is TLS from the first byte, with no STARTTLS at all.
+    with smtplib.SMTP_SSL(
+        "127.0.0.1", sandbox.config.tls_port, timeout=10, context=context
+    ) as smtp:
+        _deliver(smtp, "implicit")
+    flags = {m.subject: m.tls for m in sandbox.mailbox.messages()}
+    assert flags == {"plain": False, "starttls": True, "implicit": True}
+
+
+def test_sandbox_page_links_the_certificate_that_verifies_the_sandbox(client, sandbox, tmp_path):
+    page = client.get("/sandbox").get_data(as_text=True)
+    assert 'href="/sandbox/ca.pem"' in page
+    pem = client.get("/sandbox/ca.pem")
+    assert pem.status_code == 200 and pem.mimetype == "application/x-pem-file"
+    assert "attachment" in pem.headers["Content-Disposition"]
+    assert sandbox.cert.fingerprint in page
+    cafile = tmp_path / "ca.pem"
+    cafile.write_bytes(pem.data)
+    # What a reader does with it: verify the sandbox, host name checked, with nothing pinned.
+    context = ssl.create_default_context(cafile=str(cafile))
+    with smtplib.SMTP("127.0.0.1", sandbox.config.port, timeout=10) as smtp:
+        smtp.starttls(context=context)
+        assert smtp.sock.version() is not None
+    with smtplib.SMTP_SSL("127.0.0.1", sandbox.config.tls_port, timeout=10, context=context):
+        pass

@@ -14,13 +14,14 @@ from typing import Any
 
 import pytest
 
-from smtp_session.errors import LineError
 from smtp_session.events import (
     CloseCode,
     Closed,
     Connected,
     Discarded,
+    HeldBack,
     ReplyReceived,
+    Sent,
     SessionEvent,
     TlsMode,
     TlsUp,
@@ -204,11 +205,28 @@ def test_lines_after_starttls_wait_for_its_reply(session: SmtpSession, events: E
     with hostile(stall()) as server:
         session.connect("127.0.0.1", server.port)
         events.wait_for(ReplyReceived)
-        with pytest.raises(LineError) as caught:
-            session.send_lines(["STARTTLS", "AUTH PLAIN AGRlbW8AZGVtby1wYXNzd29yZA=="])
-        time.sleep(0.2)
-    assert caught.value.code == "starttls_pending" and "RFC 3207" in caught.value.message
+        session.send_lines(["STARTTLS", "AUTH PLAIN AGRlbW8AZGVtby1wYXNzd29yZA=="])
+        session.send_line("NOOP")
+        # RFC 3207 §4: nothing after STARTTLS leaves before its reply (and the handshake).
+        session.close()
     assert server.received == [b"STARTTLS\r\n"]
+    held = events.wait_for(HeldBack).held
+    assert held.reason == "closed" and len(held.lines) == 2
+
+
+def test_lines_after_a_refused_starttls_are_held_back_not_sent_in_clear(
+    session: SmtpSession, events: EventLog
+) -> None:
+    refusal = send(b"454 4.7.0 TLS not available due to temporary reason\r\n")
+    with hostile(refusal) as server:
+        session.connect("127.0.0.1", server.port)
+        events.wait_for(ReplyReceived)
+        session.send_lines(["STARTTLS", "AUTH PLAIN AGRlbW8AZGVtby1wYXNzd29yZA==", "NOOP"])
+        held = events.wait_for(HeldBack).held
+        session.send_line("NOOP")  # typed after the refusal: the user knows, it goes
+        events.wait_for(ReplyReceived, 3)
+    assert held.reason == "starttls-refused" and held.code == 454 and len(held.lines) == 2
+    assert server.received == [b"STARTTLS\r\n", b"NOOP\r\n"]
 
 
 def test_a_line_sent_as_soon_as_220_arrives_goes_over_tls(
@@ -224,7 +242,7 @@ def test_a_line_sent_as_soon_as_220_arrives_goes_over_tls(
             and event.reply.code == 220
         ):
             # From another thread, like the web layer reacting to the reply frame.
-            send_now = threading.Thread(target=lambda: sent.append(smtp.send_line("EHLO x").text))
+            send_now = threading.Thread(target=lambda: (smtp.send_line("EHLO x"), sent.append(1)))
             send_now.start()
 
     smtp = SmtpSession(eager, Limits(tls_timeout=2.0))
@@ -233,7 +251,7 @@ def test_a_line_sent_as_soon_as_220_arrives_goes_over_tls(
         upgrade(smtp, events)
         events.wait_for(ReplyReceived, 4)
         smtp.close()
-    assert sent == ["EHLO x"] and server.received_in_tls == [b"EHLO x\r\n"]
+    assert sent == [1] and server.received_in_tls == [b"EHLO x\r\n"]
 
 
 def test_garbage_instead_of_a_handshake(session: SmtpSession, events: EventLog) -> None:
@@ -328,3 +346,55 @@ def test_reading_and_writing_at_once_over_tls_loses_nothing(
     last = events.wait_for(ReplyReceived, 303, timeout=20).fields()
     assert last["after"] == "NOOP" and last["reply"].code == 250
     assert all(r["code"] == 250 for r in events.replies()[3:]) and not session.closed
+
+
+@pytest.mark.parametrize("run", range(25))
+def test_the_tls_event_always_comes_before_the_first_line_over_tls(
+    sandbox: SandboxServer, run: int
+) -> None:
+    """Issue #12: an EHLO sent the moment the 220 to STARTTLS arrives (from another thread, as
+    the browser does) was recorded before the ``tls`` entry in 4-5 runs of 10."""
+    log = EventLog()
+    order: list[str] = []
+    threads: list[threading.Thread] = []
+
+    def eager(event: SessionEvent) -> None:
+        log(event)
+        order.append(event.text if isinstance(event, Sent) else type(event).__name__)
+        if (
+            isinstance(event, ReplyReceived)
+            and event.after == "STARTTLS"
+            and event.reply.code == 220
+        ):
+            thread = threading.Thread(target=lambda: smtp.send_line("EHLO again.example"))
+            threads.append(thread)
+            thread.start()
+
+    smtp = SmtpSession(eager, Limits(tls_timeout=5.0))
+    smtp.connect(
+        "127.0.0.1",
+        sandbox.port,
+        tls_context=sandbox.cert.pinned_client_context(),
+        pinned_fingerprint=sandbox.cert.fingerprint,
+    )
+    upgrade(smtp, log)
+    log.wait_for(ReplyReceived, 4)
+    for thread in threads:
+        thread.join(5)
+    smtp.close()
+    assert order.index("TlsUp") < order.index("EHLO again.example")
+
+
+def test_a_paste_with_starttls_records_tls_before_the_ehlo_over_it(app, ws) -> None:
+    for _ in range(10):
+        ws.connect()
+        ws.send(
+            {"type": "lines", "lines": ["EHLO a.example", "STARTTLS", "EHLO b.example", "QUIT"]}
+        )
+        ws.wait_for("closed")
+        transcript = [f for f in ws.frames if f["type"] == "session"][-1]["transcript"]
+        entries = app.extensions["playground"].store.get(transcript).entries
+        kinds = [e.get("text") or e.get("event") for e in entries if e["kind"] != "reply"]
+        assert kinds.index("tls") < kinds.index("EHLO b.example")
+        over_tls = [f for f in ws.frames if f["type"] == "reply" and f.get("after") == "EHLO"]
+        assert over_tls[-1]["state"]["tls"] is True

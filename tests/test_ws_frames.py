@@ -5,7 +5,7 @@ and parses every byte with wsproto, which refuses any frame that is cut or mixed
 (bad RSV bits, opcodes, lengths, UTF-8). The server side is tests/ws_frames_app.py, two
 threads each sending large messages while simple-websocket's thread sends a ping every
 second, served by werkzeug's threaded server (as ``python app.py``) and by gunicorn's gevent
-worker (as production). Then the real ``/ws`` echoes a 1 MB ``lines`` batch the same way.
+worker (as production). Then the real ``/ws`` echoes a 1 MB ``lines`` batch to such a reader.
 """
 
 from __future__ import annotations
@@ -252,8 +252,12 @@ def test_the_real_ws_echoes_a_1_mb_batch_whole_while_pinging_every_second(
             reader.close()
     assert frames.broken is None, frames.broken
     sent = [json.loads(m) for m in frames.messages]
-    batch = [f for f in sent if f["type"] == "sent" and "lines" in f]  # the batch, echoed
-    assert batch and sum(len(line) + 2 for line in batch[-1]["lines"]) > 1_000_000
+    # The batch comes back in `sent` frames (one per batch the session sent), every line once.
+    echoed = [line for f in sent if f["type"] == "sent" and "lines" in f for line in f["lines"]]
+    assert echoed == BODY and sum(len(line) + 2 for line in echoed) > 1_000_000
+
+
+BODY = ["Subject: big", "", *[f"{n:07d} " + "x" * 990 for n in range(1000)], "."]
 
 
 def _drive(reader: SlowReader) -> Reading:
@@ -274,6 +278,5 @@ def _drive(reader: SlowReader) -> Reading:
     ]:
         reader.send(json.dumps({"type": "line", "text": line}))
         assert reader.read(reply(code)).broken is None
-    body = ["Subject: big", "", *[f"{n:07d} " + "x" * 990 for n in range(1000)], "."]
-    reader.send(json.dumps({"type": "lines", "lines": body}))
+    reader.send(json.dumps({"type": "lines", "lines": BODY}))
     return reader.read(reply(250))

@@ -16,7 +16,19 @@ from transcripts import schema
 
 KINDS = ("sent", "reply", "event")
 LINE_KINDS = ("command", "data", "auth-response")
-EVENTS = ("connect", "tls", "error", "closed", "lesson", "discarded", "mx", "warning", "limit")
+# "held": lines a reply took the meaning of, not sent (docs/protocol.md).
+EVENTS = (
+    "connect",
+    "tls",
+    "error",
+    "closed",
+    "lesson",
+    "discarded",
+    "mx",
+    "warning",
+    "limit",
+    "held",
+)
 MAX_TEXT = 16_384  # a sent line; RFC 5321 §4.5.3.1.6 allows 1,000 octets, we allow slack
 MAX_REPLY_LINE = 4_096
 MAX_REPLY_LINES = 520  # smtp_session.reply caps a reply at 512 lines
@@ -118,6 +130,7 @@ _BY_KIND: dict[str, Fields] = {
         "lines": (True, _list_of(_str(MAX_REPLY_LINE), MAX_REPLY_LINES)),
         "malformed": (False, _optional(_str(500))),
         "after": (False, _optional(_str(64))),
+        "answers": (False, _optional(_int(0, 10**9))),  # the seq of the line it answers
     },
     "event": {
         "event": (True, _one_of(EVENTS)),

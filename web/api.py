@@ -6,7 +6,8 @@ import json
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from smtp_session.explain import MAX_REQUEST_BYTES, ExplainError, explain_request
+from smtp_session.explain import MAX_REQUEST_BYTES, ExplainError
+from smtp_session.explain_api import explain_request
 from smtp_session.lessons import LessonError, for_instance, instance_values, load_lessons
 
 bp = Blueprint("api", __name__, url_prefix="/api")

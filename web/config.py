@@ -66,6 +66,13 @@ SETTINGS: list[tuple[str, str, type, Any, str]] = [
     ("DATABASE_URL", "DATABASE_URL", str, None, "PostgreSQL URL (default: SQLite in DATA_DIR)"),
     ("REDIS_URL", "REDIS_URL", str, None, "Redis URL for limits shared across processes"),
     ("DNS_SERVER", "PLAYGROUND_DNS_SERVER", str, None, "resolver for MX lookups, HOST:PORT"),
+    (
+        "SANDBOX_ZONE",
+        "PLAYGROUND_SANDBOX_ZONE",
+        bool,
+        True,
+        "answer mx:*.sandbox.test from the built-in offline zone (docs/mx.md)",
+    ),
     ("AUTH", "PLAYGROUND_AUTH", str, "none", "access control: none, accounts or proxy"),
     ("PROXY_HOPS", "PLAYGROUND_PROXY_HOPS", int, 0, "reverse proxies in front (X-Forwarded-*)"),
     ("ORIGINS", "PLAYGROUND_ORIGINS", str, "", "extra origins allowed to open /ws"),

@@ -9,12 +9,14 @@ through); ``mx:domain`` through an MX lookup shown like ``dig mx`` and RFC 5321 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from smtp_session.errors import PlaygroundError
 from smtp_session.events import TlsMode
-from smtp_session.mx import connect_candidates, lookup_mx
+from smtp_session.mx import MxLookup, connect_candidates, lookup_mx
+from smtp_session.sandbox_zone import SandboxZone, in_zone
 from smtp_session.session import SmtpSession
 from smtp_session.wire import resolve
 
@@ -31,6 +33,7 @@ class Plan:
     target: Target
     mx_domain: str | None = None
     accept_unverified: bool = False
+    zone: bool = False  # routed through the built-in sandbox.test zone (smtp_session.sandbox_zone)
 
 
 def plan_connect(services: Services, frame: dict[str, Any]) -> Plan:
@@ -42,9 +45,11 @@ def plan_connect(services: Services, frame: dict[str, Any]) -> Plan:
         return Plan(_custom_target(frame), accept_unverified=unverified)
     name = frame.get("target", "sandbox")
     if isinstance(name, str) and name.lower().startswith("mx:"):
-        port = _port(frame.get("port", 25))
-        target = Target(name, name[3:], port, tls_mode=_tls_mode(frame))
-        return Plan(target, mx_domain=name[3:].strip(), accept_unverified=unverified)
+        port, domain = _port(frame.get("port", 25)), name[3:].strip()
+        zone = services.sandbox_zone is not None and in_zone(domain)
+        # The zone's hosts are the sandbox: trusted by its pinned certificate like the sandbox.
+        target = Target(name, domain, port, tls_mode=_tls_mode(frame), sandbox=zone)
+        return Plan(target, mx_domain=domain, accept_unverified=unverified, zone=zone)
     return Plan(services.resolve_target(frame), accept_unverified=unverified)
 
 
@@ -106,32 +111,55 @@ def open_connection(services: Services, plan: Plan, smtp: SmtpSession, emit: Emi
     )
 
 
-def _connect_mx(services: Services, plan: Plan, smtp: SmtpSession, emit: Emit) -> None:
+def _route(services: Services, plan: Plan, zone: SandboxZone | None, emit: Emit) -> MxLookup:
+    """The MX lookup for the plan, shown as an ``mx`` frame; the policy trims its addresses."""
     domain, port = plan.mx_domain or "", plan.target.port
-    services.policy.precheck_mx(domain, port)
+    if zone is None:
+        services.policy.precheck_mx(domain, port)
     try:
-        lookup = lookup_mx(domain, services.resolver_config)
+        if zone is not None:
+            lookup = zone.lookup(domain, tls=plan.target.tls_mode == TlsMode.IMPLICIT)
+        else:
+            lookup = lookup_mx(domain, services.resolver_config)
     except PlaygroundError as exc:
         emit({"type": "mx", "domain": domain, "error": exc.message, "code": exc.code})
         raise
     emit({"type": "mx", **lookup.to_dict()})
-    checked = services.policy.check_mx_hosts(
-        lookup.domain, [(c.host, c.addresses) for c in lookup.candidates], port
-    )
-    allowed = {host.name: host.addresses for host in checked}
-    for candidate in lookup.candidates:
-        candidate.addresses[:] = allowed.get(candidate.host, [])
+    if zone is None:  # the zone leads only to the sandbox: nothing for the policy to refuse
+        checked = services.policy.check_mx_hosts(
+            lookup.domain, [(c.host, c.addresses) for c in lookup.candidates], port
+        )
+        allowed = {host.name: host.addresses for host in checked}
+        for candidate in lookup.candidates:
+            candidate.addresses[:] = allowed.get(candidate.host, [])
+    return lookup
+
+
+def _connect_mx(services: Services, plan: Plan, smtp: SmtpSession, emit: Emit) -> None:
+    zone = services.sandbox_zone if plan.zone else None
+    lookup = _route(services, plan, zone, emit)
+    pin = services.sandbox_cert.fingerprint if plan.target.sandbox else None
 
     def attempt(host: str, address: str, port: int) -> None:
         context = services.tls_context_for(plan.target, plan.accept_unverified)
-        smtp.connect(
-            host, port, addresses=[address], tls_mode=plan.target.tls_mode, tls_context=context
-        )
+        if zone is not None:
+            # The zone's names are not in the sandbox's certificate; the pin (the exact
+            # certificate, checked after the handshake) is what proves it is the sandbox.
+            context.check_hostname = False
+        with zone.port_for(host, port) if zone else nullcontext(port) as real_port:
+            smtp.connect(
+                host,
+                real_port,
+                addresses=[address],
+                tls_mode=plan.target.tls_mode,
+                tls_context=context,
+                pinned_fingerprint=pin,
+            )
 
     def report(failure: dict[str, object]) -> None:
         emit({"type": "mx_attempt", **failure})
 
-    connect_candidates(lookup, port, attempt, report)
+    connect_candidates(lookup, plan.target.port, attempt, report)
 
 
 def _resolve_once(host: str) -> list[str]:

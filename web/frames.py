@@ -6,6 +6,8 @@ import json
 from typing import Any
 
 from smtp_session.errors import PlaygroundError
+from smtp_session.pacing import Chunk
+from smtp_session.wire import is_utf8
 
 
 class FrameError(PlaygroundError):
@@ -19,6 +21,7 @@ FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "connect": {},
     "line": {"text": str},
     "lines": {"lines": list},
+    "chunk": {"data": str},
     "close": {},
     "note": {"seq": int, "text": str},
     "ping": {},
@@ -28,6 +31,7 @@ FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
 OPTIONAL: dict[str, tuple[str, ...]] = {
     "connect": ("target", "host", "port", "tls_mode", "tls", "accept_unverified"),
     "lesson": ("lesson",),
+    "chunk": ("last",),
 }
 MAX_LINES_PER_FRAME = 100_000
 
@@ -73,3 +77,20 @@ def _check_lines(lines: list[Any]) -> None:
     for i, line in enumerate(lines):
         if not isinstance(line, str):
             raise FrameError(f"lines[{i}] must be a string.", "bad_field")
+
+
+def chunk_of(data: str, last: bool) -> Chunk:
+    """The octets of a chunk frame, or FrameError: lines end in CRLF (the console turns line
+    breaks into CRLF), and nothing is sent that is not UTF-8 or holds NUL."""
+    if not is_utf8(data) or "\x00" in data:
+        raise FrameError(
+            "The chunk holds NUL or half of a UTF-16 surrogate pair; it was not sent.", "bad_chunk"
+        )
+    bare = data.replace("\r\n", "")
+    if "\r" in bare or "\n" in bare:
+        raise FrameError(
+            "The chunk has a line break that is not CRLF; mail lines end in CRLF "
+            "(RFC 5322 §2.1), so it was not sent.",
+            "bad_chunk",
+        )
+    return Chunk(data.encode("utf-8"), last)

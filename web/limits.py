@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from smtp_session.errors import PlaygroundError
+from smtp_session.errors import LimitReached
 
 DEFAULT_SLOT_TTL_S = 60.0  # a heartbeat every ~20 s keeps a live session's slot
 DEFAULT_COUNT_TTL_S = 24 * 3600.0  # per-session counts outlive any session
@@ -31,7 +31,7 @@ SUBJECT_WORDS = {"user": "per user", "addr": "per client address"}
 WINDOW_WORDS = {60: "minute", 3600: "hour", 86400: "day"}
 
 
-class LimitError(PlaygroundError):
+class LimitError(LimitReached):
     """A limit was reached; the message names the limit and its value."""
 
     code = "limit"

@@ -15,14 +15,15 @@ from collections.abc import Callable
 from typing import Any
 
 from smtp_session.errors import PlaygroundError
-from smtp_session.events import CloseCode, Closed, SessionEvent
+from smtp_session.events import CloseCode, Closed, MessageSent, Sent, SessionEvent
 from smtp_session.guide import Guide
+from smtp_session.lessons import LessonProgress
 from smtp_session.session import SmtpSession
 from smtp_session.wire import check_lines
 
 from .admission import Admission
 from .connector import open_connection, plan_connect
-from .frames import FrameError, parse_frame
+from .frames import FrameError, chunk_of, parse_frame
 from .limits import LimitError
 from .quota import FrameRate, Quota
 from .services import Services
@@ -53,17 +54,24 @@ class LiveSession:
         self.recorder: Any = None
         self.guide: Guide | None = None
         self.lesson: Any = None
+        # Where the learner is in the lesson: kept across connections, so a lesson that asks
+        # for a second connection (plain, then implicit TLS) goes on from the step it reached.
+        self.progress: LessonProgress | None = None
         self.quota: Quota | None = None
         self.admission: Admission | None = None
         self.frame_rate = FrameRate(
             services.config["FRAME_RATE"], 2 * services.config["FRAME_RATE"]
         )
         self._flood_warned = 0.0
+        # Sent line number (the session's count) -> transcript seq, for lines owed a reply:
+        # each reply frame names the line it answers (``answers``).
+        self._seq_of: dict[int, int] = {}
         self._t0 = time.monotonic()
         self._handlers: dict[str, Callable[[Frame], None]] = {
             "connect": self._on_connect,
             "line": self._on_line,
             "lines": self._on_lines,
+            "chunk": self._on_chunk,
             "close": self._on_close,
             "note": self._on_note,
             "lesson": self._on_lesson,
@@ -93,8 +101,8 @@ class LiveSession:
         self._t0 = time.monotonic()
         self.recorder = self.services.recorder_for(plan.target, self.user)
         self.guide = self.services.guide_for(plan.target)
-        if self.lesson is not None:
-            self.guide.start_lesson(self.lesson)
+        self.guide.follow(self.progress)
+        limits = self.services.limits()
         self.send(
             {
                 "type": "session",
@@ -102,11 +110,18 @@ class LiveSession:
                 "edit_token": self.recorder.edit_token,
                 "target": plan.target.public(),
                 "accept_unverified": plan.accept_unverified,
+                # The console counts down to these from the last line sent or received.
+                "limits": {
+                    "idle_timeout": limits.idle_timeout,
+                    "max_duration": limits.max_duration,
+                },
             }
         )
-        if self.lesson is not None:
+        if self.progress is not None:
             self.send(self.guide.lesson_frame([]))
-        self.smtp = SmtpSession(self.on_event, self.services.limits())
+        self.smtp = SmtpSession(self.on_event, limits)
+        self.smtp.admit = self.quota.admit  # counted as the server will read each line
+        self._seq_of.clear()
         try:
             open_connection(self.services, plan, self.smtp, self.emit)
         except PlaygroundError as exc:
@@ -129,17 +144,31 @@ class LiveSession:
         return self.smtp
 
     def _on_line(self, frame: Frame) -> None:
-        self._send_lines([frame["text"]])
+        self._send_lines([frame["text"]], typed=True)
 
     def _on_lines(self, frame: Frame) -> None:
         self._send_lines(frame["lines"])
 
-    def _send_lines(self, lines: list[str]) -> None:
+    def _send_lines(self, lines: list[str], typed: bool = False) -> None:
         smtp = self._require_session()
-        check_lines(lines)  # refuse the whole batch before counting or sending any of it
+        check_lines(lines)  # refuse the whole batch before counting or queueing any of it
         if self.quota is not None:
-            self.quota.charge(lines, smtp.dialogue)
-        smtp.send_lines(lines)
+            self.quota.charge_bytes(lines)
+        # Queued and paced: each line leaves once the replies say how the server reads it.
+        smtp.send_lines(lines, typed=typed)
+
+    def _on_chunk(self, frame: Frame) -> None:
+        """A BDAT chunk from the composer: the playground counts the octets (RFC 3030 §2)."""
+        smtp = self._require_session()
+        data, last = frame["data"], frame.get("last", False)
+        if not isinstance(last, bool):
+            raise FrameError(
+                "The 'last' field of a 'chunk' frame must be true or false.", "bad_field"
+            )
+        chunk = chunk_of(data, last)
+        if self.quota is not None:
+            self.quota.charge_bytes([data])
+        smtp.send_chunk(chunk)
 
     def _flood(self) -> None:
         now = time.monotonic()
@@ -162,6 +191,7 @@ class LiveSession:
         guide = self.guide or self.services.guide_for(None)
         with self._lock:
             out = guide.start_lesson(self.lesson)
+            self.progress = guide.lesson
             if self.guide is not None and self.smtp is not None and not self.smtp.closed:
                 self._publish(out)
             else:
@@ -183,7 +213,16 @@ class LiveSession:
         with self._lock:
             assert self.guide is not None  # set in _on_connect before the session exists
             frame = self.guide.frame_for(event)
+            if frame["type"] == "reply":
+                answers = frame.get("answers")
+                frame["answers"] = None if answers is None else self._seq_of.pop(answers, None)
+            sent_n = event.n if isinstance(event, Sent | MessageSent) else None
             self._publish(frame)
+            # A reply will name the line it answers (a chunk's octets are owed none).
+            if sent_n is not None and not frame.get("chunk"):
+                last = len(frame.get("lines") or [None]) - 1
+                if "seq" in frame:
+                    self._seq_of[sent_n + last] = frame["seq"] + last
             while self.guide is not None and self.guide.extra:
                 self._publish(self.guide.extra.pop(0))
         if isinstance(event, Closed):

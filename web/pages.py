@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from smtp_session import mime
 from smtp_session.scenarios import DEMO_PASSWORD, DEMO_USER, SCENARIOS, page_data
@@ -50,7 +50,17 @@ def inbox() -> str:
         demo_user=DEMO_USER,
         demo_password=DEMO_PASSWORD,
         config=services.config,
+        fingerprint=services.sandbox_cert.fingerprint,
     )
+
+
+@bp.get("/sandbox/ca.pem")
+def sandbox_certificate() -> Response:
+    """The sandbox's self-signed certificate, to verify its TLS (swaks, smtplib, openssl)."""
+    pem = _services().sandbox_cert.cert.read_bytes()
+    response = Response(pem, content_type="application/x-pem-file")
+    response.headers["Content-Disposition"] = 'attachment; filename="smtp-playground-sandbox.pem"'
+    return response
 
 
 @bp.get("/sandbox/<mid>")

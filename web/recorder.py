@@ -17,7 +17,9 @@ from smtp_session.replay import EVENT_OF_FRAME
 log = logging.getLogger(__name__)
 
 # Frame fields that are not event details (the rest of an event frame is its data).
+# A held event's ``lines`` (what was not sent) are for the live browser only.
 _NOT_DATA = {"type", "t", "seq", "step", "state", "keys", "explain", "original", "lesson", "limit"}
+_NOT_DATA |= {"lines"}
 
 
 def entry_of(frame: dict[str, Any], seq: int) -> dict[str, Any] | None:
@@ -44,6 +46,7 @@ def entry_of(frame: dict[str, Any], seq: int) -> dict[str, Any] | None:
             "lines": frame["lines"],
             "malformed": frame.get("malformed"),
             "after": frame.get("after"),
+            "answers": frame.get("answers"),  # the seq of the line it answers
             "explain": keys,
         }
     event = "limit" if frame.get("limit") else EVENT_OF_FRAME.get(kind)

@@ -16,6 +16,7 @@ from smtp_session.guide import Guide
 from smtp_session.lessons import Lesson, for_instance, instance_values, load_lessons
 from smtp_session.mailbox import Mailbox
 from smtp_session.policy import TargetPolicy
+from smtp_session.sandbox_zone import SandboxZone
 from smtp_session.session import Limits
 from smtp_session.tlsinfo import client_context
 from transcripts.journal import recover
@@ -75,6 +76,12 @@ class Services:
             lesson.id: for_instance(lesson, values) for lesson in load_lessons()
         }
         self.targets: dict[str, Target] = {t.name: t for t in self._named_targets()}
+        # mx:sandbox.test and names under it, answered offline and routed to the sandbox.
+        self.sandbox_zone = (
+            SandboxZone(config["SANDBOX_HOST"], config["SANDBOX_PORT"], config["SANDBOX_TLS_PORT"])
+            if config["SANDBOX_ZONE"]
+            else None
+        )
         self.store = Store.open(config["DATABASE_URL"] or f"sqlite:///{data_dir / 'playground.db'}")
         # What a process that died (SIGKILL, power cut) journaled is stored, and the
         # transcripts it left live become interrupted.

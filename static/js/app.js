@@ -8,6 +8,8 @@ import { Helpers, templateFor } from './helpers.js';
 import { Lessons } from './lessons.js';
 import { editTokens } from './transcripts.js';
 import { ConnectBar } from './connectbar.js';
+import { IdleCountdown } from './idle.js';
+import { addSessionLinks } from './share.js';
 
 const LONG_PASTE = 500;
 const HEAD_LINES = 200;
@@ -22,6 +24,7 @@ class App {
     this.state = {};
     this.selected = null;
     this.listeners = [];
+    this.anchors = new Map(); // seq of a sent line -> the last console line under it
     this.handlers = {
       session: (f) => this.onSession(f),
       connected: (f) => this.onConnected(f),
@@ -30,15 +33,19 @@ class App {
       tls: (f) => this.onTls(f),
       discarded: (f) => this.console.line(`! ${f.message}`, 'warning', { seq: f.seq }),
       error: (f) => this.onError(f),
+      held: (f) => this.onHeld(f),
       closed: (f) => this.onClosed(f),
       note: (f) => this.onNote(f),
       mx: (f) => this.onMx(f),
-      mx_attempt: (f) => this.console.line(`* ${f.host} (${f.address || 'no address'}): ${f.error}; trying the next`, 'warning', { seq: f.seq }),
+      mx_attempt: (f) => this.console.line(`* ${f.host} (${f.address || 'no address'}): ${f.error.replace(/\.$/, '')}; trying the next`, 'warning', { seq: f.seq }),
     };
     this.bar = new ConnectBar();
+    this.limits = {};
+    this.idle = new IdleCountdown($('idle'), (text) => this.status(text));
     const insert = (text) => this.insert(text);
     this.panels = new Panels($('guide'), { onCommand: (verb) => insert(templateFor(verb, this.state)) });
-    this.helpers = new Helpers($('helpers'), { insert, sendLines: (lines) => this.sendLines(lines) });
+    const sendChunk = (data, last) => (this.connected ? this.conn.send({ type: 'chunk', data, last }) : this.sendLines([]));
+    this.helpers = new Helpers($('helpers'), { insert, sendLines: (lines) => this.sendLines(lines), sendChunk });
     this.lessons = new Lessons($('lesson'), { send: (frame) => this.conn.send(frame), insert });
     this.subscribe((f) => this.panels.show(f));
     this.subscribe((f) => this.helpers.show(f));
@@ -48,7 +55,14 @@ class App {
       this.connect();
     });
     $('disconnect').addEventListener('click', () => this.conn.send({ type: 'close' }));
-    $('copy').addEventListener('click', () => this.copy());
+    $('copy').addEventListener('click', () => this.copy('cs'));
+    $('copy-swaks').addEventListener('click', () => this.copy('swaks'));
+    // Leaving or reloading the page ends a live session: ask first.
+    window.addEventListener('beforeunload', (ev) => {
+      if (!this.connected) return;
+      ev.preventDefault();
+      ev.returnValue = '';
+    });
     $('clear').addEventListener('click', () => this.clear());
     $('screen').addEventListener('click', (ev) => this.select(ev.target.closest('.line')));
     $('screen').addEventListener('keydown', (ev) => this.onLineKey(ev));
@@ -121,13 +135,8 @@ class App {
     document.body.dataset.transcript = f.transcript;
     // The list and replay pages offer editing for the transcripts whose token this browser holds.
     if (f.edit_token) editTokens.set(f.transcript, f.edit_token);
-    this.lessons.restart();
-    const view = new URL(`/t/${encodeURIComponent(f.transcript)}`, location.href).href;
-    const edit = `${view}?edit=${encodeURIComponent(f.edit_token)}`;
-    const link = (href, label, field) => el('p', { class: 'share-link' }, el('span', { class: 'muted' }, label),
-      el('a', { href, target: '_blank', rel: 'noopener', data: { link: field } }, href));
-    $('share-links').replaceChildren(link(view, 'View (anyone with the link): ', 'view'),
-      link(edit, 'Edit and annotate (keep it to yourself): ', 'edit'));
+    this.limits = f.limits || {};
+    addSessionLinks($('share-links'), f);
     $('notes').replaceChildren();
     $('share').hidden = false;
     this.updateNoteForm();
@@ -135,6 +144,9 @@ class App {
 
   onConnected(f) {
     this.connected = true;
+    this.tlsOn = false;
+    this.idle.start(this.limits);
+    this.anchors.clear();
     this.markLine(this.console.line(`* connected to ${f.host} port ${f.port} (${f.address})`, 'info', { seq: f.seq, data: f }));
     this.status(`Connected to ${f.host}:${f.port}. Wait for the 220 greeting, then say EHLO.`);
     $('disconnect').disabled = false;
@@ -142,7 +154,9 @@ class App {
   }
 
   onSent(f) {
+    this.idle.activity();
     const cls = f.kind === 'data' ? ['data'] : f.kind === 'auth-response' ? ['auth'] : [];
+    if (this.tlsOn) cls.push('enc');
     if (f.warnings && f.warnings.length) cls.push('warned');
     if (f.lines) {
       this.onSentLines(f, cls);
@@ -167,20 +181,42 @@ class App {
     show(f.lines.length - TAIL_LINES, f.lines.length);
   }
 
+  // Each reply goes under the line it answers (with PIPELINING several lines leave before
+  // their replies come back); the greeting and unsolicited replies go at the end.
   onReply(f) {
+    this.idle.activity();
     const cls = [replyClass(f.code)];
+    if (this.tlsOn) cls.push('enc');
     if (f.malformed) cls.push('malformed');
-    this.console
-      .lines(f.lines, 'reply', (i) => ({ cls, seq: i === 0 ? f.seq : null, data: f }))
-      .forEach((div) => this.markLine(div));
+    const under = this.replyAnchor(f);
+    const divs = this.console.lines(f.lines, 'reply', (i) => ({ cls, seq: i === 0 ? f.seq : null, data: f }), under);
+    divs.forEach((div) => this.markLine(div));
+    if (under) this.anchors.set(f.answers, divs[divs.length - 1]);
     if (f.malformed) this.console.line(`! malformed reply: ${f.malformed}`, 'warning');
     this.console.secret = f.code === 334;
-    const inData = f.code === 354;
-    this.console.setPrompt(inData ? 'DATA>' : f.code === 334 ? 'AUTH>' : '>');
-    if (inData) this.status('Type the message: headers, a blank line, the body; end with a line holding only "."');
+    const expect = f.state ? f.state.expect : null;
+    this.console.setPrompt(expect === 'data' ? 'DATA>' : expect === 'auth-response' ? 'AUTH>' : '>');
+    this.status(statusFor(f));
+  }
+
+  // The console line a reply goes under: the line it answers, below replies already there.
+  replyAnchor(f) {
+    if (f.answers === null || f.answers === undefined) return null;
+    const last = this.anchors.get(f.answers) || $(`L${f.answers}`);
+    const screen = $('screen');
+    return last && last !== screen.lastElementChild ? last : null;
+  }
+
+  // Lines the playground did not send: the reason in words, then the lines, greyed.
+  onHeld(f) {
+    this.console.line(`* ${f.message}`, 'info', { seq: f.seq ?? null, data: f });
+    const shown = (f.lines || []).slice(0, HEAD_LINES);
+    this.console.lines(shown.map((line) => `  (not sent) ${line}`), 'info', () => ({ cls: ['held'] }));
+    if ((f.lines || []).length > shown.length) this.console.line(`  … and ${f.lines.length - shown.length} more`, 'info');
   }
 
   onTls(f) {
+    this.tlsOn = true;
     const who = f.subject || 'the server';
     this.markLine(this.console.line(`* TLS ${f.version} ${f.cipher} with ${who}${f.verified ? '' : ' (NOT verified)'}`, 'info', { seq: f.seq, data: f }));
     this.status(`TLS is on (${f.version}). Send EHLO again: what the server said before TLS no longer counts.`);
@@ -193,6 +229,8 @@ class App {
 
   onClosed(f) {
     this.connected = false;
+    this.tlsOn = false;
+    this.idle.stop();
     this.console.line(`* connection closed: ${f.reason}`, 'info', { seq: f.seq });
     this.status(`Closed: ${f.reason}.`);
     this.console.setEnabled(false, 'Not connected');
@@ -292,15 +330,30 @@ class App {
     this.updateNoteForm();
   }
 
-  async copy() {
-    const text = this.console.plainText();
+  async copy(style) {
+    const text = this.console.plainText(style);
     try {
       await navigator.clipboard.writeText(text);
-      this.status('Copied the session as plain text.');
+      this.status(style === 'swaks' ? 'Copied the session swaks-style (-> sent, <- received).' : 'Copied the session with C: and S: prefixes.');
     } catch {
       this.status('The browser refused the clipboard; select the text and copy it instead.');
     }
   }
+}
+
+// The status line follows the state the server's replies made, not the last code alone.
+function statusFor(f) {
+  const state = f.state || {};
+  if (state.closed) return 'The connection is closed.';
+  if (state.expect === 'data') return 'Type the message: headers, a blank line, the body; end with a line holding only "."';
+  if (state.expect === 'auth-response') return 'The server asks for your credentials: answer in base64 (or * to cancel).';
+  if (f.after === 'end-of-data') {
+    return f.class === 'positive'
+      ? 'The server accepted the message. Start another with MAIL FROM, or say QUIT.'
+      : 'The server refused the message. The transaction is over: MAIL FROM starts a new one.';
+  }
+  const next = state.next_commands || [];
+  return next.length ? `Next: ${next.join(', ')}.` : 'Wait for the server.';
 }
 
 export const app = new App();

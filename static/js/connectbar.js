@@ -17,6 +17,12 @@ export class ConnectBar {
     this.target = $('target');
     this.custom = $('custom-target');
     this.target.addEventListener('change', () => this.sync());
+    // An MX route is server-to-server SMTP: port 25, unless the user chose a port already.
+    this.presetChosen = false;
+    $('preset').addEventListener('change', () => { this.presetChosen = true; });
+    $('custom-host').addEventListener('input', () => {
+      if (!this.presetChosen && /^mx:/i.test($('custom-host').value.trim())) $('preset').value = '25';
+    });
     this.sync();
   }
 

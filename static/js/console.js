@@ -4,6 +4,10 @@
 const HISTORY_KEY = 'smtp-playground-history';
 const HISTORY_MAX = 200;
 const PASTE_HISTORY_MAX = 20; // longer pastes are messages, not commands to recall
+const PREFIXES = {
+  cs: { sent: 'C: ', reply: 'S: ', note: '' },
+  swaks: { sent: ' -> ', reply: '<-  ', sentTls: ' ~> ', replyTls: '<~  ', note: '=== ' },
+};
 
 export class Console extends EventTarget {
   constructor(screen, input, prompt) {
@@ -84,8 +88,9 @@ export class Console extends EventTarget {
 
   // Append several lines at once: options(i) gives line i's { cls, seq, data }. One layout
   // read and one scroll for the lot; reading the scroll position after every appended line
-  // forced a layout each time, which made a pasted message take seconds to show.
-  lines(texts, kind, options) {
+  // forced a layout each time, which made a pasted message take seconds to show. With
+  // `after` (a line element), they go right under it instead of at the end.
+  lines(texts, kind, options, after = null) {
     const stick = this.atBottom();
     const batch = document.createDocumentFragment();
     const divs = texts.map((text, i) => {
@@ -101,7 +106,8 @@ export class Console extends EventTarget {
       batch.append(div);
       return div;
     });
-    this.screen.append(batch);
+    if (after && after.parentNode === this.screen) after.after(batch);
+    else this.screen.append(batch);
     if (stick) this.screen.scrollTop = this.screen.scrollHeight;
     return divs;
   }
@@ -121,8 +127,16 @@ export class Console extends EventTarget {
     this.prompt.textContent = text;
   }
 
-  plainText() {
-    return [...this.screen.querySelectorAll('.line')].map((el) => el.textContent.replace(/\u00a0/g, '')).join('\n');
+  // The screen as text. "cs": C: before sent lines, S: before replies (the RFC 5321
+  // examples' style); "swaks": " -> " sent, "<-  " received, "~>"/"<~" once TLS is on, and
+  // "=== " before the playground's own notes, the way swaks prints a session.
+  plainText(style = 'cs') {
+    const prefix = PREFIXES[style] || PREFIXES.cs;
+    return [...this.screen.querySelectorAll('.line')].map((div) => {
+      const kind = ['sent', 'reply'].find((k) => div.classList.contains(k)) || 'note';
+      const enc = div.classList.contains('enc') && prefix[`${kind}Tls`] ? `${kind}Tls` : kind;
+      return prefix[enc] + div.textContent.replace(/\u00a0/g, '');
+    }).join('\n');
   }
 
   clear() {

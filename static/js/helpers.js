@@ -122,17 +122,34 @@ const TEMPLATES = {
   QUIT: () => 'QUIT',
 };
 
+// The user's message with the Date and Message-ID header lines of ``fresh`` put in their place
+// (in the header section only; lines the user removed stay removed).
+function restamp(text, fresh) {
+  const stamp = Object.fromEntries(fresh.split('\n').filter((l) => /^(Date|Message-ID):/i.test(l))
+    .map((l) => [l.split(':')[0].toLowerCase(), l]));
+  const lines = text.split('\n');
+  const end = lines.indexOf('');
+  return lines.map((l, i) => {
+    const name = l.split(':')[0].toLowerCase();
+    return (end < 0 || i < end) && stamp[name] ? stamp[name] : l;
+  }).join('\n');
+}
+
 export const templateFor = (verb, state = {}) => (TEMPLATES[verb] ? TEMPLATES[verb](state) : verb);
 
 // -- the panel --------------------------------------------------------------------------------
 
 const field = (label, input) => el('label', { class: 'field' }, el('span', {}, label), input);
 
+// RFC 3030 §2: a chunk is exactly its octets; mail lines end in CRLF.
+export const chunkOctets = (text) => text.replace(/\r\n?/g, '\n').split('\n').join('\r\n');
+
 export class Helpers {
-  constructor(root, { insert, sendLines }) {
+  constructor(root, { insert, sendLines, sendChunk = () => {} }) {
     this.root = root;
     this.insert = insert;
     this.sendLines = sendLines;
+    this.sendChunk = sendChunk;
     this.state = {};
     const { demo_user: demoUser, demo_password: demoPassword } = sandbox();
     this.user = el('input', { type: 'text', value: demoUser, 'aria-label': 'User name', spellcheck: 'false' });
@@ -144,7 +161,16 @@ export class Helpers {
     this.mech.addEventListener('change', () => this.encode());
     this.message = el('textarea', { rows: 9, spellcheck: 'false', 'aria-label': 'Message to send after DATA' });
     this.message.value = messageTemplate();
+    // Once the user has edited the message it is theirs: the 354 no longer refills it.
+    this.edited = false;
+    this.message.addEventListener('input', () => { this.edited = true; });
     this.sendButton = el('button', { type: 'button', disabled: true, on: { click: () => this.sendMessage() } }, 'Send message and "."');
+    this.chunk = el('textarea', { rows: 6, spellcheck: 'false', 'aria-label': 'BDAT chunk to send' });
+    this.chunk.value = 'Subject: Sent in chunks\n\nHello from BDAT.\n';
+    this.chunkLast = el('input', { type: 'checkbox', checked: true, 'aria-label': 'Last chunk (LAST)' });
+    this.chunkCommand = el('code', { data: { out: 'bdat' } });
+    this.chunkButton = el('button', { type: 'button', disabled: true, on: { click: () => this.sendChunkNow() } }, 'Send chunk');
+    for (const input of [this.chunk, this.chunkLast]) input.addEventListener('input', () => this.countChunk());
     root.append(
       el('h2', {}, 'Helpers'),
       el('details', { class: 'helper', open: true, data: { helper: 'auth' } }, el('summary', {}, 'AUTH encoder'),
@@ -156,8 +182,15 @@ export class Helpers {
         this.message,
         el('p', { class: 'buttons' }, this.sendButton,
           el('button', { type: 'button', class: 'secondary', on: { click: () => this.refreshMessage() } }, 'New Date and Message-ID'))),
+      el('details', { class: 'helper', data: { helper: 'chunk' } }, el('summary', {}, 'BDAT chunk'),
+        el('p', { class: 'muted' }, 'When EHLO offers CHUNKING (RFC 3030): type or paste the chunk; the playground counts its octets (line breaks become CRLF) and sends BDAT with exactly that count, then the octets. No dot rules apply.'),
+        this.chunk,
+        el('label', { class: 'field inline' }, this.chunkLast, el('span', {}, 'Last chunk (LAST): the message ends with it')),
+        el('p', { class: 'out-line' }, el('span', { class: 'muted' }, 'Will send: '), this.chunkCommand),
+        el('p', { class: 'buttons' }, this.chunkButton)),
     );
     this.encode();
+    this.countChunk();
   }
 
   outputLine(label, make, field) {
@@ -193,7 +226,9 @@ export class Helpers {
     if (frame.state) {
       this.state = frame.state;
       this.sendButton.disabled = !frame.state.in_data;
-      if (frame.type === 'reply' && frame.code === 354) this.refreshMessage();
+      const s = frame.state;
+      this.chunkButton.disabled = s.closed || !(s.capabilities || []).includes('CHUNKING') || !(s.accepted_recipients || []).length;
+      if (frame.type === 'reply' && frame.code === 354 && !this.edited) this.refreshMessage();
     }
     const challenge = frame.explain?.facts?.challenge;
     if (frame.type === 'reply' && frame.code === 334 && challenge) {
@@ -202,9 +237,19 @@ export class Helpers {
     }
   }
 
+  countChunk() {
+    const size = utf8(chunkOctets(this.chunk.value)).length;
+    this.chunkCommand.textContent = `BDAT ${size}${this.chunkLast.checked ? ' LAST' : ''}`;
+  }
+
+  sendChunkNow() {
+    this.sendChunk(chunkOctets(this.chunk.value), this.chunkLast.checked);
+  }
+
   refreshMessage() {
     const s = this.state;
-    this.message.value = messageTemplate(s.mail_from || undefined, (s.accepted_recipients || [])[0]);
+    const fresh = messageTemplate(s.mail_from || undefined, (s.accepted_recipients || [])[0]);
+    this.message.value = this.edited ? restamp(this.message.value, fresh) : fresh;
   }
 
   sendMessage() {

@@ -13,6 +13,9 @@ export const REPLY_CLASSES = {
 };
 const STEP_MARKS = { done: '✓', current: '▶', next: '→', skipped: '–', pending: '·' };
 const MAX_WARNINGS = 50;
+// A new transaction begins with MAIL; RSET and a new EHLO/HELO end the one before
+// (RFC 5321 §3.3, §4.1.1.5, §4.1.4).
+const TRANSACTION_STARTS = new Set(['MAIL', 'RSET', 'EHLO', 'HELO']);
 const DAY_MS = 86400000;
 
 const put = (node, ...kids) => node.append(...kids.flat().filter((k) => k !== null && k !== undefined && k !== false));
@@ -44,6 +47,10 @@ function commandBlock(sent) {
   const ex = sent.explain;
   const block = el('div', { class: 'exchange-command', data: { kind: sent.kind } },
     el('h3', {}, 'You sent'), el('pre', { class: 'wire sent' }, sent.text || '\u00a0'));
+  if (sent.kind === 'data' && (sent.lines ? sent.lines[sent.lines.length - 1] : sent.text) === '.') {
+    put(block, el('p', {}, 'The end of the data: a line holding only "." ends the message (RFC 5321 §4.1.1.4). The server now answers for the whole message.'));
+    return block;
+  }
   if (sent.kind === 'data') {
     put(block, el('p', {}, 'A line of the message: the server stores it as it is until the line holding only "."'));
     return block;
@@ -186,11 +193,9 @@ export class Panels {
     this.sent = [];
     this.lastSent = null;
     this.orphan = null;
-    this.warningCount = 0;
+    this.clearWarnings();
     this.exchange.body.replaceChildren(el('p', { class: 'muted' }, 'Connect and send a command: each command and reply is explained here.'));
     this.steps.body.replaceChildren(el('p', { class: 'muted' }, 'Not connected.'));
-    this.warnings.body.replaceChildren(el('p', { class: 'muted empty' }, 'No mistakes so far. Warnings appear when a line is sent; they never block it.'));
-    this.warnings.head.textContent = 'Mistakes and warnings';
     this.tls.body.replaceChildren();
     this.tls.body.closest('section').hidden = true;
   }
@@ -208,7 +213,9 @@ export class Panels {
 
   showSent(frame) {
     this.sent.push(frame);
-    for (const w of frame.warnings || []) this.addWarning(w, frame.text);
+    if (TRANSACTION_STARTS.has(frame.verb)) this.newTransaction();
+    // A batch's warnings name their own line (line i of the frame is seq + i).
+    for (const w of frame.warnings || []) this.addWarning(w, frame.lines && Number.isInteger(w.line) ? frame.lines[w.line] ?? frame.text : frame.text);
     // A fast server's reply can overtake the frame of the line it answers.
     const early = this.orphan && answers(frame, this.orphan) ? this.orphan : null;
     this.orphan = null;
@@ -217,7 +224,8 @@ export class Panels {
   }
 
   showReply(frame) {
-    const sent = frame.after === 'greeting' ? null : this.lastSent;
+    const byLine = this.sentAt(frame.answers);
+    const sent = frame.after === 'greeting' ? null : byLine || this.lastSent;
     this.orphan = sent || frame.after === 'greeting' ? null : frame;
     this.lastSent = null;
     this.renderExchange(sent, frame);
@@ -242,8 +250,17 @@ export class Panels {
     this.exchange.body.closest('section').scrollIntoView({ block: 'nearest' });
   }
 
-  // The line a reply answered: the last matching one before it, else the first after it.
+  // The sent frame holding transcript line `seq` (a batch holds seq .. seq + lines - 1).
+  sentAt(seq) {
+    if (!Number.isInteger(seq)) return null;
+    return this.sent.find((s) => s.seq === seq || (s.lines && s.seq < seq && seq < s.seq + s.lines.length)) || null;
+  }
+
+  // The line a reply answered: the one it names, else the last matching one before it, else
+  // the first after it.
   answered(reply) {
+    const named = this.sentAt(reply.answers);
+    if (named) return named;
     const matching = this.sent.filter((s) => answers(s, reply));
     const before = matching.filter((s) => s.seq < reply.seq);
     return before.length ? before[before.length - 1] : matching.find((s) => s.seq > reply.seq) || null;
@@ -283,15 +300,47 @@ export class Panels {
       w.rfc ? el('p', { class: 'rfc' }, w.rfc) : null);
   }
 
+  // The current transaction's warnings come first, newest first; earlier ones are folded
+  // away below them. Clear empties the panel (the transcript keeps every warning).
   addWarning(w, line) {
-    const body = this.warnings.body;
-    body.querySelector('.empty')?.remove();
-    let list = body.querySelector('ul');
-    if (!list) put(body, (list = el('ul', { class: 'warning-list' })));
-    list.prepend(this.warningItem(w, line));
-    while (list.children.length > MAX_WARNINGS) list.lastChild.remove();
+    this.current.unshift(this.warningItem(w, line));
     this.warningCount += 1;
-    this.warnings.head.textContent = `Mistakes and warnings (${this.warningCount})`;
+    this.renderWarnings();
+  }
+
+  newTransaction() {
+    if (!this.current.length) return;
+    this.earlier = [...this.current, ...this.earlier].slice(0, MAX_WARNINGS);
+    this.current = [];
+    this.renderWarnings();
+  }
+
+  clearWarnings() {
+    this.current = [];
+    this.earlier = [];
+    this.warningCount = 0;
+    this.renderWarnings();
+  }
+
+  renderWarnings() {
+    const total = this.current.length + this.earlier.length;
+    this.warnings.head.textContent = total ? `Mistakes and warnings (${this.warningCount})` : 'Mistakes and warnings';
+    if (!total) {
+      this.warnings.body.replaceChildren(el('p', { class: 'muted empty' }, 'No mistakes so far. Warnings appear when a line is sent; they never block it.'));
+      return;
+    }
+    const current = this.current.length
+      ? el('ul', { class: 'warning-list', data: { group: 'current' } }, this.current.slice(0, MAX_WARNINGS))
+      : el('p', { class: 'muted', data: { group: 'current' } }, 'None in this transaction.');
+    const earlier = this.earlier.length
+      ? el('details', { class: 'earlier-warnings', data: { group: 'earlier' } },
+        el('summary', {}, `Earlier in the session (${this.earlier.length})`),
+        el('ul', { class: 'warning-list' }, this.earlier))
+      : null;
+    const clear = el('button', { type: 'button', class: 'small secondary', id: 'clear-warnings',
+      on: { click: () => this.clearWarnings() } }, 'Clear warnings');
+    this.warnings.body.replaceChildren();
+    put(this.warnings.body, el('h3', {}, 'This transaction'), current, earlier, el('p', {}, clear));
   }
 
   renderTls(f) {

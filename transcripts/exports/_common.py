@@ -54,6 +54,8 @@ _EVENTS: dict[str, Callable[[dict[str, Any]], str]] = {
     "closed": _closed,
     "tls": _tls,
     "error": lambda d: f"error: {d.get('message') or d.get('code') or 'unknown'}",
+    # Lines the playground did not send (docs/protocol.md, Pacing): its words say why.
+    "held": lambda d: f"held back: {d.get('message') or d.get('count', '?')}",
 }
 
 

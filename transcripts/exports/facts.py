@@ -11,7 +11,7 @@ from smtp_session.dialogue import AUTH_RESPONSE, DATA, END_OF_DATA, verb_of
 from smtp_session.events import Connected, ReplyReceived, Sent, TlsMode, TlsUp
 from smtp_session.redact import user_in_marker
 from smtp_session.replay import Step, replay
-from smtp_session.transaction import Transaction
+from smtp_session.transaction import Transaction, path_of
 from transcripts.model import Transcript
 
 _HOST_PORT = re.compile(r"([^\s()]+):(\d{1,5})\)?\s*$")
@@ -23,16 +23,50 @@ class Message:
 
     sender: str
     recipients: list[str] = field(default_factory=list)
+    mail_params: list[str] = field(default_factory=list)  # RFC 5321 §4.1.1.2 Mail-parameters
+    rcpt_params: list[list[str]] = field(default_factory=list)  # one list per recipient
     lines: list[str] | None = None  # None: DATA never started (no 354)
-    ended: bool = False  # the lone "." was sent
+    ended: bool = False  # the lone "." was sent (or, with BDAT, the LAST chunk)
     delivered: bool = False  # the server accepted it at end of data (2xx)
+    chunks: list[bytes] | None = None  # RFC 3030 BDAT: each chunk's octets; None: no BDAT
 
     @property
     def data(self) -> bytes | None:
         """The message as the server received it, dot-stuffing undone, CRLF line ends."""
+        if self.chunks is not None:
+            return b"".join(self.chunks)
         if self.lines is None:
             return None
         return "".join(line + "\r\n" for line in self.lines).encode("utf-8", "surrogateescape")
+
+
+class _Chunk:
+    """The octets of one BDAT chunk, gathered back from the lines the transcript keeps.
+
+    The recorder splits a chunk at CRLF and drops a final empty part, so a chunk ending in
+    CRLF and one ending without read back alike; the count in "BDAT <n>" tells them apart.
+    """
+
+    def __init__(self, size: int, last: bool) -> None:
+        self.size, self.last = size, last
+        self.lines: list[str] = []
+        self.octets: bytes | None = b"" if size == 0 else None
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+        joined = "\r\n".join(self.lines).encode("utf-8", "surrogateescape")
+        if len(joined) == self.size:
+            self.octets = joined
+        elif len(joined) + 2 == self.size:
+            self.octets = joined + b"\r\n"
+
+
+def _bdat(command: str) -> _Chunk | None:
+    """RFC 3030 §2: "BDAT" SP chunk-size [ SP "LAST" ]."""
+    words = command.split()
+    if len(words) < 2 or not words[1].isdigit():
+        return None
+    return _Chunk(int(words[1]), "LAST" in (w.upper() for w in words[2:]))
 
 
 @dataclass
@@ -41,6 +75,7 @@ class Facts:
 
     host: str
     port: int
+    address: str | None = None  # the address connected to, when the transcript says
     tls_on_connect: bool = False
     starttls: bool = False
     greeting_verb: str = "EHLO"
@@ -55,6 +90,14 @@ def _target(target: str) -> tuple[str, int]:
     """Host and port from "host:port", "[v6]:port" or "name (host:port)"; a connect event wins."""
     m = _HOST_PORT.search(target)
     return (m.group(1).strip("[]"), int(m.group(2))) if m else (target, 25)
+
+
+def _params(command: str) -> list[str]:
+    """The esmtp-keyword[=value] words after the path of a MAIL or RCPT line (SIZE=1000)."""
+    args = command.partition(" ")[2]
+    rest = args.split(":", 1)[1].strip() if ":" in args else args.strip()
+    rest = rest.partition(">")[2] if rest.startswith("<") else rest.partition(" ")[2]
+    return rest.split()
 
 
 # The verb for the furthest step the Transaction reached (swaks --quit-after reads it).
@@ -77,6 +120,8 @@ class _Reader:
         self.auth_line: str | None = None  # the AUTH command of the exchange in progress
         self.auth_user: str | None = None
         self.delivered = 0  # messages the server accepted so far
+        self.rcpt_params: dict[str, list[str]] = {}  # by recipient, from the accepted RCPTs
+        self.chunks: list[_Chunk] = []  # BDAT chunks sent, not yet answered (pipelined)
         # Message lines sent after DATA but before its 354 came back (a pasted batch): the
         # message only if the 354 does come (RFC 5321 §3.3).
         self.early: list[str] = []
@@ -85,8 +130,9 @@ class _Reader:
         """The facts, reading each step's Transaction as the replay reaches it."""
         for step in steps:
             match step.event:
-                case Connected(host=host, port=port) if host:
+                case Connected(host=host, port=port, address=address) if host:
                     self.facts.host, self.facts.port = host, port
+                    self.facts.address = address or None
                 case TlsUp(tls_mode=TlsMode.IMPLICIT):
                     self.facts.tls_on_connect = True
                 case TlsUp(tls_mode=TlsMode.STARTTLS):
@@ -100,12 +146,17 @@ class _Reader:
 
     def _sent(self, event: Sent) -> None:
         message = self.current
-        if event.kind == DATA and (message is None or message.lines is None):
+        gathering = self.chunks and self.chunks[-1].octets is None
+        if event.kind == DATA and gathering:  # the octets of a BDAT chunk
+            self.chunks[-1].add(event.text)
+        elif event.kind == DATA and (message is None or message.lines is None):
             self.early.append(event.text)
         elif event.kind == DATA:
             self._data_line(event.text)
         elif event.verb == "DATA":
             self.early = []
+        elif verb_of(event.text) == "BDAT" and (chunk := _bdat(event.text)) is not None:
+            self.chunks.append(chunk)
         elif event.kind == AUTH_RESPONSE or verb_of(event.text) == "AUTH":
             if event.kind != AUTH_RESPONSE:
                 self.auth_line, self.auth_user = event.text, None
@@ -129,9 +180,27 @@ class _Reader:
             self.facts.auth_mechanism = (self.auth_line.split()[1:] or [""])[0].upper() or None
             self.facts.auth_user = self.auth_user
         if after == "MAIL" and event.reply.code == 250 and tx.mail_from is not None:
-            self.current = Message(sender=tx.mail_from)
+            self.current = Message(sender=tx.mail_from, mail_params=_params(line))
             self.facts.messages.append(self.current)
+            self.rcpt_params = {}
+        if after == "RCPT" and line:
+            self.rcpt_params[path_of(line.partition(" ")[2])] = _params(line)
+        if after == "BDAT" and self.chunks:
+            self._chunk_answered(self.chunks.pop(0), tx)
         self._follow_envelope(after, tx)
+
+    def _chunk_answered(self, chunk: _Chunk, tx: Transaction) -> None:
+        """A reply to BDAT: its chunk joins the message (replayed as sent, whatever the reply)."""
+        message = self.current
+        if message is None or chunk.octets is None:
+            return
+        message.chunks = [*(message.chunks or []), chunk.octets]
+        message.recipients = list(tx.accepted_recipients) or message.recipients
+        if chunk.last:
+            message.ended = True
+            message.delivered = tx.messages_sent > self.delivered
+            self.delivered = tx.messages_sent
+            self.current = None
 
     def _follow_envelope(self, after: str | None, tx: Transaction) -> None:
         message = self.current
@@ -145,6 +214,7 @@ class _Reader:
             self.current = None
         else:
             message.recipients = list(tx.accepted_recipients)
+            message.rcpt_params = [self.rcpt_params.get(r, []) for r in message.recipients]
             if tx.in_data and message.lines is None:
                 message.lines = []
                 for text in self.early:

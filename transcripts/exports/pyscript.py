@@ -1,31 +1,80 @@
-"""The Python export: an smtplib script that replays the session's transactions.
+"""The Python export: an smtplib script that replays the session's transactions byte for byte.
 
 Every value from the transcript enters the script through ``repr()``, so whatever a server or
-user wrote stays data and never becomes code. Credentials are read from the environment.
+user wrote stays data and never becomes code. Credentials are read from the environment; the
+CA that verifies the server's certificate comes from ``--cafile`` or ``SMTP_CAFILE``.
 """
 
 from __future__ import annotations
 
-from transcripts.exports._common import Explain
+from transcripts.exports._common import Explain, filename, printable
 from transcripts.exports.facts import Facts, Message, facts_of
+from transcripts.exports.reach import reach_of
 from transcripts.model import Transcript
 
 _HEADER = '''#!/usr/bin/env python3
-"""Replays an SMTP Playground transcript with smtplib.
+"""Replays SMTP Playground transcript {id} with smtplib.
 
+    python3 {name} [--cafile CA.pem]
+
+TLS certificates are verified. A server with its own certificate (the playground's sandbox:
+download it from the sandbox page, /sandbox/ca.pem) needs --cafile CA.pem or SMTP_CAFILE=CA.pem.
 The playground never stores credentials: set SMTP_USER (defaults to the recorded username)
 and SMTP_PASSWORD (or SMTP_OAUTH_TOKEN for XOAUTH2) in the environment.
 """
 
+import argparse
 import os
 import smtplib
 import ssl
 '''
 
+_HELPERS = '''
+
+def transaction(smtp, sender, mail_params, recipients, message):
+    """MAIL, each RCPT and the message (None: the session sent none), with their parameters."""
+    smtp.mail(sender, mail_params)
+    for recipient, params in recipients:
+        smtp.rcpt(recipient, params)
+    if message is None:
+        smtp.rset()  # the recorded transaction sent no complete message
+        return
+    if isinstance(message, list):
+        bdat(smtp, message)
+        return
+    try:
+        # smtplib dot-stuffs and ends with CRLF . CRLF, so the server gets exactly MESSAGE.
+        smtp.data(message)
+    except smtplib.SMTPDataError as refused:
+        print("the server refused the message:", refused.smtp_code, refused.smtp_error)
+
+
+def bdat(smtp, chunks):
+    """RFC 3030 BDAT, which smtplib lacks: each chunk's count, LAST on the last, its octets."""
+    for number, chunk in enumerate(chunks, 1):
+        last = " LAST" if number == len(chunks) else ""
+        smtp.send(f"BDAT {len(chunk)}{last}\\r\\n".encode() + chunk)
+        code, text = smtp.getreply()
+        if code != 250:
+            print("the server refused the chunk:", code, text)
+            return
+
+
+def options():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--cafile",
+        default=os.environ.get("SMTP_CAFILE"),
+        help="PEM file of the CA (or the certificate) that signed the server's certificate",
+    )
+    return parser.parse_args()
+'''
+
 _MAIN = """
 
 def main() -> None:
-    context = ssl.create_default_context()
+    args = options()
+    context = ssl.create_default_context(cafile=args.cafile)
     smtp = {connect}
     smtp.set_debuglevel(1)  # print the dialogue, as the playground showed it
 {body}    smtp.quit()
@@ -53,14 +102,18 @@ def xoauth2(challenge: bytes | None = None) -> str:
 '''
 
 
-def _constants(transcript: Transcript, facts: Facts) -> list[str]:
-    return [
+def _constants(transcript: Transcript, facts: Facts, host: str) -> list[str]:
+    lines = [
         f"TRANSCRIPT = {transcript.id!r}",
-        f"HOST = {facts.host!r}",
+        f"HOST = {host!r}",
         f"PORT = {facts.port!r}",
         f"EHLO = {facts.ehlo!r}",
         f"USER = os.environ.get('SMTP_USER', {(facts.auth_user or '')!r})",
     ]
+    for number, message in enumerate(facts.messages, 1):
+        content = message.chunks if message.chunks is not None else message.data
+        lines.append(f"MESSAGE_{number} = {content if message.ended else None!r}")
+    return lines
 
 
 def _connect(facts: Facts) -> str:
@@ -92,28 +145,27 @@ def _auth(facts: Facts) -> list[str]:
     ]
 
 
-def _transaction(message: Message) -> list[str]:
-    if message.data is not None and message.ended:
-        # sendmail dot-stuffs and ends with CRLF . CRLF itself, so the server gets these bytes.
-        return [
-            f"refused = smtp.sendmail({message.sender!r}, {message.recipients!r}, "
-            f"{message.data!r})",
-            "print('refused recipients:', refused)",
-        ]
-    lines = [f"smtp.mail({message.sender!r})"]
-    lines += [f"smtp.rcpt({recipient!r})" for recipient in message.recipients]
-    return lines + ["smtp.rset()  # the recorded transaction sent no complete message"]
+def _transaction(number: int, message: Message) -> str:
+    recipients = list(zip(message.recipients, message.rcpt_params, strict=False))
+    return (
+        f"transaction(smtp, {message.sender!r}, {message.mail_params!r}, {recipients!r}, "
+        f"MESSAGE_{number})"
+    )
 
 
 def render(transcript: Transcript, explain: Explain | None = None) -> bytes:
     """The Python script (smtplib, credentials from environment variables)."""
     facts = facts_of(transcript)
+    reach = reach_of(transcript, facts)
     steps = _greeting(facts) + _auth(facts)
-    for message in facts.messages:
-        steps += _transaction(message)
+    steps += [_transaction(n, m) for n, m in enumerate(facts.messages, 1)]
     body = "".join(f"    {line}\n" for line in steps)
-    script = _HEADER + "\n" + "\n".join(_constants(transcript, facts)) + "\n"
+    # Comments, one line each (printable() escapes line breaks): no text can become code.
+    notes = "".join(f"# {printable(note)}\n" for note in reach.notes)
+    script = _HEADER.format(id=transcript.id, name=filename(transcript, "py"))
+    script += "\n" + notes + "\n".join(_constants(transcript, facts, reach.host)) + "\n"
     if facts.auth_mechanism == "XOAUTH2":
         script += _XOAUTH2
+    script += _HELPERS
     script += _MAIN.format(connect=_connect(facts), body=body)
     return script.encode()
