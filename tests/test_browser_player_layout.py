@@ -98,3 +98,38 @@ def test_the_inbox_from_the_keyboard(page: Any, live: Any, site: dict[str, str])
     assert page.locator("#view-raw").is_visible() and page.locator("#view-text").is_hidden()
     page.keyboard.press("Home")
     assert page.locator("#view-text").is_visible()
+
+
+@pytest.mark.parametrize("width", list(WIDTHS), ids=list(WIDTHS))
+def test_axe_on_the_states_a_reader_reaches(
+    browser: Any, live: Any, site: dict[str, str], width: str
+) -> None:
+    """axe-core (WCAG 2.1 AA) after the moves: notes added and one being edited, each view of
+    a message, an inbox search that finds nothing."""
+    from tests.axe import assert_accessible
+
+    size = dict(zip(("width", "height"), WIDTHS[width], strict=True))
+    context = browser.new_context(viewport=size)
+    page = context.new_page()
+    page.goto(live.url + site["replay"])
+    page.wait_for_selector("#replay[data-ready='1'][data-frames='1']")
+    page.get_by_label("Note on the whole transcript").check()
+    page.get_by_label("Note text").fill("Read this first")
+    page.get_by_role("button", name="Add note").click()
+    page.locator("#general-notes .note").wait_for()
+    page.locator("#markers .marker", has_text="EHLO").click()
+    page.get_by_label("Note on line").check()
+    page.get_by_label("Note text").fill("The capabilities")
+    page.get_by_role("button", name="Add note").click()
+    page.locator(".entry .note").wait_for()
+    page.locator("#general-notes").get_by_role("button", name="Edit note").click()
+    assert_accessible(page, f"replay with notes, {width}")
+    page.goto(live.url + site["message"])
+    for tab in ("Text", "HTML", "Headers", "Parts (2 attachments)", "Raw source"):
+        page.get_by_role("tab", name=tab).click()
+        assert_accessible(page, f"message, {tab} view, {width}")
+    page.goto(live.url + site["inbox"])
+    page.get_by_label("Search").fill("nothing like it")
+    page.locator("#inbox-status", has_text="0 messages match").wait_for()
+    assert_accessible(page, f"inbox search, {width}")
+    context.close()

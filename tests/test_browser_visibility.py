@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from tests.axe import assert_accessible
 from tests.conftest import LiveServer
 from tests.test_accounts import PASSWORD, Auth, make_app, with_token
 
@@ -50,6 +51,7 @@ def test_the_owner_sets_visibility_from_the_replay_page(team_live: Any, browser:
     assert form.get_by_label("Only me (and admins)").is_checked()
     assert page.locator("#access").text_content() == "Visible to its owner only · recorded by alice"
     assert [status_for(auth, n, tid) for n in ("bob", "carol", None)] == [404, 404, 401]
+    assert_accessible(page, "replay page with the visibility choice")
 
     form.get_by_label("My team").check()
     form.get_by_role("button", name="Save visibility").click()
