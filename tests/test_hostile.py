@@ -267,7 +267,9 @@ def warm_ws(app: Any, ws: WsDriver) -> WsDriver:
     ws.connect()
     ws.send({"type": "close"})
     ws.wait_for("closed")
-    time.sleep(0.2)
+    # The session's entries reach the database through the writer's thread, which opens its
+    # journal segment and connection as they come: wait for that to be done, not for a time.
+    assert app.extensions["playground"].writer.flush(10)
     return ws
 
 
