@@ -116,7 +116,8 @@ def test_play_from_the_start_reveals_lines_in_order(
     fresh: Any, live: Any, recorded: tuple[str, str]
 ) -> None:
     tid = recorded[0]
-    fresh.goto(f"{live.url}/t/{tid}")
+    # The slowest speed: a scripted session lasts a few hundred ms, Pause must come first.
+    fresh.goto(f"{live.url}/t/{tid}?speed=0.1")
     fresh.wait_for_selector("#replay[data-ready='1']")
     total = fresh.locator(".entry").count()
     assert position(fresh) == total  # opened at the end: the whole session is shown
