@@ -13,15 +13,15 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from web import api, inbox, pages, transcripts_api, transcripts_views, ws
-from web.access import init_access
-from web.bindguard import check_bind
-from web.compress import init_compression
+from web.auth.access import init_access
+from web.auth.security import init_security
 from web.config import add_arguments, from_arguments, from_environ
-from web.errors import init_errors
-from web.security import init_security
+from web.live.compress import init_compression
+from web.serve.bindguard import check_bind
+from web.serve.serving import make_guarded_server
 from web.services import Services
-from web.serving import make_guarded_server
+from web.views import api, inbox, pages, transcripts_api, transcripts_views, ws
+from web.views.errors import init_errors
 
 log = logging.getLogger("playground")
 

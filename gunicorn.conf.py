@@ -19,7 +19,7 @@ gevent_worker = worker_class == "gevent"
 if gevent_worker:
     # gevent's worker plus a cap on open connections per client address
     # (PLAYGROUND_MAX_CONNECTIONS_PER_ADDRESS, default 256 per worker).
-    worker_class = "web.gworker.GuardedGeventWorker"
+    worker_class = "web.serve.gworker.GuardedGeventWorker"
 # One gevent worker serves a class (1,000 open consoles, ~2,000 round trips/s on one core)
 # in ~180 MB; each further worker adds ~70 MB at rest and a core's worth of throughput.
 workers = int(_env("PLAYGROUND_WORKERS", "1"))
@@ -49,7 +49,7 @@ raw_env = ["PLAYGROUND_START_SANDBOX=" + _env("PLAYGROUND_START_SANDBOX", "0")]
 
 def on_starting(server):  # type: ignore[no-untyped-def]
     """Refuse to serve beyond loopback without access control, as python app.py does."""
-    from web.bindguard import check_bind, host_of_bind
+    from web.serve.bindguard import check_bind, host_of_bind
 
     for address in server.cfg.bind:
         check_bind(host_of_bind(address), _env("PLAYGROUND_AUTH", "none"))

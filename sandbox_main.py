@@ -13,7 +13,7 @@ import signal
 import threading
 from pathlib import Path
 
-from smtp_session.sandbox import SandboxConfig, SandboxServer
+from smtp_session.sandbox.server import SandboxConfig, SandboxServer
 from web.config import from_environ
 
 log = logging.getLogger("playground.sandbox")

@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .clients import Bridge, Direct, Playground, Websockify
-from .stats import latency, ratio
+from bench.clients import Bridge, Direct, Playground, Websockify
+from bench.stats import latency, ratio
 
 ROUND = 100  # commands per client per round; rounds rotate so drift hits all three alike
 

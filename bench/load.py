@@ -14,8 +14,8 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from .procs import usage
-from .stats import latency
+from bench.procs import usage
+from bench.stats import latency
 
 OPEN_PARALLEL = 25  # sessions being opened at once: a class arriving, not a SYN flood
 

@@ -7,9 +7,9 @@ import json
 import time
 from typing import Any
 
-from . import load
-from .clients import Direct
-from .stats import ratio
+from bench import load
+from bench.clients import Direct
+from bench.stats import ratio
 
 FRAME_BUDGET = 900_000  # bytes of JSON per 'lines' frame: under the app's 1 MiB MAX_FRAME
 ENVELOPE = (

@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .stats import latency
+from bench.stats import latency
 
 FORMATS = ("json", "md", "html", "txt", "cast", "swaks", "python")
 CHROMIUM_FLAGS = [

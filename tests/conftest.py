@@ -15,8 +15,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from app import create_app
-from smtp_session.mailbox import Mailbox
-from smtp_session.sandbox import SandboxConfig, SandboxServer
+from smtp_session.sandbox.mailbox import Mailbox
+from smtp_session.sandbox.server import SandboxConfig, SandboxServer
 
 
 def free_port() -> int:

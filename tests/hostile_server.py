@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from smtp_session.certs import make_self_signed
-from smtp_session.events import ReplyReceived, SessionEvent
+from smtp_session.wire.certs import make_self_signed
+from smtp_session.wire.events import ReplyReceived, SessionEvent
 
 POLL = 0.05  # how often blocked server threads look at the stop flag
 

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from smtp_session.certs import make_self_signed
+from smtp_session.wire.certs import make_self_signed
 
 POSTFIX = "/usr/sbin/postfix"
 SASLPASSWD2 = "/usr/sbin/saslpasswd2"

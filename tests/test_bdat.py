@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from smtp_session.replay import replay_frames
+from smtp_session.guide.replay import replay_frames
 from tests.conftest import WsDriver
 from tests.hostile_server import Conn, HostileServer, send
 from web.services import Target

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smtp_session.explain_bounce import explain_bounce
+from smtp_session.knowledge.explain_bounce import explain_bounce
 
 GH = "https://github.com/"
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from smtp_session.lessons import Lesson, load_lessons
+from smtp_session.guide.lessons import Lesson, load_lessons
 from tests.conftest import LiveServer, build_app, free_port
 
 pytestmark = pytest.mark.browser

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from smtp_session.checker import make_warning
+from smtp_session.guide.checker import make_warning
+from smtp_session.guide.lessons import load_lessons
 from smtp_session.knowledge import (
     COMMANDS,
     ENHANCED_CLASSES,
@@ -18,8 +19,7 @@ from smtp_session.knowledge import (
     ENHANCED_SUBJECTS,
     human_size,
 )
-from smtp_session.lessons import load_lessons
-from web import frames
+from web.live import frames
 
 pytestmark = pytest.mark.browser
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from smtp_session.sandbox import DEMO_PASSWORD, DEMO_USER
+from smtp_session.sandbox.server import DEMO_PASSWORD, DEMO_USER
 
 pytestmark = pytest.mark.browser
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from smtp_session.lessons import load_lessons
+from smtp_session.guide.lessons import load_lessons
 from tests.test_browser_panels import console  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.browser

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smtp_session.checker import TEXTS, check_auth_response, check_command, make_warning
-from smtp_session.message_lines import MessageState, check_data_line, check_message
-from smtp_session.transaction import Transaction
+from smtp_session.guide.checker import TEXTS, check_auth_response, check_command, make_warning
+from smtp_session.guide.message_lines import MessageState, check_data_line, check_message
+from smtp_session.guide.transaction import Transaction
 from tests.test_transaction import (
     DATA_GO,
     EHLO_TLS,
@@ -352,7 +352,7 @@ def test_check_message_never_raises(lines: list[str], caps: set[str]) -> None:
 
 @pytest.mark.parametrize("verb", ["ETRN", "ATRN", "BURL"])
 def test_extension_commands_are_known_not_misspelt(verb: str) -> None:
-    from smtp_session.transaction import Transaction
+    from smtp_session.guide.transaction import Transaction
 
     codes = [w.code for w in check_command(f"{verb} example.org", Transaction(), sandbox=False)]
     assert not any(c.startswith("verb:") for c in codes)

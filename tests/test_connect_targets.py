@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from smtp_session.events import TlsMode
+from smtp_session.wire.events import TlsMode
 from tests.conftest import LiveServer, WsDriver, build_app
 from tests.dns_server import DnsServer
 from web.services import parse_targets

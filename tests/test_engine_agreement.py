@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from smtp_session.sandbox import DEMO_PASSWORD, DEMO_USER, SandboxServer
+from smtp_session.sandbox.server import DEMO_PASSWORD, DEMO_USER, SandboxServer
 from tests.conftest import WsDriver, wait_until
 from tests.test_sandbox_auth import b64
 from transcripts.exports.facts import facts_of

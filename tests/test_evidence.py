@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from smtp_session.explain import explain_reply
 from smtp_session.knowledge import REPLY_CODES, reply_knowledge
+from smtp_session.knowledge.explain import explain_reply
 from smtp_session.knowledge.server_texts import SERVER_TEXTS
-from smtp_session.reply import parse_reply
+from smtp_session.wire.reply import parse_reply
 
 PAIRS = json.loads((Path(__file__).parent / "data" / "reply_pairs.json").read_text())
 

@@ -13,11 +13,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smtp_session.errors import PlaygroundError
-from smtp_session.explain import ExplainError, explain_command, explain_reply
-from smtp_session.explain_api import explain_request
 from smtp_session.knowledge import REPLY_CODES, explain_ehlo, normalize_after
-from smtp_session.reply import Reply, ReplyParser, parse_reply
-from smtp_session.sandbox import SandboxServer
+from smtp_session.knowledge.explain import ExplainError, explain_command, explain_reply
+from smtp_session.knowledge.explain_api import explain_request
+from smtp_session.sandbox.server import SandboxServer
+from smtp_session.wire.reply import Reply, ReplyParser, parse_reply
 from tests.conftest import free_port
 
 

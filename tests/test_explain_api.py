@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from smtp_session.explain import MAX_REQUEST_BYTES
+from smtp_session.guide.lessons import load_lessons
 from smtp_session.knowledge import COMMANDS, ENHANCED_DETAILS, ENHANCED_SUBJECTS, EXTENSIONS
-from smtp_session.lessons import load_lessons
-from web.api import MAX_EXPLAIN_BODY
+from smtp_session.knowledge.explain import MAX_REQUEST_BYTES
+from web.views.api import MAX_EXPLAIN_BODY
 
 
 def explain(client, body: object):  # type: ignore[no-untyped-def]
@@ -160,7 +160,7 @@ def test_lessons_list_every_lesson_in_order_with_steps(client):
     ],
 )
 def test_a_command_comes_back_with_its_warnings_and_their_fixes(client, command, code):
-    from smtp_session.checker import TEXTS
+    from smtp_session.guide.checker import TEXTS
 
     body = client.post("/api/explain", json={"command": command}).get_json()
     [warning] = [w for w in body["warnings"] if w["code"] == code]

@@ -24,8 +24,8 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from smtp_session.redact import Redactor
-from smtp_session.reply import Reply, ReplyParser
+from smtp_session.guide.redact import Redactor
+from smtp_session.wire.reply import Reply, ReplyParser
 from transcripts import Store, Transcript
 from transcripts.errors import ExportError
 from transcripts.exports import FORMATS, export, jsonfmt

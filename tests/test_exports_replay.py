@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from smtp_session.mailbox import Mailbox
-from smtp_session.scenarios import DEMO_PASSWORD, DEMO_USER
+from smtp_session.sandbox.mailbox import Mailbox
+from smtp_session.sandbox.scenarios import DEMO_PASSWORD, DEMO_USER
 from tests.conftest import WsDriver, _require, wait_until
 
 # Lines swaks or smtplib would change if they massaged the data: swaks tokens, a literal

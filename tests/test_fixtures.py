@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from smtp_session.sandbox import SandboxServer
+from smtp_session.sandbox.server import SandboxServer
 
 
 @pytest.mark.parametrize("turn", ["first", "second"])

@@ -9,7 +9,7 @@ from html import unescape as html_unescape
 from pathlib import Path
 from typing import Any
 
-from smtp_session.scenarios import page_data
+from smtp_session.sandbox.scenarios import page_data
 from tests.conftest import LiveServer, WsDriver
 
 JS = Path(__file__).parent.parent / "static" / "js"

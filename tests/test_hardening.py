@@ -275,11 +275,11 @@ def test_other_servers_also_refuse_to_bind_beyond_loopback_without_access_contro
 
 
 def test_accounts_without_secure_cookies_warn_at_start(data_dir, sandbox, caplog):
-    with caplog.at_level("WARNING", logger="web.security"):
+    with caplog.at_level("WARNING", logger="web.auth.security"):
         _app(data_dir, sandbox, AUTH="accounts")
     assert "PLAYGROUND_SECURE_COOKIES" in caplog.text
     caplog.clear()
-    with caplog.at_level("WARNING", logger="web.security"):
+    with caplog.at_level("WARNING", logger="web.auth.security"):
         app = _app(data_dir, sandbox, AUTH="accounts", SECURE_COOKIES=True)
     assert "PLAYGROUND_SECURE_COOKIES" not in caplog.text
     assert app.config["SESSION_COOKIE_SECURE"] is True

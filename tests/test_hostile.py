@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from smtp_session.errors import PlaygroundError
-from smtp_session.events import Closed, ReplyReceived
-from smtp_session.session import Limits, SmtpSession
+from smtp_session.wire.events import Closed, ReplyReceived
+from smtp_session.wire.session import Limits, SmtpSession
 from tests.conftest import WsDriver
 from tests.hostile_server import (
     Action,

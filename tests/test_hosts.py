@@ -126,7 +126,7 @@ def test_a_bad_configured_origin_stops_the_start(data_dir, sandbox):
 
 
 def test_the_bound_names_come_from_python_app_py_and_gunicorn_binds():
-    from web.hosts import allowed_hosts
+    from web.auth.hosts import allowed_hosts
 
     loopback = allowed_hosts({"HOST": "127.0.0.1", "ALLOWED_HOSTS": ""}, {})
     assert loopback == {"127.0.0.1", "localhost", "::1"}

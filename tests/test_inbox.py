@@ -13,7 +13,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from smtp_session.mime import safe_filename
+from smtp_session.sandbox.mime import safe_filename
 from tests.test_accounts import Auth, make_app, page_token
 
 HOSTILE_NAME = "../../etc/\u202epasswd\x07.txt"

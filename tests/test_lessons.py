@@ -10,10 +10,8 @@ from typing import Any
 
 import pytest
 
-from smtp_session import sandbox as sandbox_module
-from smtp_session.checker import check_command
-from smtp_session.events import TlsMode
-from smtp_session.lessons import (
+from smtp_session.guide.checker import check_command
+from smtp_session.guide.lessons import (
     LESSONS_DIR,
     Lesson,
     LessonError,
@@ -21,9 +19,11 @@ from smtp_session.lessons import (
     load_lesson,
     load_lessons,
 )
-from smtp_session.reply import parse_reply
-from smtp_session.sandbox import SCENARIOS, SandboxServer
-from smtp_session.transaction import Transaction
+from smtp_session.guide.transaction import Transaction
+from smtp_session.sandbox import server as sandbox_module
+from smtp_session.sandbox.server import SCENARIOS, SandboxServer
+from smtp_session.wire.events import TlsMode
+from smtp_session.wire.reply import parse_reply
 from tests.conftest import LiveServer, WsDriver, build_app, wait_until
 from tests.dns_server import DnsServer
 from tests.test_transaction import EHLO_TLS, GREETING, HELLO, play

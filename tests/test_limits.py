@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from smtp_session.errors import PlaygroundError
-from web.limits import Limiter, LimitError, MemoryLimits, RedisLimits, make_limits
+from web.live.limits import Limiter, LimitError, MemoryLimits, RedisLimits, make_limits
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
 ROOT = Path(__file__).resolve().parent.parent
@@ -252,7 +252,7 @@ def test_two_redis_instances_share_slots_rates_and_counts(redis_prefix: str) -> 
 
 CRASHING_HOLDER = """
 import os, sys
-from web.limits import RedisLimits
+from web.live.limits import RedisLimits
 limits = RedisLimits(sys.argv[1], sys.argv[2], slot_ttl_s=float(sys.argv[3]))
 limits.acquire_session("user:mallory", "held-by-child", 1)
 print(limits.add_count("user:mallory:child", "messages", 2, 5), flush=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smtp_session.message_lines import MessageState, check_data_line, check_data_lines
+from smtp_session.guide.message_lines import MessageState, check_data_line, check_data_lines
 
 # Lines built from pieces that make the rules fire, plus arbitrary text (no CR/LF/NUL).
 _PIECES = st.sampled_from(
@@ -60,7 +60,7 @@ def test_a_pasted_body_finds_the_few_lines_that_matter() -> None:
 
 
 def test_prose_that_starts_like_a_command_is_not_a_command() -> None:
-    from smtp_session.message_lines import MessageState, check_data_lines
+    from smtp_session.guide.message_lines import MessageState, check_data_lines
 
     state = MessageState()
     lines = ["From: a@b.example", "", "mail from: the shop", "MAIL FROM:<a@b.example>"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from smtp_session.sandbox import SandboxServer
+from smtp_session.sandbox.server import SandboxServer
 from tests.apps import AppProcess
 from tests.conftest import WsDriver, wait_until
 from tests.test_store import _postgres_url

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from smtp_session.dns_errors import AllFailedError, BadDnsServerError, MxError
 from smtp_session.errors import ConnectError
-from smtp_session.mx import (
+from smtp_session.routing.dns_errors import AllFailedError, BadDnsServerError, MxError
+from smtp_session.routing.mx import (
     ENV_DNS_SERVER,
     MxLookup,
     ResolverConfig,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from smtp_session.sandbox import SandboxConfig, SandboxServer
+from smtp_session.sandbox.server import SandboxConfig, SandboxServer
 from tests.conftest import LiveServer, WsDriver, build_app, free_port
 from transcripts.exports import export
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from smtp_session.addresses import BLOCKED, normalise_host, parse_inet_aton
-from smtp_session.policy import NamedTarget, PolicyError, TargetPolicy
+from smtp_session.routing.addresses import BLOCKED, normalise_host, parse_inet_aton
+from smtp_session.routing.policy import NamedTarget, PolicyError, TargetPolicy
 from tests.dns_server import DnsServer
 
 PUBLIC_V4 = "93.184.216.34"

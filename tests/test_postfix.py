@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from smtp_session.cram import cram_response
+from smtp_session.sandbox.cram import cram_response
 from tests.conftest import WsDriver
 from tests.postfix import DOMAIN, SASL_LOGIN, SASL_PASSWORD
 

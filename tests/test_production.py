@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from smtp_session.mailbox import Mailbox
+from smtp_session.sandbox.mailbox import Mailbox
 from tests.conftest import WsDriver, free_port
 
 pytest.importorskip("gunicorn", reason="gunicorn is not installed (requirements.txt pins it)")

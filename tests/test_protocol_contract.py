@@ -13,8 +13,12 @@ from typing import Any
 
 import pytest
 
-from smtp_session.dialogue import COMMAND
-from smtp_session.events import (
+from smtp_session.guide.guide import Guide
+from smtp_session.guide.lessons import load_lessons
+from smtp_session.guide.transaction import Transaction
+from smtp_session.routing.mx import Candidate, MxLookup, connect_candidates
+from smtp_session.wire.dialogue import COMMAND
+from smtp_session.wire.events import (
     CloseCode,
     Closed,
     Connected,
@@ -28,14 +32,10 @@ from smtp_session.events import (
     TlsMode,
     TlsUp,
 )
-from smtp_session.guide import Guide
-from smtp_session.lessons import load_lessons
-from smtp_session.mx import Candidate, MxLookup, connect_candidates
-from smtp_session.pacing import Held
-from smtp_session.reply import parse_reply
-from smtp_session.transaction import Transaction
+from smtp_session.wire.pacing import Held
+from smtp_session.wire.reply import parse_reply
 from tests.conftest import WsDriver
-from web.frames import FIELDS, OPTIONAL
+from web.live.frames import FIELDS, OPTIONAL
 
 DOC = (Path(__file__).parent.parent / "docs" / "protocol.md").read_text(encoding="utf-8")
 RECORDED = {"seq", "t"}  # on every recorded frame, said once above the table

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from smtp_session.dialogue import AUTH_RESPONSE, COMMAND, DATA
-from smtp_session.pacing import Unit
-from web.limits import LimitError
-from web.quota import Quota
+from smtp_session.wire.dialogue import AUTH_RESPONSE, COMMAND, DATA
+from smtp_session.wire.pacing import Unit
+from web.live.limits import LimitError
+from web.live.quota import Quota
 
 
 def commands(*lines: str) -> list[Unit]:

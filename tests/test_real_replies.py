@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from smtp_session.explain import explain_reply
-from smtp_session.reply import parse_reply
+from smtp_session.knowledge.explain import explain_reply
+from smtp_session.wire.reply import parse_reply
 
 CORPUS = json.loads((Path(__file__).parent / "data" / "real_replies.json").read_text())
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from smtp_session.redact import AuthState, Redactor, is_marker, redact_line, user_in_marker
-from smtp_session.reply import parse_reply
+from smtp_session.guide.redact import AuthState, Redactor, is_marker, redact_line, user_in_marker
+from smtp_session.wire.reply import parse_reply
 from transcripts import Store
 from transcripts.exports import FORMATS, export
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import base64
 
-from smtp_session.cram import cram_response
-from smtp_session.scenarios import DEMO_PASSWORD, DEMO_USER
+from smtp_session.sandbox.cram import cram_response
+from smtp_session.sandbox.scenarios import DEMO_PASSWORD, DEMO_USER
 from tests.conftest import wait_until
 
 

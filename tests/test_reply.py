@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smtp_session.reply import MAX_LINE, Reply, ReplyParser, parse_reply
+from smtp_session.wire.reply import MAX_LINE, Reply, ReplyParser, parse_reply
 
 
 def feed_all(data: bytes, parser: ReplyParser | None = None) -> list[Reply]:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from smtp_session.mailbox import Mailbox
-from smtp_session.sandbox import SandboxConfig, SandboxServer
+from smtp_session.sandbox.mailbox import Mailbox
+from smtp_session.sandbox.server import SandboxConfig, SandboxServer
 from tests.conftest import free_port
 
 

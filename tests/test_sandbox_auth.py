@@ -7,11 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from smtp_session.cram import cram_response
-from smtp_session.events import ReplyReceived, TlsUp
-from smtp_session.reply import Reply
-from smtp_session.sandbox import DEMO_PASSWORD, DEMO_USER, SandboxServer
-from smtp_session.session import Limits, SmtpSession
+from smtp_session.sandbox.cram import cram_response
+from smtp_session.sandbox.server import DEMO_PASSWORD, DEMO_USER, SandboxServer
+from smtp_session.wire.events import ReplyReceived, TlsUp
+from smtp_session.wire.reply import Reply
+from smtp_session.wire.session import Limits, SmtpSession
 from tests.hostile_server import EventLog
 
 

@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 import pytest
 
-from smtp_session.sandbox import SandboxConfig, SandboxServer
+from smtp_session.sandbox.server import SandboxConfig, SandboxServer
 from tests.conftest import free_port
 
 

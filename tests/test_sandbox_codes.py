@@ -8,9 +8,9 @@ import smtplib
 
 import pytest
 
-from smtp_session.lessons import for_instance, instance_values, load_lessons
-from smtp_session.reply import parse_reply
-from smtp_session.sandbox import SandboxServer, with_enhanced_code
+from smtp_session.guide.lessons import for_instance, instance_values, load_lessons
+from smtp_session.sandbox.server import SandboxServer, with_enhanced_code
+from smtp_session.wire.reply import parse_reply
 
 
 def _client(sandbox: SandboxServer) -> smtplib.SMTP:

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from smtp_session.errors import ConnectError, LineError, SessionClosed
-from smtp_session.events import CloseCode, Closed, Connected, ReplyReceived, Sent, SessionEvent
-from smtp_session.session import Limits, SmtpSession
+from smtp_session.wire.events import CloseCode, Closed, Connected, ReplyReceived, Sent, SessionEvent
+from smtp_session.wire.session import Limits, SmtpSession
 from tests.hostile_server import EventLog, HostileServer, close, send, stall
 
 

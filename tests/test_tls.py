@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from smtp_session.events import (
+from smtp_session.sandbox.server import SandboxServer
+from smtp_session.wire.events import (
     CloseCode,
     Closed,
     Connected,
@@ -26,9 +27,8 @@ from smtp_session.events import (
     TlsMode,
     TlsUp,
 )
-from smtp_session.sandbox import SandboxServer
-from smtp_session.session import Limits, SmtpSession
-from smtp_session.tlsinfo import CHAIN_NOTE, TlsError, client_context
+from smtp_session.wire.session import Limits, SmtpSession
+from smtp_session.wire.tlsinfo import CHAIN_NOTE, TlsError, client_context
 from tests.hostile_server import (
     Action,
     EventLog,

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from smtp_session.events import TlsMode
-from smtp_session.reply import ReplyParser, parse_reply
-from smtp_session.transaction import Transaction, TransactionError
+from smtp_session.guide.transaction import Transaction, TransactionError
+from smtp_session.wire.events import TlsMode
+from smtp_session.wire.reply import ReplyParser, parse_reply
 
 # Replies as aiosmtpd 1.4.6 words them, with the sandbox's handler codes (2.1.0, 2.1.5...).
 GREETING = "220 sandbox.test ESMTP SMTP Playground sandbox"

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from smtp_session.cram import cram_response
-from smtp_session.sandbox import DEMO_PASSWORD, DEMO_USER
+from smtp_session.sandbox.cram import cram_response
+from smtp_session.sandbox.server import DEMO_PASSWORD, DEMO_USER
 from transcripts.exports import FORMATS
 from transcripts.exports.markdown import inline as escape
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from smtp_session.guide.lessons import load_lessons
 from smtp_session.knowledge import ENHANCED_DETAILS, ENHANCED_SUBJECTS, REPLY_CODES
-from smtp_session.lessons import load_lessons
 
 
 def test_reply_frames_carry_the_explanation_and_the_server_side_step(ws):

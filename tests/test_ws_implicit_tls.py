@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from smtp_session.sandbox import SandboxServer
+from smtp_session.sandbox.server import SandboxServer
 from tests.conftest import LiveServer, WsDriver, build_app, wait_until
 
 LESSON = "starttls-and-implicit-tls"

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from smtp_session.lessons import load_lessons
+from smtp_session.guide.lessons import load_lessons
 from tests.conftest import LiveServer, WsDriver, build_app
 from tests.dns_server import DnsServer
 

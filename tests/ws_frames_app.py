@@ -1,7 +1,7 @@
 """A tiny Flask app whose WebSocket sends large frames from two threads: tests/test_ws_frames.py.
 
 ``make("stock")`` serves it with flask-sock's own server, ``make("whole")`` with the app's
-(web/wsserver.py), so the test can show what each does under the same load. gunicorn loads it
+(web/serve/wsserver.py), so the test can show what each does under the same load. gunicorn loads it
 as ``tests.ws_frames_app:make('whole')``.
 """
 
@@ -18,7 +18,7 @@ from flask import Flask
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
-from web.wsserver import WholeFrameSock
+from web.serve.wsserver import WholeFrameSock
 
 
 def pad(writer: str, seq: int, size: int) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from smtp_session.redact import Redactor
-from smtp_session.reply import Reply
+from smtp_session.guide.redact import Redactor
+from smtp_session.wire.reply import Reply
 from transcripts.errors import TranscriptImportError
 from transcripts.exports.jsonfmt import FORMAT, VERSION
 from transcripts.schema import MAX_ENTRY_BYTES

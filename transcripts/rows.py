@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import exists, or_
 
-from smtp_session.wire import is_utf8
+from smtp_session.wire.lines import is_utf8
 from transcripts.errors import StoreError
 from transcripts.model import Entry, Note, Transcript, utc
 from transcripts.schema import MAX_ENTRY_BYTES, MAX_TITLE, entries, transcripts

@@ -24,7 +24,8 @@ MAX_DESCRIPTION = 4_000
 MAX_NOTE = 4_000
 MAX_TARGET = 255
 MAX_AUTHOR = 100
-MAX_ENTRY_BYTES = 256 * 1024  # one entry's JSON; a reply is at most 64 KiB (smtp_session.reply)
+# One entry's JSON; a reply is at most 64 KiB (smtp_session.wire.reply).
+MAX_ENTRY_BYTES = 256 * 1024
 STATUSES = ("live", "closed", "interrupted")
 VISIBILITIES = ("private", "team", "link")
 

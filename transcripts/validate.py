@@ -31,7 +31,7 @@ EVENTS = (
 )
 MAX_TEXT = 16_384  # a sent line; RFC 5321 §4.5.3.1.6 allows 1,000 octets, we allow slack
 MAX_REPLY_LINE = 4_096
-MAX_REPLY_LINES = 520  # smtp_session.reply caps a reply at 512 lines
+MAX_REPLY_LINES = 520  # smtp_session.wire.reply caps a reply at 512 lines
 MAX_EXPLAIN = 64
 MAX_T_MS = 7 * 24 * 3600 * 1000  # a week: no playground session lasts longer
 # RFC 3463 §2: class.subject.detail

@@ -9,26 +9,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smtp_session.certs import CertPair, ensure_sandbox_cert
-from smtp_session.dns_input import config_from_setting
-from smtp_session.events import TlsMode
-from smtp_session.guide import Guide
-from smtp_session.lessons import Lesson, for_instance, instance_values, load_lessons
-from smtp_session.mailbox import Mailbox
-from smtp_session.policy import TargetPolicy
-from smtp_session.sandbox_zone import SandboxZone
-from smtp_session.session import Limits
-from smtp_session.tlsinfo import client_context
+from smtp_session.guide.guide import Guide
+from smtp_session.guide.lessons import Lesson, for_instance, instance_values, load_lessons
+from smtp_session.routing.dns_input import config_from_setting
+from smtp_session.routing.policy import TargetPolicy
+from smtp_session.routing.sandbox_zone import SandboxZone
+from smtp_session.sandbox.mailbox import Mailbox
+from smtp_session.wire.certs import CertPair, ensure_sandbox_cert
+from smtp_session.wire.events import TlsMode
+from smtp_session.wire.session import Limits
+from smtp_session.wire.tlsinfo import client_context
 from transcripts.journal import recover
 from transcripts.process import local_process_is_alive
 from transcripts.store import Store
 from transcripts.writer import Writer
-
-from .admission import Admission
-from .frames import FrameError
-from .limits import make_limits
-from .quota import Quota
-from .recorder import Recorder
+from web.live.admission import Admission
+from web.live.frames import FrameError
+from web.live.limits import make_limits
+from web.live.quota import Quota
+from web.live.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +93,7 @@ class Services:
 
     def start_sandbox(self) -> None:
         """Start the built-in sandbox SMTP server in this process (stopped at exit)."""
-        from smtp_session.sandbox import SandboxConfig, SandboxServer  # aiosmtpd: only here
+        from smtp_session.sandbox.server import SandboxConfig, SandboxServer  # aiosmtpd: only here
 
         cfg = self.config
         sandbox = SandboxServer(

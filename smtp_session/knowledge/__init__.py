@@ -6,8 +6,8 @@ typed, read-only records that the panels, the replay page, the explain API and t
 
 from __future__ import annotations
 
-from .command_line import CommandLine, parse_command, parse_params
-from .ehlo import (
+from smtp_session.knowledge.command_line import CommandLine, parse_command, parse_params
+from smtp_session.knowledge.ehlo import (
     AUTH_MECHANISMS,
     EXTENSIONS,
     Capability,
@@ -15,8 +15,13 @@ from .ehlo import (
     explain_ehlo,
     human_size,
 )
-from .enhanced import ENHANCED_CLASSES, ENHANCED_DETAILS, ENHANCED_SUBJECTS, explain_enhanced
-from .models import (
+from smtp_session.knowledge.enhanced import (
+    ENHANCED_CLASSES,
+    ENHANCED_DETAILS,
+    ENHANCED_SUBJECTS,
+    explain_enhanced,
+)
+from smtp_session.knowledge.models import (
     AuthMechanism,
     Command,
     EnhancedPart,
@@ -27,7 +32,12 @@ from .models import (
     load_commands,
     load_parameters,
 )
-from .replies import REPLY_CODES, SPECIAL_CONTEXTS, normalize_after, reply_knowledge
+from smtp_session.knowledge.replies import (
+    REPLY_CODES,
+    SPECIAL_CONTEXTS,
+    normalize_after,
+    reply_knowledge,
+)
 
 COMMANDS: dict[str, Command] = load_commands()
 PARAMETERS: dict[str, Parameter] = load_parameters()

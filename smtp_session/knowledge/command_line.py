@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .paths import PATH_KEYWORDS, parse_params, parse_path
+from smtp_session.knowledge.paths import PATH_KEYWORDS, parse_params, parse_path
 
 PATH_VERBS = PATH_KEYWORDS
 

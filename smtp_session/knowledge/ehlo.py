@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..reply import Reply
-from .models import load_auth_mechanisms, load_extensions
+from smtp_session.knowledge.models import load_auth_mechanisms, load_extensions
+from smtp_session.wire.reply import Reply
 
 EXTENSIONS = load_extensions()
 AUTH_MECHANISMS = load_auth_mechanisms()

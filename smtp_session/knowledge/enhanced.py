@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .models import EnhancedPart, load_enhanced
+from smtp_session.knowledge.models import EnhancedPart, load_enhanced
 
 ENHANCED_CLASSES, ENHANCED_SUBJECTS, ENHANCED_DETAILS = load_enhanced()
 

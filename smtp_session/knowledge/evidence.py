@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..reply import Reply
-from .enhanced import ENHANCED_DETAILS, explain_enhanced
-from .replies import FIRST_DIGIT, REPLY_CODES, reply_knowledge
-from .server_texts import ServerText, match_server_text
+from smtp_session.knowledge.enhanced import ENHANCED_DETAILS, explain_enhanced
+from smtp_session.knowledge.replies import FIRST_DIGIT, REPLY_CODES, reply_knowledge
+from smtp_session.knowledge.server_texts import ServerText, match_server_text
+from smtp_session.wire.reply import Reply
 
 # Headline order: a lower rank wins.
 _RANKS: dict[str, float] = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..reply import REPLY_CLASSES
-from .models import load_reply_codes
+from smtp_session.knowledge.models import load_reply_codes
+from smtp_session.wire.reply import REPLY_CLASSES
 
 REPLY_CODES = load_reply_codes()
 

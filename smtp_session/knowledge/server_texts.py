@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .models import load_json_list
+from smtp_session.knowledge.models import load_json_list
 
 STRENGTHS = ("vendor", "convention", "weak")
 

@@ -3,7 +3,7 @@
 
 import { el, pageData } from './dom.js';
 
-// The sandbox's names and demo login, as the server knows them (smtp_session/scenarios.py).
+// The sandbox's names and demo login, as the server knows them (smtp_session/sandbox/scenarios.py).
 const sandbox = () => pageData('sandbox-data') || {};
 
 // -- encodings --------------------------------------------------------------------------------

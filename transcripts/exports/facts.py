@@ -7,11 +7,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from smtp_session.dialogue import AUTH_RESPONSE, DATA, END_OF_DATA, verb_of
-from smtp_session.events import Connected, ReplyReceived, Sent, TlsMode, TlsUp
-from smtp_session.redact import user_in_marker
-from smtp_session.replay import Step, replay
-from smtp_session.transaction import Transaction, path_of
+from smtp_session.guide.redact import user_in_marker
+from smtp_session.guide.replay import Step, replay
+from smtp_session.guide.transaction import Transaction, path_of
+from smtp_session.wire.dialogue import AUTH_RESPONSE, DATA, END_OF_DATA, verb_of
+from smtp_session.wire.events import Connected, ReplyReceived, Sent, TlsMode, TlsUp
 from transcripts.model import Transcript
 
 _HOST_PORT = re.compile(r"([^\s()]+):(\d{1,5})\)?\s*$")

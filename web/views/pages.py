@@ -1,0 +1,82 @@
+"""HTML pages: the console, the sandbox inbox and its messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, render_template, request
+
+from smtp_session.sandbox import mime
+from smtp_session.sandbox.scenarios import DEMO_PASSWORD, DEMO_USER, SCENARIOS, page_data
+from web.views import inbox as inbox_api
+
+bp = Blueprint("pages", __name__)
+
+
+def _services() -> Any:
+    return current_app.extensions["playground"]
+
+
+@bp.get("/")
+def console() -> str:
+    services = _services()
+    targets = [t.public() for t in services.targets.values()]
+    return render_template("console.html", targets=targets, sandbox=page_data())
+
+
+@bp.get("/explain")
+def explain() -> str:
+    """Paste a reply, a command or a whole bounce and have it explained (POST /api/explain)."""
+    return render_template("explain.html")
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Any:
+    return current_app.send_static_file("favicon.svg")
+
+
+@bp.get("/sandbox")
+def inbox() -> str:
+    """The sandbox inbox: search, live list, delete; the failure addresses below."""
+    services = _services()
+    q = request.args.get("q", "").strip()
+    return render_template(
+        "sandbox.html",
+        messages=services.mailbox.search(q) if q else services.mailbox.messages(),
+        q=q,
+        version=services.mailbox.version(),
+        scenarios=SCENARIOS.values(),
+        demo_user=DEMO_USER,
+        demo_password=DEMO_PASSWORD,
+        config=services.config,
+        fingerprint=services.sandbox_cert.fingerprint,
+    )
+
+
+@bp.get("/sandbox/ca.pem")
+def sandbox_certificate() -> Response:
+    """The sandbox's self-signed certificate, to verify its TLS (swaks, smtplib, openssl)."""
+    pem = _services().sandbox_cert.cert.read_bytes()
+    response = Response(pem, content_type="application/x-pem-file")
+    response.headers["Content-Disposition"] = 'attachment; filename="smtp-playground-sandbox.pem"'
+    return response
+
+
+@bp.get("/sandbox/<mid>")
+def message(mid: str) -> str:
+    """One message: text, HTML (sandboxed), headers decoded, parts, raw source, its session."""
+    services = _services()
+    msg = services.mailbox.get(mid)
+    raw = services.mailbox.raw(mid)
+    if msg is None or raw is None:
+        abort(404)
+    view = inbox_api.detail(msg, raw)
+    tree = mime.tree(mime.parse(raw))
+    view["parts_tree"] = tree
+    return render_template(
+        "message.html",
+        msg=msg,
+        view=view,
+        attachments=mime.attachments(tree),
+        raw=raw.decode("utf-8", "replace"),
+    )
