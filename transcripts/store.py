@@ -1,4 +1,8 @@
-"""The transcript store: SQLAlchemy Core over SQLite (WAL) or PostgreSQL, one commit per entry."""
+"""The transcript store: SQLAlchemy Core over SQLite (WAL) or PostgreSQL, one commit per entry.
+
+Over 300 lines: every statement on the transcript tables is here, so that a schema change
+is one module's change.
+"""
 
 from __future__ import annotations
 

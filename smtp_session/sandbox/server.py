@@ -3,6 +3,9 @@
 It is what the playground talks to out of the box, so a class works with no mail server and
 no network. Some recipient addresses answer with the failures real servers give, so the
 lesson on 4xx/5xx replies works offline; they are listed in ``SCENARIOS`` (shown on the page).
+
+Over 300 lines: aiosmtpd's handler and its overrides (HELP, the enhanced codes, scenarios)
+must sit in one class; BDAT lives apart in chunking.py.
 """
 
 from __future__ import annotations

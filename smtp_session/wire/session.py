@@ -6,6 +6,9 @@ hands each to ``on_event``. Under gevent the thread is a greenlet; nothing here 
 TLS (STARTTLS and implicit, RFC 3207 / RFC 8314) is a swap of ``self._sock`` under the
 write lock, so the rest of the session does not care which kind of socket it holds. Sending
 (queued lines paced by the replies) is the :class:`~smtp_session.wire.sending.Sender` half.
+
+Over 300 lines: the connection's life (connect, reader, TLS swap, close) shares one lock and
+one socket; sending is already split off into sending.py.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@ Two backends share one protocol: ``MemoryLimits`` for a single process and ``Red
 several. In Redis every check-and-update is one Lua script (atomic), a session slot is a member
 of a sorted set scored by its expiry, refreshed by a heartbeat, so a crashed process's slots
 fall away by themselves; all times are the Redis server's clock, not each process's.
+
+Over 300 lines on purpose: the two backends stand side by side so that they keep one
+behaviour; splitting them would hide a difference.
 """
 
 from __future__ import annotations
