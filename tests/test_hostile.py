@@ -358,7 +358,7 @@ def test_200_dropped_browser_sessions_leave_nothing_behind(
         warm.connect("hostile")
         warm.close()
         assert wait_for(lambda: len(server.eof_times) == 1, 2.0)
-        time.sleep(0.3)
+        assert app.extensions["playground"].writer.flush(10)  # lazily opened files count now
         threads, fds = threading.active_count(), fd_count()
         before = open_fds()
         late: list[float] = []
