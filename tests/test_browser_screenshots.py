@@ -1,6 +1,6 @@
 """The README's screenshots, taken from the real page: the phone layout and the light theme.
 
-UPDATE_SCREENSHOTS=1 writes them to docs/; otherwise they go to a temporary folder, so the
+UPDATE_SCREENSHOT=1 writes them to docs/; otherwise they go to a temporary folder, so the
 test still proves the pages render and the files are worth keeping.
 """
 
@@ -21,7 +21,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def target(tmp_path: Path, name: str) -> Path:
-    return DOCS / name if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path / name
+    return DOCS / name if os.environ.get("UPDATE_SCREENSHOT") == "1" else tmp_path / name
 
 
 def a_session(console: ConsolePage, lesson: str) -> None:
