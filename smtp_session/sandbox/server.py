@@ -13,6 +13,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
+import ssl
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -255,6 +256,29 @@ class SandboxSMTP(ChunkingSMTP):
         return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
 
 
+class _LoggedHandshake(ssl.SSLObject):
+    """The implicit-TLS port's TLS object: a failed handshake is one WARNING line.
+
+    asyncio's SSL transport drops a failed handshake silently (at DEBUG, and only in debug
+    mode), so a client that distrusts the certificate on that port left no trace at all.
+    """
+
+    def do_handshake(self) -> None:
+        try:
+            super().do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise  # the handshake's normal back and forth, not a failure
+        except ssl.SSLError as exc:
+            log.warning("TLS handshake on the implicit-TLS port failed: %s", exc)
+            raise
+
+
+def _implicit_tls_context(cert: CertPair) -> ssl.SSLContext:
+    ctx = cert.server_context()
+    ctx.sslobject_class = _LoggedHandshake
+    return ctx
+
+
 def _peer(peer: Any) -> str:
     """``host:port`` for the (host, port) tuple aiosmtpd keeps."""
     if isinstance(peer, tuple) and len(peer) >= 2:
@@ -309,7 +333,7 @@ class SandboxServer:
                 implicit_kwargs,
                 hostname=cfg.host,
                 port=cfg.tls_port,
-                ssl_context=self.cert.server_context(),
+                ssl_context=_implicit_tls_context(self.cert),
             )
             self._start(implicit)
 
