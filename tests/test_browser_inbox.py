@@ -169,3 +169,15 @@ def test_screenshots_of_the_inbox(browser: Any, live: Any, sandbox: Any, tmp_pat
     for name in ("screenshot-inbox.png", "screenshot-message.png"):
         assert (folder / name).stat().st_size > 10_000
     context.close()
+
+
+def test_failure_addresses_are_never_cut_mid_word(page: Any, live: Any) -> None:
+    """Each address in "Addresses that fail on purpose" stands on one line (wide and narrow)."""
+    for width in (1366, 390):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.goto(live.url + "/sandbox")
+        lines = page.evaluate(
+            """() => [...document.querySelectorAll('.scenarios td:first-child code')]
+                .map(c => c.getClientRects().length)"""
+        )
+        assert lines and all(n == 1 for n in lines), (width, lines)
