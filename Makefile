@@ -46,7 +46,7 @@ test-fast: $(DEV_STAMP)
 	$(PY) -m pytest -m "not browser and not slow" $(PYTEST_ARGS)
 
 # The suite under coverage (branches too), then the report: fails below pyproject's fail_under.
-coverage: $(DEV_STAMP)
+coverage: $(DEV_STAMP) $(NODE_STAMP)
 	$(PY) -m coverage run -m pytest $(PYTEST_ARGS)
 	$(PY) -m coverage report
 
