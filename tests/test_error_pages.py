@@ -69,7 +69,7 @@ def test_api_errors_stay_json_in_each_apis_shape(client):
     assert missing.status_code == 404
     assert missing.get_json() == {"error": "There is nothing at this address.", "code": "not_found"}
     assert client.get("/api/no-such-endpoint").get_json()["code"] == "not_found"
-    wrong_method = client.delete("/api/sandbox/messages")
+    wrong_method = client.put("/api/sandbox/messages")  # GET lists, DELETE empties; no PUT
     assert wrong_method.status_code == 405
     assert wrong_method.get_json()["code"] == "method_not_allowed"
     transcript = client.get("/api/transcripts/no-such-transcript")
