@@ -38,17 +38,19 @@ $(NODE_STAMP): package.json package-lock.json
 run: $(RUN_STAMP)
 	$(PY) app.py
 
+# COVERAGE=1 (as .ci/run) runs the suite under coverage, then the report: it fails below
+# pyproject's fail_under.
 test: $(DEV_STAMP) $(NODE_STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m $(if $(COVERAGE),coverage run -m) pytest $(PYTEST_ARGS)
+	$(if $(COVERAGE),$(PY) -m coverage report)
 
 # The inner loop: everything but the browser and slow tests (the whole suite runs in CI).
 test-fast: $(DEV_STAMP)
 	$(PY) -m pytest -m "not browser and not slow" $(PYTEST_ARGS)
 
-# The suite under coverage (branches too), then the report: fails below pyproject's fail_under.
-coverage: $(DEV_STAMP) $(NODE_STAMP)
-	$(PY) -m coverage run -m pytest $(PYTEST_ARGS)
-	$(PY) -m coverage report
+# The suite under coverage (branches too): `make test COVERAGE=1`.
+coverage:
+	$(MAKE) test COVERAGE=1
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
