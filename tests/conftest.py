@@ -233,6 +233,25 @@ class WsDriver:
         self.send({"type": "lines", "lines": [*body_lines, "."]})
         return self.wait_for("reply")
 
+    def record_classic(self) -> dict[str, Any]:
+        """EHLO, one message, QUIT on the sandbox, recorded: returns the ``session`` frame."""
+        self.connect()
+        self.ehlo()
+        self.send_message("alice@example.com", ["bob@example.com"], ["Subject: Hi", "", "Hello."])
+        self.command("QUIT")
+        self.wait_for("closed")
+        return next(f for f in self.frames if f["type"] == "session")
+
+    def paste(
+        self, lines: list[str], target: str = "sandbox", timeout: float = 20.0
+    ) -> list[dict[str, Any]]:
+        """Connect, paste ``lines`` in one frame, and return the frames up to the close."""
+        self.connect(target)
+        self.send({"type": "lines", "lines": lines})
+        self.wait_for("closed", timeout=timeout)
+        start = next(i for i, f in enumerate(self.frames) if f["type"] == "session")
+        return self.frames[start:]
+
     def close(self) -> None:
         self.ws.close()
 
@@ -345,6 +364,11 @@ def ws_factory(live: LiveServer) -> Iterator[Any]:
             driver.close()
         except Exception:
             pass
+
+
+def replies(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The reply frames among ``frames``, in order."""
+    return [f for f in frames if f["type"] == "reply"]
 
 
 def wait_until(check: Any, timeout: float = 5.0) -> Any:

@@ -22,13 +22,7 @@ CASES = [(w, t) for w in WIDTHS for t in THEMES]
 @pytest.fixture
 def site(data_dir: Any, sandbox: Any, ws_factory: Any, live: LiveServer) -> dict[str, str]:
     """One recorded transcript and one delivered message, so every page has content."""
-    ws = ws_factory()
-    ws.connect()
-    ws.ehlo()
-    ws.send_message("alice@example.com", ["bob@example.com"], ["Subject: Hi", "", "Hello."])
-    ws.command("QUIT")
-    ws.wait_for("closed")
-    session = next(f for f in ws.frames if f["type"] == "session")
+    session = ws_factory().record_classic()
     [msg] = sandbox.mailbox.messages()
     tid, token = session["transcript"], session["edit_token"]
     return {

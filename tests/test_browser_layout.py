@@ -69,13 +69,7 @@ def test_console_first_wide_enough_and_connect_clickable(
 
 @pytest.fixture
 def pages(ws_factory: Any, sandbox: Any) -> list[str]:
-    ws = ws_factory()
-    ws.connect()
-    ws.ehlo()
-    ws.send_message("alice@example.com", ["bob@example.com"], ["Subject: Hi", "", "Hello."])
-    ws.command("QUIT")
-    ws.wait_for("closed")
-    tid = next(f for f in ws.frames if f["type"] == "session")["transcript"]
+    tid = ws_factory().record_classic()["transcript"]
     [msg] = sandbox.mailbox.messages()
     return ["/sandbox", f"/sandbox/{msg.id}", "/transcripts", f"/t/{tid}", f"/t/{tid}/embed"]
 

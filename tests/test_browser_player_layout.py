@@ -17,12 +17,7 @@ WIDTHS = {"phone": (390, 844), "wide": (1366, 800)}
 @pytest.fixture
 def site(ws: Any, sandbox: Any) -> dict[str, str]:
     """A recorded session and a delivered message, so every page has content."""
-    ws.connect()
-    ws.ehlo()
-    ws.send_message("alice@example.com", ["bob@example.com"], ["Subject: Hi", "", "Hello."])
-    ws.command("QUIT")
-    ws.wait_for("closed")
-    session = next(f for f in ws.frames if f["type"] == "session")
+    session = ws.record_classic()
     mid = deliver(sandbox.config.port, rich_message())
     tid, token = session["transcript"], session["edit_token"]
     return {

@@ -24,12 +24,7 @@ def api_json(live: Any, path: str) -> Any:
 @pytest.fixture
 def recorded(ws: Any) -> tuple[str, str]:
     """A classic transaction recorded over the console WebSocket: (id, edit token)."""
-    ws.connect()
-    ws.ehlo()
-    ws.send_message("alice@example.com", ["bob@example.com"], ["Subject: Hi", "", "Hello."])
-    ws.command("QUIT")
-    ws.wait_for("closed")
-    frame = next(f for f in ws.frames if f["type"] == "session")
+    frame = ws.record_classic()
     return frame["transcript"], frame["edit_token"]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from smtp_session.sandbox.server import SandboxConfig, SandboxServer
-from tests.conftest import LiveServer, WsDriver, build_app, free_port
+from tests.conftest import LiveServer, WsDriver, build_app, free_port, replies
 from transcripts.exports import export
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,19 +47,6 @@ def paced(data_dir: Path, sandbox_kind: SandboxServer) -> Iterator[tuple[WsDrive
         driver.close()
 
 
-def run_paste(ws: WsDriver, lines: list[str]) -> list[dict[str, Any]]:
-    """Connect, paste ``lines`` in one frame, return every frame up to the close."""
-    ws.connect()
-    ws.send({"type": "lines", "lines": lines})
-    ws.wait_for("closed", timeout=15)
-    session = next(i for i, f in enumerate(ws.frames) if f["type"] == "session")
-    return ws.frames[session:]
-
-
-def replies(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [f for f in frames if f["type"] == "reply"]
-
-
 def sent_lines(frames: list[dict[str, Any]]) -> list[str]:
     out: list[str] = []
     for f in frames:
@@ -80,7 +67,7 @@ def answered(frames: list[dict[str, Any]]) -> list[tuple[str, int]]:
 
 def test_the_readme_paste_delivers_the_message(paced, sandbox_kind):
     ws, app = paced
-    frames = run_paste(ws, readme_paste())
+    frames = ws.paste(readme_paste(), timeout=15)
     assert [r["code"] for r in replies(frames)] == [220, 250, 250, 250, 354, 250, 221]
     paste = readme_paste()
     assert answered(frames) == [
@@ -108,7 +95,7 @@ def test_the_readme_paste_delivers_the_message(paced, sandbox_kind):
 
 def test_pipelined_groups_end_where_rfc_2920_says(paced, sandbox_kind):
     ws, _app = paced
-    frames = run_paste(ws, readme_paste())
+    frames = ws.paste(readme_paste(), timeout=15)
     order = [
         ("sent", f["text"]) if f["type"] == "sent" else (f["type"], f.get("code"))
         for f in frames
@@ -143,7 +130,7 @@ def test_pipelined_groups_end_where_rfc_2920_says(paced, sandbox_kind):
 def test_an_unknown_recipient_holds_the_message_back(paced, sandbox_kind):
     ws, app = paced
     paste = [line.replace("bob@example.com", "unknown@sandbox.test") for line in readme_paste()]
-    frames = run_paste(ws, paste)
+    frames = ws.paste(paste, timeout=15)
     assert [r["code"] for r in replies(frames)] == [220, 250, 250, 550, 503, 221]
     assert [r["after"] for r in replies(frames)][3:] == ["RCPT", "DATA", "QUIT"]
     # The message lines never reached the server as commands (no 500s), and the user is told.

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import WsDriver
+from tests.conftest import WsDriver, replies
 from tests.postfix import DOMAIN
 from tests.test_postfix import queue_id
 
@@ -42,23 +42,10 @@ def readme_paste(recipient: str) -> tuple[list[str], str, str]:
     return lines, sender, subject
 
 
-def paste(ws: WsDriver, target: str, lines: list[str]) -> list[dict[str, Any]]:
-    """Connect, paste ``lines`` in one frame, and return the frames up to the close."""
-    ws.connect(target)
-    ws.send({"type": "lines", "lines": lines})
-    ws.wait_for("closed", timeout=20)
-    start = next(i for i, f in enumerate(ws.frames) if f["type"] == "session")
-    return ws.frames[start:]
-
-
-def replies(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [f for f in frames if f["type"] == "reply"]
-
-
 @TARGETS
 def test_readme_paste_is_delivered_by_postfix(pws, postfix, target):
     lines, _sender, subject = readme_paste(f"bob@{DOMAIN}")
-    frames = paste(pws, target, lines)
+    frames = pws.paste(lines, target)
     codes = [r["code"] for r in replies(frames)]
     assert codes == [220, 250, 250, 250, 354, 250, 221]
     assert [r["after"] for r in replies(frames)][1:] == [
@@ -84,7 +71,7 @@ def test_readme_paste_is_delivered_by_postfix(pws, postfix, target):
 @TARGETS
 def test_unknown_recipient_holds_the_message_back_from_postfix(pws, postfix, target):
     lines, sender, _subject = readme_paste(f"nobody@{DOMAIN}")
-    frames = paste(pws, target, lines)
+    frames = pws.paste(lines, target)
     codes = [r["code"] for r in replies(frames)]
     assert codes == [220, 250, 250, 550, 554, 221]
     refused = replies(frames)[4]
