@@ -211,3 +211,21 @@ def raise_fd_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of ``pids`` (from /proc/PID/stat), in seconds."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat)
+    return total / tick
+
+
+def workers(pid: int) -> list[int]:
+    """The processes under ``pid`` (gunicorn's workers), or ``pid`` itself if it has none."""
+    return tree(pid)[1:] or [pid]

@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from smtp_session.errors import PlaygroundError
@@ -41,9 +42,12 @@ class LiveSession:
         send: Callable[[Frame], None],
         client: str,
         user: str | None = None,
+        cork: Callable[[], AbstractContextManager[None]] = nullcontext,
     ) -> None:
         self.services = services
         self._send_raw = send
+        # Frames sent while a line goes out leave in one write after it (wsserver.corked).
+        self._cork = cork
         # One lock orders everything that leaves: the guide's state, the transcript's seq and the
         # frames on the socket change together, whichever thread (browser or SMTP reader) acts.
         self._lock = threading.RLock()
@@ -154,7 +158,8 @@ class LiveSession:
         if self.quota is not None:
             self.quota.charge_bytes(lines)
         # Queued and paced: each line leaves once the replies say how the server reads it.
-        smtp.send_lines(lines, typed=typed)
+        with self._cork():
+            smtp.send_lines(lines, typed=typed)
 
     def _on_chunk(self, frame: Frame) -> None:
         """A BDAT chunk from the composer: the playground counts the octets (RFC 3030 §2)."""

@@ -1,30 +1,89 @@
-"""flask-sock's WebSocket server with every frame written whole, one writer at a time.
+"""flask-sock's WebSocket server, read in the caller's thread, every frame written whole.
 
-simple-websocket (under flask-sock) writes each frame with one ``socket.send`` and ignores
-how much of it went out, and three callers write on one socket: the session's threads
-(``send``), its own reader thread (pings every WS_PING seconds, pongs, close replies) and
-``close``. Two faults follow (tests/test_ws_frames.py shows both, docs/production.md says
-what was measured):
+simple-websocket (under flask-sock) gives every connection a reader thread (a greenlet under
+gevent) with a selector for its pings, and writes each frame with one ``socket.send``,
+ignoring how much of it went out. Here:
 
-- Under gevent a send to a reader that is not keeping up writes what fits in the socket
-  buffer and returns: the rest of a large frame is lost and the browser reads the next
-  frame's bytes as payload ("rsv is not implemented", "invalid frame header").
-- Two writers can interleave: the kernel lets a second ``send`` in while a large one waits
-  for buffer space, and wsproto's encoder (with permessage-deflate, its compressor) is not
-  safe to drive from two threads at once.
-
-Here every frame is encoded and written under one lock, and the write is ``sendall``.
+- **Writes are whole and one at a time.** Under gevent a send to a slow reader writes what
+  fits in the socket buffer and returns: the rest of the frame was lost and the browser read
+  the next frame's bytes as payload ("rsv is not implemented"). And three callers write on
+  one socket (the session's threads, pong and close replies, the keepalive), whose encoder
+  (with permessage-deflate, its compressor) is not safe to drive from two threads at once.
+  Every frame is encoded and written under one lock, with ``sendall``
+  (tests/test_ws_frames.py shows both faults, docs/production.md what was measured).
+- **No reader thread.** ``receive`` reads the socket itself, in the thread that asks for a
+  message (the route's loop): one greenlet fewer per console, and no thread switch and
+  event per frame that arrives (docs/production.md, the profile).
+- **One keepalive for every connection of the process** (:class:`Keepalive`), instead of a
+  selector per socket: it pings each connection every ``ping_interval`` seconds and closes
+  one that neither answered the last ping nor has anything unread waiting (the pong may be
+  in the socket while the route is busy with a frame).
+- **Nothing kept from the handshake**: once open, the WSGI environ and wsproto's HTTP
+  handshake state are dropped; the connection keeps its frame protocol only.
 """
 
 from __future__ import annotations
 
+import select
 import threading
+import time
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import wraps
 from typing import Any
 
 from flask import Response, current_app, request
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed, Server
+from wsproto.events import (
+    BytesMessage,
+    CloseConnection,
+    Message,
+    Ping,
+    Pong,
+    Request,
+    TextMessage,
+)
+from wsproto.frame_protocol import CloseReason
+from wsproto.utilities import LocalProtocolError
+
+CLOSE_DRAIN = 1.0  # seconds to wait for the browser's close reply to a close we started
+
+
+class _NoThread:
+    """simple-websocket's Base starts ``thread_class(target=...)``: here it starts nothing."""
+
+    name = "(no reader thread)"
+
+    def __init__(self, target: Any = None) -> None:
+        pass
+
+    def start(self) -> None:
+        pass
+
+
+class _NoEvent:
+    """Nor does it need the event its reader thread would set: ``receive`` reads itself."""
+
+    def set(self) -> None:
+        pass
+
+    def clear(self) -> None:
+        pass
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return True
+
+
+def _ready(sock: Any, write: bool, timeout: float) -> bool:
+    """Whether ``sock`` can be read (or written) within ``timeout`` seconds (gevent-aware:
+    gevent patches ``select``)."""
+    try:
+        found = select.select([] if write else [sock], [sock] if write else [], [], timeout)
+    except (OSError, ValueError):  # closed meanwhile
+        return True
+    return bool(found[0] or found[1])
 
 
 class _WholeWrites:
@@ -39,52 +98,306 @@ class _WholeWrites:
             self._sock.sendall(data)
         return len(data)
 
-    def __getattr__(self, name: str) -> Any:  # recv, fileno, close, setsockopt...
+    def __getattr__(self, name: str) -> Any:  # recv, fileno, shutdown, setsockopt...
         return getattr(self._sock, name)
 
 
-class _LockedProtocol:
-    """wsproto's connection, encoding one event at a time (its deflate state is shared)."""
-
-    def __init__(self, connection: Any, lock: threading.RLock) -> None:
-        self._connection = connection
-        self._lock = lock
-
-    def send(self, event: Any) -> bytes:
-        with self._lock:
-            return bytes(self._connection.send(event))
-
-    def __getattr__(self, name: str) -> Any:  # receive_data, events, state...
-        return getattr(self._connection, name)
-
-
 class WholeFrameServer(Server):
-    """simple_websocket.Server whose every write is whole and goes through one lock.
+    """simple_websocket.Server read in the caller's thread, every write whole, under one lock.
 
     A message is encoded and written under the lock, so messages leave in the order they
-    were compressed; the reader thread's pings and pongs take the same lock, so they fall
-    between messages, never inside one. A message is one frame, never fragments: a control
-    frame between the fragments of a compressed message is legal (RFC 6455 §5.4) but wsproto,
-    which simple-websocket and Python clients read with, loses its inflate state on one.
+    were compressed; pings, pongs and close replies take the same lock, so they fall between
+    messages, never inside one. A message is one frame, never fragments: a control frame
+    between the fragments of a compressed message is legal (RFC 6455 §5.4) but wsproto,
+    which Python clients read with, loses its inflate state on one.
     """
 
     sock: Any  # set by simple-websocket's (untyped) __init__
     ws: Any
 
-    def handshake(self) -> None:
-        # Base.__init__ calls this before it starts the reader thread: wrap first.
+    def __init__(self, environ: dict[str, Any], **options: Any) -> None:
+        options["thread_class"], options["event_class"] = _NoThread, _NoEvent
         self.write_lock = threading.RLock()
+        self._open = False
+        self._ping_owed = False
+        self._next_ping = 0.0
+        self._corks = 0
+        self._held: list[bytes] = []
+        super().__init__(environ, **options)
+        self.environ = {}  # type: ignore[assignment]  # the handshake is done with it
+        if self.connected:
+            self._open = True
+            self.ws = self.ws.connection  # wsproto's frame protocol, without its HTTP half
+            self.pong_received = True
+            if self.ping_interval:
+                self._next_ping = time.monotonic() + self.ping_interval
+                Keepalive.of(self.ping_interval).add(self)
+
+    def handshake(self) -> None:
+        # Base.__init__ calls this first: wrap the socket before anything is written.
         self.sock = _WholeWrites(self.sock, self.write_lock)
-        self.ws = _LockedProtocol(self.ws, self.write_lock)
         super().handshake()
 
+    # -- writing ---------------------------------------------------------------------------
+
     def send(self, data: Any) -> None:
+        event = Message(data=data) if isinstance(data, bytes) else TextMessage(data=str(data))
         with self.write_lock:
-            super().send(data)
+            if not self.connected:
+                raise ConnectionClosed(self.close_reason, self.close_message)
+            if self._corks:
+                self._held.append(self.ws.send(event))
+            else:
+                self._write(self.ws.send(event))
+
+    def _write(self, data: bytes) -> None:
+        """Write (the caller holds the lock), and the ping the keepalive could not send."""
+        self.sock.send(data)
+        if self._ping_owed:  # the keepalive found the lock taken: its ping goes now
+            self._ping_owed = False
+            self.sock.send(self.ws.send(Ping()))
+
+    @contextmanager
+    def corked(self) -> Iterator[None]:
+        """Messages sent meanwhile (from any thread, in order) leave together in one write
+        at the end: the ``sent`` echo of a line and anything else its handling sends."""
+        with self.write_lock:
+            self._corks += 1
+        try:
+            yield
+        finally:
+            with self.write_lock:
+                self._corks -= 1
+                held, self._held = (self._held, []) if not self._corks else ([], self._held)
+                if held and self.connected:
+                    try:
+                        self._write(b"".join(held))
+                    except OSError:
+                        pass  # the socket is gone; the receive loop notices
 
     def close(self, reason: int | None = None, message: str | None = None) -> None:
         with self.write_lock:
-            super().close(reason, message)
+            if not self.connected:
+                raise ConnectionClosed(self.close_reason, self.close_message)
+            self.connected = False
+            try:
+                self.sock.send(self.ws.send(CloseConnection(reason or 1000, message)))
+            except (OSError, LocalProtocolError):
+                pass
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def receive(self, timeout: float | None = None) -> Any:
+        """The next message (str or bytes); None if ``timeout`` seconds pass first;
+        ConnectionClosed once the connection has ended."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.connected and not self.input_buffer:
+            if deadline is not None and not _ready(
+                self.sock, False, max(0.0, deadline - time.monotonic())
+            ):
+                return None
+            self._read()
+        if self.input_buffer:
+            return self.input_buffer.pop(0)
+        raise ConnectionClosed(self.close_reason, self.close_message)
+
+    def _read(self) -> None:
+        try:
+            data = self.sock.recv(self.receive_bytes)
+            if not data:
+                raise OSError("closed by the peer")
+            self.ws.receive_data(data)
+            if not self._handle_events():
+                self.connected = False
+        except (OSError, LocalProtocolError):
+            self.connected = False
+        if not self.connected:
+            self._ended()
+
+    def _handle_events(self) -> bool:
+        """Messages into ``input_buffer``; pings, pongs and closes answered. False once the
+        connection is to end."""
+        if not self._open:  # the handshake: simple-websocket accepts it (and the extension)
+            return bool(super()._handle_events())
+        for event in self.ws.events():
+            if isinstance(event, TextMessage | BytesMessage):
+                if not self._take(event):
+                    return False
+            elif isinstance(event, Ping):
+                self._reply(event.response())
+            elif isinstance(event, Pong):
+                self.pong_received = True
+            elif isinstance(event, CloseConnection):
+                self.close_reason, self.close_message = event.code, event.reason
+                with self.write_lock:
+                    if self.connected:  # not a reply to a close we sent
+                        self.connected = False
+                        self._reply(event.response())
+                return False
+        return True
+
+    def _take(self, event: TextMessage | BytesMessage) -> bool:
+        """Gather a message's fragments; False if it grows beyond the limit."""
+        self.incoming_message_len += len(event.data)
+        if self.max_message_size and self.incoming_message_len > self.max_message_size:
+            self.close_reason = CloseReason.MESSAGE_TOO_BIG
+            with self.write_lock:
+                self._reply(CloseConnection(CloseReason.MESSAGE_TOO_BIG, "Message is too big"))
+                self.connected = False
+            return False
+        part = event.data.encode() if isinstance(event, TextMessage) else event.data
+        if self.incoming_message is None and event.message_finished:
+            self.input_buffer.append(event.data)  # a whole message in one frame: as it is
+            return True
+        if self.incoming_message is None:
+            self.incoming_message = bytearray()
+        self.incoming_message += part
+        if event.message_finished:
+            whole = bytes(self.incoming_message)
+            text = isinstance(event, TextMessage)
+            self.input_buffer.append(whole.decode() if text else whole)
+            self.incoming_message = None
+            self.incoming_message_len = 0
+        return True
+
+    def _reply(self, event: Any) -> None:
+        with self.write_lock:
+            try:
+                self.sock.send(self.ws.send(event))
+            except (OSError, LocalProtocolError):
+                pass
+
+    def _ended(self) -> None:
+        """Both directions stop (a writer blocked on a full buffer returns with an error);
+        the WSGI server closes the socket once the route has returned."""
+        if self.ping_interval:
+            Keepalive.of(self.ping_interval).discard(self)
+        try:
+            self.sock.shutdown(2)  # socket.SHUT_RDWR
+        except OSError:
+            pass
+
+    def finish(self) -> None:
+        """After the route: close (if still open), wait a moment for the browser's close
+        reply so the socket does not end with unread data (a reset), and stop."""
+        if self.connected:
+            try:
+                self.close()
+            except ConnectionClosed:
+                pass
+            deadline = time.monotonic() + CLOSE_DRAIN
+            while self.close_reason == CloseReason.NO_STATUS_RCVD:
+                left = deadline - time.monotonic()
+                if left <= 0 or not _ready(self.sock, False, left):
+                    break
+                self._read_quietly()
+        self._ended()
+
+    def _read_quietly(self) -> None:
+        try:
+            data = self.sock.recv(self.receive_bytes)
+            if not data:
+                self.close_reason = CloseReason.ABNORMAL_CLOSURE
+                return
+            self.ws.receive_data(data)
+            for event in self.ws.events():
+                if isinstance(event, CloseConnection):
+                    self.close_reason = event.code
+        except (OSError, LocalProtocolError):
+            self.close_reason = CloseReason.ABNORMAL_CLOSURE
+
+    # -- keepalive (called by Keepalive's thread) ---------------------------------------------
+
+    def keepalive(self, now: float) -> bool:
+        """Ping when due; close a connection that missed a pong. False once it has ended."""
+        if not self.connected:
+            return False
+        if now < self._next_ping:
+            return True
+        assert self.ping_interval is not None
+        self._next_ping = now + self.ping_interval
+        if _ready(self.sock, False, 0):
+            return True  # something waits to be read (the pong, perhaps): alive
+        if not self.pong_received:
+            self._timed_out()
+            return False
+        self.pong_received = False
+        if not self.write_lock.acquire(blocking=False):
+            self._ping_owed = True  # a message is being written: the ping follows it
+            return True
+        try:
+            if _ready(self.sock, True, 0):
+                self.sock.send(self.ws.send(Ping()))
+            else:
+                self._ping_owed = True  # the buffer is full: after the next message
+        except (OSError, LocalProtocolError):
+            pass
+        finally:
+            self.write_lock.release()
+        return True
+
+    def _timed_out(self) -> None:
+        """No pong within an interval: 1008, as simple-websocket said it."""
+        if self.write_lock.acquire(blocking=False):
+            try:
+                if self.connected and _ready(self.sock, True, 0):
+                    self.close(CloseReason.POLICY_VIOLATION, "Ping/Pong timeout")
+            except (ConnectionClosed, OSError):
+                pass
+            finally:
+                self.write_lock.release()
+        self.connected = False
+        self._ended()  # the route's receive returns; a writer stuck on the buffer fails
+
+
+class Keepalive:
+    """One thread (a greenlet under gevent) pinging every open connection of a process."""
+
+    _by_interval: dict[float, Keepalive] = {}
+    _guard = threading.Lock()
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.tick = min(1.0, interval / 5)  # a ping leaves within a fifth of its interval
+        self._conns: weakref.WeakSet[WholeFrameServer] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def of(cls, interval: float) -> Keepalive:
+        with cls._guard:
+            found = cls._by_interval.get(interval)
+            if found is None:
+                found = cls._by_interval[interval] = cls(interval)
+            return found
+
+    def add(self, conn: WholeFrameServer) -> None:
+        with self._lock:
+            self._conns.add(conn)
+            if self._thread is None or not self._thread.is_alive():  # again after a fork
+                self._thread = threading.Thread(target=self._run, name="ws-keepalive", daemon=True)
+                self._thread.start()
+
+    def discard(self, conn: WholeFrameServer) -> None:
+        with self._lock:
+            self._conns.discard(conn)
+
+    def __len__(self) -> int:
+        return len(self._conns)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.tick)
+            with self._lock:
+                conns = list(self._conns)
+            now = time.monotonic()
+            for conn in conns:
+                try:
+                    alive = conn.keepalive(now)
+                except Exception:  # one connection's failure must not stop the others' pings
+                    alive = False
+                if not alive:
+                    self.discard(conn)
 
 
 class WholeFrameSock(Sock):
@@ -104,10 +417,7 @@ class WholeFrameSock(Sock):
                     f(ws, *args, **kwargs)
                 except ConnectionClosed:
                     pass
-                try:
-                    ws.close()
-                except (ConnectionClosed, OSError):
-                    pass
+                ws.finish()
                 return _AfterUpgrade(ws.mode)
 
             kwargs["websocket"] = True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import socket
 from typing import Any
 
@@ -11,6 +10,7 @@ from simple_websocket import ConnectionClosed
 
 from web.auth.access import user_name
 from web.auth.hosts import origin_allowed
+from web.live import jsonfast
 from web.live.live import LiveSession
 from web.serve.wsserver import WholeFrameSock
 
@@ -43,7 +43,8 @@ def console_socket(ws: Any) -> None:
     services = current_app.extensions["playground"]
     live = LiveSession(
         services,
-        send=lambda frame: ws.send(json.dumps(frame)),
+        send=lambda frame: ws.send(jsonfast.dumps(frame)),
+        cork=ws.corked,
         client=request.remote_addr or "",
         user=user_name(),
     )
