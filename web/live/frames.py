@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 from smtp_session.errors import PlaygroundError
-from web.live import jsonfast
 from smtp_session.wire.lines import is_utf8
 from smtp_session.wire.pacing import Chunk
+from web.live import jsonfast
 
 
 class FrameError(PlaygroundError):

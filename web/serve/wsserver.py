@@ -42,7 +42,6 @@ from wsproto.events import (
     Message,
     Ping,
     Pong,
-    Request,
     TextMessage,
 )
 from wsproto.frame_protocol import CloseReason
