@@ -111,8 +111,17 @@ class WholeFrameServer(Server):
     which Python clients read with, loses its inflate state on one.
     """
 
-    sock: Any  # set by simple-websocket's (untyped) __init__
+    # Set by simple-websocket's (untyped) __init__.
+    sock: Any
     ws: Any
+    environ: dict[str, Any]
+    connected: bool
+    close_reason: Any
+    close_message: str | None
+    incoming_message: Any
+    incoming_message_len: int
+    input_buffer: list[Any]
+    ping_interval: float | None
 
     def __init__(self, environ: dict[str, Any], **options: Any) -> None:
         options["thread_class"], options["event_class"] = _NoThread, _NoEvent
@@ -123,7 +132,7 @@ class WholeFrameServer(Server):
         self._corks = 0
         self._held: list[bytes] = []
         super().__init__(environ, **options)
-        self.environ = {}  # type: ignore[assignment]  # the handshake is done with it
+        self.environ = {}  # the handshake is done with it
         if self.connected:
             self._open = True
             self.ws = self.ws.connection  # wsproto's frame protocol, without its HTTP half
