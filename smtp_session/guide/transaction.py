@@ -394,8 +394,32 @@ class Transaction:
             out.append({"id": step_id, "name": name, "status": status})
         return out
 
+    def _fingerprint(self) -> tuple[Any, ...]:
+        """Everything ``to_dict`` reads, by value (a copy of what changes in place), so
+        equal fingerprints mean equal states. ``capability_params`` is only ever replaced,
+        and ``messages`` only grows (its length) or is replaced (compared by value)."""
+        return (
+            self.connected, self.closed, self.greeted, self.refused, self.awaiting_tls,
+            self.tls, self.tls_mode, self.hello, self.authenticated, self.in_auth,
+            self.in_data, self.mail_from, self.messages_sent, frozenset(self._reached),
+            frozenset(self.capabilities), self.capability_params,
+            tuple(self.accepted_recipients), tuple(self.rejected_recipients),
+            len(self.messages), self.messages,
+        )  # fmt: skip
+
     def to_dict(self) -> dict[str, Any]:
-        """Everything the panels show, JSON-ready."""
+        """Everything the panels show, JSON-ready. A reply that changes nothing (NOOP) gets
+        the same dict as the one before: callers read it, never change it (a round trip
+        spent ~20 % of the guide's time rebuilding it, docs/production.md)."""
+        key = self._fingerprint()
+        cached = self.__dict__.get("_state_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]  # type: ignore[no-any-return]
+        state = self._state()
+        self._state_cache = (key, state)
+        return state
+
+    def _state(self) -> dict[str, Any]:
         return {
             "step": self.step,
             "steps": self.steps(),
