@@ -68,16 +68,24 @@ class Step:
     tx: Transaction
 
 
-def replay(entries: Iterable[dict[str, Any]], sandbox: bool = False) -> Iterator[Step]:
+def replay(
+    entries: Iterable[dict[str, Any]], sandbox: bool = False, frames: bool = True
+) -> Iterator[Step]:
     """Run recorded entries through the Guide the live session used, one step per entry.
 
     The replay page, ``?frames=1`` and the exports' facts all read this walk, so none of
-    them can disagree with another, or with what the live panels showed.
+    them can disagree with another, or with what the live panels showed. ``frames=False``
+    moves the transaction only (``Guide.advance``): each step's frame is then empty.
     """
     guide = Guide(sandbox=sandbox, redact=False)
     dialogue = Dialogue()
     for entry in entries:
         event = _event_of(entry, dialogue)
+        if not frames:
+            if event is not None:
+                guide.advance(event)
+            yield Step(entry, event, {}, guide.tx)
+            continue
         data = dict(entry.get("data") or {}) if entry["kind"] == "event" else {}
         if event is not None:
             frame = {**guide.frame_for(event), **data}  # what was recorded is what was shown

@@ -414,7 +414,7 @@ class Transaction:
         key = self._fingerprint()
         cached = self.__dict__.get("_state_cache")
         if cached is not None and cached[0] == key:
-            return cached[1]  # type: ignore[no-any-return]
+            return cached[1]
         state = self._state()
         self._state_cache = (key, state)
         return state

@@ -225,4 +225,4 @@ class _Reader:
 
 def facts_of(transcript: Transcript) -> Facts:
     """Where the session went and what it sent, as the guide's replay of its entries saw it."""
-    return _Reader(transcript).read(replay(transcript.entries))
+    return _Reader(transcript).read(replay(transcript.entries, frames=False))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from html import escape
 
 from transcripts.exports._common import (
@@ -44,10 +45,12 @@ _WORDS = re.compile(r"(\s+)")
 _CLASSES = {"C": "C", "S": "S", "*": "E"}
 
 
+@lru_cache(maxsize=4096)  # a long transcript repeats its lines and explanations
 def _text(value: str | None) -> str:
     return escape(printable(value or ""))
 
 
+@lru_cache(maxsize=4096)
 def _protocol(text: str) -> str:
     """A protocol line that wraps only at its spaces: a word with punctuation in it (where
     browsers would otherwise break, as in ``FROM:<a@b>``) is kept whole in a nowrap span."""

@@ -10,6 +10,7 @@ run they hold, and other text with only the characters escaped that could start 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from transcripts.exports._common import (
     Explain,
@@ -47,8 +48,10 @@ def _char(text: str, i: int) -> str:
     return c
 
 
+@lru_cache(maxsize=4096)
 def inline(text: str) -> str:
-    """Text that reads as itself in the middle of a CommonMark line."""
+    """Text that reads as itself in the middle of a CommonMark line (cached: a long
+    transcript says the same explanation thousands of times)."""
     text = printable(text)
     return "".join(_char(text, i) for i in range(len(text)))
 
