@@ -14,6 +14,7 @@ each entry holding the explanation itself so that its id cannot be reused while 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any
 
 from smtp_session.guide.document import (
@@ -21,6 +22,7 @@ from smtp_session.guide.document import (
     GREET_FIRST_KEY,
     UNKNOWN_COMMAND,
     UNKNOWN_PARAM,
+    document_path,
     knowledge_document,
 )
 
@@ -357,3 +359,10 @@ class LeanEncoder:
 
 
 diff_sentinel = object()
+
+
+def lean_frames(frames: Iterable[Frame]) -> Frame:
+    """A replay's frames as the live browser got them (``?frames=lean``): one encoder, in order,
+    so each state is the change from the frame before; the document's address with them."""
+    encoder = LeanEncoder()
+    return {"frames": [encoder.encode(f) for f in frames], "knowledge": document_path()}

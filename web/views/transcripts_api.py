@@ -12,6 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from smtp_session.errors import PlaygroundError
+from smtp_session.guide.lean import lean_frames
 from smtp_session.guide.replay import compact_frames, replay_frames
 from transcripts.errors import StoreError, TranscriptImportError
 from transcripts.exports import FORMATS, Explain, export
@@ -184,6 +185,8 @@ def get_transcript(tid: str) -> Response:
         body["frames"] = frames_of(transcript)
     elif frames == "compact":
         body.update(compact_frames(frames_of(transcript)))
+    elif frames == "lean":  # what the replay page reads: the live console's lean frames
+        body.update(lean_frames(frames_of(transcript)))
     token = edit_token()
     if token is not None:
         body["can_edit"] = store().check_edit_token(tid, token)
