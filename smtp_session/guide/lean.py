@@ -146,11 +146,11 @@ class FrameReader:
         if kind == "session":
             self.lean = frame.get("frames") == "lean"
         if not self.lean:
-            if "state" in frame:
+            if frame.get("state") is not None:
                 self.state = frame["state"]
             return frame
         out = dict(frame)
-        if "state" in frame:
+        if frame.get("state") is not None:
             base = {} if kind in FULL_STATE else self.state
             self.state = {**base, **frame["state"]}
         if kind in STATE_FRAMES:
