@@ -2,10 +2,9 @@
 
 The Guide builds every frame in full (the recorder, the exports and ``"frames": "full"``
 read that); :class:`LeanEncoder` turns one receiver's frames into the lean shape just before
-they leave, and :class:`FrameReader` turns them back (the tests, the exports' check; the
-browser's twin is ``static/js/knowledge.js``). A lean explanation is verified once against
-the full one it came from: what cannot be said in keys travels whole (``{"full": ...}``), so a
-lean frame always resolves to exactly the full frame.
+they leave, and ``lean_read.FrameReader`` turns them back. A lean explanation is verified once
+against the full one it came from: what cannot be said in keys travels whole
+(``{"full": ...}``), so a lean frame always resolves to exactly the full frame.
 
 Explanations are cached shared objects (guide.py), so their lean forms are cached by identity,
 each entry holding the explanation itself so that its id cannot be reused while cached.
@@ -17,156 +16,17 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
-from smtp_session.guide.document import (
-    EARLY,
-    GREET_FIRST_KEY,
-    UNKNOWN_COMMAND,
-    UNKNOWN_PARAM,
-    document_path,
-    knowledge_document,
+from smtp_session.guide.document import EARLY, GREET_FIRST_KEY, document_path, knowledge_document
+from smtp_session.guide.lean_read import (
+    FrameReader,
+    resolve_command_explain,
+    resolve_reply_explain,
+    resolve_warning,
 )
 
 Frame = dict[str, Any]
-STATE_FRAMES = ("connected", "reply", "tls", "closed")  # the frames that carry ``state``
-FULL_STATE = ("connected", "state")  # a whole state, not changes
-_RFC_MALFORMED = "RFC 5321 §4.2.1"
 _CACHE_SIZE = 4096
-
-
-# -- resolving: keys -> texts --------------------------------------------------------------
-
-
-def _pick(section: dict[str, Any], ref: Any) -> Any:
-    """A reference resolved: a string names an entry; anything else travelled inline."""
-    return section[ref] if isinstance(ref, str) else ref
-
-
-def _mechanism(doc: dict[str, Any], ref: Any) -> Any:
-    return _pick(doc["mechanisms"], ref)
-
-
-def _reply_facts(doc: dict[str, Any], facts: dict[str, Any]) -> dict[str, Any]:
-    if "capabilities" not in facts:
-        return facts
-    caps = []
-    for cap in facts["capabilities"]:
-        out = {k: v for k, v in cap.items() if k != "ext"}
-        out.update(_pick(doc["extensions"], cap["ext"]))
-        if "mechanisms" in cap["facts"]:
-            mechs = [_mechanism(doc, m) for m in cap["facts"]["mechanisms"]]
-            out["facts"] = {**cap["facts"], "mechanisms": mechs}
-        caps.append(out)
-    return {**facts, "capabilities": caps}
-
-
-def resolve_reply_explain(doc: dict[str, Any], lean: dict[str, Any], frame: Frame) -> Frame:
-    """A reply's lean explanation and the reply's own facts -> the full explanation."""
-    if "full" in lean:
-        return dict(lean["full"])
-    layers = doc["layers"]
-    evidence = [
-        {**_pick(layers, ref), "used": i == lean["used"]} for i, ref in enumerate(lean["evidence"])
-    ]
-    best = evidence[lean["used"]]
-    head = doc["guide"][lean["head"]] if "head" in lean else None
-    rfc = [r for layer in evidence for r in layer["rfc"]]
-    if frame.get("malformed"):
-        rfc.append(_RFC_MALFORMED)
-    summary = _pick(doc["codes"], lean.get("summary", str(frame.get("code"))))
-    enhanced = lean["enhanced"] if "enhanced" in lean else frame.get("enhanced")
-    return {
-        "code": frame.get("code"),
-        "class": frame.get("class"),
-        "summary": summary["summary"],
-        "meaning": head["says"] if head else best["says"],
-        "next": head["next"] if head else evidence[lean["next"]]["next"],
-        "rfc": list(dict.fromkeys(rfc)),
-        "known": summary["known"],
-        "context": lean["context"],
-        "text": frame.get("text"),
-        "lines": list(frame.get("lines") or []),
-        "enhanced": _pick(doc["enhanced"], enhanced) if enhanced is not None else None,
-        "malformed": frame.get("malformed"),
-        "facts": _reply_facts(doc, lean.get("facts", {})),
-        "layer": best["key"],
-        "specific": lean["specific"],
-        "evidence": evidence,
-        "contradictions": lean.get("contradictions", []),
-        "keys": lean.get("keys", frame.get("keys")),
-    }
-
-
-def _param(doc: dict[str, Any], lean: dict[str, Any]) -> dict[str, Any]:
-    out = {"name": lean["name"], "value": lean["value"], "known": lean["known"]}
-    if not lean["known"]:
-        return {**out, **doc["guide"][UNKNOWN_PARAM]}
-    entry = doc["params"][lean["name"]]
-    out.update({k: v for k, v in entry.items() if k != "values"})
-    out["value_meaning"] = entry["values"].get(lean["value_key"])
-    return out
-
-
-def resolve_command_explain(doc: dict[str, Any], lean: dict[str, Any], frame: Frame) -> Frame:
-    """A command's lean explanation -> the full one."""
-    if "full" in lean:
-        return dict(lean["full"])
-    out = {k: v for k, v in lean.items() if k != "command"}
-    out.setdefault("keys", frame.get("keys"))
-    out["parameters"] = [_param(doc, p) for p in lean["parameters"]]
-    if "mechanism" in lean["facts"]:
-        out["facts"] = {**lean["facts"], "mechanism": _mechanism(doc, lean["facts"]["mechanism"])}
-    verb = lean["command"]
-    out.update(doc["commands"][verb] if verb is not None else doc["guide"][UNKNOWN_COMMAND])
-    return out
-
-
-def resolve_warning(doc: dict[str, Any], lean: dict[str, Any]) -> dict[str, Any]:
-    """A lean warning ({code, values, line}) -> {code, message, fix, rfc, line}."""
-    if "full" in lean:
-        return dict(lean["full"])
-    texts = doc["warnings"][lean["code"]]
-    values = {**doc["limits"], **lean["values"]}
-    out = {"code": lean["code"]}
-    out.update({k: texts[k].format(**values) for k in ("message", "fix", "rfc")})
-    out["line"] = lean["line"]
-    return out
-
-
-class FrameReader:
-    """One receiver's view: lean frames in, frames of today's full shape out (state kept)."""
-
-    def __init__(self, doc: dict[str, Any] | None = None, lean: bool = True) -> None:
-        self.doc = doc if doc is not None else knowledge_document()
-        self.lean = lean  # a ``session`` frame says which (its ``frames``)
-        self.state: dict[str, Any] = {}
-
-    def read(self, frame: Frame) -> Frame:
-        """The full-shaped frame a lean frame stands for (a full frame passes unchanged)."""
-        kind = frame.get("type")
-        if kind == "session":
-            self.lean = frame.get("frames") == "lean"
-        if not self.lean:
-            if frame.get("state") is not None:
-                self.state = frame["state"]
-            return frame
-        out = dict(frame)
-        if frame.get("state") is not None:
-            base = {} if kind in FULL_STATE else self.state
-            self.state = {**base, **frame["state"]}
-        if kind in STATE_FRAMES:
-            out["state"] = dict(self.state)
-        explain = frame.get("explain")
-        if isinstance(explain, dict):
-            if kind == "reply":
-                out["explain"] = resolve_reply_explain(self.doc, explain, frame)
-            else:
-                out["explain"] = resolve_command_explain(self.doc, explain, frame)
-        if "warnings" in frame:
-            out["warnings"] = [resolve_warning(self.doc, w) for w in frame["warnings"]]
-        return out
-
-
-# -- encoding: texts -> keys ---------------------------------------------------------------
+__all__ = ["FrameReader", "LeanEncoder", "lean_frames"]
 
 
 def _ref(section: dict[str, Any], key: str, value: Any) -> Any:

@@ -211,12 +211,8 @@ class LiveSession:
         """The whole transaction state, on request (lean frames carry only its changes)."""
         with self._lock:
             tx = self.guide.tx.to_dict() if self.guide is not None else None
-            if tx is None:
-                self._send_raw_safe({"type": "state", "state": None})
-            elif self.encoder is not None:
-                self._send_raw_safe(self.encoder.whole_state(tx))
-            else:
-                self._send_raw_safe({"type": "state", "state": tx})
+            whole = self.encoder.whole_state if self.encoder and tx else None
+            self._send_raw_safe(whole(tx) if whole and tx else {"type": "state", "state": tx})
 
     def _on_note(self, frame: Frame) -> None:
         if self.recorder is None:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import gzip
 from functools import lru_cache
+from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
 
