@@ -145,3 +145,10 @@ class FrameReader:
         if "warnings" in frame:
             out["warnings"] = [resolve_warning(self.doc, w) for w in frame["warnings"]]
         return out
+
+
+def read_frames(frames: list[Frame], doc: dict[str, Any] | None = None) -> list[Frame]:
+    """A replay's lean frames (``?frames=lean``) read back in order, as the replay page reads
+    them: the exports word their explanations from these, so all three say the same."""
+    reader = FrameReader(doc)
+    return [reader.read(frame) for frame in frames]
