@@ -135,20 +135,36 @@ class FrameReader:
             base = {} if kind in FULL_STATE else self.state
             self.state = {**base, **frame["state"]}
         if kind in STATE_FRAMES:
-            out["state"] = dict(self.state)
-        explain = frame.get("explain")
-        if isinstance(explain, dict):
-            if kind == "reply":
-                out["explain"] = resolve_reply_explain(self.doc, explain, frame)
-            else:
-                out["explain"] = resolve_command_explain(self.doc, explain, frame)
+            out["state"] = self.state  # shared until it changes: read it, do not change it
+        if isinstance(frame.get("explain"), dict):
+            out["explain"] = self.explanation(frame)
         if "warnings" in frame:
             out["warnings"] = [resolve_warning(self.doc, w) for w in frame["warnings"]]
         return out
+
+    def explanation(self, frame: Frame) -> Frame:
+        """A lean frame's explanation, resolved."""
+        if frame.get("type") == "reply":
+            return resolve_reply_explain(self.doc, frame["explain"], frame)
+        return resolve_command_explain(self.doc, frame["explain"], frame)
 
 
 def read_frames(frames: list[Frame], doc: dict[str, Any] | None = None) -> list[Frame]:
     """A replay's lean frames (``?frames=lean``) read back in order, as the replay page reads
     them: the exports word their explanations from these, so all three say the same."""
     reader = FrameReader(doc)
-    return [reader.read(frame) for frame in frames]
+    # The encoder shares one lean explanation between the frames of one full explanation (and
+    # so of one reply): each is resolved once, and the frames share the result, as they shared
+    # the full one.
+    shared: dict[int, tuple[Any, Any]] = {}
+    out = []
+    for frame in frames:
+        lean = frame.get("explain")
+        if not isinstance(lean, dict):
+            out.append(reader.read(frame))
+            continue
+        hit = shared.get(id(lean))
+        if hit is None or hit[0] is not lean:  # frames hold ``lean``: its id is not reused
+            hit = shared[id(lean)] = (lean, reader.explanation(frame))
+        out.append({**reader.read({**frame, "explain": None}), "explain": hit[1]})
+    return out
