@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from transcripts.errors import ExportError
 from transcripts.exports import htmlpage, jsonfmt, markdown, pyscript, swaks, text
@@ -10,6 +10,7 @@ from transcripts.exports._common import Explain, filename
 from transcripts.model import Transcript
 
 Renderer = Callable[[Transcript, "Explain | None"], bytes]
+Streamer = Callable[[Transcript, "Explain | None"], Iterator[bytes]]
 
 # format: (renderer, mimetype, file extension)
 FORMATS: dict[str, tuple[Renderer, str, str]] = {
@@ -23,6 +24,29 @@ FORMATS: dict[str, tuple[Renderer, str, str]] = {
 }
 
 
+# Formats written as they are made (a long transcript's export is never held whole); the
+# others are small (swaks, python: a command and a script) or need the whole first (cast's
+# header holds the widest line) and leave as one piece.
+STREAMS: dict[str, Streamer] = {
+    "json": jsonfmt.stream,
+    "md": markdown.stream,
+    "html": htmlpage.stream,
+    "txt": text.stream_txt,
+}
+
+
+def export_stream(
+    transcript: Transcript, fmt: str, explain: Explain | None = None
+) -> tuple[Iterator[bytes], str, str]:
+    """``export``, as pieces whose concatenation is exactly its bytes."""
+    if fmt not in FORMATS:
+        raise ExportError(f"no export format {fmt!r}; there are {', '.join(FORMATS)}")
+    render, mimetype, ext = FORMATS[fmt]
+    streamer = STREAMS.get(fmt)
+    pieces = streamer(transcript, explain) if streamer else iter([render(transcript, explain)])
+    return pieces, mimetype, filename(transcript, ext)
+
+
 def export(
     transcript: Transcript, fmt: str, explain: Explain | None = None
 ) -> tuple[bytes, str, str]:
@@ -33,4 +57,4 @@ def export(
     return render(transcript, explain), mimetype, filename(transcript, ext)
 
 
-__all__ = ["FORMATS", "Explain", "export"]
+__all__ = ["FORMATS", "STREAMS", "Explain", "export", "export_stream"]

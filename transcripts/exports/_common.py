@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -113,3 +113,20 @@ def filename(transcript: Transcript, ext: str) -> str:
     """A safe download name: smtp-<title or target>-<id start>.<ext>."""
     slug = re.sub(r"[^a-z0-9]+", "-", heading(transcript).lower()).strip("-")[:48] or "session"
     return f"smtp-{slug}-{transcript.id[:8]}.{ext}"
+
+
+CHUNK_LINES = 1000  # lines per piece of a streamed export
+
+
+def joined(lines: Iterable[str], end: str = "") -> Iterator[bytes]:
+    """Exactly ``("\n".join(lines) + end).encode()``, in pieces of CHUNK_LINES lines: an
+    export of a long transcript is written as it is made, never held whole."""
+    batch: list[str] = []
+    first = True
+    for text in lines:
+        batch.append(text)
+        if len(batch) >= CHUNK_LINES:
+            yield (("" if first else "\n") + "\n".join(batch)).encode()
+            batch, first = [], False
+    tail = "\n".join(batch)
+    yield (("" if first or not batch else "\n") + tail + end).encode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 from html import escape
 
@@ -11,6 +12,7 @@ from transcripts.exports._common import (
     Item,
     heading,
     items,
+    joined,
     notes_by_seq,
     printable,
     readable_time,
@@ -94,14 +96,16 @@ def _meta(transcript: Transcript) -> str:
 
 def render(transcript: Transcript, explain: Explain | None = None) -> bytes:
     """The HTML page."""
+    return b"".join(stream(transcript, explain))
+
+
+def stream(transcript: Transcript, explain: Explain | None = None) -> Iterator[bytes]:
+    """The HTML page, a thousand rows at a time."""
     notes = notes_by_seq(transcript)
     title = _text(heading(transcript))
-    body = "\n".join(
-        _row(item, explain, notes.get(item.entry["seq"], [])) for item in items(transcript)
-    )
     general = "".join(_note(note) for note in notes.get(None, []))
     description = f"<p>{_text(transcript.description)}</p>" if transcript.description else ""
-    page = f"""<!DOCTYPE html>
+    yield f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{_CSP}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -110,9 +114,11 @@ def render(transcript: Transcript, explain: Explain | None = None) -> bytes:
 <table><thead><tr><th class="num">#</th><th>Line</th><th class="explain">What it means</th></tr>
 </thead>
 <tbody>
-{body}
+""".encode()
+    rows = (_row(item, explain, notes.get(item.entry["seq"], [])) for item in items(transcript))
+    yield from joined(rows)
+    yield b"""
 </tbody></table>
 <p>C: sent by the client, S: the server's reply, *: an event. Exported from SMTP Playground.</p>
 </body></html>
 """
-    return page.encode()

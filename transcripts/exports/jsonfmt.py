@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
-from transcripts.exports._common import Explain
+from transcripts.exports._common import CHUNK_LINES, Explain
 from transcripts.model import Transcript
 
 FORMAT = "smtp-playground-transcript"
@@ -25,4 +26,29 @@ def document(transcript: Transcript) -> dict[str, Any]:
 
 def render(transcript: Transcript, explain: Explain | None = None) -> bytes:
     """The JSON file (UTF-8, indented, stable key order)."""
-    return (json.dumps(document(transcript), ensure_ascii=False, indent=2) + "\n").encode()
+    return b"".join(stream(transcript, explain))
+
+
+_SLOT = '\n  "entries": [],\n  "notes": '  # where the entries go in the indented document
+
+
+def stream(transcript: Transcript, explain: Explain | None = None) -> Iterator[bytes]:
+    """The same bytes as ``json.dumps(document, indent=2)``, an entry at a time: each entry
+    is indented on its own and placed at its depth (JSON strings hold no raw line breaks,
+    so every line break is indentation)."""
+    empty = {**document(transcript), "entries": []}
+    text = json.dumps(empty, ensure_ascii=False, indent=2) + "\n"
+    cut = text.index(_SLOT) + len('\n  "entries": ')
+    head, tail = text[:cut], text[cut + 2 :]  # without the "[]"
+    entries = transcript.entries
+    if not entries:
+        yield (head + "[]" + tail).encode()
+        return
+    yield (head + "[\n").encode()
+    for start in range(0, len(entries), CHUNK_LINES):
+        pieces = [
+            "    " + json.dumps(entry, ensure_ascii=False, indent=2).replace("\n", "\n    ")
+            for entry in entries[start : start + CHUNK_LINES]
+        ]
+        yield (("" if start == 0 else ",\n") + ",\n".join(pieces)).encode()
+    yield ("\n  ]" + tail).encode()

@@ -10,6 +10,7 @@ run they hold, and other text with only the characters escaped that could start 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
 
 from transcripts.exports._common import (
@@ -17,6 +18,7 @@ from transcripts.exports._common import (
     Item,
     heading,
     items,
+    joined,
     notes_by_seq,
     printable,
     readable_time,
@@ -97,24 +99,35 @@ def block(item: Item) -> list[str]:
     return [f"{item.who}: {text}" if item.who != "*" else f"* {text}" for text in item.lines]
 
 
-def _fenced(lines: list[str]) -> list[str]:
-    run = max((len(r) for text in lines for r in _TICKS.findall(text)), default=0)
-    fence = "`" * max(3, run + 1)
-    return [f"{fence}text", *lines, fence]
+def _fenced(transcript: Transcript) -> Iterator[str]:
+    """The session's lines in a fence longer than any backtick run in them (a first pass
+    finds the longest run; the lines are made again as they are written)."""
+    runs = (
+        len(r) for item in items(transcript) for text in item.lines for r in _TICKS.findall(text)
+    )
+    fence = "`" * max(3, max(runs, default=0) + 1)
+    yield f"{fence}text"
+    for item in items(transcript):
+        yield from block(item)
+    yield fence
 
 
-def _meanings(transcript: Transcript, explain: Explain | None) -> list[str]:
+def _meanings(transcript: Transcript, explain: Explain | None) -> Iterator[str]:
     notes = notes_by_seq(transcript)
-    out = []
+    started = False
     for item in items(transcript):
         said = explain(item.entry) if explain else None
         parts = [inline(said)] if said else []
         parts += [_note(note) for note in notes.get(item.entry["seq"], [])]
         if parts:
+            if not started:
+                yield from ("## What the lines mean", "")
+                started = True
             seconds = f"{item.entry['t'] / 1000:.3f} s"
             where = f"Line {item.entry['seq']} ({seconds}), {code(block(item)[0])}"
-            out.append(f"- {where}: {' '.join(parts)}")
-    return ["## What the lines mean", "", *out, ""] if out else []
+            yield f"- {where}: {' '.join(parts)}"
+    if started:
+        yield ""
 
 
 def _meta(transcript: Transcript) -> list[str]:
@@ -130,13 +143,21 @@ def _meta(transcript: Transcript) -> list[str]:
 
 def render(transcript: Transcript, explain: Explain | None = None) -> bytes:
     """The Markdown document."""
-    out = [_heading(heading(transcript)), "", *_meta(transcript)]
+    return b"".join(stream(transcript, explain))
+
+
+def stream(transcript: Transcript, explain: Explain | None = None) -> Iterator[bytes]:
+    """The Markdown document, written as it is made."""
+    return joined(_lines(transcript, explain))
+
+
+def _lines(transcript: Transcript, explain: Explain | None) -> Iterator[str]:
+    yield from [_heading(heading(transcript)), "", *_meta(transcript)]
     if transcript.description:
-        out += [line(text) for text in transcript.description.splitlines()] + [""]
-    out += _fenced([text for item in items(transcript) for text in block(item)])
-    out += ["", "C: sent by the client (you), S: the server's reply, \\*: an event.", ""]
-    out += _meanings(transcript, explain)
+        yield from [line(text) for text in transcript.description.splitlines()] + [""]
+    yield from _fenced(transcript)
+    yield from ["", "C: sent by the client (you), S: the server's reply, \\*: an event.", ""]
+    yield from _meanings(transcript, explain)
     general = notes_by_seq(transcript).get(None, [])
     if general:
-        out += ["## Notes", "", *[f"- {_note(note)}" for note in general], ""]
-    return "\n".join(out).encode()
+        yield from ["## Notes", "", *[f"- {_note(note)}" for note in general], ""]

@@ -3,29 +3,45 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
-from transcripts.exports._common import Explain, Item, heading, items, notes_by_seq, printable
+from transcripts.exports._common import (
+    Explain,
+    Item,
+    heading,
+    items,
+    joined,
+    notes_by_seq,
+    printable,
+)
 from transcripts.markers import markers_of
 from transcripts.model import Transcript
 
 
 def render_txt(transcript: Transcript, explain: Explain | None = None) -> bytes:
     """C: and S: lines as on the wire, events as * lines, notes as # lines."""
+    return b"".join(stream_txt(transcript, explain))
+
+
+def stream_txt(transcript: Transcript, explain: Explain | None = None) -> Iterator[bytes]:
+    """The plain-text log, written as it is made."""
+    return joined(_txt_lines(transcript), end="\n")
+
+
+def _txt_lines(transcript: Transcript) -> Iterator[str]:
     meta = transcript.meta()
-    out = [
-        f"# {printable(heading(transcript))}",
-        f"# target {printable(transcript.target)}, started {meta['created_at']}, "
-        f"{transcript.status}",
-    ]
+    yield f"# {printable(heading(transcript))}"
+    yield f"# target {printable(transcript.target)}, started {meta['created_at']}, " + str(
+        transcript.status
+    )
     notes = notes_by_seq(transcript)
-    out += [f"# note: {printable(n.text)}" for n in notes.get(None, [])]
+    yield from [f"# note: {printable(n.text)}" for n in notes.get(None, [])]
     for item in items(transcript):
         prefix = "*" if item.who == "*" else f"{item.who}:"
-        out += [f"{prefix} {line}" for line in item.lines]
+        yield from [f"{prefix} {line}" for line in item.lines]
         for note in notes.get(item.entry["seq"], []):
             by = f" ({printable(note.author)})" if note.author else ""
-            out += [f"#   note{by}: {printable(line)}" for line in note.text.splitlines()]
-    return ("\n".join(out) + "\n").encode()
+            yield from [f"#   note{by}: {printable(line)}" for line in note.text.splitlines()]
 
 
 # ANSI SGR colours: what the client sent stands out from what the server said.

@@ -7,6 +7,8 @@ docs/api-transcripts.md route by route.
 from __future__ import annotations
 
 import re
+import zlib
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -16,7 +18,7 @@ from smtp_session.guide.lean import lean_frames
 from smtp_session.guide.lean_read import read_frames
 from smtp_session.guide.replay import compact_frames, replay_frames
 from transcripts.errors import StoreError, TranscriptImportError
-from transcripts.exports import FORMATS, Explain, export
+from transcripts.exports import FORMATS, Explain, export_stream
 from transcripts.exports._common import describe_event
 from transcripts.importer import import_json
 from transcripts.markers import markers_of
@@ -109,6 +111,26 @@ def explain_of(frames: list[dict[str, Any]]) -> Explain:
         return by_seq.get(entry["seq"])
 
     return explain
+
+
+def streamed(pieces: Iterator[bytes], mimetype: str) -> Response:
+    """A response written as ``pieces`` are made, gzipped on the way when the client takes
+    it (web/live/compress.py leaves streamed bodies alone)."""
+    if "gzip" not in request.headers.get("Accept-Encoding", ""):
+        return Response(pieces, content_type=mimetype)
+    response = Response(_gzipped(pieces), content_type=mimetype)
+    response.headers["Content-Encoding"] = "gzip"
+    response.headers.add("Vary", "Accept-Encoding")
+    return response
+
+
+def _gzipped(pieces: Iterator[bytes]) -> Iterator[bytes]:
+    packer = zlib.compressobj(5, zlib.DEFLATED, 31)  # wbits 31: a gzip header and trailer
+    for piece in pieces:
+        out = packer.compress(piece)
+        if out:
+            yield out
+    yield packer.flush()
 
 
 @bp.errorhandler(ApiError)
@@ -211,8 +233,8 @@ def export_transcript(tid: str) -> Response:
     # words them (the one engine: live, replay and exports agree).
     lean = lean_frames(frames_of(transcript))["frames"] if fmt in ("md", "html") else None
     explain = explain_of(read_frames(lean)) if lean is not None else None
-    data, mimetype, filename = export(transcript, fmt, explain)
-    response = Response(data, content_type=mimetype)
+    pieces, mimetype, filename = export_stream(transcript, fmt, explain)
+    response = streamed(pieces, mimetype)
     inline = request.args.get("download") == "0"
     response.headers["Content-Disposition"] = (
         f'{"inline" if inline else "attachment"}; filename="{filename}"'
