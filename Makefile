@@ -72,7 +72,7 @@ wheelhouse: | $(VENV)/bin/python
 
 bench: $(DEV_STAMP)
 	$(PY) -m pip install --quiet -r bench/requirements.txt
-	$(PY) bench/run.py
+	$(PY) bench/run.py --json bench/results/latest.json --readme bench/results/latest.md
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -7,15 +7,23 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.clients import Bridge, Direct, Playground, Websockify
+from bench.procs import cpu_seconds, workers
 from bench.stats import latency, ratio
 
 ROUND = 100  # commands per client per round; rounds rotate so drift hits all three alike
 
 
 def roundtrip(
-    n: int, sandbox_port: int, websockify_port: int, app_port: int, bridge_port: int | None = None
+    n: int,
+    sandbox_port: int,
+    websockify_port: int,
+    app_port: int,
+    bridge_port: int | None = None,
+    pids: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """NOOP p50/p99 over ``n`` commands on each path, interleaved in rounds."""
+    """NOOP p50/p99 over ``n`` commands on each path, interleaved in rounds; with ``pids``
+    (path -> server pid), the CPU time its workers spent per round trip (utime + stime from
+    /proc/PID/stat, over that path's rounds only)."""
     clients: dict[str, Any] = {
         "direct": Direct(sandbox_port),
         "websockify": Websockify(websockify_port),
@@ -24,6 +32,8 @@ def roundtrip(
     if bridge_port is not None:
         clients["flask-sock bridge"] = Bridge(bridge_port)
     samples: dict[str, list[int]] = {name: [] for name in clients}
+    procs = {name: workers(pid) for name, pid in (pids or {}).items() if name in clients}
+    cpu = {name: 0.0 for name in procs}
     try:
         for client in clients.values():
             client.command("EHLO bench.example")
@@ -33,7 +43,10 @@ def roundtrip(
         while done < n:
             count = min(ROUND, n - done)
             for name, client in clients.items():
+                before = cpu_seconds(procs[name]) if name in procs else 0.0
                 samples[name] += _time_commands(client, count)
+                if name in procs:
+                    cpu[name] += cpu_seconds(procs[name]) - before
             done += count
     finally:
         for client in clients.values():
@@ -45,6 +58,12 @@ def roundtrip(
             continue
         result[name]["p50_ratio"] = ratio(result[name]["p50_ms"], direct["p50_ms"])
         result[name]["p99_ratio"] = ratio(result[name]["p99_ms"], direct["p99_ms"])
+    for name, seconds in cpu.items():
+        result[name]["cpu_ms_per_rt"] = round(seconds * 1000 / n, 3)
+    mine = result["playground"]
+    for ref in ("flask-sock bridge", "websockify"):
+        if ref in result:
+            mine[f"p50_vs_{ref.split()[-1]}"] = ratio(mine["p50_ms"], result[ref]["p50_ms"])
     return result
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.procs import usage
+from bench.procs import cpu_seconds, usage, workers
 from bench.stats import latency
 
 OPEN_PARALLEL = 25  # sessions being opened at once: a class arriving, not a SYN flood
@@ -70,7 +70,7 @@ async def _close_all(sessions: list[ClientConnection]) -> None:
 
 
 async def _active(
-    sessions: list[ClientConnection], per_session: int, pace: float = 0.0
+    sessions: list[ClientConnection], per_session: int, pace: float = 0.0, pid: int = 0
 ) -> dict[str, Any]:
     """Every session sends NOOPs at once: back to back (pace 0, the server saturated) or
     one every ``pace`` seconds (an offered load, closer to people typing)."""
@@ -85,11 +85,16 @@ async def _active(
             if pace:
                 await asyncio.sleep(max(0.0, pace - (time.perf_counter_ns() - t0) / 1e9))
 
-    t0 = time.perf_counter()
+    procs = workers(pid) if pid else []
+    cpu0, t0 = cpu_seconds(procs), time.perf_counter()
     await asyncio.gather(*(drive(ws) for ws in sessions))
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, cpu_seconds(procs) - cpu0
     rate = round(len(samples) / wall)
-    return {"sessions": len(sessions), "pace_s": pace, **latency(samples), "rt_per_s": rate}
+    out = {"sessions": len(sessions), "pace_s": pace, **latency(samples), "rt_per_s": rate}
+    if procs and cpu > 0:  # the worker's own CPU: round trips it serves per CPU-second
+        out["rt_per_cpu_s"] = round(len(samples) / cpu)
+        out["worker_cpu_share"] = round(cpu / wall, 2)
+    return out
 
 
 async def concurrency(
@@ -116,8 +121,9 @@ async def concurrency(
                 "pss_kb_per_session": round((now.pss_mb - base.pss_mb) / level * 1024, 1),
                 "threads_per_session": round((now.threads - base.threads) / level, 2),
             }
-        result["active"] = await _active(sessions[:active], per_session)
-        result["active_paced"] = await _active(sessions[:active], max(10, per_session // 5), 0.5)
+        result["active"] = await _active(sessions[:active], per_session, pid=app_pid)
+        paced = max(10, per_session // 5)
+        result["active_paced"] = await _active(sessions[:active], paced, 0.5, pid=app_pid)
     finally:
         await _close_all(sessions)
     return result

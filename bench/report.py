@@ -21,9 +21,28 @@ def rows(r: dict[str, Any]) -> list[Row]:
             if path not in rt:
                 continue
             d = rt[path]
-            ratio = "" if path == "direct" else f"{d['p50_ratio']}x / {d['p99_ratio']}x"
+            ratio = "" if path == "direct" else f"{d['p50_ratio']}x / {d['p99_ratio']}x direct"
             out.append((f"NOOP round trip p50/p99, {path}", f"{_ms(d)} / {_ms(d, 'p99_ms')}",
                         _ms(rt["direct"]), ratio))  # fmt: skip
+        mine = rt["playground"]
+        if "p50_vs_bridge" in mine:
+            out.append(("NOOP p50: playground vs bridge / vs websockify",
+                        f"{mine['p50_vs_bridge']}x / {mine.get('p50_vs_websockify', '?')}x",
+                        "<= 1.5x / < 2x", ""))  # fmt: skip
+        for path in ("flask-sock bridge", "playground"):
+            if "cpu_ms_per_rt" in rt.get(path, {}):
+                out.append((f"worker CPU per NOOP round trip, {path}",
+                            f"{rt[path]['cpu_ms_per_rt']:.3f} ms",
+                            "<= 0.3 ms" if path == "playground" else "", ""))  # fmt: skip
+        if "db_rows_per_rt" in mine:
+            out.append(
+                (
+                    "transcript rows / bytes per NOOP round trip",
+                    f"{mine['db_rows_per_rt']} / {mine['db_bytes_per_rt']} B",
+                    "",
+                    "",
+                )
+            )
     for name, d in (r.get("setup") or {}).items():
         out.append((f"setup {name} p50", _ms(d["playground"]), _ms(d["direct"]),
                     f"{d['p50_ratio']}x"))  # fmt: skip
@@ -44,7 +63,9 @@ def rows(r: dict[str, Any]) -> list[Row]:
             a = cc.get(key)
             if a:
                 name = f"{a['sessions']} active ({how}): round trips/s, p50/p99"
-                out.append((name, f"{a['rt_per_s']}/s", f"{_ms(a)} / {_ms(a, 'p99_ms')}", ""))
+                per_cpu = f"{a['rt_per_cpu_s']} per worker CPU-s" if "rt_per_cpu_s" in a else ""
+                out.append((name, f"{a['rt_per_s']}/s", f"{_ms(a)} / {_ms(a, 'p99_ms')}",
+                            per_cpu))  # fmt: skip
     ch = r.get("churn")
     if ch:
         b, a = ch["before"], ch["after"]
@@ -66,14 +87,14 @@ def rows(r: dict[str, Any]) -> list[Row]:
             (
                 "exports: slowest (all formats)",
                 f"{tc['export_ms'][slowest]} ms ({slowest})",
-                "< 1000 ms",
+                "< 500 ms",
                 " ".join(f"{k}={v}" for k, v in tc["export_ms"].items()),
             )
         )
         page = tc["replay_page"]
         out.append(("replay page interactive (best of 3)",
                     f"{page['best_ms']} ms" if "best_ms" in page else page.get("skipped", ""),
-                    "< 1000 ms", f"panels complete {min(page.get('panels_ms') or [0])} ms;"
+                    "< 500 ms", f"panels complete {min(page.get('panels_ms') or [0])} ms;"
                     f" frames API {tc['frames_api_ms']} ms"))  # fmt: skip
     elif tc:
         out.append(("transcripts", "skipped", tc["skipped"], ""))
@@ -93,65 +114,62 @@ def table(r: dict[str, Any]) -> str:
 
 Check = Callable[[dict[str, Any]], bool | None]
 
+
 # Issue 7's targets: (text, the part that measures it, check). A check returns None when the
 # run did not measure what it needs; a part that failed misses its target.
+def _get(r: dict[str, Any], *path: str) -> Any:
+    """r[path[0]][path[1]]..., or None where the run did not measure it."""
+    for key in path:
+        if not isinstance(r, dict) or key not in r:
+            return None
+        r = r[key]
+    return r
+
+
+def _check(value: Any, ok: Callable[[Any], bool]) -> bool | None:
+    return None if value is None else ok(value)
+
+
+def _exports(r: dict[str, Any]) -> Any:
+    ms = _get(r, "transcripts", "export_ms")
+    return max(ms.values()) if ms and _get(r, "transcripts", "entries") == 10_000 else None
+
+
+def _idle_1000(r: dict[str, Any]) -> Any:
+    return _get(r, "concurrency", "idle", "1000", "rss_mb")
+
+
+def _active_100(r: dict[str, Any]) -> Any:
+    a = _get(r, "concurrency", "active")
+    return a if a and a.get("sessions") == 100 else None
+
+
+# Issue 17's targets: (text, the part that measures it, check). A check returns None when
+# the run did not measure what it needs; a part that failed misses its target.
 TARGETS: list[tuple[str, str, Check]] = [
-    (
-        "round-trip p50 ratio below websockify's and at most 2x",
-        "roundtrip",
-        lambda r: None if "roundtrip" not in r else (
-            r["roundtrip"]["playground"]["p50_ratio"] < r["roundtrip"]["websockify"]["p50_ratio"]
-            and r["roundtrip"]["playground"]["p50_ratio"] <= 2.0
-        ),
-    ),
-    (
-        "DATA throughput >= 80% of direct",
-        "data",
-        lambda r: r["data"]["ratio"] >= 0.8 if "data" in r else None,
-    ),
-    (
-        "1,000 idle sessions within 150 MB (RSS summed over the server tree)",
-        "concurrency",
-        lambda r: r["concurrency"]["idle"]["1000"]["rss_mb"] <= 150
-        if "1000" in r.get("concurrency", {}).get("idle", {}) else None,
-    ),
-    (
-        "100 active sessions p99 < 20 ms (back to back)",
-        "concurrency",
-        lambda r: r["concurrency"]["active"]["p99_ms"] < 20
-        if r.get("concurrency", {}).get("active", {}).get("sessions") == 100 else None,
-    ),
-    (
-        "100 active sessions p99 < 20 ms (paced, one NOOP per 0.5 s each)",
-        "concurrency",
-        lambda r: r["concurrency"]["active_paced"]["p99_ms"] < 20
-        if r.get("concurrency", {}).get("active_paced", {}).get("sessions") == 100 else None,
-    ),
-    (
-        "transcripts (issue 4): append p50 < 1 ms on SQLite",
-        "transcripts",
-        lambda r: r["transcripts"]["append"]["p50_ms"] < 1 if "append" in r.get(
-            "transcripts", {}) else None,
-    ),
-    (
-        "transcripts (issue 4): every export of 10,000 entries < 1 s",
-        "transcripts",
-        lambda r: max(r["transcripts"]["export_ms"].values()) < 1000
-        if r.get("transcripts", {}).get("entries") == 10_000 else None,
-    ),
-    (
-        "transcripts (issue 4): replay page of 10,000 entries interactive < 1 s",
-        "transcripts",
-        lambda r: r["transcripts"]["replay_page"]["best_ms"] < 1000
-        if r.get("transcripts", {}).get("entries") == 10_000
-        and "best_ms" in r["transcripts"].get("replay_page", {}) else None,
-    ),
-    (
-        "no growth after churn (threads, fds; RSS within 5 MB)",
-        "churn",
-        lambda r: r["churn"]["threads_delta"] <= 0 and r["churn"]["fds_delta"] <= 0
-        and r["churn"]["rss_delta_mb"] < 5 if "churn" in r else None,
-    ),
+    ("NOOP round-trip p50 at most 1.5x the bare flask-sock bridge's", "roundtrip",
+     lambda r: _check(_get(r, "roundtrip", "playground", "p50_vs_bridge"), lambda x: x <= 1.5)),
+    ("NOOP round-trip p50 below 2x websockify's", "roundtrip",
+     lambda r: _check(_get(r, "roundtrip", "playground", "p50_vs_websockify"), lambda x: x < 2)),
+    ("worker CPU per NOOP round trip at most 0.3 ms", "roundtrip",
+     lambda r: _check(_get(r, "roundtrip", "playground", "cpu_ms_per_rt"), lambda x: x <= 0.3)),
+    ("1,000 idle consoles within 150 MB (RSS summed over the server tree)", "concurrency",
+     lambda r: _check(_idle_1000(r), lambda x: x <= 150)),
+    ("100 consoles back to back: at least 5,000 round trips/s on one worker", "concurrency",
+     lambda r: _check(_active_100(r), lambda a: a["rt_per_s"] >= 5000)),
+    ("every export of 10,000 entries under 0.5 s", "transcripts",
+     lambda r: _check(_exports(r), lambda x: x < 500)),
+    ("replay page of 10,000 entries interactive under 0.5 s", "transcripts",
+     lambda r: _check(_get(r, "transcripts", "replay_page", "best_ms")
+                      if _get(r, "transcripts", "entries") == 10_000 else None,
+                      lambda x: x < 500)),
+    ("DATA throughput >= 80% of direct", "data",
+     lambda r: _check(_get(r, "data", "ratio"), lambda x: x >= 0.8)),
+    ("no growth after churn (threads, fds; RSS within 5 MB)", "churn",
+     lambda r: _check(_get(r, "churn"), lambda c: c["threads_delta"] <= 0
+                      and c["fds_delta"] <= 0 and c["rss_delta_mb"] < 5)),
+    ("transcript append p50 < 1 ms on SQLite (issue 4)", "transcripts",
+     lambda r: _check(_get(r, "transcripts", "append", "p50_ms"), lambda x: x < 1)),
 ]  # fmt: skip
 
 
@@ -163,3 +181,20 @@ def verdicts(r: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({"target": name, "met": ok, "status": {True: "met", False: "MISSED",
                     None: "not measured"}[ok]})  # fmt: skip
     return out
+
+
+def markdown(r: dict[str, Any]) -> str:
+    """The README's benchmark table for this run: the heading line, then one row per figure
+    (measure, value, reference / detail, ratio) and the verdict per target."""
+    run = r.get("run", {})
+    head = (
+        f"Run {run.get('date', '?')} on {run.get('machine', '?')}, {run.get('cpus')} cores, "
+        f"Python {run.get('python')}, {run.get('server')} with {run.get('workers')} worker(s); "
+        f"load average before/after {run.get('loadavg_before')} / {run.get('loadavg_after')}."
+    )
+    lines = [head, "", "| measure | value | reference / detail | ratio |", "|---|---|---|---|"]
+    cell = lambda text: text.replace("|", "\\|")  # noqa: E731
+    lines += [f"| {' | '.join(cell(c) for c in row)} |" for row in rows(r)]
+    lines += ["", "| target | verdict |", "|---|---|"]
+    lines += [f"| {v['target']} | {v['status']} |" for v in r.get("targets", [])]
+    return "\n".join(lines) + "\n"

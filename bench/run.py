@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import platform
+import sqlite3
 import sys
 import tempfile
 import time
@@ -40,7 +41,7 @@ class Sizes:
     transcript_entries: int
 
 
-FULL = Sizes(3000, 100, 20.0, 3, (100, 500, 1000), 100, 50, 1000, 10_000)
+FULL = Sizes(3000, 100, 20.0, 3, (100, 500, 1000), 100, 100, 1000, 10_000)
 QUICK = Sizes(300, 10, 2.0, 1, (20, 50), 20, 10, 50, 500)
 PARTS = ("roundtrip", "setup", "data", "churn", "concurrency", "transcripts")
 
@@ -49,10 +50,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes for a CI smoke run")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--readme", type=Path, help="write the README's table (Markdown) here")
     parser.add_argument("--server", choices=sorted(procs.SERVERS), default="gunicorn-gevent")
     parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--workers", type=int, default=1, help="gunicorn workers (gunicorn-*)")
     return parser.parse_args(argv)
+
+
+def with_rows(result: dict[str, Any], db: Path) -> dict[str, Any]:
+    """What the round trips left in the transcript store: rows and bytes (payload + search
+    text, as SQLite stores them) per NOOP round trip, for the capacity table."""
+    time.sleep(0.5)  # the group commit runs every 20 ms
+    if not db.exists():
+        return result
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows, size = conn.execute(
+            "SELECT count(*), coalesce(sum(length(payload) + coalesce(length(text), 0)), 0)"
+            " FROM entries"
+        ).fetchone()
+    trips = result["playground"]["n"] + 52  # + the greeting, EHLO and 50 warm-up NOOPs
+    result["playground"]["db_rows_per_rt"] = round(rows / trips, 2)
+    result["playground"]["db_bytes_per_rt"] = round(size / trips)
+    return result
 
 
 def measure(args: argparse.Namespace, sizes: Sizes, data_dir: Path) -> dict[str, Any]:
@@ -70,8 +89,16 @@ def measure(args: argparse.Namespace, sizes: Sizes, data_dir: Path) -> dict[str,
         started.append(bridge)
         url = f"ws://127.0.0.1:{app.port}/ws"
         steps = {
-            "roundtrip": lambda: latency.roundtrip(
-                sizes.roundtrips, ports.port, wsfy.port, app.port, bridge.port
+            "roundtrip": lambda: with_rows(
+                latency.roundtrip(
+                    sizes.roundtrips,
+                    ports.port,
+                    wsfy.port,
+                    app.port,
+                    bridge.port,
+                    {"playground": app.proc.pid, "flask-sock bridge": bridge.proc.pid},
+                ),
+                data_dir / "playground.db",
             ),
             "setup": lambda: latency.setup(sizes.setups, ports.port, ports.tls_port, app.port),
             "data": lambda: throughput.data_throughput(
@@ -107,6 +134,21 @@ def measure(args: argparse.Namespace, sizes: Sizes, data_dir: Path) -> dict[str,
     return r
 
 
+def _machine() -> str:
+    """The CPU model and memory, from /proc (Linux), for the record."""
+    model, mem = platform.machine(), ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f", {kb / 1024 / 1024:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f"{model}{mem}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run, print the table and the verdicts, write JSON if asked."""
     args = parse_args(argv)
@@ -122,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "sizes": vars(sizes),
         "cpus": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": _machine(),
         "python": platform.python_version(),
         "loadavg_before": [round(x, 2) for x in load_before],
         "loadavg_after": [round(x, 2) for x in os.getloadavg()],
@@ -135,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")
+    if args.readme:
+        args.readme.parent.mkdir(parents=True, exist_ok=True)
+        args.readme.write_text(report.markdown(results))
     # A missed target is a finding; a part that could not run is a failure (CI smoke runs).
     return 1 if results.get("failed") else 0
 

@@ -63,7 +63,7 @@ def transcripts_cost(data_dir: Path, entries: int) -> dict[str, Any]:
         result["export_ms"] = {fmt: _timed_get(f"{base}/api/transcripts/{transcript.id}/export"
                                                f"?format={fmt}") for fmt in FORMATS}  # fmt: skip
         result["frames_api_ms"] = _timed_get(
-            f"{base}/api/transcripts/{transcript.id}?frames=compact"
+            f"{base}/api/transcripts/{transcript.id}?frames=lean"  # what the replay page reads
         )
         result["replay_page"] = _replay_page(f"{base}/t/{transcript.id}")
     finally:
