@@ -56,6 +56,7 @@ class Guide:
         # Lines sent and still owed a reply, oldest first: with PIPELINING a command leaves
         # before the replies to the ones ahead of it, and is judged as the server will read it.
         self._in_flight: deque[tuple[str, str]] = deque()
+        self._checked: dict[str, tuple[tuple[Any, ...], list[Any]]] = {}
 
     def frame_for(self, event: SessionEvent) -> Frame:
         """The frame for one event (type first, then the event's fields and the guide's)."""
@@ -179,12 +180,25 @@ class Guide:
             tx = self.tx.projected(self._in_flight) if self._in_flight else self.tx
             if verb == "DATA":
                 self.message = MessageState(caps=set(tx.capabilities))
-            return check_command(text, tx, sandbox=self.sandbox), _explain_command(text)
+            return self._command_warnings(text, tx), _explain_command(text)
         if kind == AUTH_RESPONSE:
             return check_auth_response(text), None
         state = self.message or MessageState(caps=set(self.tx.capabilities))
         self.message = None if text == "." else state
         return check_data_line(text, state), None
+
+    def _command_warnings(self, text: str, tx: Transaction) -> list[Any]:
+        """check_command's warnings, kept per line while the state they read is the same:
+        a NOOP sent again in an unchanged state gets the same (read-only) warnings."""
+        state = tx.fingerprint()
+        known = self._checked.get(text)
+        if known is not None and known[0] == state:
+            return known[1]
+        warnings = check_command(text, tx, sandbox=self.sandbox)
+        if len(self._checked) >= 64:
+            self._checked.clear()
+        self._checked[text] = (state, warnings)
+        return warnings
 
     def _check_message_lines(self, lines: list[str]) -> list[Any]:
         state = self.message or MessageState(caps=set(self.tx.capabilities))

@@ -394,7 +394,7 @@ class Transaction:
             out.append({"id": step_id, "name": name, "status": status})
         return out
 
-    def _fingerprint(self) -> tuple[Any, ...]:
+    def fingerprint(self) -> tuple[Any, ...]:
         """Everything ``to_dict`` reads, by value (a copy of what changes in place), so
         equal fingerprints mean equal states. ``capability_params`` is only ever replaced,
         and ``messages`` only grows (its length) or is replaced (compared by value)."""
@@ -411,7 +411,7 @@ class Transaction:
         """Everything the panels show, JSON-ready. A reply that changes nothing (NOOP) gets
         the same dict as the one before: callers read it, never change it (a round trip
         spent ~20 % of the guide's time rebuilding it, docs/production.md)."""
-        key = self._fingerprint()
+        key = self.fingerprint()
         cached = self.__dict__.get("_state_cache")
         if cached is not None and cached[0] == key:
             return cached[1]
