@@ -139,6 +139,13 @@ SETTINGS: list[tuple[str, str, type, Any, str]] = [
         "ports for those targets",
     ),
     ("ALLOW_PRIVATE", "PLAYGROUND_ALLOW_PRIVATE", str, "", "internal CIDRs allowed all the same"),
+    (
+        "CAPTURED_STREAM_SECONDS",
+        "PLAYGROUND_CAPTURED_STREAM_SECONDS",
+        float,
+        300.0,
+        "seconds one captured-sessions event stream lasts before the browser reconnects",
+    ),
 ]
 
 

@@ -6,6 +6,7 @@
 
 import { Panels } from './panels.js';
 import { Editor } from './replay-editor.js';
+import { LiveFollow } from './replay-live.js';
 import { clockTimes, exchangeEnds, expandFrames, noteLabel, takeToken } from './replay-data.js';
 import { applyOptions, readOptions, wireSnippet } from './replay-options.js';
 import { Timeline, clock } from './timeline.js';
@@ -61,7 +62,13 @@ class Replay {
     if (first) this.openAt();
     else this.seek(atEnd ? data.entries.length - 1 : oldPos, false);
     this.framesLoaded = this.loadFrames(data);
-    if (data.transcript.status === 'live') setTimeout(() => this.poll(), LIVE_POLL_MS);
+    if (data.transcript.status !== 'live') this.live?.close();
+    else if (data.transcript.source !== 'captured') setTimeout(() => this.poll(), LIVE_POLL_MS);
+    else if (!this.live) {
+      // A captured session still going: its entries come over server-sent events.
+      const since = (data.entries.at(-1)?.seq ?? -1) + 1;
+      this.live = new LiveFollow(this.id, since, () => this.whenPaused(() => this.load()));
+    }
   }
 
   // Where the page opens: #L12, else the poster (start, end or a time), then autoplay.
@@ -88,6 +95,12 @@ class Replay {
   poll() {
     if (this.playing()) setTimeout(() => this.poll(), LIVE_POLL_MS);
     else this.load().catch(() => setTimeout(() => this.poll(), LIVE_POLL_MS));
+  }
+
+  // Run ``then`` now, or when the replay stops playing (a reload must not jump under it).
+  whenPaused(then) {
+    if (!this.playing()) return then();
+    return new Promise((resolve) => setTimeout(resolve, LIVE_POLL_MS / 10)).then(() => this.whenPaused(then));
   }
 
   showMeta(meta) {
