@@ -20,7 +20,6 @@ import socket
 import subprocess
 import urllib.request
 from collections.abc import Iterator
-from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -181,28 +180,26 @@ def test_smtplib_send_message_multipart(
 # -- raw sockets that get it wrong -----------------------------------------------------------
 
 
-def _raw_session(port: int, chunks: list[bytes]) -> bytes:
-    """Send each chunk after reading what the server said so far; returns everything read."""
+def _raw_session(port: int, exchanges: list[tuple[bytes, bytes]]) -> bytes:
+    """Send each chunk, then read until a reply line with that code ends what came back
+    ("354 ..." rather than "354-..."); returns everything the server said."""
     heard = b""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        heard += sock.recv(4096)  # the greeting
-        for chunk in chunks:
+        heard += _read_until(sock, b"220")
+        for chunk, code in exchanges:
             sock.sendall(chunk)
-            heard += _read_reply(sock)
+            heard += _read_until(sock, code)
     return heard
 
 
-def _read_reply(sock: socket.socket) -> bytes:
-    """Until the server's output ends in a last reply line ("250 ..." rather than "250-...")."""
+def _read_until(sock: socket.socket, code: bytes) -> bytes:
     data = b""
-    while True:
+    while not any(line.startswith(code + b" ") for line in data.split(b"\r\n")[:-1]):
         part = sock.recv(4096)
         if not part:
-            return data
+            break
         data += part
-        last = data.rstrip(b"\r\n").rsplit(b"\n", 1)[-1]
-        if data.endswith(b"\n") and len(last) >= 4 and last[3:4] == b" ":
-            return data
+    return data
 
 
 def test_a_client_sending_bare_lfs_is_warned(
@@ -211,12 +208,12 @@ def test_a_client_sending_bare_lfs_is_warned(
     heard = _raw_session(
         sandbox.config.port,
         [
-            b"EHLO bare-lf.example\n",
-            f"MAIL FROM:<{SENDER}>\n".encode(),
-            f"RCPT TO:<{RECIPIENT}>\n".encode(),
-            b"DATA\n",
-            b"Subject: bare LFs\n\nEvery line here ends in LF alone.\r\n.\r\n",
-            b"QUIT\n",
+            (b"EHLO bare-lf.example\n", b"250"),
+            (f"MAIL FROM:<{SENDER}>\n".encode(), b"250"),
+            (f"RCPT TO:<{RECIPIENT}>\n".encode(), b"250"),
+            (b"DATA\n", b"354"),
+            (b"Subject: bare LFs\n\nEvery line here ends in LF alone.\r\n.\r\n", b"250"),
+            (b"QUIT\n", b"221"),
         ],
     )
     assert b"250 2.0.0 Ok: queued as" in heard
@@ -230,8 +227,12 @@ def test_a_client_sending_bare_lfs_is_warned(
 def strict_sandbox(live: LiveServer, tmp_path: Path) -> Iterator[SandboxServer]:
     """A second sandbox that does not offer PIPELINING, captured into the same app."""
     server = SandboxServer(
-        SandboxConfig(data_dir=Path(live.app.config["DATA_DIR"]), port=free_port(),
-                      tls_port=None, pipelining=False)  # fmt: skip
+        SandboxConfig(
+            data_dir=Path(live.app.config["DATA_DIR"]),
+            port=free_port(),
+            tls_port=None,
+            pipelining=False,
+        )  # fmt: skip
     )
     live.app.extensions["playground"].wire_capture(server)
     server.start()
@@ -245,7 +246,12 @@ def test_a_client_pipelining_without_pipelining_is_warned(
     group = f"MAIL FROM:<{SENDER}>\r\nRCPT TO:<{RECIPIENT}>\r\nDATA\r\n".encode()
     heard = _raw_session(
         strict_sandbox.config.port,
-        [b"EHLO eager.example\r\n", group, b"Subject: eager\r\n\r\nToo soon.\r\n.\r\n", b"QUIT\r\n"],
+        [
+            (b"EHLO eager.example\r\n", b"250"),
+            (group, b"354"),  # all three at once: the 250s, then the 354
+            (b"Subject: eager\r\n\r\nToo soon.\r\n.\r\n", b"250"),
+            (b"QUIT\r\n", b"221"),
+        ],
     )
     assert b"PIPELINING" not in heard
     summary = ended(stream, "eager.example")
@@ -284,4 +290,3 @@ def test_postfix_relaying_to_the_sandbox(
     assert get_json(live, f"/api/sandbox/messages/{mid}")["message"]["subject"] == (
         "relayed by Postfix"
     )
-
