@@ -64,7 +64,7 @@ class Replay {
     this.framesLoaded = this.loadFrames(data);
     if (data.transcript.status !== 'live') this.live?.close();
     else if (data.transcript.source !== 'captured') setTimeout(() => this.poll(), LIVE_POLL_MS);
-    else if (!this.live) {
+    else if (!this.live || this.live.closed) {
       // A captured session still going: its entries come over server-sent events.
       const since = (data.entries.at(-1)?.seq ?? -1) + 1;
       this.live = new LiveFollow(this.id, since, () => this.whenPaused(() => this.load()));
