@@ -212,7 +212,8 @@ class SessionCapture:
         if data and self._waiting_bytes < self.limits.max_bytes:
             pending = self._dialogue.pending
             after = pending[-1].after if pending else self._arrival.owed_after
-            arrival = replace(self._arrival, owed=len(pending) + self._arrival.owed, owed_after=after)
+            owed = len(pending) + self._arrival.owed
+            arrival = replace(self._arrival, owed=owed, owed_after=after)
             self._waiting.append((data, arrival))
             self._waiting_bytes += len(data)
 
@@ -449,7 +450,7 @@ class CaptureHooks:
             c.eof = True
 
         self._capturing(saw_eof)
-        return super().eof_received()  # type: ignore[misc,no-any-return]
+        return super().eof_received()  # type: ignore[misc]
 
     def connection_lost(self, error: BaseException | None) -> None:
         self._capturing(lambda c: c.closed(error))
