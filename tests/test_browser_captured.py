@@ -9,10 +9,15 @@ from typing import Any
 
 import pytest
 
+from tests import capturing
 from tests.axe import assert_accessible
 from tests.test_browser_a11y import CASES, WIDTHS, themed_context
+from tests.test_captured_api import message
 
 pytestmark = pytest.mark.browser
+
+# A sandbox that captures into each test's app (tests/capturing.py).
+_capturing_sandbox, sandbox, app = capturing._capturing_sandbox, capturing.sandbox, capturing.app
 
 
 class HeldSession:
@@ -23,9 +28,7 @@ class HeldSession:
         self.smtp.ehlo()
 
     def finish(self) -> None:
-        self.smtp.sendmail(
-            "alice@client.example", ["bob@sandbox.test"], b"Subject: held\r\n\r\nHello.\r\n"
-        )
+        self.smtp.sendmail("alice@client.example", ["bob@sandbox.test"], message("held"))
         self.smtp.quit()
 
 

@@ -21,6 +21,7 @@ import subprocess
 import urllib.request
 from collections.abc import Iterator
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ import pytest
 
 from smtp_session.sandbox.scenarios import DEMO_PASSWORD, DEMO_USER
 from smtp_session.sandbox.server import SandboxConfig, SandboxServer
+from tests import capturing
 from tests.conftest import LiveServer, free_port
 from tests.sse import EventStream
 
@@ -35,8 +37,11 @@ from tests.sse import EventStream
 # for a loaded CI machine; bench/capture.py measures how long it really takes.
 ENDED_WITHIN_S = 5.0
 SENDER, RECIPIENT = "alice@client.example", "bob@sandbox.test"
-BARE_LF = "client:bare-lf"
+BARE_LF = "client:bare-lf"  # knowledge/data/warnings.json
 UNOFFERED_PIPELINING = "client:pipelining-not-offered"
+
+# A sandbox that captures into each test's app (tests/capturing.py).
+_capturing_sandbox, sandbox, app = capturing._capturing_sandbox, capturing.sandbox, capturing.app
 
 
 def _swaks() -> str:
@@ -85,7 +90,6 @@ def check_captured(
     and linked (its messages name it, their page links to it); returns the replay frames."""
     tid = summary["id"]
     assert summary["status"] == "closed" and summary["client"].startswith("127.0.0.1:")
-    assert summary["tls"] is tls
     assert len(summary["messages"]) == messages
     assert summary["outcome"] == ("delivered" if messages else summary["outcome"])
     body = get_json(live, f"/api/captured/{tid}")
@@ -94,12 +98,13 @@ def check_captured(
     replay = get_json(live, f"/api/transcripts/{tid}?frames=1")
     assert replay["transcript"]["id"] == tid
     frames = replay["frames"]
-    commands = [f for f in frames if f["type"] == "sent" and f.get("line_kind") == "command"]
+    commands = [f for f in frames if f["type"] == "sent" and f.get("kind") == "command"]
     assert commands, "the client's commands are in the transcript"
     for frame in commands:
         assert frame.get("explain"), f"no explanation for {frame.get('text')!r}"
     replies = [f for f in frames if f["type"] == "reply"]
     assert replies and all(f.get("explain") for f in replies)
+    assert any(f["type"] == "tls" for f in frames) is tls
     for mid in summary["messages"]:
         message = get_json(live, f"/api/sandbox/messages/{mid}")
         assert message["message"]["captured_transcript"] == tid
@@ -155,6 +160,7 @@ def test_swaks(variant: str, live: LiveServer, sandbox: SandboxServer, stream: E
 def multipart_message(subject: str) -> EmailMessage:
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = SENDER, RECIPIENT, subject
+    msg["Date"], msg["Message-ID"] = formatdate(), make_msgid(domain="client.example")
     msg.set_content("The minutes, as text.\n")
     msg.add_alternative("<p>The minutes, as <b>HTML</b>.</p>", subtype="html")
     msg.add_attachment(b"%PDF-1.4 minutes", maintype="application", subtype="pdf",
@@ -234,7 +240,6 @@ def strict_sandbox(live: LiveServer, tmp_path: Path) -> Iterator[SandboxServer]:
             pipelining=False,
         )  # fmt: skip
     )
-    live.app.extensions["playground"].wire_capture(server)
     server.start()
     yield server
     server.stop()

@@ -56,8 +56,8 @@ def _captured(tid: str) -> Transcript:
 
 
 def _summary_of(tid: str) -> dict[str, Any] | None:
-    summary: dict[str, Any] | None = _services().store.captured_summary(tid)
-    return summary
+    found = _services().store.get(tid, entries=False)
+    return None if found is None else found.captured_summary()
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -216,8 +216,8 @@ class _SessionRelay:
             self.ended = message
             return None  # stop following; the body sends the end
         entry = message.get("entry")
-        if message.get("channel") == CHANNEL or not isinstance(entry, dict):
-            return []  # the list's copy of an entry event: the session channel has it too
+        if not isinstance(entry, dict):
+            return []
         seq = entry.get("seq")
         if not isinstance(seq, int) or seq <= self.seen:
             return []
@@ -237,7 +237,7 @@ def session_events(tid: str) -> Response:
     _captured(tid)
     since = _last_seq()
     store = _services().store
-    sub = _services().bus.subscribe(f"{CHANNEL}:{tid}", CHANNEL)
+    sub = _services().bus.subscribe(f"{CHANNEL}:{tid}")
     entries = store.entries(tid, since)
     summary = _summary_of(tid)
     relay = _SessionRelay(store, tid, entries[-1]["seq"] if entries else since - 1)
@@ -247,8 +247,10 @@ def session_events(tid: str) -> Response:
         ended = _event("ended", {"id": tid, "summary": summary})
         return _stream(iter([f"retry: {RETRY_MS}\n\n", *first, ended]))
 
+    lifetime = _lifetime()  # the generator runs outside the request's app context
+
     def body() -> Iterator[str]:
-        yield from _follow(sub, _lifetime(), first, relay)
+        yield from _follow(sub, lifetime, first, relay)
         if relay.ended is not None:
             # What the bus carried before the end is stored by now (or was dropped for a
             # slow reader): send what this stream has not, then the end.
