@@ -230,16 +230,12 @@ def test_a_client_sending_bare_lfs_is_warned(
 
 
 @pytest.fixture
-def strict_sandbox(live: LiveServer, tmp_path: Path) -> Iterator[SandboxServer]:
+def strict_sandbox(live: LiveServer) -> Iterator[SandboxServer]:
     """A second sandbox that does not offer PIPELINING, captured into the same app."""
-    server = SandboxServer(
-        SandboxConfig(
-            data_dir=Path(live.app.config["DATA_DIR"]),
-            port=free_port(),
-            tls_port=None,
-            pipelining=False,
-        )  # fmt: skip
-    )
+    sink = live.app.extensions["playground"].capture  # the app's (tests/capturing.py)
+    folder = Path(live.app.config["DATA_DIR"])
+    config = SandboxConfig(folder, port=free_port(), tls_port=None, pipelining=False, capture=sink)
+    server = SandboxServer(config)
     server.start()
     yield server
     server.stop()
