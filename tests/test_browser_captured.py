@@ -48,7 +48,10 @@ def test_a_session_arrives_live_ends_and_opens_in_the_replay(
     assert row.locator(".state-badge").text_content() == "live"
     assert row.locator("td").nth(1).text_content().startswith("127.0.0.1:")
 
-    # Opened while the client is still connected: the replay follows it live.
+    # Opened while the client is still connected: the replay follows it live, over the
+    # session's event stream (not by polling).
+    streams: list[str] = []
+    page.on("request", lambda request: streams.append(request.url))
     row.locator("a.open").click()
     page.locator("#replay[data-ready='1']").wait_for()
     page.locator("#status-badge", has_text="live").wait_for()
@@ -59,6 +62,9 @@ def test_a_session_arrives_live_ends_and_opens_in_the_replay(
     page.locator("#status-badge", has_text="closed").wait_for()
     page.locator("#replay[data-frames='1']").wait_for()
     page.locator(".inbox-link").first.wait_for()  # the 250 links to the message
+    assert page.locator("#title").text_content().startswith("Captured session from 127.0.0.1:")
+    tid = page.url.rsplit("/", 1)[-1]
+    assert any(f"/api/captured/{tid}/events" in url for url in streams), streams
 
     page.go_back()
     row = row_of(page, "browser.example")

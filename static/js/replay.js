@@ -54,7 +54,7 @@ class Replay {
     this.data = data;
     this.ends = exchangeEnds(data.entries);
     this.times = clockTimes(data.entries, this.options.idle * 1000);
-    this.showMeta(data.transcript);
+    this.showMeta(data.transcript, data.captured);
     this.showAccess(data.access);
     this.renderEntries();
     if (data.can_edit && !this.embed && !this.editor && $('editor')) this.editor = new Editor(this);
@@ -63,7 +63,7 @@ class Replay {
     else this.seek(atEnd ? data.entries.length - 1 : oldPos, false);
     this.framesLoaded = this.loadFrames(data);
     if (data.transcript.status !== 'live') this.live?.close();
-    else if (data.transcript.source !== 'captured') setTimeout(() => this.poll(), LIVE_POLL_MS);
+    else if (!data.captured) setTimeout(() => this.poll(), LIVE_POLL_MS);
     else if (!this.live || this.live.closed) {
       // A captured session still going: its entries come over server-sent events.
       const since = (data.entries.at(-1)?.seq ?? -1) + 1;
@@ -103,8 +103,9 @@ class Replay {
     return new Promise((resolve) => setTimeout(resolve, LIVE_POLL_MS / 10)).then(() => this.whenPaused(then));
   }
 
-  showMeta(meta) {
-    $('title').textContent = meta.title || `SMTP session with ${meta.target}`;
+  showMeta(meta, captured) {
+    const untitled = captured ? `Captured session from ${captured.client}` : `SMTP session with ${meta.target}`;
+    $('title').textContent = meta.title || untitled;
     $('description').textContent = meta.description || '';
     $('target').textContent = meta.target;
     const badge = $('status-badge');
