@@ -1,293 +1,211 @@
-"""Real clients pointed at the sandbox: each session is captured, explained and linked (#16).
+"""Captured sessions judge the client: each fault of #16, produced by a real client.
 
-swaks (plain, STARTTLS, implicit TLS, AUTH PLAIN / LOGIN / CRAM-MD5, pipelining), Python's
-smtplib (``send_message`` with a multipart/alternative message and an attachment), Debian's
-Postfix relaying to the sandbox as its relayhost, and two raw-socket clients that get it wrong:
-one ends its lines with bare LFs, one pipelines when PIPELINING was not offered. Each is checked
-as a user would: the Captured page's event stream says the session ended (waited for, with a
-timeout: the "within a second" figure is measured by bench/capture.py), the API has its
-summary, the replay's frames explain it and carry the client's warnings, and the message in the
-inbox links back to it.
+The broken clients are raw sockets that send exactly the faulty bytes (bare LF, pipelining
+without PIPELINING, never QUIT...); the well-behaved ones are smtplib. Each test reads the
+warnings the way a user does: from the captured transcript's replay (guide/replay.py).
 """
 
 from __future__ import annotations
 
 import base64
-import json
-import shutil
 import smtplib
-import socket
-import subprocess
-import urllib.request
 from collections.abc import Iterator
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from smtp_session.sandbox.scenarios import DEMO_PASSWORD, DEMO_USER
-from smtp_session.sandbox.server import SandboxConfig, SandboxServer
-from tests import capturing
-from tests.conftest import LiveServer, free_port
-from tests.sse import EventStream
+from tests.capture_kit import Capturing, RawClient
 
-# How long a test waits for the captured session's end once its client is done: generous
-# for a loaded CI machine; bench/capture.py measures how long it really takes.
-ENDED_WITHIN_S = 5.0
-SENDER, RECIPIENT = "alice@client.example", "bob@sandbox.test"
-BARE_LF = "client:bare-lf"  # knowledge/data/warnings.json
-UNOFFERED_PIPELINING = "client:pipelining-not-offered"
-
-# A sandbox that captures into each test's app (tests/capturing.py).
-_capturing_sandbox, sandbox, app = capturing._capturing_sandbox, capturing.sandbox, capturing.app
+MAIL = b"MAIL FROM:<app@example.org>\r\n"
+RCPT = b"RCPT TO:<bob@example.org>\r\n"
+HEADERS = (
+    b"From: App <app@example.org>\r\nTo: bob@example.org\r\nSubject: hi\r\n"
+    b"Date: Tue, 1 Dec 2026 10:00:00 +0000\r\nMessage-ID: <1@example.org>\r\n\r\n"
+)
 
 
-def _swaks() -> str:
-    path = shutil.which("swaks")
-    if path is None:
-        pytest.fail("swaks is missing (apt-get install swaks): the real-client suite needs it")
-    return path
+@pytest.fixture(scope="module")
+def cap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capturing]:
+    capturing = Capturing(tmp_path_factory.mktemp("capture-clients") / "data")
+    yield capturing
+    capturing.close()
 
 
-def get_json(live: LiveServer, path: str) -> Any:
-    with urllib.request.urlopen(f"{live.url}{path}", timeout=10) as response:
-        return json.loads(response.read())
+def session(cap: Capturing, *steps: tuple[bytes, int], quit: bool = True) -> list[str]:
+    """Run a raw client through ``steps`` (bytes, replies to wait for); the replay's codes."""
+    with cap.watch() as watch:
+        client = RawClient(cap.port)
+        for data, replies in steps:
+            client.send(data, replies)
+        if quit:
+            client.send(b"QUIT\r\n")
+        client.close()
+        tid = watch.ended()["id"]
+    return cap.codes(tid)
 
 
-def get_text(live: LiveServer, path: str) -> str:
-    with urllib.request.urlopen(f"{live.url}{path}", timeout=10) as response:
-        return str(response.read().decode("utf-8"))
+def client_codes(codes: list[str]) -> set[str]:
+    return {c for c in codes if c.startswith("client:")}
 
 
-@pytest.fixture
-def stream(live: LiveServer) -> Iterator[EventStream]:
-    """The Captured page's event stream, past its snapshot: what arrives next is new."""
-    with EventStream(f"{live.url}/api/captured/events") as events:
-        events.wait_for("snapshot")
-        yield events
+def test_a_good_client_earns_no_client_warning(cap: Capturing) -> None:
+    message = HEADERS + b"Hello.\r\n"
+    with cap.watch() as watch:
+        with smtplib.SMTP("127.0.0.1", cap.port) as smtp:
+            smtp.sendmail("app@example.org", ["bob@example.org"], message)
+        codes = cap.codes(watch.ended()["id"])
+    assert codes == []
 
 
-def ended(stream: EventStream, ehlo: str) -> dict[str, Any]:
-    """The summary of the session whose client said EHLO ``ehlo``, once it has ended."""
-    while True:
-        event = stream.wait_for("ended", ENDED_WITHIN_S)
-        summary: dict[str, Any] = event.data["summary"]
-        if summary["ehlo"] == ehlo:
-            return summary
+def test_bare_lf(cap: Capturing) -> None:
+    codes = session(cap, (b"EHLO app.example\n", 1))
+    assert "client:bare-lf" in codes
 
 
-def client_warnings(frames: list[dict[str, Any]]) -> set[str]:
-    """The codes of the warnings raised on the client's lines."""
-    return {w["code"] for f in frames for w in f.get("warnings") or []}
+def test_bare_cr(cap: Capturing) -> None:
+    codes = session(cap, (b"EHLO app.example\r\n", 1), (b"NOOP\rNOOP\r\n", 1))
+    assert "client:bare-cr" in codes
 
 
-def check_captured(
-    live: LiveServer, summary: dict[str, Any], *, tls: bool, messages: int = 1
-) -> list[dict[str, Any]]:
-    """Captured (the API has it), explained (every client command's frame says what it is)
-    and linked (its messages name it, their page links to it); returns the replay frames."""
-    tid = summary["id"]
-    assert summary["status"] == "closed" and summary["client"].startswith("127.0.0.1:")
-    assert len(summary["messages"]) == messages
-    assert summary["outcome"] == ("delivered" if messages else summary["outcome"])
-    body = get_json(live, f"/api/captured/{tid}")
-    assert body["summary"]["id"] == tid and body["url"] == f"/t/{tid}"
-    assert body["entries"] and body["entries"][0]["seq"] == 0
-    replay = get_json(live, f"/api/transcripts/{tid}?frames=1")
-    assert replay["transcript"]["id"] == tid
-    frames = replay["frames"]
-    commands = [f for f in frames if f["type"] == "sent" and f.get("kind") == "command"]
-    assert commands, "the client's commands are in the transcript"
-    for frame in commands:
-        assert frame.get("explain"), f"no explanation for {frame.get('text')!r}"
-    replies = [f for f in frames if f["type"] == "reply"]
-    assert replies and all(f.get("explain") for f in replies)
-    assert any(f["type"] == "tls" for f in frames) is tls
-    for mid in summary["messages"]:
-        message = get_json(live, f"/api/sandbox/messages/{mid}")
-        assert message["message"]["captured_transcript"] == tid
-        assert message["captured"]["url"] == f"/t/{tid}"
-        assert f'href="/t/{tid}"' in get_text(live, f"/sandbox/{mid}")
-    assert f"/t/{tid}" in get_text(live, "/captured")
-    return list(frames)
-
-
-# -- swaks -----------------------------------------------------------------------------------
-
-AUTH = ["--auth-user", DEMO_USER, "--auth-password", DEMO_PASSWORD]
-SWAKS: dict[str, tuple[list[str], str, bool]] = {
-    "plain": ([], "port", False),
-    "starttls": (["-tls"], "port", True),
-    "implicit-tls": (["--tls-on-connect"], "tls_port", True),
-    "auth-plain": (["-tls", "--auth", "PLAIN", *AUTH], "port", True),
-    "auth-login": (["-tls", "--auth", "LOGIN", *AUTH], "port", True),
-    "auth-cram-md5": (["-tls", "--auth", "CRAM-MD5", *AUTH], "port", True),
-    "pipelining": (["--pipeline"], "port", False),
-}
-
-
-@pytest.mark.parametrize("variant", list(SWAKS))
-def test_swaks(variant: str, live: LiveServer, sandbox: SandboxServer, stream: EventStream) -> None:
-    flags, port, tls = SWAKS[variant]
-    ehlo = f"swaks-{variant}.example"
-    done = subprocess.run(
-        [_swaks(), "--server", f"127.0.0.1:{getattr(sandbox.config, port)}", "--ehlo", ehlo,
-         "--from", SENDER, "--to", RECIPIENT, "--header", f"Subject: swaks {variant}",
-         "--body", "Sent by swaks.", "--timeout", "10", *flags],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
-    summary = ended(stream, ehlo)
-    frames = check_captured(live, summary, tls=tls)
-    assert summary["warnings"] == 0, client_warnings(frames)
-    texts = [f.get("text") or "" for f in frames if f["type"] == "sent"]
-    if "--auth" in flags:
-        assert any(t.startswith(f"AUTH {flags[2]}") for t in texts), texts
-        stored = json.dumps(get_json(live, f"/api/captured/{summary['id']}")["entries"])
-        assert DEMO_PASSWORD not in stored  # credentials never reach storage
-        for secret in (f"\0{DEMO_USER}\0{DEMO_PASSWORD}", DEMO_PASSWORD):
-            assert base64.b64encode(secret.encode()).decode() not in stored
-    if variant == "pipelining":
-        # swaks sent MAIL, RCPT and DATA in one group after the EHLO reply offered PIPELINING.
-        assert [t.split(":")[0] for t in texts[1:4]] == ["MAIL FROM", "RCPT TO", "DATA"]
-
-
-# -- smtplib ---------------------------------------------------------------------------------
-
-
-def multipart_message(subject: str) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"], msg["To"], msg["Subject"] = SENDER, RECIPIENT, subject
-    msg["Date"], msg["Message-ID"] = formatdate(), make_msgid(domain="client.example")
-    msg.set_content("The minutes, as text.\n")
-    msg.add_alternative("<p>The minutes, as <b>HTML</b>.</p>", subtype="html")
-    msg.add_attachment(b"%PDF-1.4 minutes", maintype="application", subtype="pdf",
-                       filename="minutes.pdf")  # fmt: skip
-    return msg
-
-
-def test_smtplib_send_message_multipart(
-    live: LiveServer, sandbox: SandboxServer, stream: EventStream
-) -> None:
-    with smtplib.SMTP("127.0.0.1", sandbox.config.port, "smtplib.example", timeout=10) as smtp:
-        smtp.send_message(multipart_message("smtplib multipart"))
-    summary = ended(stream, "smtplib.example")
-    frames = check_captured(live, summary, tls=False)
-    assert summary["warnings"] == 0, client_warnings(frames)
-    [mid] = summary["messages"]
-    parts = get_json(live, f"/api/sandbox/messages/{mid}")["parts"]
-    assert parts["content_type"] == "multipart/mixed"
-    kinds = [c["content_type"] for c in parts["children"]]
-    assert kinds == ["multipart/alternative", "application/pdf"]
-
-
-# -- raw sockets that get it wrong -----------------------------------------------------------
-
-
-def _raw_session(port: int, exchanges: list[tuple[bytes, bytes]]) -> bytes:
-    """Send each chunk, then read until a reply line with that code ends what came back
-    ("354 ..." rather than "354-..."); returns everything the server said."""
-    heard = b""
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        heard += _read_until(sock, b"220")
-        for chunk, code in exchanges:
-            sock.sendall(chunk)
-            heard += _read_until(sock, code)
-    return heard
-
-
-def _read_until(sock: socket.socket, code: bytes) -> bytes:
-    data = b""
-    while not any(line.startswith(code + b" ") for line in data.split(b"\r\n")[:-1]):
-        part = sock.recv(4096)
-        if not part:
-            break
-        data += part
-    return data
-
-
-def test_a_client_sending_bare_lfs_is_warned(
-    live: LiveServer, sandbox: SandboxServer, stream: EventStream
-) -> None:
-    heard = _raw_session(
-        sandbox.config.port,
-        [
-            (b"EHLO bare-lf.example\n", b"250"),
-            (f"MAIL FROM:<{SENDER}>\n".encode(), b"250"),
-            (f"RCPT TO:<{RECIPIENT}>\n".encode(), b"250"),
-            (b"DATA\n", b"354"),
-            (b"Subject: bare LFs\n\nEvery line here ends in LF alone.\r\n.\r\n", b"250"),
-            (b"QUIT\n", b"221"),
-        ],
+def test_missing_crlf_before_the_final_dot(cap: Capturing) -> None:
+    # "body\n.\r\n" is one line to the server: the message goes on, and the client, which
+    # thinks it ended it, waits; here it ends it properly afterwards.
+    codes = session(
+        cap,
+        (b"EHLO app.example\r\n", 1),
+        (MAIL + RCPT, 2),
+        (b"DATA\r\n", 1),
+        (HEADERS + b"body\n.\r\n", 0),
+        (b".\r\n", 1),
     )
-    assert b"250 2.0.0 Ok: queued as" in heard
-    summary = ended(stream, "bare-lf.example")
-    frames = check_captured(live, summary, tls=False)
-    assert BARE_LF in client_warnings(frames)
-    assert summary["warnings"] >= 1
+    assert "client:no-crlf-before-dot" in codes
+    assert "client:bare-lf" in codes
 
 
-@pytest.fixture
-def strict_sandbox(live: LiveServer) -> Iterator[SandboxServer]:
-    """A second sandbox that does not offer PIPELINING, captured into the same app."""
-    sink = live.app.extensions["playground"].capture  # the app's (tests/capturing.py)
-    folder = Path(live.app.config["DATA_DIR"])
-    config = SandboxConfig(folder, port=free_port(), tls_port=None, pipelining=False, capture=sink)
-    server = SandboxServer(config)
-    server.start()
-    yield server
-    server.stop()
-
-
-def test_a_client_pipelining_without_pipelining_is_warned(
-    live: LiveServer, strict_sandbox: SandboxServer, stream: EventStream
-) -> None:
-    group = f"MAIL FROM:<{SENDER}>\r\nRCPT TO:<{RECIPIENT}>\r\nDATA\r\n".encode()
-    heard = _raw_session(
-        strict_sandbox.config.port,
-        [
-            (b"EHLO eager.example\r\n", b"250"),
-            (group, b"354"),  # all three at once: the 250s, then the 354
-            (b"Subject: eager\r\n\r\nToo soon.\r\n.\r\n", b"250"),
-            (b"QUIT\r\n", b"221"),
-        ],
+def test_eight_bit_without_body_8bitmime(cap: Capturing) -> None:
+    body = "Grüße\r\n".encode()
+    codes = session(
+        cap,
+        (b"EHLO app.example\r\n", 1),
+        (MAIL + RCPT, 2),
+        (b"DATA\r\n", 1),
+        (HEADERS + body + b".\r\n", 1),
     )
-    assert b"PIPELINING" not in heard
-    summary = ended(stream, "eager.example")
-    frames = check_captured(live, summary, tls=False, messages=len(summary["messages"]))
-    assert UNOFFERED_PIPELINING in client_warnings(frames)
-
-
-# -- Postfix as the relayhost ----------------------------------------------------------------
-
-
-@pytest.fixture
-def relaying_postfix(sandbox: SandboxServer) -> Iterator[Any]:
-    """Debian's Postfix with the sandbox as its relayhost (tests/postfix.py)."""
-    from tests.postfix import Ports, PostfixInstance, missing
-
-    reason = missing()
-    if reason is not None:
-        pytest.fail(f"the real-client suite needs Postfix: {reason}")
-    relayhost = f"[127.0.0.1]:{sandbox.config.port}"
-    with PostfixInstance(Ports(free_port(), free_port(), free_port()), relayhost) as instance:
-        yield instance
-
-
-def test_postfix_relaying_to_the_sandbox(
-    live: LiveServer, relaying_postfix: Any, stream: EventStream
-) -> None:
-    from tests.postfix import HOSTNAME
-
-    with smtplib.SMTP("127.0.0.1", relaying_postfix.ports.plain, timeout=10) as smtp:
-        smtp.send_message(multipart_message("relayed by Postfix"))
-    summary = ended(stream, HOSTNAME)
-    # Postfix's smtp client takes STARTTLS when offered (smtp_tls_security_level = may).
-    frames = check_captured(live, summary, tls=True)
-    assert summary["warnings"] == 0, client_warnings(frames)
-    [mid] = summary["messages"]
-    assert get_json(live, f"/api/sandbox/messages/{mid}")["message"]["subject"] == (
-        "relayed by Postfix"
+    assert client_codes(codes) == {"client:8bit-without-body"}
+    declared = session(
+        cap,
+        (b"EHLO app.example\r\n", 1),
+        (b"MAIL FROM:<app@example.org> BODY=8BITMIME\r\n" + RCPT, 2),
+        (b"DATA\r\n", 1),
+        (HEADERS + body + b".\r\n", 1),
     )
+    assert client_codes(declared) == set()
+
+
+def test_utf8_address_without_smtputf8(cap: Capturing) -> None:
+    codes = session(
+        cap, (b"EHLO app.example\r\n", 1), ("MAIL FROM:<jörg@example.org>\r\n".encode(), 1)
+    )
+    assert "client:utf8-without-smtputf8" in codes
+
+
+def test_pipelining_without_pipelining(cap: Capturing) -> None:
+    # HELO offers no extension (RFC 5321 §4.1.1.1), so not PIPELINING either.
+    codes = session(cap, (b"HELO app.example\r\n", 1), (MAIL + RCPT, 2))
+    assert client_codes(codes) == {"client:pipelining-not-offered"}
+
+
+def test_pipelining_within_rfc_2920_groups_is_fine(cap: Capturing) -> None:
+    codes = session(
+        cap, (b"EHLO app.example\r\n", 1), (MAIL + RCPT + b"DATA\r\n", 3), (HEADERS + b".\r\n", 1)
+    )
+    assert client_codes(codes) == set()
+
+
+def test_breaking_rfc_2920_groups(cap: Capturing) -> None:
+    codes = session(cap, (b"EHLO app.example\r\n", 1), (b"NOOP\r\n" + MAIL, 2))
+    assert client_codes(codes) == {"client:pipelining-group"}
+
+
+def test_message_before_the_354(cap: Capturing) -> None:
+    codes = session(
+        cap, (b"EHLO app.example\r\n", 1), (MAIL + RCPT + b"DATA\r\n" + HEADERS + b".\r\n", 4)
+    )
+    assert client_codes(codes) == {"client:data-before-354"}
+
+
+def test_auth_before_tls(cap: Capturing) -> None:
+    plain = base64.b64encode(b"\0demo\0demo-password")
+    codes = session(cap, (b"EHLO app.example\r\n", 1), (b"AUTH PLAIN " + plain + b"\r\n", 1))
+    assert "security:auth-before-tls" in codes
+
+
+def test_no_ehlo_retry_after_a_5xx_to_ehlo(cap: Capturing) -> None:
+    codes = session(cap, (b"EHLO\r\n", 1), (MAIL, 1))
+    assert "client:no-helo-after-ehlo-error" in codes
+    retried = session(cap, (b"EHLO\r\n", 1), (b"HELO app.example\r\n", 1), (MAIL, 1))
+    assert "client:no-helo-after-ehlo-error" not in retried
+
+
+def test_lines_over_998_octets(cap: Capturing) -> None:
+    long_line = b"x" * 1500 + b"\r\n"
+    codes = session(
+        cap,
+        (b"EHLO app.example\r\n", 1),
+        (MAIL + RCPT, 2),
+        (b"DATA\r\n", 1),
+        (HEADERS + long_line + b".\r\n", 1),
+    )
+    assert "data:line-too-long" in codes
+
+
+def test_missing_date_and_message_id(cap: Capturing) -> None:
+    message = b"From: app@example.org\r\n\r\nHi\r\n"
+    with cap.watch() as watch:
+        with smtplib.SMTP("127.0.0.1", cap.port) as smtp:
+            smtp.sendmail("app@example.org", ["bob@example.org"], message)
+        frames = cap.frames(watch.ended()["id"])
+    missing = [
+        w["message"]
+        for f in frames
+        for w in f.get("warnings") or []
+        if w["code"] == "data:missing-header"
+    ]
+    assert any("Date" in m for m in missing) and any("Message-ID" in m for m in missing)
+
+
+def test_mail_parameters_the_server_did_not_offer(cap: Capturing) -> None:
+    codes = session(
+        cap, (b"EHLO app.example\r\n", 1), (b"MAIL FROM:<app@example.org> RET=HDRS\r\n", 1)
+    )
+    assert "param:not-offered" in codes
+
+
+def test_commands_after_quit(cap: Capturing) -> None:
+    codes = session(cap, (b"EHLO app.example\r\n", 1), (b"QUIT\r\nNOOP\r\n", 1), quit=False)
+    assert "client:after-quit" in codes
+
+
+def test_a_client_that_never_sends_quit(cap: Capturing) -> None:
+    with cap.watch() as watch:
+        client = RawClient(cap.port)
+        client.send(b"EHLO app.example\r\n")
+        client.close()
+        ended = watch.ended()
+    assert ended["summary"]["outcome"] == "dropped"
+    frames = cap.frames(ended["id"])
+    assert frames[-1]["type"] == "closed"
+    assert [w["code"] for w in frames[-1]["warnings"]] == ["client:no-quit"]
+
+
+def test_warnings_are_stored_as_keys_and_counted(cap: Capturing, tmp_path: Path) -> None:
+    with cap.watch() as watch:
+        client = RawClient(cap.port)
+        client.send(b"EHLO app.example\n")
+        client.close()
+        ended = watch.ended()
+    entries = cap.transcript(ended["id"]).entries
+    keys = [k for e in entries for k in e.get("explain") or [] if k.startswith("warning:client:")]
+    assert keys == ["warning:client:bare-lf", "warning:client:no-quit"]
+    assert ended["summary"]["warnings"] == 2
+    assert cap.store.list_captured(limit=1)[0]["warnings"] == 2

@@ -465,6 +465,20 @@ class Store:
         self.settle()
         return [t.captured_summary() for t in captured.listing(self.engine, limit, before)]
 
+    def new_edit_token(self, transcript_id: str) -> str | None:
+        """A new edit token for the transcript (the old one stops working); None if there is
+        no such transcript. A captured session's first token is never shown to anyone: the
+        Captured page hands out one of these to whoever may annotate it."""
+        token = secrets.token_urlsafe(32)
+        stmt = (
+            update(transcripts)
+            .where(transcripts.c.id == transcript_id)
+            .values(edit_token_hash=token_hash(token))
+        )
+        with db.writer(self.engine) as conn, conn.begin():
+            found = conn.execute(stmt).rowcount == 1
+        return token if found else None
+
     def prune_captured(self, max_sessions: int, max_age: float) -> Ids:
         """Retention: delete ended captured sessions beyond the count or older than the age."""
         return captured.prune(self.engine, max_sessions, max_age)

@@ -43,7 +43,7 @@ class ClientJudge:
         kind, text = fact.get("kind"), str(fact.get("text", ""))
         out = self._ending(fact)
         if self.quit:
-            out += self._first("client:after-quit")
+            out += self._first(make_warning("client:after-quit"))
         if kind == DATA:
             out += self._data(fact, text)
         else:
@@ -76,11 +76,11 @@ class ClientJudge:
     def _data(self, fact: Mapping[str, Any], text: str) -> list[CheckWarning]:
         out = []
         if fact.get("owed") and fact.get("owed_after") == "DATA":
-            out += self._per_message("client:data-before-354")
+            out += self._per_message(make_warning("client:data-before-354"))
         # RFC 6152 §3: 8-bit message octets need BODY=8BITMIME (SMTPUTF8 implies it, RFC 6531).
         params = self.mail_params
         if fact.get("eight_bit") and not {"BODY=8BITMIME", "SMTPUTF8"} & params:
-            out += self._per_message("client:8bit-without-body")
+            out += self._per_message(make_warning("client:8bit-without-body"))
         if text == ".":
             self._message.clear()
         return out
@@ -91,7 +91,7 @@ class ClientJudge:
         if not fact.get("owed") or after in (None, "greeting"):
             return []
         if not fact.get("pipelining"):
-            return self._first("client:pipelining-not-offered")
+            return self._first(make_warning("client:pipelining-not-offered"))
         if after != END_OF_DATA and str(after).upper() not in ANYWHERE_IN_GROUP:
             return [make_warning("client:pipelining-group")]
         return []
@@ -104,24 +104,26 @@ class ClientJudge:
         if verb in ("EHLO", "HELO"):
             self.ehlo_refused = False
         elif verb in _NEEDS_HELLO and self.ehlo_refused:
-            out += self._first("client:no-helo-after-ehlo-error")
+            out += self._first(make_warning("client:no-helo-after-ehlo-error"))
         if verb == "MAIL":
             self.mail_params = _params(text)
         if verb in ("MAIL", "RCPT") and not text.isascii() and "SMTPUTF8" not in self.mail_params:
-            out += self._first("client:utf8-without-smtputf8")
+            out += self._first(make_warning("client:utf8-without-smtputf8"))
         return out
 
-    def _first(self, code: str) -> list[CheckWarning]:
-        if code in self._once:
+    def _first(self, warning: CheckWarning) -> list[CheckWarning]:
+        """The warning, the first time in the session only."""
+        if warning.code in self._once:
             return []
-        self._once.add(code)
-        return [make_warning(code)]
+        self._once.add(warning.code)
+        return [warning]
 
-    def _per_message(self, code: str) -> list[CheckWarning]:
-        if code in self._message:
+    def _per_message(self, warning: CheckWarning) -> list[CheckWarning]:
+        """The warning, the first time in this message only."""
+        if warning.code in self._message:
             return []
-        self._message.add(code)
-        return [make_warning(code)]
+        self._message.add(warning.code)
+        return [warning]
 
 
 def _params(mail_line: str) -> set[str]:
