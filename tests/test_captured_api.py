@@ -151,6 +151,7 @@ def test_paging_with_before(live: LiveServer, sandbox: Any, stream: EventStream)
     _, rest = get(live, f"/api/captured?limit=2&before={first['next_before']}")
     assert [s["ehlo"] for s in rest["sessions"]][:1] == ["one.example"]
     assert get(live, "/api/captured?limit=x")[0] == 400
+    assert get(live, "/api/captured?before=../x")[0] == 400
 
 
 def test_one_session_and_what_is_not_one(

@@ -18,6 +18,7 @@ for ever by one tab.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -36,6 +37,7 @@ PAGE_SIZE = 50
 MAX_LIMIT = 200
 HEARTBEAT_S = 15.0
 RETRY_MS = 2000  # how long EventSource waits before it reconnects
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what a transcript id can be (token_urlsafe)
 
 
 def _services() -> Any:
@@ -98,6 +100,8 @@ def list_captured() -> Response:
     """Summaries, newest first; ``before`` (a session's id) pages to the older ones."""
     limit = _int_arg("limit", PAGE_SIZE, 1, MAX_LIMIT)
     before = request.args.get("before") or None
+    if before is not None and not _ID.fullmatch(before):
+        raise ApiError("before must be the id of a captured session", 400, "bad_request")
     found = _summaries(limit + 1, before)
     more = len(found) > limit
     found = found[:limit]
@@ -118,7 +122,7 @@ def get_captured(tid: str) -> Response:
     since = _int_arg("since", 0, 0, 10**9)
     return jsonify(
         {
-            "summary": _summary_of(tid),
+            "summary": transcript.captured_summary(),
             "url": f"/t/{transcript.id}",
             "entries": _services().store.entries(tid, since),
         }
@@ -148,7 +152,8 @@ def _check_origin() -> None:
 def _stream(body: Iterator[str]) -> Response:
     response = Response(body, mimetype="text/event-stream")
     response.headers.update(
-        {"Cache-Control": "no-store", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
+        # X-Accel-Buffering: a proxy (nginx) passes each event on at once (docs/production.md).
+        {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )
     return response
 
