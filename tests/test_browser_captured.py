@@ -104,6 +104,14 @@ def test_the_page_from_the_keyboard(page: Any, live: Any, sandbox: Any) -> None:
     page.keyboard.press("Enter")
     page.locator("#replay[data-ready='1']").wait_for()
     assert "/t/" in page.url
+    # Nobody owns a captured session: the page offers its edit token, and then the editor.
+    page.get_by_role("button", name="Add notes to this captured session").focus()
+    page.keyboard.press("Enter")
+    page.locator("#editor:not([hidden])").wait_for()
+    page.get_by_label("Note on the whole transcript").check()
+    page.get_by_label("Note text").fill("Seen from the keyboard.")
+    page.get_by_role("button", name="Add note").click()
+    page.locator("#general-notes-list", has_text="Seen from the keyboard.").wait_for()
 
 
 @pytest.fixture(params=CASES, ids=[f"{w}-{t}" for w, t in CASES])

@@ -169,6 +169,28 @@ def test_one_session_and_what_is_not_one(
     assert status == 404 and body["error"]["code"] == "not_found"
 
 
+def test_an_edit_token_to_annotate_a_captured_session(
+    live: LiveServer, sandbox: Any, stream: EventStream
+) -> None:
+    send(sandbox.config.port, "notes.example")
+    tid = ended(stream, "notes.example")["id"]
+    client = live.app.test_client()
+    first = client.post(f"/api/captured/{tid}/edit-token")
+    assert first.status_code == 201 and first.json["url"] == f"/t/{tid}"
+    note = {"seq": 2, "text": "The client's EHLO."}
+    token = {"X-Edit-Token": first.json["edit_token"]}
+    assert client.post(f"/api/transcripts/{tid}/notes", json=note, headers=token).status_code == 201
+    second = client.post(f"/api/captured/{tid}/edit-token").json["edit_token"]
+    assert client.post(f"/api/transcripts/{tid}/notes", json=note, headers=token).status_code == 403
+    token = {"X-Edit-Token": second}
+    assert client.post(f"/api/transcripts/{tid}/notes", json=note, headers=token).status_code == 201
+    assert [n["text"] for n in client.get(f"/api/transcripts/{tid}").json["notes"]] == [
+        "The client's EHLO.",
+        "The client's EHLO.",
+    ]
+    assert client.post("/api/captured/no-such-id/edit-token").status_code == 404
+
+
 # -- one session's stream ---------------------------------------------------------------------
 
 

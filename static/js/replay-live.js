@@ -1,6 +1,10 @@
-// A captured session that is still going (docs/api-captured.md): the replay follows its
-// entries over server-sent events instead of polling, and reloads when some arrive, at most
-// one load at a time; a burst of entries is one reload. The stream ends with the session.
+// Captured sessions on the replay page (docs/api-captured.md). One still going is followed
+// over server-sent events instead of polling: a reload when entries arrive, at most one load
+// at a time (a burst of entries is one reload); the stream ends with the session. And as
+// nobody owns a captured session, the page offers to take its edit token to add notes.
+
+import { $ } from './dom.js';
+import { editTokens } from './transcripts.js';
 
 const RETRY_MS = 3000;
 
@@ -47,4 +51,26 @@ export class LiveFollow {
     this.closed = true;
     this.source.close();
   }
+}
+
+// "Add notes": POST /api/captured/<id>/edit-token, keep the token as the console keeps its
+// own (transcripts.js editTokens), and load again: the editor appears.
+export function offerNotes(replay) {
+  const offer = $('captured-notes');
+  if (!offer || offer.dataset.wired) return;
+  offer.dataset.wired = '1';
+  offer.hidden = false;
+  $('take-token').addEventListener('click', async () => {
+    const csrf = document.querySelector('meta[name="csrf-token"]')?.content;
+    const response = await fetch(`/api/captured/${encodeURIComponent(replay.id)}/edit-token`, {
+      method: 'POST', headers: csrf ? { 'X-CSRFToken': csrf } : {},
+    });
+    if (!response.ok) return;
+    const { edit_token: token } = await response.json();
+    editTokens.set(replay.id, token);
+    replay.token = token;
+    offer.hidden = true;
+    await replay.load();
+    $('note-text')?.focus();
+  });
 }

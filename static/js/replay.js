@@ -6,7 +6,7 @@
 
 import { Panels } from './panels.js';
 import { Editor } from './replay-editor.js';
-import { LiveFollow } from './replay-live.js';
+import { LiveFollow, offerNotes } from './replay-live.js';
 import { clockTimes, exchangeEnds, expandFrames, noteLabel, takeToken } from './replay-data.js';
 import { applyOptions, readOptions, wireSnippet } from './replay-options.js';
 import { Timeline, clock } from './timeline.js';
@@ -58,6 +58,7 @@ class Replay {
     this.showAccess(data.access);
     this.renderEntries();
     if (data.can_edit && !this.embed && !this.editor && $('editor')) this.editor = new Editor(this);
+    else if (data.captured && !data.can_edit && !this.embed) offerNotes(this);
     this.notesChanged();
     if (first) this.openAt();
     else this.seek(atEnd ? data.entries.length - 1 : oldPos, false);

@@ -129,6 +129,15 @@ def get_captured(tid: str) -> Response:
     )
 
 
+@bp.post("/api/captured/<tid>/edit-token")
+def edit_token(tid: str) -> tuple[Response, int]:
+    """A new edit token for a captured session, to add notes or a title: nobody owns one, so
+    whoever may see the list may annotate it. The token given before stops working."""
+    _captured(tid)
+    token = _services().store.new_edit_token(tid)
+    return jsonify({"edit_token": token, "url": f"/t/{tid}"}), 201
+
+
 # -- server-sent events ------------------------------------------------------------------------
 
 
