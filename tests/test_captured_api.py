@@ -24,6 +24,8 @@ from tests import capturing
 from tests.conftest import LiveServer, build_app
 from tests.sse import EventStream
 from tests.test_accounts import Auth, make_app
+from web.live.bus import make_bus
+from web.live.captured import CaptureWriter
 
 DOC = (Path(__file__).parent.parent / "docs" / "api-captured.md").read_text(encoding="utf-8")
 WAIT_S = 5.0
@@ -225,6 +227,31 @@ def test_a_live_session_streams_its_entries_then_its_end(
         resent = [e for e in iter(lambda: again.next(WAIT_S), None) if e.name == "entry"]
         assert [int(e.id) for e in resent] == seqs[5:]
         assert again.events[-1].name == "ended"
+
+
+def test_where_the_bus_does_not_reach_the_streams_poll_the_store(
+    data_dir: Path, sandbox: Any, _capturing_sandbox: Any
+) -> None:
+    # The sandbox captures as from another process with no Redis between: into the app's
+    # store, but on a bus this app does not hear (sandbox_main.py without REDIS_URL).
+    app = build_app(data_dir, sandbox)
+    writer = CaptureWriter(app.extensions["playground"].store, make_bus(None))
+    _capturing_sandbox.relay.target = writer
+    try:
+        with LiveServer(app) as live, EventStream(f"{live.url}/api/captured/events") as events:
+            events.wait_for("snapshot")
+            held = HeldSession(sandbox.config.port, "polled.example")
+            tid = events.wait_for("started", WAIT_S).data["id"]
+            with EventStream(f"{live.url}/api/captured/{tid}/events") as one:
+                assert one.wait_for("entry", WAIT_S).data["entry"]["seq"] == 0
+                held.finish()
+                assert one.wait_for("ended", WAIT_S).data["summary"]["outcome"] == "delivered"
+                seqs = [int(e.id) for e in one.events if e.name == "entry"]
+                assert seqs == list(range(len(seqs)))
+            assert ended(events, "polled.example")["id"] == tid
+    finally:
+        _capturing_sandbox.relay.target = None
+        writer.stop()
 
 
 def test_a_stream_ends_after_its_lifetime_and_says_when_to_come_back(

@@ -27,6 +27,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 
 from transcripts.model import Transcript
 from web.auth.hosts import origin_allowed
+from web.live.captured_poll import StorePoll
 from web.views.transcripts_api import ApiError, load
 
 bp = Blueprint("captured", __name__)
@@ -151,6 +152,15 @@ def _lifetime() -> float:
     return float(current_app.config["CAPTURED_STREAM_SECONDS"])
 
 
+def _subscription(tid: str | None = None) -> Any:
+    """The bus's messages for the list (or one session); where the bus cannot carry them to
+    this process (no Redis, the sandbox elsewhere), the same messages polled from the store."""
+    services = _services()
+    if services.config["REDIS_URL"] or services.capture is not None:
+        return services.bus.subscribe(CHANNEL if tid is None else f"{CHANNEL}:{tid}")
+    return StorePoll(services.store, tid)
+
+
 def _check_origin() -> None:
     # EventSource from another site's page is a CORS request, which these answers never
     # allow; one carrying a foreign Origin is refused outright, as /ws is.
@@ -193,7 +203,7 @@ def list_events() -> Response:
     """The list as it changes: a ``snapshot`` of the newest sessions, then ``started``,
     ``entry`` and ``ended`` events, each with the session's summary."""
     _check_origin()
-    sub = _services().bus.subscribe(CHANNEL)
+    sub = _subscription()  # before the snapshot is read: nothing falls between the two
     snapshot = _event("snapshot", {"sessions": _summaries(PAGE_SIZE, None)})
 
     def relay(message: dict[str, Any]) -> list[str]:
@@ -251,7 +261,7 @@ def session_events(tid: str) -> Response:
     _captured(tid)
     since = _last_seq()
     store = _services().store
-    sub = _services().bus.subscribe(f"{CHANNEL}:{tid}")
+    sub = _subscription(tid)
     entries = store.entries(tid, since)
     summary = _summary_of(tid)
     relay = _SessionRelay(store, tid, entries[-1]["seq"] if entries else since - 1)
