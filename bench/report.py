@@ -83,7 +83,8 @@ def rows(r: dict[str, Any]) -> list[Row]:
             (
                 f"sandbox msg/s, capture on / off ({cp['clients']} clients)",
                 f"{cp['capture_on_msg_s']} / {cp['capture_off_msg_s']}",
-                f"{cp['messages']} messages each side",
+                f"{cp['messages']} messages each side; on and stored: "
+                f"{cp['capture_on_recorded_msg_s']}/s ({cp['recorded_overhead_pct']}%)",
                 f"overhead {cp['overhead_pct']}%",
             )
         )

@@ -39,7 +39,7 @@ class Sizes:
     per_active: int
     churn: int
     transcript_entries: int
-    capture_sessions: int = 2000  # whole sessions per side (capture on, capture off)
+    capture_sessions: int = 1200  # whole sessions per side (capture on, capture off)
     capture_latency: int = 100  # sessions timed one at a time: end -> summary visible
 
 
