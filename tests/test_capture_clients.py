@@ -209,3 +209,11 @@ def test_warnings_are_stored_as_keys_and_counted(cap: Capturing, tmp_path: Path)
     assert keys == ["warning:client:bare-lf", "warning:client:no-quit"]
     assert ended["summary"]["warnings"] == 2
     assert cap.store.list_captured(limit=1)[0]["warnings"] == 2
+
+
+def test_every_client_warning_has_a_test_here() -> None:
+    from smtp_session.guide.check_base import TEXTS
+
+    source = Path(__file__).read_text()
+    missing = [c for c in TEXTS if c.startswith("client:") and f'"{c}"' not in source]
+    assert missing == []
