@@ -98,6 +98,26 @@ def rows(r: dict[str, Any]) -> list[Row]:
                     f" frames API {tc['frames_api_ms']} ms"))  # fmt: skip
     elif tc:
         out.append(("transcripts", "skipped", tc["skipped"], ""))
+    cp = r.get("capture")
+    if cp:
+        out.append(
+            (
+                f"sandbox msg/s, capture on / off ({cp['clients']} clients)",
+                f"{cp['capture_on_msg_s']} / {cp['capture_off_msg_s']}",
+                f"{cp['messages']} messages each side; on and stored: "
+                f"{cp['capture_on_recorded_msg_s']}/s ({cp['recorded_overhead_pct']}%)",
+                f"overhead {cp['overhead_pct']}%",
+            )
+        )
+        lt = cp["latency"]
+        out.append(
+            (
+                "capture latency: session end -> summary visible, p50/p99",
+                f"{_ms(lt)} / {_ms(lt, 'p99_ms')}",
+                f"max {lt['max_ms']} ms",
+                "< 1000 ms",
+            )
+        )
     for part, why in (r.get("failed") or {}).items():
         out.append((f"{part}: FAILED", why[:120], "", ""))
     return out
@@ -170,6 +190,8 @@ TARGETS: list[tuple[str, str, Check]] = [
                       and c["fds_delta"] <= 0 and c["rss_delta_mb"] < 5)),
     ("transcript append p50 < 1 ms on SQLite (issue 4)", "transcripts",
      lambda r: _check(_get(r, "transcripts", "append", "p50_ms"), lambda x: x < 1)),
+    ("capture (issue 16): a session's summary visible within 1 s of its end (p99)", "capture",
+     lambda r: _check(_get(r, "capture", "latency", "p99_ms"), lambda x: x < 1000)),
 ]  # fmt: skip
 
 
