@@ -108,6 +108,7 @@ class Playground:
     """The app's WebSocket: JSON frames, a 'sent' frame per line and a 'reply' per reply."""
 
     def __init__(self, port: int, target: str = "sandbox") -> None:
+        self.transcript: str | None = None  # the id the session frame names
         self.ws = websocket.create_connection(f"ws://127.0.0.1:{port}/ws", timeout=30)
         self.send({"type": "connect", "target": target})
         self.greeting = self.wait_for("reply")
@@ -120,6 +121,8 @@ class Playground:
             frame = json.loads(self.ws.recv())
             if frame["type"] == kind:
                 return frame
+            if frame["type"] == "session":
+                self.transcript = frame.get("transcript")
             if frame["type"] in ("error", "closed"):
                 raise RuntimeError(f"waiting for {kind}: {frame}")
 

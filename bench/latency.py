@@ -51,7 +51,8 @@ def roundtrip(
     finally:
         for client in clients.values():
             client.close()
-    result = {name: latency(s) for name, s in samples.items()}
+    result: dict[str, Any] = {name: latency(s) for name, s in samples.items()}
+    result["playground"]["transcript"] = clients["playground"].transcript
     direct = result["direct"]
     for name in result:
         if name == "direct":

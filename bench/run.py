@@ -64,12 +64,14 @@ def with_rows(result: dict[str, Any], db: Path) -> dict[str, Any]:
     """What the round trips left in the transcript store: rows and bytes (payload + search
     text, as SQLite stores them) per NOOP round trip, for the capacity table."""
     time.sleep(0.5)  # the group commit runs every 20 ms
-    if not db.exists():
+    tid = result["playground"].pop("transcript", None)
+    if not db.exists() or tid is None:
         return result
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         rows, size = conn.execute(
             "SELECT count(*), coalesce(sum(length(payload) + coalesce(length(text), 0)), 0)"
-            " FROM entries"
+            " FROM entries WHERE transcript_id = ?",
+            (tid,),
         ).fetchone()
     trips = result["playground"]["n"] + 52  # + the greeting, EHLO and 50 warm-up NOOPs
     result["playground"]["db_rows_per_rt"] = round(rows / trips, 2)
