@@ -86,3 +86,16 @@ def test_replay_and_embed_show_the_documents_texts(page: Any, live: Any, ws: Any
     assert meaning.text_content() == greeting["explain"]["meaning"]
     assert any("frames=lean" in url for url in asked)
     assert not any("frames=compact" in url or "frames=1" in url for url in asked)
+
+
+def test_without_the_document_the_console_asks_for_full_frames(page: Any, live: Any) -> None:
+    sent: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda p: sent.append(p)))
+    page.route("**/knowledge/*", lambda route: route.abort())
+    console = ConsolePage(page, live)
+    console.connect()
+    console.type("NOOP")
+    assert console.field("meaning")  # explained all the same, from full frames
+    connect = next(json.loads(p) for p in sent if '"connect"' in p)
+    assert connect["frames"] == "full"
+    console.quit()
