@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from smtp_session.guide.document import knowledge_document
+from tests.conftest import wait_until
 from tests.test_browser_panels import ConsolePage
+from tests.test_lean_frames import record
 
 pytestmark = pytest.mark.browser
 
@@ -44,8 +46,11 @@ def test_panels_show_the_documents_texts_and_the_socket_carries_none(page: Any, 
 
 
 def test_the_browser_reads_lean_frames_as_python_does(page: Any, live: Any, ws: Any) -> None:
-    """knowledge.js's reader against the replay's full frames, for a recorded session."""
-    tid = ws.record_classic()["transcript"]
+    """knowledge.js's reader against the replay's full frames, for a session with every kind
+    of explanation (tests/test_lean_frames.py: AUTH, STARTTLS, errors, unknowns, BDAT)."""
+    tid = record(ws)
+    store = live.app.extensions["playground"].store
+    wait_until(lambda: (t := store.get(tid)) and t.status == "closed")
     page.goto(f"{live.url}/t/{tid}")
     page.wait_for_selector("#replay[data-frames='1']")
     same = page.evaluate(
@@ -65,7 +70,7 @@ def test_the_browser_reads_lean_frames_as_python_does(page: Any, live: Any, ws: 
         }""",
         tid,
     )
-    assert same["n"] > 10 and same["one"] == 0 and same["all"] == 0, same
+    assert same["n"] > 40 and same["one"] == 0 and same["all"] == 0, same
 
 
 @pytest.mark.parametrize("path", ["", "/embed"])
@@ -81,3 +86,16 @@ def test_replay_and_embed_show_the_documents_texts(page: Any, live: Any, ws: Any
     assert meaning.text_content() == greeting["explain"]["meaning"]
     assert any("frames=lean" in url for url in asked)
     assert not any("frames=compact" in url or "frames=1" in url for url in asked)
+
+
+def test_without_the_document_the_console_asks_for_full_frames(page: Any, live: Any) -> None:
+    sent: list[str] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda p: sent.append(p)))
+    page.route("**/knowledge/*", lambda route: route.abort())
+    console = ConsolePage(page, live)
+    console.connect()
+    console.type("NOOP")
+    assert console.field("meaning")  # explained all the same, from full frames
+    connect = next(json.loads(p) for p in sent if '"connect"' in p)
+    assert connect["frames"] == "full"
+    console.quit()

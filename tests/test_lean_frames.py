@@ -183,3 +183,12 @@ def test_the_address_changes_when_a_data_file_changes(tmp_path: Path) -> None:
         check=True,
     ).stdout.strip()
     assert edited.startswith("/knowledge/") and edited != document_path()
+
+
+def test_the_document_needs_no_login(data_dir: Path, sandbox: Any) -> None:
+    """A public transcript's embed resolves its frames for anyone: the document is public."""
+    from tests.conftest import build_app
+
+    client = build_app(data_dir, sandbox, AUTH="accounts").test_client()
+    assert client.get("/").status_code == 302  # the console wants a login
+    assert client.get(document_path()).status_code == 200

@@ -12,7 +12,7 @@ the outcome, how many warnings, the messages the inbox kept.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from smtp_session.guide.client_checks import ClientJudge
@@ -190,7 +190,7 @@ class CapturedSession:
         return self._entry(t, kind="event", event=event, data=data, explain=[])
 
 
-def _keys(keys: Any, warnings: Sequence[Mapping[str, Any]]) -> list[str]:
+def _keys(keys: Any, warnings: list[dict[str, Any]]) -> list[str]:
     """The explanation keys and one ``warning:<code>`` per warning, each once (as recorded)."""
     out = [str(k) for k in keys or []] + [f"warning:{w['code']}" for w in warnings]
     return list(dict.fromkeys(out))[:64]

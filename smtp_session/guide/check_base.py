@@ -27,7 +27,7 @@ class CheckWarning:
     # The values the texts were filled with: a lean frame carries these, not the texts.
     values: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
-    def to_dict(self) -> WarningDict:
+    def to_dict(self) -> dict[str, Any]:
         """The frame's form ({code, message, fix, rfc, line}); ``.filled`` rides along."""
         out = WarningDict(
             code=self.code, message=self.message, fix=self.fix, rfc=self.rfc, line=self.line

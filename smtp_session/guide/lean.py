@@ -135,11 +135,21 @@ def lean_warning(doc: dict[str, Any], warning: dict[str, Any]) -> dict[str, Any]
     if values is None:
         return {"full": dict(warning)}
     lean = {"code": warning["code"], "values": dict(values), "line": warning["line"]}
-    try:
-        ok = resolve_warning(doc, lean) == dict(warning)
-    except (KeyError, IndexError, ValueError):
-        ok = False
+    # The same code and values always give the same words: checked once each.
+    key = (id(doc), warning["code"], tuple(values.items()), warning["message"])
+    ok = _WARNINGS_CHECKED.get(key)
+    if ok is None:
+        try:
+            ok = resolve_warning(doc, lean) == dict(warning)
+        except (KeyError, IndexError, ValueError):
+            ok = False
+        if len(_WARNINGS_CHECKED) >= _CACHE_SIZE:
+            _WARNINGS_CHECKED.clear()
+        _WARNINGS_CHECKED[key] = ok
     return lean if ok else {"full": dict(warning)}
+
+
+_WARNINGS_CHECKED: dict[tuple[Any, ...], bool] = {}
 
 
 class _IdentityCache:

@@ -6,9 +6,9 @@
 
 import { Panels } from './panels.js';
 import { Editor } from './replay-editor.js';
+import { LiveFollow, offerNotes } from './replay-live.js';
 import { clockTimes, exchangeEnds, noteLabel, takeToken } from './replay-data.js';
 import { loadKnowledge, readFrames } from './knowledge.js';
-import { LiveFollow, offerNotes } from './replay-live.js';
 import { applyOptions, readOptions, wireSnippet } from './replay-options.js';
 import { Timeline, clock } from './timeline.js';
 import { $, el } from './dom.js';
