@@ -220,3 +220,74 @@ def markdown(r: dict[str, Any]) -> str:
     lines += ["", "| target | verdict |", "|---|---|"]
     lines += [f"| {v['target']} | {v['status']} |" for v in r.get("targets", [])]
     return "\n".join(lines) + "\n"
+
+
+# Capacity (docs/production.md): how a measured run scales, with its assumptions written down.
+PACE_S = 5.0  # a student at work sends a command every 5 s on average (12 round trips/min)
+CPU_HEADROOM = 0.5  # a worker planned at half a core, so p99 stays low and pastes fit
+MAX_PER_WORKER = 1000  # PLAYGROUND_WORKER_CONNECTIONS
+PG_ROW_OVERHEAD = 60  # PostgreSQL: tuple header, item pointer and primary-key index per row
+CORES_PER_HOST = 8
+GROUPS = (("a class", 200), ("a school", 2_000), ("several hosts, a load balancer", 20_000))
+
+
+def capacity(r: dict[str, Any]) -> str:
+    """The capacity table from this run's per-core figures (Markdown), or "" if the run
+    lacks the roundtrip or concurrency parts."""
+    mine = _get(r, "roundtrip", "playground") or {}
+    active, idle = _active_100(r), _get(r, "concurrency", "idle", "1000")
+    base = _get(r, "concurrency", "baseline")
+    if not (active and idle and base and "rt_per_cpu_s" in active and "db_rows_per_rt" in mine):
+        return ""
+    rate = 1 / PACE_S
+    by_cpu = int(active["rt_per_cpu_s"] * CPU_HEADROOM / rate)
+    per_worker = min(MAX_PER_WORKER, by_cpu)
+    kb = idle["kb_per_session"]
+    worker_mb = base["rss_mb"] + per_worker * kb / 1024
+    rows_min = mine["db_rows_per_rt"] * 60 * rate
+    bytes_min = (mine["db_bytes_per_rt"] + PG_ROW_OVERHEAD * mine["db_rows_per_rt"]) * 60 * rate
+    sandbox_ms = _get(r, "roundtrip", "direct", "cpu_ms_per_rt")
+    lines = [
+        "| figure (this run) | value |",
+        "|---|---|",
+        f"| round trips per worker CPU-second (100 consoles back to back) "
+        f"| {active['rt_per_cpu_s']:,} |",
+        f"| worker CPU per NOOP round trip, one console | {mine.get('cpu_ms_per_rt')} ms |",
+        f"| sandbox CPU per NOOP round trip | {sandbox_ms} ms |",
+        f"| memory per idle console (RSS, 1,000 open) | {kb} KB |",
+        f"| server at rest (master + one worker, RSS) | {base['rss_mb']} MB |",
+        f"| transcript rows / bytes per round trip | {mine['db_rows_per_rt']} / "
+        f"{mine['db_bytes_per_rt']} B |",
+        f"| per console-minute at one command per {PACE_S:g} s | {rows_min:.0f} rows, "
+        f"{bytes_min / 1024:.1f} KB in PostgreSQL (payload + ~{PG_ROW_OVERHEAD} B a row) |",
+        f"| consoles per worker (one core, planned at {CPU_HEADROOM:.0%}) | {per_worker:,} "
+        f"(CPU allows {by_cpu:,}; PLAYGROUND_WORKER_CONNECTIONS caps at {MAX_PER_WORKER:,}) |",
+        "",
+        "| serving | consoles | workers (= cores) | hosts | app memory | sandbox CPU "
+        "| transcript writes | PostgreSQL | Redis |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, n in GROUPS:
+        workers = -(-n // per_worker)
+        hosts = -(-(workers + 1) // CORES_PER_HOST)  # + a core for the sandbox and the OS
+        rows_s = n * mine["db_rows_per_rt"] * rate
+        gb_hour = n * bytes_min * 60 / 1024**3
+        pg = _pg_size(rows_s)
+        redis = "optional (one worker)" if workers == 1 else "1 vCPU, 256 MB"
+        sandbox = f"{n * rate * (sandbox_ms or 0) / 1000:.2f} cores" if sandbox_ms else "?"
+        lines.append(
+            f"| {name} | {n:,} | {workers} | {hosts} x {CORES_PER_HOST} cores "
+            f"| {workers * worker_mb / 1024:.1f} GB | {sandbox} "
+            f"| {rows_s:,.0f} rows/s, {gb_hour:.2f} GB/h | {pg} | {redis} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _pg_size(rows_s: float) -> str:
+    """A PostgreSQL size for a rate of group-committed inserts (each worker commits once per
+    20 ms, so transactions stay few; rows are small). Planning figures, not measured here."""
+    if rows_s <= 500:
+        return "SQLite on the host, or 1 vCPU / 2 GB"
+    if rows_s <= 5_000:
+        return "2 vCPU / 8 GB, SSD"
+    return "4-8 vCPU / 16-32 GB, SSD (or one per campus)"

@@ -101,7 +101,11 @@ def measure(args: argparse.Namespace, sizes: Sizes, data_dir: Path) -> dict[str,
                     wsfy.port,
                     app.port,
                     bridge.port,
-                    {"playground": app.proc.pid, "flask-sock bridge": bridge.proc.pid},
+                    {
+                        "playground": app.proc.pid,
+                        "flask-sock bridge": bridge.proc.pid,
+                        "direct": sandbox.proc.pid,
+                    },  # the sandbox's own cost per NOOP
                 ),
                 data_dir / "playground.db",
             ),
@@ -190,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     if args.readme:
         args.readme.parent.mkdir(parents=True, exist_ok=True)
-        args.readme.write_text(report.markdown(results))
+        args.readme.write_text(report.markdown(results) + "\n" + report.capacity(results))
     # A missed target is a finding; a part that could not run is a failure (CI smoke runs).
     return 1 if results.get("failed") else 0
 
