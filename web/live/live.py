@@ -4,6 +4,9 @@ This is where the pumping lives; the WebSocket route (``web/views/ws.py``) is a 
 that hands each frame to :meth:`LiveSession.handle`. Replies arrive on the SMTP session's
 reader thread and leave through :meth:`LiveSession.on_event`; a lock keeps the two threads'
 frames whole on the socket.
+
+Over 300 lines: the one place where frames in and events out meet (their lock, the seq map,
+the cork and the lean encoder); each handler is a few lines.
 """
 
 from __future__ import annotations

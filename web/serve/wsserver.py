@@ -20,6 +20,9 @@ ignoring how much of it went out. Here:
   in the socket while the route is busy with a frame).
 - **Nothing kept from the handshake**: once open, the WSGI environ and wsproto's HTTP
   handshake state are dropped; the connection keeps its frame protocol only.
+
+Over 300 lines: one WebSocket server; its reading, writing, keepalive and closing share one
+lock and one connection state, and split apart each half would reach into the other's fields.
 """
 
 from __future__ import annotations
