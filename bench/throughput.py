@@ -53,6 +53,7 @@ def batches(lines: list[str]) -> list[str]:
 
 def _direct(port: int, lines: list[str]) -> tuple[float, bytes]:
     client = Direct(port)
+    client.sock.settimeout(600)  # a 20 MB message on a loaded machine takes longer than 10 s
     for line in ENVELOPE:
         client.command(line)
     assert client.command("DATA").startswith(b"354")
