@@ -93,6 +93,7 @@ class Services:
         self.writer = Writer(self.store, journal, config["COMMIT_INTERVAL"])
         atexit.register(self.writer.stop)
         self.sandbox: Any = None  # a SandboxServer, when this process runs the sandbox
+        self.classroom: Any = None  # web/classroom/hub.py ClassHub, set by init_classroom
 
     def start_sandbox(self) -> None:
         """Start the built-in sandbox SMTP server in this process (stopped at exit)."""

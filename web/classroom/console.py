@@ -40,8 +40,9 @@ def join(live: Any, frame: Frame) -> None:
     hub = _hub(live)
     info = hub.store.by_code(frame["code"])
     if info is None:
-        raise ClassError(f"No class has the code {frame['code']!r}; check it on the projector.",
-                         "bad_code")
+        raise ClassError(
+            f"No class has the code {frame['code']!r}; check it on the projector.", "bad_code"
+        )
     if not info.open:
         raise ClassError("This class has ended.", "class_ended")
     if isinstance(live.classroom, Member):

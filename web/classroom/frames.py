@@ -7,19 +7,21 @@ from typing import Any
 
 from web.live.frames import FrameError
 
+FrameTable = dict[str, dict[str, type]]
+
 # Socket -> frame type -> {field: JSON type, or None for "any"}; every field is optional
 # unless it is in REQUIRED. The handlers check values further.
-CONSOLE = {
+CONSOLE: FrameTable = {
     "class_join": {"code": str, "name": str, "token": str},
     "class_leave": {},
     "class_broadcast": {"class": str, "on": bool},
 }
-DASHBOARD = {
+DASHBOARD: FrameTable = {
     "watch": {"student": str},
     "unwatch": {"student": str},
     "ping": {},
 }
-FOLLOW = {
+FOLLOW: FrameTable = {
     "follow": {"token": str},
     "ping": {},
 }
@@ -32,7 +34,7 @@ REQUIRED = {
 MAX_CLASS_FRAME = 64 * 1024
 
 
-def check_fields(frame: dict[str, Any], table: dict[str, dict[str, type]]) -> dict[str, Any]:
+def check_fields(frame: dict[str, Any], table: FrameTable) -> dict[str, Any]:
     """The frame if its fields are there and of their types, else FrameError."""
     kind = frame["type"]
     for name, expected in table[kind].items():
@@ -42,11 +44,13 @@ def check_fields(frame: dict[str, Any], table: dict[str, dict[str, type]]) -> di
             continue
         value = frame[name]
         if not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
-            raise FrameError(f"The '{name}' field of a '{kind}' frame has a wrong type.", "bad_field")
+            raise FrameError(
+                f"The '{name}' field of a '{kind}' frame has a wrong type.", "bad_field"
+            )
     return frame
 
 
-def parse(data: str | bytes, table: dict[str, dict[str, type]]) -> dict[str, Any]:
+def parse(data: str | bytes, table: FrameTable) -> dict[str, Any]:
     """Decode one frame of a class socket (dashboard or follow)."""
     if isinstance(data, bytes):
         raise FrameError("Binary frames are not part of the protocol; send JSON text.", "binary")

@@ -73,6 +73,15 @@ class ClassHub:
         self._tasks: queue.Queue[Callable[[], None]] = queue.Queue()
         self.viewers: dict[str, Any] = {}  # viewer id -> its counters (the slow-viewer test)
         self._beat_at = 0.0
+        self.trainer_key = ""  # PLAYGROUND_AUTH=none only (web/classroom/trainer.py)
+        self._threads_started = False
+
+    def _start_threads(self) -> None:
+        """The pump and the store thread, from the first class console on (not per app)."""
+        with self._lock:
+            if self._threads_started:
+                return
+            self._threads_started = True
         threading.Thread(target=self._pump_loop, name="class-pump", daemon=True).start()
         threading.Thread(target=self._task_loop, name="class-store", daemon=True).start()
 
@@ -92,11 +101,13 @@ class ClassHub:
 
     def task(self, job: Callable[[], None]) -> None:
         """Run ``job`` (a database write) on the store thread, in order."""
+        self._start_threads()
         self._tasks.put(job)
 
     def attach(self, source: Source) -> Source | None:
         """Hold ``source`` for its class; returns the one it replaced (same student, other tab)."""
         cid = source.class_id
+        self._start_threads()
         with self._lock:
             sources = self._sources.setdefault(cid, {})
             old = sources.get(source.source)

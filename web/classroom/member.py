@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from collections import deque
+from functools import partial
 from typing import Any
 
 from smtp_session.wire.events import CloseCode
@@ -121,7 +122,7 @@ class Member(_Console):
             hints, self._pending_hints = self._pending_hints, []
             recorder = self.live.recorder
             for text, author in hints:
-                self.hub.task(lambda t=text, a=author: recorder.add_note(None, t, a))
+                self.hub.task(partial(recorder.add_note, None, text, author))
 
     def check_connect(self, target: Any) -> None:
         """A connect to a target the trainer did not allow is refused, in words."""
@@ -198,7 +199,7 @@ class Member(_Console):
         else:
             self._pending_hints.append((text, author))
         to = "you" if message.get("source") else "all"
-        frame = {"type": "class_hint", "text": text, "from": trainer, "to": to}
+        frame: dict[str, Any] = {"type": "class_hint", "text": text, "from": trainer, "to": to}
         frame.update(created_at=message.get("created_at"), seq=seq)
         self.live.send(frame)
 

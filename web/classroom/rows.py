@@ -95,7 +95,7 @@ class RowTracker:
     def _on_state(self, state: dict[str, Any]) -> None:
         for step in state.get("steps") or []:
             if isinstance(step, dict) and "id" in step:
-                self._step_names[step["id"]] = step.get("name", step["id"])
+                self._step_names[step["id"]] = str(step.get("name", step["id"]))
         self.row["phase"] = state.get("phase")
         if state.get("step") != self.row["step"]:
             self._set_step(state.get("step"))

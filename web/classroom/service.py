@@ -75,8 +75,9 @@ def hint(hub: ClassHub, info: ClassInfo, text: Any, student: Any, trainer: str) 
 def set_lesson(hub: ClassHub, info: ClassInfo, lesson: Any, lessons: dict[str, Any]) -> ClassInfo:
     _require_open(info)
     if lesson is not None and (not isinstance(lesson, str) or lesson not in lessons):
-        raise ClassError(f"Unknown lesson {lesson!r}; lessons: {', '.join(sorted(lessons))}.",
-                         "bad_lesson")
+        raise ClassError(
+            f"Unknown lesson {lesson!r}; lessons: {', '.join(sorted(lessons))}.", "bad_lesson"
+        )
     hub.store.update(info.id, lesson=lesson)
     return announce(hub, info.id)
 

@@ -206,7 +206,7 @@ class ClassStore:
             row = conn.execute(stmt.limit(1)).first()
         return None if row is None else _class_of(row)
 
-    def list(self, trainer: str | None) -> list[ClassInfo]:
+    def list_classes(self, trainer: str | None) -> list[ClassInfo]:
         """A trainer's classes, newest first (None: every trainer's)."""
         stmt = select(classes).order_by(classes.c.created_at.desc()).limit(500)
         if trainer is not None:

@@ -91,7 +91,9 @@ class Viewer:
                 source,
             )
         elif message.get("kind") == "frame":
-            self.queue_console({"type": "console", "source": source, "frame": message["frame"]}, source)
+            self.queue_console(
+                {"type": "console", "source": source, "frame": message["frame"]}, source
+            )
 
     def send(self, frame: Frame) -> None:
         try:
@@ -106,8 +108,6 @@ class Viewer:
                 self.cond.wait(self.next_wait())
                 out = self.take()
             for frame in out:
-                if self.closed:
-                    return
                 self.send(frame)
 
     def take(self) -> list[Frame]:
@@ -148,16 +148,28 @@ class Dashboard(Viewer):
         self._scanned = 0.0
         self.stuck_after = float(hub.config.get("CLASS_STUCK_AFTER", 180.0))
 
+    @staticmethod
+    def stored_row(student: Any) -> Frame:
+        """A student's row from the database alone (before any live update)."""
+        row = blank_row(student.id, student.name)
+        row.update(sessions=student.sessions, warning_codes=dict(student.warnings))
+        row["warnings"] = sum(student.warnings.values())
+        if student.online:
+            row.update(connected=True, presence="online")
+        return row
+
+    @classmethod
+    def stored_rows(cls, hub: ClassHub, info: ClassInfo) -> list[Frame]:
+        stuck_after = float(hub.config.get("CLASS_STUCK_AFTER", 180.0))
+        rows = [cls.stored_row(student) for student in hub.store.students(info.id)]
+        return stuck_first([judge(row, now_ms(), stuck_after) for row in rows])
+
     def open(self, students: list[Any], public: Frame) -> None:
         now = time.monotonic()
         for student in students:
-            row = blank_row(student.id, student.name)
-            row.update(sessions=student.sessions, warning_codes=dict(student.warnings))
-            row["warnings"] = sum(student.warnings.values())
+            self.rows[student.id] = self.stored_row(student)
             if student.online:
-                row.update(connected=True, presence="online")
                 self.heard[student.id] = now
-            self.rows[student.id] = row
         self.listen(self.hub.bus.subscribe(rows_channel(self.info.id), maxsize=8192), self.on_row)
         self.listen(self.hub.bus.subscribe(events_channel(self.info.id), maxsize=64), self.on_event)
         shown = [judge(row, now_ms(), self.stuck_after) for row in self.rows.values()]
@@ -222,10 +234,10 @@ class Dashboard(Viewer):
                     self.pending[sid] = 1
         for sid in [s for s in self.pending if now - self.last_sent.get(s, 0.0) >= ROW_INTERVAL]:
             del self.pending[sid]
-            row = self.rows.get(sid)
-            if row is None:
+            current = self.rows.get(sid)
+            if current is None:
                 continue
-            shown = judge(row, clock, self.stuck_after)
+            shown = judge(current, clock, self.stuck_after)
             self.last_sent[sid] = now
             self.shown[sid] = (shown["stuck"], tuple(shown["stuck_reasons"]), shown["presence"])
             out.append({"type": "student", "row": shown})
@@ -265,7 +277,9 @@ class Dashboard(Viewer):
 
     def watch(self, sid: str) -> None:
         if sid not in self.watching and len(self.watching) >= MAX_WATCHES:
-            raise FrameError(f"At most {MAX_WATCHES} consoles are watched at once.", "too_many_watches")
+            raise FrameError(
+                f"At most {MAX_WATCHES} consoles are watched at once.", "too_many_watches"
+            )
         if sid not in self.watching:
             sub = self.hub.bus.subscribe(console_channel(self.info.id, sid), maxsize=1024)
             self.watching[sid] = sub
