@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from app import ready_line
 from smtp_session.sandbox.server import SandboxServer
 from tests.classroom_helpers import KEY, Api, Sockets, join
 from tests.conftest import LiveServer, build_app, wait_until
@@ -64,6 +65,20 @@ def test_only_a_trainer_opens_a_class(room: Sockets) -> None:
     assert svg.startswith("<?xml") and "<svg" in svg and opened["join_url"] in svg
     stranger.call("POST", "/api/classes/trainer-logout")
     assert stranger.call("GET", f"/api/classes/{opened['id']}", status=403)
+
+
+def test_the_ready_line_prints_the_trainer_key(class_live: LiveServer) -> None:
+    line = ready_line(class_live.app, class_live.port)
+    assert f"trainer key {KEY} (http://127.0.0.1:{class_live.port}/class/login)" in line
+
+
+def test_the_key_is_made_once_and_kept_in_the_data_folder(
+    data_dir: Path, sandbox: SandboxServer
+) -> None:
+    first = build_app(data_dir, sandbox).extensions["playground"].classroom.trainer_key
+    again = build_app(data_dir, sandbox).extensions["playground"].classroom.trainer_key
+    assert len(first) >= 16 and first == again
+    assert (data_dir / "trainer_key").stat().st_mode & 0o777 == 0o600
 
 
 def test_students_join_by_code_up_to_the_limit(api: Api, students: Any) -> None:
@@ -178,6 +193,7 @@ def test_the_trainers_console_is_followed(
     token = join(ada, opened["code"], "Ada")["token"]
     own = room.trainer_console()  # the trainer's own console
     own.send({"type": "class_broadcast", "class": opened["id"], "on": True})
+    assert own.wait_for("class_state")["broadcasting"] is True
     assert ada.wait_for("class_state")["broadcasting"] is True
     follower = room.follower(opened["id"])
     follower.send({"type": "follow", "token": token})

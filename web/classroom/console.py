@@ -97,6 +97,15 @@ def broadcast(live: Any, frame: Frame) -> None:
     elif isinstance(current, Broadcaster) and current.class_id == info.id:
         current.detach()
         service.set_broadcasting(hub, info.id, False)
+    on = isinstance(live.classroom, Broadcaster)
+    live.send(
+        {
+            "type": "class_state",
+            "lesson": info.lesson,
+            "restrict": info.restrict,
+            "broadcasting": on,
+        }
+    )
 
 
 def gone(live: Any) -> None:

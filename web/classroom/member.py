@@ -27,7 +27,7 @@ SNAPSHOT = 200  # frames of the current session kept for a new watcher
 WATCH_LEASE = 30.0  # seconds a watch lasts unless the viewer renews it
 PRIVATE = {"original"}  # what typed, for the student's own browser only
 # Frames about the class itself, not the console: never copied to a watcher.
-NOT_SHOWN = {"class_joined", "class_left"}
+NOT_SHOWN = {"class_joined", "class_left", "class_watch"}
 
 
 def shown(frame: dict[str, Any]) -> dict[str, Any]:
