@@ -13,9 +13,10 @@ from typing import Any
 from flask import has_request_context
 
 from web.classroom import service
+from web.classroom.broadcast import Broadcaster
 from web.classroom.frames import CONSOLE, check_fields
 from web.classroom.hub import ClassHub, ctl_channel
-from web.classroom.member import Broadcaster, Member
+from web.classroom.member import Member
 from web.classroom.store import ClassError
 from web.classroom.trainer import runs
 
