@@ -135,6 +135,26 @@ def test_the_dashboard_follows_each_student(
     assert [s["name"] for s in snapshot["students"]] == ["Ada"]
 
 
+def test_a_student_on_one_step_for_long_shows_as_stuck(
+    data_dir: Path, sandbox: SandboxServer
+) -> None:
+    app = build_app(data_dir, sandbox, TRAINER_KEY=KEY, CLASS_STUCK_AFTER=0.5)
+    with LiveServer(app) as server:
+        room = Sockets(server.url, server.ws_url)
+        try:
+            opened = room.api().open()
+            board = room.board(opened["id"])
+            ada = room.student()
+            sid = join(ada, opened["code"], "Ada")["student"]["id"]
+            ada.connect()
+            row = board.row(sid, stuck=True)  # nothing sent since the greeting
+            assert row["session"] == "open" and row["stuck_reasons"][0].startswith("on ")
+            ada.ehlo()
+            assert board.row(sid, last_code=250)["stuck"] is False  # a new step
+        finally:
+            room.close()
+
+
 def test_watch_shows_the_console_and_tells_the_student(
     class_live: LiveServer, room: Sockets, api: Api, students: Any
 ) -> None:
@@ -177,12 +197,22 @@ def test_hints_reach_one_or_all_and_stay_in_the_transcript(
     )
     api.call("POST", f"/api/classes/{opened['id']}/hint", {"text": "Five minutes left."})
     assert ada.wait_for("class_hint")["to"] == "all"
-    assert grace.wait_for("class_hint")["text"] == "Five minutes left."  # never Ada's own hint
+    early = grace.wait_for("class_hint")
+    assert early["text"] == "Five minutes left." and early["seq"] is None  # no transcript yet
     assert not [f for f in grace.frames if f.get("text") == "Say EHLO first."]
     stored = api.call("GET", f"/api/transcripts/{transcript}")
     notes = [(n["text"], n["author"]) for n in stored["notes"]]
     assert ("Say EHLO first.", "trainer:trainer") in notes
     assert ("Five minutes left.", "trainer:trainer") in notes
+    # Grace's hint waited for her first transcript, and went to it as a whole.
+    grace.connect()
+    later = next(f for f in grace.frames if f["type"] == "session")["transcript"]
+
+    def grace_notes() -> Any:
+        return api.call("GET", f"/api/transcripts/{later}")["notes"]
+
+    found = wait_until(grace_notes)
+    assert [(n["text"], n["seq"]) for n in found] == [("Five minutes left.", None)]
 
 
 def test_the_trainers_console_is_followed(
