@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import websocket
 
 from app import ready_line
 from smtp_session.sandbox.server import SandboxServer
@@ -65,6 +66,21 @@ def test_only_a_trainer_opens_a_class(room: Sockets) -> None:
     assert svg.startswith("<?xml") and "<svg" in svg and opened["join_url"] in svg
     stranger.call("POST", "/api/classes/trainer-logout")
     assert stranger.call("GET", f"/api/classes/{opened['id']}", status=403)
+
+
+def test_class_socket_handshakes_are_checked(class_live: LiveServer, api: Api) -> None:
+    opened = api.open()
+    base = f"{class_live.ws_url}/class"
+
+    def refused(url: str, status: str, **options: Any) -> None:
+        with pytest.raises(websocket.WebSocketBadStatusException, match=status):
+            websocket.create_connection(url, timeout=10, **options).close()
+
+    refused(f"{base}/{opened['id']}", "403")  # no trainer key
+    refused(f"{base}/no-such-class", "404", header=[f"X-Trainer-Key: {KEY}"])
+    evil = {"origin": "http://evil.example", "header": [f"X-Trainer-Key: {KEY}"]}
+    refused(f"{base}/{opened['id']}", "403", **evil)
+    refused(f"{base}/{opened['id']}/follow", "403", origin="http://evil.example")
 
 
 def test_the_ready_line_prints_the_trainer_key(class_live: LiveServer) -> None:

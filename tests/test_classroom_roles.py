@@ -87,3 +87,6 @@ def test_the_trainer_role_runs_classes_and_members_join_them(accounts_live: Live
     finally:
         for driver in drivers:
             driver.close()
+    anonymous = accounts_live.ws_url + f"/class/{info['id']}/follow"
+    with pytest.raises(websocket.WebSocketBadStatusException, match="401"):
+        websocket.create_connection(anonymous, timeout=10).close()

@@ -188,7 +188,7 @@ def require_login() -> ResponseReturnValue | None:
     ):
         return None
     # A missing transcript and a private one look the same: neither reveals existence.
-    if request.path.startswith("/api/") or request.path == "/ws":
+    if request.path.startswith(("/api/", "/ws/")) or request.path == "/ws":
         return _json_error("sign in first", "login_required", 401)
     if mode() == "proxy":
         message = "The reverse proxy did not say who you are (PLAYGROUND_USER_HEADER)."
