@@ -301,9 +301,13 @@ def test_a_restricted_class_refuses_other_targets_in_words(
         try:
             api = room.api()
             opened = api.open()
-            api.call("POST", f"/api/classes/{opened['id']}/restrict", {"target": "sandbox"})
             ada = room.student()
             join(ada, opened["code"], "Ada")
+            ada.connect("other")  # open before the trainer restricts the class
+            api.call("POST", f"/api/classes/{opened['id']}/restrict", {"target": "sandbox"})
+            assert (
+                ada.wait_for("closed")["reason"] == "the trainer restricted the class to 'sandbox'"
+            )
             ada.send({"type": "connect", "target": "other"})
             error = ada.wait_for("error")
             assert error["code"] == "class_restricted" and "'sandbox'" in error["message"]
