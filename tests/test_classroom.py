@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,13 @@ def test_only_a_trainer_opens_a_class(room: Sockets) -> None:
     opened = stranger.open(title="SMTP basics")
     assert opened["trainer"] == "trainer" and opened["title"] == "SMTP basics"
     assert len(opened["code"]) == 6 and opened["join_url"].endswith(f"/join/{opened['code']}")
+    # The cookie opens the dashboard socket too (a browser sends no X-Trainer-Key header).
+    cookie = "; ".join(f"{k}={v}" for k, v in stranger.http.cookies.items())
+    board = websocket.create_connection(
+        f"{room.ws_url}/class/{opened['id']}", timeout=10, header=[f"Cookie: {cookie}"]
+    )
+    assert json.loads(board.recv())["type"] == "dashboard"
+    board.close()
     svg = stranger.call("GET", opened["qr_url"])
     assert svg.startswith("<?xml") and "<svg" in svg and opened["join_url"] in svg
     stranger.call("POST", "/api/classes/trainer-logout")
