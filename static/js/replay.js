@@ -62,7 +62,7 @@ class Replay {
     this.notesChanged();
     if (first) this.openAt();
     else this.seek(atEnd ? data.entries.length - 1 : oldPos, false);
-    this.framesLoaded = this.loadFrames(data);
+    this.framesLoaded = this.loadFrames(data).catch(() => {}); // the next load tries again
     if (data.transcript.status !== 'live') this.live?.close();
     else if (!data.captured) setTimeout(() => this.poll(), LIVE_POLL_MS);
     else if (!this.live || this.live.closed) {
