@@ -169,6 +169,13 @@ SETTINGS: list[tuple[str, str, type, Any, str]] = [
         8 << 20,
         "client bytes recorded per captured session",
     ),
+    (
+        "CAPTURED_STREAM_SECONDS",
+        "PLAYGROUND_CAPTURED_STREAM_SECONDS",
+        float,
+        300.0,
+        "seconds one captured-sessions event stream lasts before the browser reconnects",
+    ),
 ]
 
 
