@@ -12,6 +12,9 @@ Retention (``CAPTURE_MAX_SESSIONS``, ``CAPTURE_MAX_AGE``) is applied at start an
 
 Nothing a client sends can stop the thread: a record that fails is logged (never its text)
 and the next one is taken.
+
+Over 300 lines: the queue, its one thread and each session's bookkeeping (judge, stored
+summary, entries to publish) are one object's life cycle.
 """
 
 from __future__ import annotations
