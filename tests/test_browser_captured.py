@@ -64,8 +64,12 @@ def test_a_session_arrives_live_ends_and_opens_in_the_replay(
     page.locator("#status-badge", has_text="closed").wait_for()
     page.locator("#replay[data-frames='1']").wait_for()
     page.locator(".inbox-link").first.wait_for()  # the 250 links to the message
+    # The panels explain the client's lines as the client's, not "yours".
+    page.locator("#screen .line.sent", has_text="EHLO browser.example").click()
+    page.locator("#panels h3", has_text="The client sent").wait_for()
+    page.locator("#panels", has_text="The client names itself browser.example").wait_for()
     assert page.locator("#title").text_content().startswith("Captured session from 127.0.0.1:")
-    tid = page.url.rsplit("/", 1)[-1]
+    tid = page.url.split("#")[0].rsplit("/", 1)[-1]
     assert any(f"/api/captured/{tid}/events" in url for url in streams), streams
 
     page.go_back()

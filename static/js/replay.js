@@ -55,6 +55,7 @@ class Replay {
     this.ends = exchangeEnds(data.entries);
     this.times = clockTimes(data.entries, this.options.idle * 1000);
     this.showMeta(data.transcript, data.captured);
+    this.panels.client = Boolean(data.captured);
     this.showAccess(data.access);
     this.renderEntries();
     if (data.can_edit && !this.embed && !this.editor && $('editor')) this.editor = new Editor(this);
