@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from smtp_session.guide.check_base import make_warning
 from smtp_session.guide.client_checks import ClientJudge
 from smtp_session.guide.guide import Guide
 from smtp_session.wire.dialogue import DATA, END_OF_DATA, verb_of
@@ -192,7 +193,12 @@ class CapturedSession:
             "thrown away unread (RFC 3207 §4.2)."
         )
         self.guide.frame_for(Discarded(bytes=size, text="", message=message))
-        return [self._event(t, "discarded", {"bytes": size, "text": "", "message": message})]
+        # RFC 3207 §4 and RFC 2920 §3.1: STARTTLS must end a group; these bytes broke it.
+        warnings = [make_warning("client:pipelining-group").to_dict()]
+        self.summary["warnings"] += len(warnings)
+        entry = self._event(t, "discarded", {"bytes": size, "text": "", "message": message})
+        entry["explain"] = _keys([], warnings)
+        return [entry]
 
     def _on_limit(self, t: int, data: Mapping[str, Any]) -> list[Entry]:
         what = str(data.get("what", "lines"))

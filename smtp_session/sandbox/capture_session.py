@@ -111,6 +111,7 @@ class SessionCapture:
         self._waiting: list[tuple[bytes, _Arrival]] = []
         self._waiting_bytes = 0
         self._chunk_left = 0
+        self._tls_next = False  # a 220 to STARTTLS went out: the handshake comes next
         self.lines = 0  # lines the client sent (recorded or not)
         self.bytes = 0  # bytes the client sent
         self.messages: list[str] = []  # inbox ids the sandbox queued
@@ -162,6 +163,7 @@ class SessionCapture:
 
     def tls_started(self, tls: dict[str, Any]) -> None:
         """STARTTLS finished: what waited behind it was thrown away unread (RFC 3207 §4.2)."""
+        self._tls_next = False
         thrown = self._waiting_bytes + self._partial_octets
         self._waiting, self._waiting_bytes = [], 0
         self._partial.clear()
@@ -177,6 +179,9 @@ class SessionCapture:
             return
         self._closed = True
         waiting, self._waiting = self._waiting, []
+        if self._tls_next and waiting:  # the handshake never finished: never read either
+            self._emit("discarded", bytes=sum(len(data) for data, _ in waiting))
+            waiting = []
         for data, arrival in waiting:  # never read: the connection ended first
             self._arrival = arrival
             self._feed(data, decide=False)
@@ -315,8 +320,8 @@ class SessionCapture:
 
     def _undecided(self) -> bool:
         """A reply still owed decides what the next line is (354, 334, 220 to STARTTLS)."""
-        return not self._dialogue.in_data and any(
-            p.after in _DECIDING for p in self._dialogue.pending
+        return self._tls_next or (
+            not self._dialogue.in_data and any(p.after in _DECIDING for p in self._dialogue.pending)
         )
 
     def _drain(self) -> None:
@@ -355,6 +360,8 @@ class SessionCapture:
     def _reply(self, reply: Reply) -> None:
         owed = self._dialogue.on_reply(reply)
         after = owed.after if owed else None
+        if after == "STARTTLS" and reply.code == 220:
+            self._tls_next = True  # what follows waits for the handshake, then is thrown away
         if after in (END_OF_DATA, "BDAT") and reply.code == 250:
             found = _QUEUED.search(reply.lines[-1] if reply.lines else "")
             if found:

@@ -23,6 +23,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -97,6 +98,7 @@ class CaptureWriter:
         self.dropped = 0  # records lost to a full queue
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self._sessions: dict[str, _Live] = {}
+        self._late: deque[Any] = deque()  # session ends that found the queue full
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="capture-writer", daemon=True)
         self._thread.start()
@@ -108,6 +110,9 @@ class CaptureWriter:
         try:
             self._queue.put_nowait(record)
         except queue.Full:
+            if getattr(record, "kind", None) == "close":
+                self._late.append(record)  # one per connection: a session always ends
+                return
             self.dropped += 1
             if self.dropped in (1, 100) or self.dropped % 10_000 == 0:
                 log.warning("capture queue full: %d records dropped", self.dropped)
@@ -153,6 +158,8 @@ class CaptureWriter:
                     break
             waiters = [item for item in batch if isinstance(item, threading.Event)]
             records = [i for i in batch if i is not None and not isinstance(i, threading.Event)]
+            while self._late:
+                records.append(self._late.popleft())
             try:
                 self._handle(records)
             except Exception:
