@@ -89,13 +89,23 @@ class Captured {
       this.sessions = new Map([...this.sessions.entries()]
         .sort(([, a], [, b]) => (b.created_at || '').localeCompare(a.created_at || '')));
     }
-    this.render();
+    this.queueRender();
     if (name === 'started' && !known) this.announce(`New session from ${summary.client || 'a client'}.`);
     if (name === 'ended') {
       const warnings = count(summary.warnings);
       this.announce(`Session from ${summary.client || 'a client'} ended: ${summary.outcome || summary.status}`
         + (warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}.` : '.'));
     }
+  }
+
+  // A busy sandbox sends many events a second: the table is redrawn once per frame at most.
+  queueRender() {
+    if (this.pending) return;
+    this.pending = true;
+    requestAnimationFrame(() => {
+      this.pending = false;
+      this.render();
+    });
   }
 
   announce(text) {
