@@ -278,3 +278,22 @@ def test_a_long_message_is_stored_line_by_line_and_published_whole(cap: Capturin
     ]
     assert flagged == ["a bare LF␊in the middle"]
     assert ended["summary"]["outcome"] == "delivered"
+
+
+def test_a_session_its_sandbox_never_saw_end_is_listed_dropped(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from transcripts.store import Store
+
+    store = Store.open(f"sqlite:///{tmp_path / 'p.db'}")
+    try:
+        store.create_captured(
+            "t" * 32, "captured from 127.0.0.1:1 (sandbox x:2)", "127.0.0.1:1", datetime.now(UTC)
+        )
+        assert store.list_captured()[0]["outcome"] == "live"
+        # What mark_interrupted does to the live transcripts of a process that is gone.
+        store.close("t" * 32, "the recording process stopped", status="interrupted")
+        listed = store.list_captured()[0]
+        assert listed["status"] == "interrupted" and listed["outcome"] == "dropped"
+    finally:
+        store.dispose()
