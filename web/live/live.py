@@ -4,6 +4,9 @@ This is where the pumping lives; the WebSocket route (``web/views/ws.py``) is a 
 that hands each frame to :meth:`LiveSession.handle`. Replies arrive on the SMTP session's
 reader thread and leave through :meth:`LiveSession.on_event`; a lock keeps the two threads'
 frames whole on the socket.
+
+Over 300 lines: the frame table, the lock that orders both threads' frames and the two hooks
+every frame passes (the class's, then the lean encoder) belong to the one session they order.
 """
 
 from __future__ import annotations
