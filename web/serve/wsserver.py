@@ -134,6 +134,7 @@ class WholeFrameServer(Server):
         self._next_ping = 0.0
         self._corks = 0
         self._held: list[bytes] = []
+        self._closed_at: float | None = None
         super().__init__(environ, **options)
         self.environ = {}  # the handshake is done with it
         if self.connected:
@@ -190,11 +191,13 @@ class WholeFrameServer(Server):
         with self.write_lock:
             if not self.connected:
                 raise ConnectionClosed(self.close_reason, self.close_message)
-            self.connected = False
+            self._closed_at = time.monotonic()  # the keepalive ends it if no reply comes
             try:
                 self.sock.send(self.ws.send(CloseConnection(reason or 1000, message)))
             except (OSError, LocalProtocolError):
                 pass
+            # Only now: the route, seeing it, may end the socket; the close frame is out.
+            self.connected = False
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -281,6 +284,7 @@ class WholeFrameServer(Server):
     def _ended(self) -> None:
         """Both directions stop (a writer blocked on a full buffer returns with an error);
         the WSGI server closes the socket once the route has returned."""
+        self._closed_at = None
         if self.ping_interval:
             Keepalive.of(self.ping_interval).discard(self)
         try:
@@ -322,7 +326,15 @@ class WholeFrameServer(Server):
     def keepalive(self, now: float) -> bool:
         """Ping when due; close a connection that missed a pong. False once it has ended."""
         if not self.connected:
-            return False
+            # Closed from another thread while the route waits in recv: a browser answers
+            # at once; a dead one would hold the route forever, so the socket ends here.
+            closed_at = self._closed_at
+            if closed_at is None:
+                return False
+            if now - closed_at >= CLOSE_DRAIN:
+                self._ended()
+                return False
+            return True
         if now < self._next_ping:
             return True
         assert self.ping_interval is not None
