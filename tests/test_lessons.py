@@ -20,8 +20,9 @@ from smtp_session.guide.lessons import (
     load_lessons,
 )
 from smtp_session.guide.transaction import Transaction
-from smtp_session.sandbox import server as sandbox_module
-from smtp_session.sandbox.server import SCENARIOS, SandboxServer
+from smtp_session.sandbox.scenario_engine import ScenarioEngine
+from smtp_session.sandbox.scenario_format import load_scenarios
+from smtp_session.sandbox.server import SandboxServer
 from smtp_session.wire.events import TlsMode
 from smtp_session.wire.reply import parse_reply
 from tests.conftest import LiveServer, WsDriver, build_app, wait_until
@@ -52,13 +53,19 @@ def test_hints_are_well_formed_commands(lesson: Lesson) -> None:
 
 
 def test_error_lesson_matches_the_sandbox_scenarios() -> None:
-    """Lesson 7 names each failing address with the code the sandbox really gives it."""
+    """Lesson 7 names each failing address with the code its scenario file really gives."""
+    engine = ScenarioEngine(load_scenarios())
     checked = 0
     for step in LESSONS["reading-error-replies"].steps:
         cond = step.done_when
         if step.hint and step.hint.startswith("RCPT TO:<") and "enhanced" in cond:
             address = step.hint[len("RCPT TO:<") : -1]
-            assert SCENARIOS[address].reply.startswith(f"{cond['reply']} {cond['enhanced']} ")
+            session = engine.session("192.0.2.1")
+            session.on_mail("alice@client.example")
+            session.on_rcpt(address)
+            at = "end-of-data" if step.done_when.get("step") == "end-of-data" else "RCPT"
+            (line,) = session.at(at, address).lines
+            assert line.startswith(f"{cond['reply']} {cond['enhanced']} ")
             checked += 1
     assert checked == 7
 
@@ -112,7 +119,8 @@ class Learner:
         self.ws.wait_for("closed")
 
 
-GREYLIST = 0.3  # seconds (the sandbox's 10 s, shortened for the suite)
+TIME_SCALE = 0.03  # the scenarios' waits shortened for the suite: greylisting's 10 s is 0.3 s
+GREYLIST = 10 * TIME_SCALE
 MESSAGE = ["From: alice@client.example", "To: bob@sandbox.test", "Subject: hi", "", "Hello.", "."]
 TLS_EHLO = ["EHLO client.example", "STARTTLS", "EHLO client.example"]
 SANDBOX: dict[str, Any] = {"target": "sandbox"}
@@ -234,7 +242,7 @@ def test_lesson_passes_through_the_console_path(
     sandbox: SandboxServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(sandbox_module, "GREYLIST_SECONDS", GREYLIST)
+    monkeypatch.setattr(sandbox.engine, "time_scale", TIME_SCALE)
     learner = Learner(classroom, lesson_id)
     for action in SCRIPTS[lesson_id]:
         if isinstance(action, dict):

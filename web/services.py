@@ -15,6 +15,7 @@ from smtp_session.routing.dns_input import config_from_setting
 from smtp_session.routing.policy import TargetPolicy
 from smtp_session.routing.sandbox_zone import SandboxZone
 from smtp_session.sandbox.mailbox import Mailbox
+from smtp_session.sandbox.scenario_format import Scenario, load_scenarios, parse_ports, with_ports
 from smtp_session.wire.certs import CertPair, ensure_sandbox_cert
 from smtp_session.wire.events import TlsMode
 from smtp_session.wire.session import Limits
@@ -74,6 +75,11 @@ class Services:
         self.lessons: dict[str, Lesson] = {
             lesson.id: for_instance(lesson, values) for lesson in load_lessons()
         }
+        # The sandbox's scenarios, validated now: a bad trainer file stops the start
+        # (ScenarioError lists "file: path: what" for each problem).
+        found = load_scenarios(config.get("SCENARIOS_DIR") or None)
+        self.scenario_ports = parse_ports(config.get("SANDBOX_SCENARIO_PORTS") or "", found)
+        self.scenarios: list[Scenario] = with_ports(found, self.scenario_ports)
         self.targets: dict[str, Target] = {t.name: t for t in self._named_targets()}
         # mx:sandbox.test and names under it, answered offline and routed to the sandbox.
         self.sandbox_zone = (
@@ -103,6 +109,8 @@ class Services:
                 port=cfg["SANDBOX_PORT"],
                 tls_port=cfg["SANDBOX_TLS_PORT"],
                 auth_require_tls=cfg["SANDBOX_AUTH_REQUIRE_TLS"],
+                scenarios_dir=Path(cfg["SCENARIOS_DIR"]) if cfg.get("SCENARIOS_DIR") else None,
+                scenario_ports=self.scenario_ports,
             )
         )
         try:

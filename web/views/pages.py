@@ -7,7 +7,8 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from smtp_session.sandbox import mime
-from smtp_session.sandbox.scenarios import DEMO_PASSWORD, DEMO_USER, SCENARIOS, page_data
+from smtp_session.sandbox.scenario_format import rule_in_words, triggers_in_words
+from smtp_session.sandbox.scenarios import DEMO_PASSWORD, DEMO_USER, page_data
 from web.views import inbox as inbox_api
 
 bp = Blueprint("pages", __name__)
@@ -37,7 +38,7 @@ def favicon() -> Any:
 
 @bp.get("/sandbox")
 def inbox() -> str:
-    """The sandbox inbox: search, live list, delete; the failure addresses below."""
+    """The sandbox inbox: search, live list, delete; the scenarios below, with their rules."""
     services = _services()
     q = request.args.get("q", "").strip()
     return render_template(
@@ -45,7 +46,14 @@ def inbox() -> str:
         messages=services.mailbox.search(q) if q else services.mailbox.messages(),
         q=q,
         version=services.mailbox.version(),
-        scenarios=SCENARIOS.values(),
+        scenarios=[
+            {
+                "scenario": s,
+                "triggers": triggers_in_words(s),
+                "rules": [rule_in_words(r) for r in s.rules],
+            }
+            for s in services.scenarios
+        ],
         demo_user=DEMO_USER,
         demo_password=DEMO_PASSWORD,
         config=services.config,
