@@ -68,7 +68,13 @@ class ScenarioSMTP(ChunkingSMTP):
     async def push(self, status: Any) -> Any:
         if not self._scenario_greeted:
             self._scenario_greeted = True
-            return await self._greet(status)
+            try:
+                return await self._greet(status)
+            except asyncio.CancelledError:
+                # The client left during a delayed or tarpitted greeting: aiosmtpd closes
+                # the connection only for what happens after the greeting, so close it here.
+                self._hang_up()
+                raise
         return await self._write(status)
 
     async def _greet(self, greeting: Any) -> Any:
