@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from smtp_session.sandbox.scenario_format import ScenarioError, refuse_to_start
 from web.auth.access import init_access
 from web.auth.security import init_security
 from web.config import add_arguments, from_arguments, from_environ
@@ -91,7 +92,10 @@ def main(argv: list[str] | None = None) -> None:
     add_arguments(parser)
     args = parser.parse_args(argv)
     configure_logging()
-    app = create_app(from_arguments(args))
+    try:
+        app = create_app(from_arguments(args))
+    except ScenarioError as exc:  # a trainer's scenario file: every problem, then stop
+        refuse_to_start(exc)
     host, port = app.config["HOST"], app.config["PORT"]
     check_bind(host, app.config["AUTH"])
     # werkzeug's server without Flask's banner and run_simple's start-up lines: the one ready

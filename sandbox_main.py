@@ -13,6 +13,7 @@ import signal
 import threading
 from pathlib import Path
 
+from smtp_session.sandbox.scenario_format import ScenarioError, from_settings, refuse_to_start
 from smtp_session.sandbox.server import SandboxConfig, SandboxServer
 from web.config import from_environ
 
@@ -40,12 +41,19 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    env = from_environ()
+    try:  # the trainer's scenario files and the port map: every problem, then stop
+        _scenarios, ports = from_settings(env["SCENARIOS_DIR"], env["SANDBOX_SCENARIO_PORTS"])
+    except ScenarioError as exc:
+        refuse_to_start(exc)
     config = SandboxConfig(
         data_dir=args.data_dir,
         host=args.host,
         port=args.port,
         tls_port=args.tls_port or None,
-        auth_require_tls=from_environ()["SANDBOX_AUTH_REQUIRE_TLS"],
+        auth_require_tls=env["SANDBOX_AUTH_REQUIRE_TLS"],
+        scenarios_dir=Path(env["SCENARIOS_DIR"]) if env["SCENARIOS_DIR"] else None,
+        scenario_ports=ports,
     )
     server = SandboxServer(config)
     server.start()

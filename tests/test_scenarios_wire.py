@@ -11,7 +11,6 @@ import ssl
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +19,8 @@ from smtp_session.sandbox.server import SandboxConfig, SandboxServer
 from tests.conftest import free_port, wait_until
 
 SCALE = 0.1  # every scenario wait is a tenth of the file's, so the suite stays quick
+
+
 def _tls(sandbox: SandboxServer) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=str(sandbox.cert.cert))
 
@@ -68,7 +69,7 @@ def test_reply_at_rcpt_for_the_former_magic_addresses(sandbox: SandboxServer) ->
 
 
 def test_refusal_after_the_final_dot_with_swaks(sandbox: SandboxServer) -> None:
-    """DMARC-style: RCPT is accepted, the message is refused after the dot (swaks, a real client)."""
+    """DMARC-style: RCPT accepted, the message refused after the dot (swaks, a real client)."""
     run = subprocess.run(
         ["swaks", "--server", f"127.0.0.1:{sandbox.config.port}", "--ehlo", "client.example"]
         + ["--from", "alice@client.example", "--to", "policy@sandbox.test", "--timeout", "10"],
@@ -413,7 +414,10 @@ EXERCISED = {
     "delay": [test_delay_before_the_answer_to_the_dot, test_a_port_with_a_slow_trickled_greeting],
     "tarpit": [test_tarpit_sends_the_reply_one_byte_at_a_time],
     "disconnect": [test_disconnect_without_a_word_after_the_dot, test_421_then_disconnect],
-    "require": [test_require_tls_refuses_mail_until_starttls, test_require_auth_refuses_mail_until_login],
+    "require": [
+        test_require_tls_refuses_mail_until_starttls,
+        test_require_auth_refuses_mail_until_login,
+    ],
     "greylist": [test_greylist_refuses_then_accepts_after_the_delay],
     "max_commands": [test_421_after_too_many_commands],
     "size_limit": [test_size_limit_is_advertised_and_enforced],

@@ -15,7 +15,7 @@ from smtp_session.routing.dns_input import config_from_setting
 from smtp_session.routing.policy import TargetPolicy
 from smtp_session.routing.sandbox_zone import SandboxZone
 from smtp_session.sandbox.mailbox import Mailbox
-from smtp_session.sandbox.scenario_format import Scenario, load_scenarios, parse_ports, with_ports
+from smtp_session.sandbox.scenario_format import Scenario, from_settings, with_ports
 from smtp_session.wire.certs import CertPair, ensure_sandbox_cert
 from smtp_session.wire.events import TlsMode
 from smtp_session.wire.session import Limits
@@ -77,8 +77,9 @@ class Services:
         }
         # The sandbox's scenarios, validated now: a bad trainer file stops the start
         # (ScenarioError lists "file: path: what" for each problem).
-        found = load_scenarios(config.get("SCENARIOS_DIR") or None)
-        self.scenario_ports = parse_ports(config.get("SANDBOX_SCENARIO_PORTS") or "", found)
+        found, self.scenario_ports = from_settings(
+            config.get("SCENARIOS_DIR"), config.get("SANDBOX_SCENARIO_PORTS") or ""
+        )
         self.scenarios: list[Scenario] = with_ports(found, self.scenario_ports)
         self.targets: dict[str, Target] = {t.name: t for t in self._named_targets()}
         # mx:sandbox.test and names under it, answered offline and routed to the sandbox.

@@ -445,6 +445,27 @@ def parse_ports(setting: str, scenarios: Mapping[str, Scenario]) -> dict[int, st
     return ports
 
 
+def from_settings(
+    directory: str | Path | None, ports: str
+) -> tuple[dict[str, Scenario], dict[int, str]]:
+    """The scenarios and the port map from SCENARIOS_DIR and SANDBOX_SCENARIO_PORTS.
+
+    Raises ScenarioError with every problem: the app and sandbox_main.py refuse to start on it.
+    """
+    scenarios = load_scenarios(directory or None)
+    return scenarios, parse_ports(ports or "", scenarios)
+
+
+def refuse_to_start(error: ScenarioError) -> None:
+    """Print every problem, one a line, and exit (status 2, as for a bad flag)."""
+    import sys
+
+    print("The sandbox scenarios are not valid, so nothing was started:", file=sys.stderr)
+    for problem in error.problems:
+        print(f"  {problem}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def with_ports(scenarios: Mapping[str, Scenario], ports: Mapping[int, str]) -> list[Scenario]:
     """The scenarios, each with the sandbox ports that select it (for the sandbox page)."""
     from dataclasses import replace
@@ -471,9 +492,12 @@ def rule_in_words(rule: Rule) -> str:
         when += " after EHLO " + " or ".join(rule.ehlo)
     if rule.attempts:
         first, last = rule.attempts
-        when += f", attempt {first}" + (f"-{last}" if last != first else "")
-        when += "" if last is not None else " on"
-    values = {"address": rule.address[0] if len(rule.address) == 1 else "the address"}
+        if last is None:
+            when += f", attempt {first} on"
+        else:
+            when += f", attempt {first}" + (f"-{last}" if last != first else "")
+    address = rule.address[0] if len(rule.address) == 1 else "the address"
+    values: dict[str, object] = {"address": address}
     if rule.action.greylist:
         values["seconds"] = f"{rule.action.greylist[1]:g}"
     if rule.action.size_limit:

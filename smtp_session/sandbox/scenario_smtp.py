@@ -82,14 +82,13 @@ class ScenarioSMTP(ChunkingSMTP):
             return await self._write(greeting)
         assert self.session is not None
         peer = self.session.peer
-        client = str(peer[0]) if isinstance(peer, tuple) and peer else str(peer or "")
+        client = str(peer[0]) if isinstance(peer, tuple) else str(peer or "")
         self.scenarios = self.engine.session(client, self.listening_port)
         outcome = self.scenarios.at("connect")
         if not outcome.answers:
             later = self.scenarios.at("greeting")
-            outcome = Outcome(
-                later.lines, later.close, outcome.delay + later.delay, later.tarpit or outcome.tarpit
-            )
+            delay, tarpit = outcome.delay + later.delay, later.tarpit or outcome.tarpit
+            outcome = Outcome(later.lines, later.close, delay, tarpit)
         self._apply_limits()
         return await self._answer(outcome, greeting)
 

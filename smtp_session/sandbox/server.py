@@ -292,9 +292,7 @@ class SandboxServer:
         for port, name in config.scenario_ports.items():
             if name not in scenarios:
                 raise ScenarioError([f"SANDBOX_SCENARIO_PORTS: {port}={name}: no such scenario"])
-        self.engine = ScenarioEngine(
-            scenarios, config.scenario_ports, time_scale=config.time_scale
-        )
+        self.engine = ScenarioEngine(scenarios, config.scenario_ports, time_scale=config.time_scale)
         self._controllers: list[Controller] = []
 
     def start(self) -> None:
