@@ -21,7 +21,7 @@ from smtp_session.guide.lessons import (
 )
 from smtp_session.guide.transaction import Transaction
 from smtp_session.sandbox.scenario_engine import ScenarioEngine
-from smtp_session.sandbox.scenario_format import load_scenarios
+from smtp_session.sandbox.scenario_format import ACTIONS, Scenario, load_scenarios
 from smtp_session.sandbox.server import SandboxServer
 from smtp_session.wire.events import TlsMode
 from smtp_session.wire.reply import parse_reply
@@ -32,8 +32,8 @@ from tests.test_transaction import EHLO_TLS, GREETING, HELLO, play
 LESSONS = {lesson.id: lesson for lesson in load_lessons()}
 
 
-def test_seven_lessons_ship_and_validate() -> None:
-    assert len(LESSONS) == 7
+def test_ten_lessons_ship_and_validate() -> None:
+    assert len(LESSONS) == 10
     assert [p.name for p in sorted(LESSONS_DIR.glob("*.json"))][0] == "01-first-email.json"
     assert list(LESSONS)[0] == "first-email"
     json.dumps([lesson.to_dict() for lesson in LESSONS.values()])
@@ -114,6 +114,13 @@ class Learner:
         refused_at = time.monotonic()  # the 451 is in: the sandbox's clock started before it
         wait_until(lambda: time.monotonic() - refused_at >= GREYLIST, timeout=GREYLIST + 5)
         self.send(line)
+
+    def hang_up(self, line: str | None) -> None:
+        """Send ``line`` (if any) and wait for the server to close, and the lesson to see it."""
+        if line is not None:
+            self.ws.send({"type": "line", "text": line})
+        self.ws.wait_for("closed")
+        self.ws.wait_for("lesson")  # the progress a closed event made comes after it
 
     def finish(self) -> None:
         self.ws.wait_for("closed")
@@ -210,6 +217,59 @@ SCRIPTS: dict[str, list[Any]] = {
         *MESSAGE,
         "QUIT",
     ],
+    "greylisting-and-retries": [
+        SANDBOX,
+        "EHLO client.example",
+        "MAIL FROM:<alice@client.example>",
+        "RCPT TO:<flaky@sandbox.test>",
+        "RCPT TO:<flaky@sandbox.test>",
+        "RCPT TO:<flaky@sandbox.test>",
+        "RCPT TO:<greylist@sandbox.test>",
+        ("retry", "RSET"),
+        "MAIL FROM:<alice@client.example>",
+        "RCPT TO:<greylist@sandbox.test>",
+        "DATA",
+        *MESSAGE,
+        "QUIT",
+    ],
+    "server-limits": [
+        SANDBOX,
+        "EHLO small.client.example",
+        "MAIL FROM:<alice@client.example> SIZE=5000",
+        "EHLO needs-tls.client.example",
+        "MAIL FROM:<alice@client.example>",
+        "STARTTLS",
+        "EHLO needs-tls.client.example",
+        "MAIL FROM:<alice@client.example>",
+        "EHLO needs-auth.client.example",
+        "MAIL FROM:<alice@client.example>",
+        "AUTH PLAIN AGRlbW8AZGVtby1wYXNzd29yZA==",
+        "MAIL FROM:<alice@client.example>",
+        "QUIT",
+        SANDBOX,
+        "EHLO chatty.client.example",
+        *["NOOP"] * 6,  # five served, the sixth answered 421
+        ("hang-up", None),
+    ],
+    "slow-and-silent-servers": [
+        SANDBOX,
+        "EHLO client.example",
+        "MAIL FROM:<alice@client.example>",
+        "RCPT TO:<tarpit@sandbox.test>",
+        "RCPT TO:<slow@sandbox.test>",
+        "DATA",
+        *MESSAGE,
+        "MAIL FROM:<alice@client.example>",
+        "RCPT TO:<shutdown@sandbox.test>",
+        ("hang-up", None),
+        SANDBOX,
+        "EHLO client.example",
+        "MAIL FROM:<alice@client.example>",
+        "RCPT TO:<hangup@sandbox.test>",
+        "DATA",
+        *MESSAGE[:-1],
+        ("hang-up", "."),
+    ],
 }
 # An MX zone on a real DNS server: the sandbox (on loopback) is the domain's only MX.
 ZONE = {"class.test": ["MX 10 mail.class.test"], "mail.class.test": ["A 127.0.0.1"]}
@@ -248,11 +308,15 @@ def test_lesson_passes_through_the_console_path(
         if isinstance(action, dict):
             port = {"port": sandbox.config.port} if action["target"].startswith("mx:") else {}
             learner.connect(**action, **port)
+        elif isinstance(action, tuple) and action[0] == "hang-up":
+            learner.hang_up(action[1])
         elif isinstance(action, tuple):
             learner.retry_after_greylisting(action[1])
         else:
             learner.send(action)
-    learner.finish()
+    last = SCRIPTS[lesson_id][-1]
+    if not (isinstance(last, tuple) and last[0] == "hang-up"):
+        learner.finish()  # a lesson that ends in a hang-up has seen its close already
     assert learner.passed == [step.id for step in LESSONS[lesson_id].steps]
     assert learner.finished
 
@@ -270,6 +334,30 @@ def test_lesson_4_passes_its_plain_half_through_the_console_path(ws: WsDriver) -
 
 def test_script_covers_every_lesson() -> None:
     assert set(SCRIPTS) == set(LESSONS)
+
+
+def _actions_of(scenario: Scenario) -> set[str]:
+    return {
+        name
+        for rule in scenario.rules
+        for name, value in vars(rule.action).items()
+        if value not in (None, 0, 0.0, False)
+    }
+
+
+def test_the_lessons_use_every_scenario_action() -> None:
+    """Each action of the scenario format is met in a lesson driven above through /ws."""
+    engine = ScenarioEngine(load_scenarios())
+    used: set[str] = set()
+    for lines in SCRIPTS.values():
+        for line in (x for x in lines if isinstance(x, str)):
+            verb, _, arg = line.partition(" ")
+            kind = {"EHLO": "ehlo", "RCPT": "recipient", "MAIL": "sender"}.get(verb)
+            value = arg.split("<")[-1].split(">")[0] if "<" in arg else arg
+            if kind is not None:
+                for scenario in engine.triggered(kind, value.lower()):
+                    used |= _actions_of(scenario)
+    assert used == set(ACTIONS)
 
 
 # -- progress rules, with replies worded as aiosmtpd 1.4.6 words them -------------------------

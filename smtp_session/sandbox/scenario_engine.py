@@ -100,7 +100,7 @@ class ScenarioSession:
         self.recipients: list[str] = []
         self.commands = 0
         self.size_limit: int | None = None
-        self.max_commands: tuple[int, Reply] | None = None
+        self.max_commands: tuple[int, int, Reply] | None = None  # (last allowed, N, wording)
 
     @property
     def active(self) -> list[Scenario]:
@@ -139,7 +139,7 @@ class ScenarioSession:
         self.commands += 1
         if self.max_commands is None or self.commands <= self.max_commands[0]:
             return None
-        limit, reply = self.max_commands
+        _last, limit, reply = self.max_commands
         return Outcome(lines=tuple(reply.lines(self._values(None, limit=limit))), close=True)
 
     def at(
@@ -199,9 +199,11 @@ class ScenarioSession:
     def _settings(self, action: Action) -> None:
         if action.size_limit is not None:
             self.size_limit = action.size_limit
-        if action.max_commands is not None:
+        if action.max_commands is not None and self.max_commands is None:
+            # N commands from this one (included) on; the one after them gets the 421.
             wording = action.reply or DEFAULT_REPLIES["max_commands"]
-            self.max_commands = (action.max_commands, wording)
+            last = self.commands - 1 + action.max_commands
+            self.max_commands = (last, action.max_commands, wording)
 
     @staticmethod
     def _conditional(action: Action) -> bool:
