@@ -250,3 +250,60 @@ def test_the_sandbox_page_lists_every_scenario(tmp_path: Path, sandbox: Any) -> 
     assert "<code>port 2526</code>" in busy
     assert "<code>RCPT TO unknown@sandbox.test</code>" in page
     assert "<code>EHLO chatty.client.example</code>" in page
+
+
+# -- the knowledge base explains what the scenarios say --------------------------------------
+
+
+def _scenario_replies() -> list[tuple[str, str, str]]:
+    """(where, what it answers, the reply's text) for every reply a scenario can send."""
+    from smtp_session.sandbox.scenario_engine import DEFAULT_REPLIES
+
+    values = {"address": "x@sandbox.test", "seconds": "10", "ehlo": "c.example", "limit": 1000}
+    found = [
+        (f"{s.id} rules[{i}]", r.stage, "\r\n".join(r.action.reply.lines(values)))
+        for s in BUILTINS.values()
+        for i, r in enumerate(s.rules)
+        if r.action.reply is not None
+    ]
+    stages = {"tls": "MAIL", "auth": "MAIL", "greylist": "RCPT", "max_commands": "NOOP"}
+    found += [
+        (f"default {k}", stages[k], "\r\n".join(v.lines(values)))
+        for k, v in DEFAULT_REPLIES.items()
+    ]
+    return found
+
+
+@pytest.mark.parametrize(("where", "stage", "text"), _scenario_replies())
+def test_the_knowledge_explains_every_scenario_reply(where: str, stage: str, text: str) -> None:
+    """The enhanced code is known, and the explanation is specific (more than the class)."""
+    from smtp_session.knowledge.explain import explain_reply
+    from smtp_session.wire.reply import parse_reply
+
+    after = {"end-of-data": "DATA", "connect": None, "greeting": None}.get(stage, stage)
+    explained = explain_reply(parse_reply(text), after)
+    assert explained["known"] and explained["specific"], (where, explained["layer"])
+    assert explained["enhanced"]["known"], where
+    layers = {e["layer"] for e in explained["evidence"]}
+    assert "enhanced" in layers
+
+
+def test_replies_that_mimic_real_servers_are_recognised() -> None:
+    """The texts worded as Postfix, Gmail or others word them match those servers' entries."""
+    from smtp_session.knowledge.explain import explain_reply
+    from smtp_session.wire.reply import parse_reply
+
+    by_where = {w: (stage, text) for w, stage, text in _scenario_replies()}
+    expected = {
+        "relay-denied rules[0]": "server:postfix-relay-denied",
+        "dmarc-reject rules[0]": "server:gmail-dmarc",
+        "greylist rules[0]": "server:generic-greylisting",
+        "unknown-user rules[0]": "server:generic-user-unknown",
+        "default tls": "server:postfix-tls-first",
+        "default max_commands": "server:generic-too-many-commands",
+    }
+    for where, key in expected.items():
+        stage, text = by_where[where]
+        after = "DATA" if stage == "end-of-data" else stage
+        keys = explain_reply(parse_reply(text), after)["keys"]
+        assert key in keys, (where, keys)
