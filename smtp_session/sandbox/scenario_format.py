@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from smtp_session.errors import PlaygroundError
 
@@ -456,7 +456,7 @@ def from_settings(
     return scenarios, parse_ports(ports or "", scenarios)
 
 
-def refuse_to_start(error: ScenarioError) -> None:
+def refuse_to_start(error: ScenarioError) -> NoReturn:
     """Print every problem, one a line, and exit (status 2, as for a bad flag)."""
     import sys
 
