@@ -307,3 +307,89 @@ def test_replies_that_mimic_real_servers_are_recognised() -> None:
         after = "DATA" if stage == "end-of-data" else stage
         keys = explain_reply(parse_reply(text), after)["keys"]
         assert key in keys, (where, keys)
+
+
+# -- the engine's rules: keys, EHLO matches, greylisting by attempts, transaction scope -------
+
+
+def _engine(tmp_path: Path, scenario: dict[str, Any]) -> Any:
+    from smtp_session.sandbox.scenario_engine import ScenarioEngine
+
+    (tmp_path / "s.json").write_text(json.dumps(scenario))
+    return ScenarioEngine(load_scenarios(tmp_path))
+
+
+def _codes(outcome: Any) -> list[int]:
+    return [int(line[:3]) for line in outcome.lines]
+
+
+def test_attempts_are_counted_per_the_scenarios_key(tmp_path: Path) -> None:
+    """key ["client"]: every sender from one address shares the count."""
+    engine = _engine(
+        tmp_path,
+        {
+            **_valid(),
+            "key": ["client"],
+            "rules": [
+                {
+                    "stage": "MAIL",
+                    "attempts": {"to": 2},
+                    "action": {"reply": {"code": 450, "text": "busy"}},
+                }
+            ],
+            "trigger": {"sender": ["*@class.example"]},
+        },
+    )
+    answers = []
+    for sender in ("a@class.example", "b@class.example", "c@class.example"):
+        session = engine.session("192.0.2.7")
+        session.on_mail(sender)
+        answers.append(_codes(session.at("MAIL", sender)))
+    assert answers == [[450], [450], []]  # the third sender is the third attempt
+    other = engine.session("192.0.2.8")  # another client: its own count
+    other.on_mail("a@class.example")
+    assert _codes(other.at("MAIL", "a@class.example")) == [450]
+
+
+def test_rules_can_match_the_ehlo_name_and_greylist_by_attempts(tmp_path: Path) -> None:
+    engine = _engine(
+        tmp_path,
+        {
+            **_valid(),
+            "trigger": {"recipient": ["*@sandbox.test"]},
+            "rules": [
+                {
+                    "stage": "RCPT",
+                    "ehlo": "*.strict.example",
+                    "action": {"greylist": {"attempts": 2, "seconds": 0}},
+                }
+            ],
+        },
+    )
+    lenient = engine.session("192.0.2.9")
+    lenient.on_ehlo("mx.other.example")
+    lenient.on_mail("a@b.example")
+    lenient.on_rcpt("bob@sandbox.test")
+    assert lenient.at("RCPT", "bob@sandbox.test").lines == ()
+    codes = []
+    for _ in range(3):
+        strict = engine.session("192.0.2.9")
+        strict.on_ehlo("mx.strict.example")
+        strict.on_mail("a@b.example")
+        strict.on_rcpt("bob@sandbox.test")
+        codes.append(_codes(strict.at("RCPT", "bob@sandbox.test")))
+    assert codes == [[451], [451], []]
+    assert strict.at("RCPT", "bob@sandbox.test").lines == ()  # once passed, it stays passed
+
+
+def test_recipient_scenarios_end_with_the_transaction() -> None:
+    from smtp_session.sandbox.scenario_engine import ScenarioEngine
+
+    session = ScenarioEngine(BUILTINS).session("192.0.2.10")
+    session.on_mail("a@client.example")
+    session.on_rcpt("policy@sandbox.test")
+    assert _codes(session.at("end-of-data")) == [550]
+    session.end_transaction()  # the dot (or RSET) ends it: the next message is accepted
+    session.on_mail("a@client.example")
+    session.on_rcpt("bob@sandbox.test")
+    assert session.at("end-of-data").lines == ()
