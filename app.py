@@ -139,6 +139,9 @@ def ready_line(app: Flask, port: int) -> str:
     parts = [f"SMTP Playground ready: {url}", f"sandbox SMTP {scfg.host}:{scfg.port} (STARTTLS)"]
     if scfg.tls_port is not None:
         parts.append(f"implicit TLS {scfg.host}:{scfg.tls_port}")
+    if scfg.scenario_ports:  # SANDBOX_SCENARIO_PORTS: each port in its scenario
+        ports = ", ".join(f"{p}={name}" for p, name in sorted(scfg.scenario_ports.items()))
+        parts.append(f"scenario ports {ports}")
     parts.append(f"inbox {url}sandbox")
     return " | ".join(parts)
 

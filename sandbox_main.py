@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
     log.info(
         "sandbox SMTP on %s:%s (implicit TLS on %s)", config.host, config.port, config.tls_port
     )
+    if config.scenario_ports:
+        log.info("scenario ports: %s", config.scenario_ports)
     try:
         stop.wait()
     finally:

@@ -393,3 +393,31 @@ def test_recipient_scenarios_end_with_the_transaction() -> None:
     session.on_mail("a@client.example")
     session.on_rcpt("bob@sandbox.test")
     assert session.at("end-of-data").lines == ()
+
+
+def test_the_apps_own_sandbox_listens_on_the_scenario_ports(tmp_path: Path) -> None:
+    """SANDBOX_SCENARIO_PORTS through the app: the ready line names them, a client meets them."""
+    import smtplib
+
+    from app import create_app, ready_line
+    from tests.conftest import free_port, seed_store
+
+    busy = free_port()
+    seed_store(tmp_path / "data")
+    app = create_app(
+        {
+            "TESTING": True,
+            "DATA_DIR": tmp_path / "data",
+            "SANDBOX_PORT": free_port(),
+            "SANDBOX_TLS_PORT": free_port(),
+            "SANDBOX_SCENARIO_PORTS": f"{busy}=busy",
+        }
+    )
+    sandbox = app.extensions["playground"].sandbox
+    try:
+        assert f"scenario ports {busy}=busy" in ready_line(app, 5000)
+        with pytest.raises(smtplib.SMTPConnectError) as err:
+            smtplib.SMTP("127.0.0.1", busy, timeout=10)
+        assert err.value.smtp_code == 421
+    finally:
+        sandbox.stop()
