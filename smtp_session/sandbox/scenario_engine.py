@@ -12,6 +12,7 @@ server's do.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -67,11 +68,14 @@ class ScenarioEngine:
         self.clock = clock
         self.attempts: dict[tuple[object, ...], int] = {}
         self.greylist: dict[tuple[object, ...], tuple[float, int]] = {}
+        # Each sandbox listener runs its own event loop thread; they share these counts.
+        self.lock = threading.Lock()
 
     def reset(self) -> None:
         """Forget every attempt and greylisting entry (a fresh start)."""
-        self.attempts.clear()
-        self.greylist.clear()
+        with self.lock:
+            self.attempts.clear()
+            self.greylist.clear()
 
     def seconds(self, value: float) -> float:
         return value * self.time_scale
@@ -146,6 +150,10 @@ class ScenarioSession:
         self, stage: str, address: str | None = None, *, tls: bool = False, auth: bool = False
     ) -> Outcome:
         """What the rules of the active scenarios do at ``stage`` (in order, until one answers)."""
+        with self.engine.lock:
+            return self._at(stage, address, tls=tls, auth=auth)
+
+    def _at(self, stage: str, address: str | None, *, tls: bool, auth: bool) -> Outcome:
         delay = tarpit = 0.0
         for scenario, index, rule in self._rules(stage, address):
             action = rule.action
