@@ -516,13 +516,15 @@ def _action_words(action: Action, values: Mapping[str, object]) -> Iterable[str]
     if action.size_limit:
         yield f"limit messages to {action.size_limit} bytes (SIZE, 552 5.3.4 above it)"
     if action.max_commands:
-        yield f"after {action.max_commands} commands answer {reply or '421 4.7.0'} and hang up"
+        n = action.max_commands
+        yield f"serve {n} commands from here on, answer the next {reply or '421 4.7.0'}, hang up"
     elif action.require:
         what = "STARTTLS" if action.require == "tls" else "AUTH"
         yield f"refuse until {what} ({reply or '530 5.7.0'})"
     elif action.greylist:
         n, secs = action.greylist
-        yield f"greylist {n} attempt(s) and {secs:g} s ({reply or '451 4.7.1'})"
+        tries = "the first attempt" if n == 1 else f"the first {n} attempts"
+        yield f"greylist: refuse {tries} and any within {secs:g} s ({reply or '451 4.7.1'})"
     elif reply:
         yield f"reply {reply}"
     if action.tarpit:
