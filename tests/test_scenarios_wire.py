@@ -83,14 +83,14 @@ def test_refusal_after_the_final_dot_with_swaks(sandbox: SandboxServer) -> None:
 
 
 def test_greylist_refuses_then_accepts_after_the_delay(sandbox: SandboxServer) -> None:
-    sandbox.engine.time_scale = 0.03  # 10 s -> 0.3 s
+    sandbox.engine.time_scale = 0.1  # 10 s -> 1 s: room for the "too soon" retry on a busy box
     client = _client(sandbox)
     client.mail("alice@client.example")
     first = client.rcpt("greylist@sandbox.test")
     assert first == (451, b"4.7.1 <greylist@sandbox.test>: Greylisted, retry in 10 seconds")
     refused_at = time.monotonic()
     assert client.rcpt("greylist@sandbox.test")[0] == 451  # too soon
-    wait_until(lambda: time.monotonic() - refused_at >= 0.3, timeout=5)
+    wait_until(lambda: time.monotonic() - refused_at >= 1.0, timeout=5)
     client.rset()
     client.mail("alice@client.example")
     assert client.rcpt("greylist@sandbox.test")[0] == 250
@@ -112,7 +112,7 @@ def test_attempt_counts_fail_twice_then_accept(sandbox: SandboxServer) -> None:
 
 
 def test_tarpit_sends_the_reply_one_byte_at_a_time(sandbox: SandboxServer) -> None:
-    sandbox.engine.time_scale = SCALE  # 0.15 s a byte -> 15 ms
+    sandbox.engine.time_scale = 0.2  # 0.15 s a byte -> 30 ms
     with socket.create_connection(("127.0.0.1", sandbox.config.port), timeout=10) as sock:
         reader = sock.makefile("rb")
         reader.readline()
@@ -128,8 +128,8 @@ def test_tarpit_sends_the_reply_one_byte_at_a_time(sandbox: SandboxServer) -> No
             pieces += 1
         elapsed = time.monotonic() - started
     assert data == b"250 2.1.5 Ok\r\n"  # the usual answer, only slow
-    assert pieces >= len(data) // 2  # it came in (nearly) as many reads as bytes
-    assert elapsed >= (len(data) - 1) * 0.015
+    assert pieces >= 4  # in pieces (as many as bytes on an idle machine), not in one write
+    assert elapsed >= (len(data) - 1) * 0.03
 
 
 def test_delay_before_the_answer_to_the_dot(sandbox: SandboxServer) -> None:
