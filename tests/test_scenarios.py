@@ -421,3 +421,19 @@ def test_the_apps_own_sandbox_listens_on_the_scenario_ports(tmp_path: Path) -> N
         assert err.value.smtp_code == 421
     finally:
         sandbox.stop()
+
+
+def test_the_engine_forgets_its_oldest_entries_past_its_bound(monkeypatch: Any) -> None:
+    from smtp_session.sandbox import scenario_engine
+    from smtp_session.sandbox.scenario_engine import ScenarioEngine
+
+    monkeypatch.setattr(scenario_engine, "MAX_ENTRIES", 3)
+    engine = ScenarioEngine(BUILTINS)
+    for n in range(5):  # five learners, each their own greylisting triple
+        session = engine.session("192.0.2.11")
+        session.on_mail(f"l{n}@client.example")
+        session.on_rcpt("greylist@sandbox.test")
+        assert _codes(session.at("RCPT", "greylist@sandbox.test")) == [451]
+    assert len(engine.greylist) == 3 and len(engine.attempts) == 3
+    senders = [key[-2] for key in engine.greylist]
+    assert senders == ["l2@client.example", "l3@client.example", "l4@client.example"]

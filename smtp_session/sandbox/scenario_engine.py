@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from typing import Any
 
 from smtp_session.sandbox.scenario_format import Action, Reply, Rule, Scenario
 
@@ -28,6 +29,18 @@ DEFAULT_REPLIES = {
     "greylist": Reply(451, "4.7.1", ("Greylisted, please try again in {seconds} seconds",)),
     "max_commands": Reply(421, "4.7.0", ("Too many commands, closing the connection",)),
 }
+
+
+# Attempt counts and greylisting entries kept at most: past it the oldest are forgotten (as a
+# real greylist expires its entries), so a sandbox open for weeks holds a bounded amount.
+MAX_ENTRIES = 100_000
+
+
+def _remember(table: dict[Any, Any], key: Any, value: Any) -> None:
+    table.pop(key, None)  # re-inserted last: the newest
+    table[key] = value
+    while len(table) > MAX_ENTRIES:
+        del table[next(iter(table))]
 
 
 @dataclass(frozen=True)
@@ -176,7 +189,7 @@ class ScenarioSession:
                     continue
                 key = ("attempt", scenario.id, index, *self._key(scenario, stage, address))
                 count = self.engine.attempts.get(key, 0) + 1
-                self.engine.attempts[key] = count
+                _remember(self.engine.attempts, key, count)
                 if rule.attempts is None:
                     yield scenario, index, rule
                     continue
@@ -242,7 +255,7 @@ class ScenarioSession:
         first, refused = self.engine.greylist.get(key, (now, 0))
         if refused >= attempts and now - first >= seconds:
             return False
-        self.engine.greylist[key] = (first, refused + 1)
+        _remember(self.engine.greylist, key, (first, refused + 1))
         return True
 
     def _values(self, address: str | None, **more: object) -> dict[str, object]:
