@@ -121,6 +121,7 @@ def _mutate(change: str) -> dict[str, Any]:
         "key": lambda: data.update(key=["ip"]),
         "greylist": lambda: rule["action"].update(greylist={"attempts": 0, "seconds": 5}),
         "no-rules": lambda: data.update(rules=[]),
+        "long-line": lambda: rule["action"]["reply"].update(text="x" * 481),
     }
     mutations[change]()
     return data
@@ -143,6 +144,7 @@ BAD = [
     ("key", "scenario.key: must be a non-empty list of client, sender, recipient, ehlo"),
     ("greylist", "rules[2].action.greylist.attempts: must be a whole number >= 1"),
     ("no-rules", "rules: must be a non-empty list"),
+    ("long-line", "rules[2].action.reply.text: must be at most 480 characters"),
 ]
 
 

@@ -56,6 +56,7 @@ DEFAULT_KEY = ("client", "sender", "recipient")
 PLACEHOLDERS = ("address", "ehlo", "seconds", "limit")
 MAX_DELAY = 300.0  # seconds: longer than any client waits for a reply (RFC 5321 §4.5.3.2)
 MAX_TARPIT = 10.0  # seconds per byte
+MAX_TEXT = 480  # a reply line is at most 512 octets with its code, CRLF (and placeholders)
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _ENHANCED = re.compile(r"^([245])\.\d{1,3}\.\d{1,3}$")
 _PATTERN = re.compile(r"^[^\s<>]+$")
@@ -219,6 +220,8 @@ def _reply_problems(data: Any, where: str) -> list[str]:
         at = f"{where}.text[{i}]" if isinstance(text, list) else f"{where}.text"
         if (problem := _text(line)) is not None:
             problems.append(f"{at}: {problem}")
+        elif len(line) > MAX_TEXT:
+            problems.append(f"{at}: must be at most {MAX_TEXT} characters (RFC 5321 §4.5.3.1.5)")
     enhanced = data.get("enhanced")
     if enhanced is not None:
         m = _ENHANCED.match(enhanced) if isinstance(enhanced, str) else None
