@@ -24,8 +24,11 @@ def test_the_quick_benchmark_runs_every_part_against_every_reference(tmp_path: P
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(out.read_text())
     assert "failed" not in results
-    for part in ("roundtrip", "setup", "data", "churn", "concurrency", "transcripts"):
+    for part in ("roundtrip", "setup", "data", "churn", "concurrency", "transcripts", "capture"):
         assert part in results, part
+    capture = results["capture"]
+    assert capture["capture_on_msg_s"] > 0 and capture["capture_off_msg_s"] > 0
+    assert capture["latency"]["n"] > 0
     paths = results["roundtrip"]
     assert set(paths) == {"direct", "websockify", "flask-sock bridge", "playground"}
     assert all(paths[p]["p50_ratio"] > 0 for p in paths if p != "direct")

@@ -6,7 +6,9 @@
 
 import { Panels } from './panels.js';
 import { Editor } from './replay-editor.js';
-import { clockTimes, exchangeEnds, expandFrames, noteLabel, takeToken } from './replay-data.js';
+import { LiveFollow, offerNotes } from './replay-live.js';
+import { clockTimes, exchangeEnds, noteLabel, takeToken } from './replay-data.js';
+import { loadKnowledge, readFrames } from './knowledge.js';
 import { applyOptions, readOptions, wireSnippet } from './replay-options.js';
 import { Timeline, clock } from './timeline.js';
 import { $, el } from './dom.js';
@@ -53,15 +55,22 @@ class Replay {
     this.data = data;
     this.ends = exchangeEnds(data.entries);
     this.times = clockTimes(data.entries, this.options.idle * 1000);
-    this.showMeta(data.transcript);
+    this.showMeta(data.transcript, data.captured);
     this.showAccess(data.access);
     this.renderEntries();
     if (data.can_edit && !this.embed && !this.editor && $('editor')) this.editor = new Editor(this);
+    else if (data.captured && !data.can_edit && !this.embed) offerNotes(this);
     this.notesChanged();
     if (first) this.openAt();
     else this.seek(atEnd ? data.entries.length - 1 : oldPos, false);
     this.framesLoaded = this.loadFrames(data);
-    if (data.transcript.status === 'live') setTimeout(() => this.poll(), LIVE_POLL_MS);
+    if (data.transcript.status !== 'live') this.live?.close();
+    else if (!data.captured) setTimeout(() => this.poll(), LIVE_POLL_MS);
+    else if (!this.live || this.live.closed) {
+      // A captured session still going: its entries come over server-sent events.
+      const since = (data.entries.at(-1)?.seq ?? -1) + 1;
+      this.live = new LiveFollow(this.id, since, () => this.whenPaused(() => this.load()));
+    }
   }
 
   // Where the page opens: #L12, else the poster (start, end or a time), then autoplay.
@@ -76,10 +85,14 @@ class Replay {
     if (autoplay) this.play();
   }
 
+  // The live console's lean frames, read with the knowledge document (knowledge.js).
   async loadFrames(data) {
-    const compact = await api(`/${encodeURIComponent(this.id)}?frames=compact`, { token: this.token });
+    const [lean, doc] = await Promise.all([
+      api(`/${encodeURIComponent(this.id)}?frames=lean`, { token: this.token }),
+      loadKnowledge(),
+    ]);
     if (this.data !== data) return; // a newer load replaced this one
-    data.frames = expandFrames(compact);
+    data.frames = readFrames(doc, lean.frames);
     this.syncPanels();
     $('replay').dataset.frames = '1';
   }
@@ -90,8 +103,15 @@ class Replay {
     else this.load().catch(() => setTimeout(() => this.poll(), LIVE_POLL_MS));
   }
 
-  showMeta(meta) {
-    $('title').textContent = meta.title || `SMTP session with ${meta.target}`;
+  // Run ``then`` now, or when the replay stops playing (a reload must not jump under it).
+  whenPaused(then) {
+    if (!this.playing()) return then();
+    return new Promise((resolve) => setTimeout(resolve, LIVE_POLL_MS / 10)).then(() => this.whenPaused(then));
+  }
+
+  showMeta(meta, captured) {
+    const untitled = captured ? `Captured session from ${captured.client}` : `SMTP session with ${meta.target}`;
+    $('title').textContent = meta.title || untitled;
     $('description').textContent = meta.description || '';
     $('target').textContent = meta.target;
     const badge = $('status-badge');
