@@ -96,8 +96,16 @@ class Learner:
         return bool(lessons) and lessons[-1].get("complete") is True
 
     def connect(self, **frame: Any) -> None:
+        self._wait_for_the_last_close()
         self.ws.send({"type": "connect", **frame})
         self.ws.wait_for("reply", after="greeting")
+
+    def _wait_for_the_last_close(self) -> None:
+        """A new connect waits until the last session is closed: the server's close can come
+        after its 221, and a connect before it is refused ("a session is already open")."""
+        opened = [i for i, f in enumerate(self.ws.frames) if f["type"] == "session"]
+        if opened and not any(f["type"] == "closed" for f in self.ws.frames[opened[-1] :]):
+            self.ws.wait_for("closed")
 
     def send(self, line: str) -> None:
         message_line = self.state["expect"] == "data" and line != "."
