@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from smtp_session.sandbox.scenario_format import ScenarioError, refuse_to_start
 from web.auth.access import init_access
 from web.auth.security import init_security
+from web.classroom.views import init_classroom
 from web.config import add_arguments, from_arguments, from_environ
 from web.live.compress import init_compression
 from web.serve.bindguard import check_bind
@@ -64,6 +65,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(transcripts_api.bp)
     app.register_blueprint(captured.bp)
     app.before_request(ws.check_origin)
+    init_classroom(app)  # /api/classes and the class sockets (docs/classroom.md)
     ws.sock.init_app(app)
     return app
 
@@ -135,7 +137,8 @@ def ready_line(app: Flask, port: int) -> str:
     if sandbox is None:
         where = f"{cfg['SANDBOX_HOST']}:{cfg['SANDBOX_PORT']}"
         why = "did not start (see above)" if cfg["START_SANDBOX"] else "runs apart"
-        return f"SMTP Playground ready: {url} | sandbox {why}, expected on {where}"
+        ready = f"SMTP Playground ready: {url} | sandbox {why}, expected on {where}"
+        return ready + _trainer_key(app, url)
     scfg = sandbox.config
     parts = [f"SMTP Playground ready: {url}", f"sandbox SMTP {scfg.host}:{scfg.port} (STARTTLS)"]
     if scfg.tls_port is not None:
@@ -144,7 +147,15 @@ def ready_line(app: Flask, port: int) -> str:
         ports = ", ".join(f"{p}={name}" for p, name in sorted(scfg.scenario_ports.items()))
         parts.append(f"scenario ports {ports}")
     parts.append(f"inbox {url}sandbox")
-    return " | ".join(parts)
+    return " | ".join(parts) + _trainer_key(app, url)
+
+
+def _trainer_key(app: Flask, url: str) -> str:
+    """PLAYGROUND_AUTH=none: the key that makes a browser a class's trainer (docs/classroom.md)."""
+    classroom = app.extensions["playground"].classroom
+    if classroom is None or not classroom.trainer_key:
+        return ""
+    return f" | trainer key {classroom.trainer_key} ({url}class/login)"
 
 
 def _url_host(host: str) -> str:

@@ -102,6 +102,7 @@ class Services:
         atexit.register(self.writer.stop)
         self.sandbox: Any = None  # a SandboxServer, when this process runs the sandbox
         self.capture: Any = None  # its capture sink (web/live/captured.py), when CAPTURE is on
+        self.classroom: Any = None  # web/classroom/hub.py ClassHub, set by init_classroom
 
     def start_sandbox(self) -> None:
         """Start the built-in sandbox SMTP server in this process (stopped at exit)."""

@@ -4,6 +4,9 @@ This is where the pumping lives; the WebSocket route (``web/views/ws.py``) is a 
 that hands each frame to :meth:`LiveSession.handle`. Replies arrive on the SMTP session's
 reader thread and leave through :meth:`LiveSession.on_event`; a lock keeps the two threads'
 frames whole on the socket.
+
+Over 300 lines: the frame table, the lock that orders both threads' frames and the two hooks
+every frame passes (the class's, then the lean encoder) belong to the one session they order.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from smtp_session.guide.lessons import LessonProgress
 from smtp_session.wire.events import CloseCode, Closed, MessageSent, Sent, SessionEvent
 from smtp_session.wire.lines import check_lines
 from smtp_session.wire.session import SmtpSession
+from web.classroom.console import gone as class_gone
+from web.classroom.console import handlers as class_handlers
 from web.live.admission import Admission
 from web.live.connector import open_connection, plan_connect
 from web.live.frames import FrameError, chunk_of, frame_mode, parse_frame
@@ -71,6 +76,8 @@ class LiveSession:
         # Lean frames (docs/protocol.md v2) unless a connect asks for "full": the encoder keeps
         # the state this browser has, so frames carry only what changed.
         self.encoder: LeanEncoder | None = LeanEncoder()
+        # In a class (web/classroom/): a Member or Broadcaster that sees every frame sent.
+        self.classroom: Any = None
         self._handlers: dict[str, Callable[[Frame], None]] = {
             "connect": self._on_connect,
             "line": self._on_line,
@@ -81,6 +88,7 @@ class LiveSession:
             "lesson": self._on_lesson,
             "ping": lambda frame: self.send({"type": "pong"}),
             "state": self._on_state,
+            **class_handlers(self),  # class_join, class_leave, class_broadcast
         }
 
     # -- frames from the browser ----------------------------------------------------------
@@ -101,6 +109,8 @@ class LiveSession:
             raise FrameError("A session is already open; close it before connecting again.", "busy")
         plan = plan_connect(self.services, frame)
         lean = frame_mode(frame) == "lean"
+        if self.classroom is not None:  # the trainer may restrict the class to one target
+            self.classroom.check_connect(plan.target)
         self.admission = self.services.admission_for(self.client, self.user)
         self.admission.admit()
         self.quota = self.services.quota_for(plan.target)
@@ -197,7 +207,11 @@ class LiveSession:
             self.smtp.close("closed by the user", CloseCode.CLIENT_CLOSED)
 
     def _on_lesson(self, frame: Frame) -> None:
-        self.lesson = self.services.lesson(frame.get("lesson"))
+        self.start_lesson(frame.get("lesson"))
+
+    def start_lesson(self, lesson_id: Any) -> None:
+        """Follow a lesson from its first step (a lesson frame, or the trainer pushing one)."""
+        self.lesson = self.services.lesson(lesson_id)
         guide = self.guide or self.services.guide_for(None)
         with self._lock:
             out = guide.start_lesson(self.lesson)
@@ -272,7 +286,13 @@ class LiveSession:
 
     def _send_now(self, frame: Frame) -> None:
         """Send one frame as this browser asked for them (lean or full); the full frame,
-        which the transcript recorded, is left as it was."""
+        which the transcript recorded, is left as it was. The class hook sees the full frame
+        first (watchers and followers get full frames, docs/classroom.md)."""
+        if self.classroom is not None:
+            try:  # memory only: the class's dashboard and watchers never hold up the session
+                self.classroom.on_frame(frame)
+            except Exception:
+                log.exception("class hook failed")
         if self.encoder is not None:
             frame = self.encoder.encode(frame)
         self._send_raw_safe(frame)
@@ -295,5 +315,6 @@ class LiveSession:
         """The browser went away: close the SMTP connection now."""
         if self.smtp is not None:
             self.smtp.close(reason, CloseCode.BROWSER_GONE)
+        class_gone(self)
         if self.admission is not None:
             self.admission.release()
