@@ -20,7 +20,7 @@ from web.live.compress import init_compression
 from web.serve.bindguard import check_bind
 from web.serve.serving import make_guarded_server
 from web.services import Services
-from web.views import api, inbox, pages, transcripts_api, transcripts_views, ws
+from web.views import api, classroom_pages, inbox, pages, transcripts_api, transcripts_views, ws
 from web.views.errors import init_errors
 
 log = logging.getLogger("playground")
@@ -61,6 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(inbox.bp)
     app.register_blueprint(transcripts_views.bp)
     app.register_blueprint(transcripts_api.bp)
+    app.register_blueprint(classroom_pages.bp)
     app.before_request(ws.check_origin)
     ws.sock.init_app(app)
     return app
