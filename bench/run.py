@@ -21,7 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from bench import latency, load, procs, report, throughput  # noqa: E402
+from bench import classroom, latency, load, procs, report, throughput  # noqa: E402
 from bench.transcripts_cost import transcripts_cost  # noqa: E402
 
 
@@ -42,7 +42,7 @@ class Sizes:
 
 FULL = Sizes(3000, 100, 20.0, 3, (100, 500, 1000), 100, 50, 1000, 10_000)
 QUICK = Sizes(300, 10, 2.0, 1, (20, 50), 20, 10, 50, 500)
-PARTS = ("roundtrip", "setup", "data", "churn", "concurrency", "transcripts")
+PARTS = ("roundtrip", "setup", "data", "churn", "concurrency", "transcripts", "classroom")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -85,6 +85,10 @@ def measure(args: argparse.Namespace, sizes: Sizes, data_dir: Path) -> dict[str,
                 )
             ),
             "transcripts": lambda: transcripts_cost(data_dir, sizes.transcript_entries),
+            # Issue 18: a class of 200 (20 with --quick), its dashboard and one watcher.
+            "classroom": lambda: asyncio.run(
+                classroom.classroom(app.port, app.proc.pid, quick=args.quick)
+            ),
         }
         for part in PARTS:
             if part in args.only:
