@@ -398,3 +398,56 @@ def test_every_classroom_page_passes_axe(
         themed.close()
         trainer.close()
         student.close()
+
+
+@pytest.fixture
+def two_schools(tmp_path: Path, sandbox: Any) -> Iterator[tuple[Any, Any]]:
+    """Two ``python app.py`` processes (as on two hosts) sharing PostgreSQL and Redis."""
+    from tests.apps import AppProcess
+    from tests.test_multiprocess import REDIS_URL
+    from tests.test_store import _postgres_url
+
+    if not REDIS_URL:
+        pytest.skip("needs a real Redis: set TEST_REDIS_URL=redis://127.0.0.1:6379/15")
+    for pg_url in _postgres_url():
+        env = {"DATABASE_URL": pg_url, "REDIS_URL": REDIS_URL, "PLAYGROUND_TRAINER_KEY": KEY}
+        ports = (sandbox.config.port, sandbox.config.tls_port)
+        started: list[Any] = []
+        try:
+            for name in ("host-a", "host-b"):
+                started.append(AppProcess(tmp_path / name, env, ports).start())
+            yield started[0], started[1]
+        finally:
+            for app in started:
+                app.stop()
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.slow
+def test_trainer_on_one_process_students_on_the_other(
+    browser: Any, two_schools: tuple[Any, Any]
+) -> None:
+    """The dashboard, the watch view and the hints cross processes through Redis."""
+    host_a, host_b = two_schools
+    trainer = Trainer(browser, host_a.url)
+    students = [Student(browser, host_b.url, name) for name in ("Ada", "Brian")]
+    try:
+        join_all(trainer, students, "Two hosts")
+        ada, brian = students
+        ada.session()
+        expect(trainer.row("Ada").locator("[data-field=reply]")).to_contain_text("250")
+        expect(trainer.row("Ada").locator("[data-field=status]")).to_contain_text("session open")
+        watch = trainer.open(
+            lambda: trainer.row("Ada").get_by_role("link", name="Watch Ada").click()
+        )
+        expect(watch.locator("#screen .line.sent", has_text="EHLO laptop.example")).to_be_visible()
+        expect(ada.page.locator("#watching")).to_have_text("The trainer is watching your console.")
+        ada.type("NOOP")
+        expect(watch.locator("#screen .line.sent", has_text="NOOP")).to_be_visible()
+        trainer.hint("Across hosts, Brian", to="Brian")
+        expect(brian.page.locator("#hint-latest")).to_contain_text("Across hosts")
+        expect(ada.page.locator("#hints")).to_be_hidden()
+    finally:
+        for person in [trainer, *students]:
+            person.close()
