@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from web.auth.access import init_access
 from web.auth.security import init_security
+from web.classroom.views import init_classroom
 from web.config import add_arguments, from_arguments, from_environ
 from web.live.compress import init_compression
 from web.serve.bindguard import check_bind
@@ -63,6 +64,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(transcripts_api.bp)
     app.register_blueprint(classroom_pages.bp)
     app.before_request(ws.check_origin)
+    init_classroom(app)  # /api/classes and the class sockets (docs/classroom.md)
     ws.sock.init_app(app)
     return app
 
@@ -137,6 +139,9 @@ def ready_line(app: Flask, port: int) -> str:
     if scfg.tls_port is not None:
         parts.append(f"implicit TLS {scfg.host}:{scfg.tls_port}")
     parts.append(f"inbox {url}sandbox")
+    classroom = app.extensions["playground"].classroom
+    if classroom is not None and classroom.trainer_key:  # PLAYGROUND_AUTH=none: who runs classes
+        parts.append(f"trainer key {classroom.trainer_key} ({url}class/login)")
     return " | ".join(parts)
 
 

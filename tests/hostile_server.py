@@ -114,13 +114,19 @@ def reset() -> Action:
     return act
 
 
-def stall() -> Action:
-    """Say nothing more; read and drop whatever comes until the client goes away."""
+def stall(heard: threading.Event | None = None) -> Action:
+    """Say nothing more; read and drop whatever comes until the client goes away.
+
+    ``heard`` is set once the client has sent something (a TLS ClientHello, say), so a test
+    can wait for that moment instead of sleeping.
+    """
 
     def act(conn: Conn) -> None:
         while True:
             conn._fill()
             conn.buf = b""
+            if heard is not None:
+                heard.set()
 
     return act
 

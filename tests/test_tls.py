@@ -315,10 +315,11 @@ def test_stalled_handshake_ends_within_tls_timeout(events: EventLog) -> None:
 
 def test_close_during_a_stalled_handshake_is_prompt(events: EventLog) -> None:
     smtp = SmtpSession(events, Limits(tls_timeout=30.0))
-    with hostile(send(b"220 2.0.0 go ahead\r\n"), stall()) as server:
+    client_hello = threading.Event()
+    with hostile(send(b"220 2.0.0 go ahead\r\n"), stall(client_hello)) as server:
         smtp.connect("127.0.0.1", server.port, tls_context=client_context(verify=False))
         upgrade(smtp, events)
-        time.sleep(0.2)  # the reader is now inside the handshake
+        assert client_hello.wait(5)  # the reader is now inside the handshake
         started = time.monotonic()
         smtp.close("closed by the test", CloseCode.CLIENT_CLOSED)
         deadline = time.monotonic() + 1.0

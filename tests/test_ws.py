@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import select
 import socket
 import threading
 import time
@@ -206,7 +207,9 @@ def test_connect_that_gets_no_answer_times_out_within_the_connect_timeout(app, w
         s.setblocking(False)
         s.connect_ex(("127.0.0.1", port))
         fillers.append(s)
-    time.sleep(0.2)
+    # The kernel completes one handshake for the backlog; once it has, the queue is full.
+    _, writable, _ = select.select([], fillers, [], 5)
+    assert writable, "the accept queue never filled"
     app.config["CONNECT_TIMEOUT"] = 1.0
     _add_target(app, "blackhole", port)
     started = time.monotonic()

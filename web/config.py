@@ -139,6 +139,22 @@ SETTINGS: list[tuple[str, str, type, Any, str]] = [
         "ports for those targets",
     ),
     ("ALLOW_PRIVATE", "PLAYGROUND_ALLOW_PRIVATE", str, "", "internal CIDRs allowed all the same"),
+    ("CLASS_MAX_STUDENTS", "PLAYGROUND_CLASS_MAX_STUDENTS", int, 250, "largest class (students)"),
+    (
+        "CLASS_STUCK_AFTER",
+        "PLAYGROUND_CLASS_STUCK_AFTER",
+        float,
+        180.0,
+        "seconds on one step before a student counts as stuck",
+    ),
+    (
+        "CLASS_HEARTBEAT",
+        "PLAYGROUND_CLASS_HEARTBEAT",
+        float,
+        5.0,
+        "seconds between class presence heartbeats (lost after three missed)",
+    ),
+    ("TRAINER_KEY", "PLAYGROUND_TRAINER_KEY", str, "", "AUTH=none: trainer key (default: made)"),
 ]
 
 

@@ -24,6 +24,7 @@ from transcripts.process import local_process_is_alive
 from transcripts.store import Store
 from transcripts.writer import Writer
 from web.live.admission import Admission
+from web.live.bus import make_bus
 from web.live.frames import FrameError
 from web.live.limits import make_limits
 from web.live.quota import Quota
@@ -69,6 +70,8 @@ class Services:
             config["ALLOWED_TARGETS"], config["ALLOWED_PORTS"], config["ALLOW_PRIVATE"]
         )
         self.limiter = make_limits(config["REDIS_URL"])
+        # Live updates between processes: captured sessions, classes (web/live/bus.py).
+        self.bus = make_bus(config["REDIS_URL"])
         self.resolver_config = config_from_setting(config["DNS_SERVER"], {})
         values = instance_values(config)
         self.lessons: dict[str, Lesson] = {
@@ -90,6 +93,7 @@ class Services:
         self.writer = Writer(self.store, journal, config["COMMIT_INTERVAL"])
         atexit.register(self.writer.stop)
         self.sandbox: Any = None  # a SandboxServer, when this process runs the sandbox
+        self.classroom: Any = None  # web/classroom/hub.py ClassHub, set by init_classroom
 
     def start_sandbox(self) -> None:
         """Start the built-in sandbox SMTP server in this process (stopped at exit)."""

@@ -20,6 +20,8 @@ from smtp_session.guide.lessons import LessonProgress
 from smtp_session.wire.events import CloseCode, Closed, MessageSent, Sent, SessionEvent
 from smtp_session.wire.lines import check_lines
 from smtp_session.wire.session import SmtpSession
+from web.classroom.console import gone as class_gone
+from web.classroom.console import handlers as class_handlers
 from web.live.admission import Admission
 from web.live.connector import open_connection, plan_connect
 from web.live.frames import FrameError, chunk_of, parse_frame
@@ -66,6 +68,8 @@ class LiveSession:
         # each reply frame names the line it answers (``answers``).
         self._seq_of: dict[int, int] = {}
         self._t0 = time.monotonic()
+        # In a class (web/classroom/): a Member or Broadcaster that sees every frame sent.
+        self.classroom: Any = None
         self._handlers: dict[str, Callable[[Frame], None]] = {
             "connect": self._on_connect,
             "line": self._on_line,
@@ -75,6 +79,7 @@ class LiveSession:
             "note": self._on_note,
             "lesson": self._on_lesson,
             "ping": lambda frame: self.send({"type": "pong"}),
+            **class_handlers(self),  # class_join, class_leave, class_broadcast
         }
 
     # -- frames from the browser ----------------------------------------------------------
@@ -94,6 +99,8 @@ class LiveSession:
         if self.smtp is not None and not self.smtp.closed:
             raise FrameError("A session is already open; close it before connecting again.", "busy")
         plan = plan_connect(self.services, frame)
+        if self.classroom is not None:  # the trainer may restrict the class to one target
+            self.classroom.check_connect(plan.target)
         self.admission = self.services.admission_for(self.client, self.user)
         self.admission.admit()
         self.quota = self.services.quota_for(plan.target)
@@ -186,7 +193,11 @@ class LiveSession:
             self.smtp.close("closed by the user", CloseCode.CLIENT_CLOSED)
 
     def _on_lesson(self, frame: Frame) -> None:
-        self.lesson = self.services.lesson(frame.get("lesson"))
+        self.start_lesson(frame.get("lesson"))
+
+    def start_lesson(self, lesson_id: Any) -> None:
+        """Follow a lesson from its first step (a lesson frame, or the trainer pushing one)."""
+        self.lesson = self.services.lesson(lesson_id)
         guide = self.guide or self.services.guide_for(None)
         with self._lock:
             out = guide.start_lesson(self.lesson)
@@ -253,6 +264,11 @@ class LiveSession:
             self._send_now(frame)
 
     def _send_now(self, frame: Frame) -> None:
+        if self.classroom is not None:
+            try:  # memory only: the class's dashboard and watchers never hold up the session
+                self.classroom.on_frame(frame)
+            except Exception:
+                log.exception("class hook failed")
         try:
             self._send_raw(frame)
         except Exception as exc:  # the socket is gone; the receive loop will notice
@@ -270,5 +286,6 @@ class LiveSession:
         """The browser went away: close the SMTP connection now."""
         if self.smtp is not None:
             self.smtp.close(reason, CloseCode.BROWSER_GONE)
+        class_gone(self)
         if self.admission is not None:
             self.admission.release()

@@ -1,0 +1,1 @@
+"""Classrooms (#18): a trainer's class, its students' live rows, watching, hints, broadcast."""
