@@ -119,10 +119,16 @@ async def _join_all(url: str, code: str, n: int) -> list[Student]:
 
 
 def _matched(run: Run, p: Pending) -> None:
-    """The dashboard row for ``p`` came and so did the reply: one latency sample."""
-    if p.reply_ms is not None and p.row_ms is not None:
+    """A viewer's frame for ``p`` came and so did the reply: one latency sample each (from
+    the reply reaching the student to the frame reaching the viewer, whichever came first)."""
+    if p.reply_ms is None:
+        return
+    if p.row_ms is not None and p.row_ms >= 0:
         run.dashboard_ns.append(int(max(0.0, p.row_ms - p.reply_ms) * 1e6))
         p.row_ms = -1.0  # counted
+    if p.watch_ms is not None and p.watch_ms >= 0:
+        run.watch_ns.append(int(max(0.0, p.watch_ms - p.reply_ms) * 1e6))
+        p.watch_ms = -1.0
 
 
 async def _drive(s: Student, run: Run, pace: float) -> None:
@@ -140,8 +146,6 @@ async def _drive(s: Student, run: Run, pace: float) -> None:
         assert reply["code"] == code, reply
         s.samples[phase].append(time.perf_counter_ns() - t0)
         _matched(run, p)
-        if p.watch_ms is not None and p.watch_ms > 0:
-            run.watch_ns.append(int(max(0.0, p.watch_ms - p.reply_ms) * 1e6))
         await asyncio.sleep(max(0.0, pace - (time.perf_counter_ns() - t0) / 1e9))
 
 
@@ -179,6 +183,7 @@ async def _watcher(url: str, s: Student, run: Run, opened: asyncio.Event) -> Non
             if frame["type"] == "console" and inner.get("type") == "reply" and p:
                 if inner.get("code") == p.code and p.watch_ms is None:
                     p.watch_ms = _now_ms()
+                    _matched(run, p)
 
 
 async def _round(seconds: float) -> None:
