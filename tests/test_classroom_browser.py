@@ -227,6 +227,13 @@ def test_join_by_code_live_dashboard_stuck_first_watch_and_hints(
     expect(trainer.row("Ada").locator("[data-field=status]")).to_contain_text("watched")
     watch.close()
     expect(ada.page.locator("#watching")).to_have_text("")
+    # No student sees another's console: Brian at the trainer's watch address is refused.
+    student_id = trainer.row("Ada").get_attribute("data-student")
+    brian_tab = brian.context.new_page()
+    brian_tab.goto(f"{trainer.class_url}/watch/{student_id}")
+    expect(brian_tab.locator("#view-state")).to_contain_text("Only the class's trainer")
+    expect(brian_tab.locator("#screen .line")).to_have_count(0)
+    brian_tab.close()
 
     # A hint to one student reaches that student only; a hint to all reaches everyone.
     trainer.hint("Brian: a command is four letters, try HELP", to="Brian")

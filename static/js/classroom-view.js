@@ -6,15 +6,16 @@
 import { $ } from './dom.js';
 import { App } from './app.js';
 import { Connection } from './socket.js';
-import { classData, socketUrl, tokens } from './classroom-api.js';
+import { api, classData, refusal, socketUrl, tokens } from './classroom-api.js';
 
 const RECONNECT_MS = 2000;
 
 // A socket that looks like the console's Connection to App: it emits the watched console's
 // frames as `frame` events (a snapshot first resets the view) and sends nothing for App.
 class ConsoleFeed extends EventTarget {
-  constructor(url, hello, source, onMeta) {
+  constructor(url, hello, source, onMeta, ready = Promise.resolve()) {
     super();
+    this.ready = ready;
     this.source = source;
     this.onMeta = onMeta;
     this.inner = new Connection(url);
@@ -26,8 +27,10 @@ class ConsoleFeed extends EventTarget {
     });
   }
 
+  // The socket opens once the page knows it may (a watch asks the class API first, so a
+  // refusal is said in words rather than as a handshake that fails).
   open() {
-    this.inner.open();
+    this.ready.then(() => this.inner.open(), () => { this.closed = true; });
   }
 
   send() {
@@ -58,8 +61,12 @@ class ClassView {
     this.data = data;
     const id = encodeURIComponent(data.class);
     if (data.page === 'watch') {
+      const allowed = api(`/${id}`).catch((exc) => {
+        this.state(refusal(exc));
+        throw exc;
+      });
       this.feed = new ConsoleFeed(socketUrl(`/ws/class/${id}`), () => ({ type: 'watch', student: data.student }),
-        data.student, (f) => this.onWatchMeta(f));
+        data.student, (f) => this.onWatchMeta(f), allowed);
       this.feed.resync = () => ({ type: 'watch', student: data.student });
     } else {
       const token = tokens.get(data.class);
