@@ -133,16 +133,22 @@ def ready_line(app: Flask, port: int) -> str:
     if sandbox is None:
         where = f"{cfg['SANDBOX_HOST']}:{cfg['SANDBOX_PORT']}"
         why = "did not start (see above)" if cfg["START_SANDBOX"] else "runs apart"
-        return f"SMTP Playground ready: {url} | sandbox {why}, expected on {where}"
+        ready = f"SMTP Playground ready: {url} | sandbox {why}, expected on {where}"
+        return ready + _trainer_key(app, url)
     scfg = sandbox.config
     parts = [f"SMTP Playground ready: {url}", f"sandbox SMTP {scfg.host}:{scfg.port} (STARTTLS)"]
     if scfg.tls_port is not None:
         parts.append(f"implicit TLS {scfg.host}:{scfg.tls_port}")
     parts.append(f"inbox {url}sandbox")
+    return " | ".join(parts) + _trainer_key(app, url)
+
+
+def _trainer_key(app: Flask, url: str) -> str:
+    """PLAYGROUND_AUTH=none: the key that makes a browser a class's trainer (docs/classroom.md)."""
     classroom = app.extensions["playground"].classroom
-    if classroom is not None and classroom.trainer_key:  # PLAYGROUND_AUTH=none: who runs classes
-        parts.append(f"trainer key {classroom.trainer_key} ({url}class/login)")
-    return " | ".join(parts)
+    if classroom is None or not classroom.trainer_key:
+        return ""
+    return f" | trainer key {classroom.trainer_key} ({url}class/login)"
 
 
 def _url_host(host: str) -> str:

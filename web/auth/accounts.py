@@ -167,6 +167,10 @@ class UserStore:
         """Replace the password; sessions signed in with the old one end."""
         self._set(name, password_hash=self._hash(password))
 
+    def set_role(self, name: str, role: str) -> None:
+        """Give a user another role (``trainer`` runs classes: docs/classroom.md)."""
+        self._set(name, role=_check_role(role))
+
     def _set(self, name: str, **values: object) -> None:
         with db.writer(self.engine) as conn, conn.begin():
             if conn.execute(update(users).where(users.c.name == name).values(values)).rowcount:
@@ -275,3 +279,12 @@ def set_password_command(name: str, password_stdin: bool) -> None:
         raise click.ClickException(f"there is no user {name!r}")
     _run(lambda: _store().set_password(name, _password(password_stdin)))
     click.echo(f"password of {name} changed")
+
+
+@users_cli.command("set-role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(ROLES))
+def set_role_command(name: str, role: str) -> None:
+    """Give a user another role: trainer (runs classes), admin or member."""
+    _run(lambda: _store().set_role(name, role))
+    click.echo(f"{name} is now {role}")

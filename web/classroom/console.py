@@ -13,9 +13,10 @@ from typing import Any
 from flask import has_request_context
 
 from web.classroom import service
+from web.classroom.broadcast import Broadcaster
 from web.classroom.frames import CONSOLE, check_fields
 from web.classroom.hub import ClassHub, ctl_channel
-from web.classroom.member import Broadcaster, Member
+from web.classroom.member import Member
 from web.classroom.store import ClassError
 from web.classroom.trainer import runs
 
@@ -97,6 +98,15 @@ def broadcast(live: Any, frame: Frame) -> None:
     elif isinstance(current, Broadcaster) and current.class_id == info.id:
         current.detach()
         service.set_broadcasting(hub, info.id, False)
+    on = isinstance(live.classroom, Broadcaster)
+    live.send(
+        {
+            "type": "class_state",
+            "lesson": info.lesson,
+            "restrict": info.restrict,
+            "broadcasting": on,
+        }
+    )
 
 
 def gone(live: Any) -> None:

@@ -1,5 +1,8 @@
 """The classes in the shared database: open, join (with the size limit), steer, end, read back.
 
+Over 300 lines: every statement on the class tables is here, so that a schema change is one
+module's change (as transcripts/store.py for the transcripts).
+
 Every process reads and writes the same rows (PostgreSQL in production), so a student who joins
 on one worker counts against the limit the trainer's worker enforces.
 """

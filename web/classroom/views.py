@@ -16,11 +16,12 @@ from smtp_session.errors import PlaygroundError
 from web.auth.access import mode
 from web.auth.hosts import origin_allowed
 from web.classroom import service, trainer
+from web.classroom.follow import Follower
 from web.classroom.frames import DASHBOARD, FOLLOW, parse
 from web.classroom.hub import ClassHub
 from web.classroom.report import build_report, report_csv
 from web.classroom.store import ClassError, ClassInfo, ClassStore
-from web.classroom.viewers import Dashboard, Follower
+from web.classroom.viewers import Dashboard
 from web.views.ws import sock
 
 log = logging.getLogger(__name__)

@@ -1,0 +1,89 @@
+"""Who runs a class with access control on: the ``trainer`` role (accounts mode), not members;
+a student's display name is their account name."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import websocket
+
+from smtp_session.sandbox.server import SandboxServer
+from tests.classroom_helpers import ClassWs, join
+from tests.conftest import LiveServer
+from tests.test_accounts import PASSWORD, Auth, make_app
+
+TOKEN = re.compile(r'name="csrf-token" content="([^"]+)"')
+FORM_TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+class Browser:
+    """A signed-in user over real HTTP: the session cookie and the page's CSRF token."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self.url = url
+        self.http = requests.Session()
+        form = FORM_TOKEN.search(self.http.get(url + "/login").text)
+        assert form is not None
+        data = {"name": name, "password": PASSWORD, "csrf_token": form.group(1)}
+        assert self.http.post(url + "/login", data=data, allow_redirects=False).status_code == 302
+        page = TOKEN.search(self.http.get(url + "/transcripts").text)
+        assert page is not None
+        self.http.headers["X-CSRFToken"] = page.group(1)
+
+    def call(self, method: str, path: str, body: Any = None) -> requests.Response:
+        return self.http.request(method, self.url + path, json=body, timeout=10)
+
+    def ws(self, path: str) -> ClassWs:
+        cookie = "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())
+        driver = ClassWs.__new__(ClassWs)
+        ws_url = self.url.replace("http://", "ws://") + path
+        driver.ws = websocket.create_connection(ws_url, timeout=10, header=[f"Cookie: {cookie}"])
+        driver.frames = []
+        return driver
+
+
+@pytest.fixture
+def accounts_live(data_dir: Path, sandbox: SandboxServer) -> Iterator[LiveServer]:
+    app = make_app(data_dir, sandbox)
+    auth = Auth(app)
+    auth.create("tina")
+    auth.create("sam")
+    result = auth.cli("set-role", "tina", "trainer")
+    assert result.exit_code == 0 and "tina is now trainer" in result.output
+    with LiveServer(app) as server:
+        yield server
+
+
+def test_the_trainer_role_runs_classes_and_members_join_them(accounts_live: LiveServer) -> None:
+    tina, sam = Browser(accounts_live.url, "tina"), Browser(accounts_live.url, "sam")
+    assert tina.call("GET", "/api/classes/me").json() == {
+        "trainer": True,
+        "name": "tina",
+        "mode": "accounts",
+    }
+    refused = sam.call("POST", "/api/classes", {})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "not_trainer"
+    assert tina.call("POST", "/api/classes/trainer-login", {"key": "x"}).status_code == 404
+    opened = tina.call("POST", "/api/classes", {"title": "Accounts"})
+    assert opened.status_code == 201
+    info = opened.json()
+    assert info["trainer"] == "tina"
+    assert sam.call("GET", f"/api/classes/{info['id']}").status_code == 403
+    drivers = [tina.ws(f"/ws/class/{info['id']}"), sam.ws("/ws")]
+    try:
+        board, console = drivers
+        board.wait_for("dashboard")
+        joined = join(console, info["code"], "Someone Else")
+        assert joined["student"]["name"] == "sam"  # the account name, not the typed one
+        assert board.row(joined["student"]["id"], connected=True)["name"] == "sam"
+        # A member's handshake on the dashboard is refused before any frame.
+        with pytest.raises(websocket.WebSocketBadStatusException, match="403"):
+            drivers.append(sam.ws(f"/ws/class/{info['id']}"))
+    finally:
+        for driver in drivers:
+            driver.close()
