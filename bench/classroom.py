@@ -24,6 +24,7 @@ import json
 import random
 import time
 import urllib.request
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,7 +69,18 @@ class Student:
     ws: ClientConnection
     id: str
     turn: int = 0
-    pending: Pending | None = None
+    # The last few commands: a row can come after the next command left (a slow dashboard).
+    history: deque[Pending] = field(default_factory=lambda: deque(maxlen=4))
+
+    def shown(self, code: int, last_active: float, attr: str) -> list[Pending]:
+        """The commands a row or frame showing reply ``code`` accounts for: the newest one
+        with that code sent before ``last_active``, and any older one it made old news of."""
+        for i in range(len(self.history) - 1, -1, -1):
+            p = self.history[i]
+            if p.code == code and last_active >= p.sent_ms - 5 and getattr(p, attr) is None:
+                return [q for q in list(self.history)[: i + 1] if getattr(q, attr) is None]
+        return []
+
     samples: dict[str, list[int]] = field(default_factory=lambda: {"without": [], "with": []})
 
 
@@ -80,6 +92,8 @@ class Run:
     dashboard_ns: list[int] = field(default_factory=list)
     watch_ns: list[int] = field(default_factory=list)
     rows: int = 0
+    # Rows that showed no new reply, and replies that shared one row with a later reply.
+    other_rows: dict[str, int] = field(default_factory=dict)
     overflow: int = 0
     stop: bool = False
 
@@ -139,7 +153,8 @@ async def _drive(s: Student, run: Run, pace: float) -> None:
         s.turn += 1
         t0 = time.perf_counter_ns()
         phase = run.phase
-        s.pending = p = Pending(_now_ms(), code)
+        p = Pending(_now_ms(), code)
+        s.history.append(p)
         await s.ws.send(json.dumps({"type": "line", "text": line}))
         reply = await wait_for(s.ws, "reply")
         p.reply_ms = _now_ms()
@@ -153,6 +168,9 @@ async def _dashboard(url: str, by_id: dict[str, Student], run: Run, opened: asyn
     """The trainer's dashboard: every ``student`` row matched to the command it shows."""
     async with await connect_ws(url, {"X-Trainer-Key": TRAINER_KEY}) as ws:
         await wait_for(ws, "dashboard")
+        for student in by_id.values():  # commands from before it opened are not its to show
+            for p in student.history:
+                p.row_ms = -1.0
         opened.set()
         async for message in ws:
             frame = json.loads(message)
@@ -163,11 +181,17 @@ async def _dashboard(url: str, by_id: dict[str, Student], run: Run, opened: asyn
             run.rows += 1
             row = frame["row"]
             s = by_id.get(row["id"])
-            p = s.pending if s else None
-            last = row.get("last_active") or 0
-            if p and p.row_ms is None and row.get("last_code") == p.code and last >= p.sent_ms - 5:
-                p.row_ms = _now_ms()
+            shown = (
+                s.shown(row.get("last_code"), row.get("last_active") or 0, "row_ms") if s else []
+            )
+            now = _now_ms()
+            for p in shown:
+                p.row_ms = now
                 _matched(run, p)
+            if not shown:  # a row for a command just sent (the reply before), a lesson, ...
+                run.other_rows["no new reply"] = run.other_rows.get("no new reply", 0) + 1
+            elif len(shown) > 1:  # coalesced: one row for several replies
+                run.other_rows["coalesced"] = run.other_rows.get("coalesced", 0) + len(shown) - 1
 
 
 async def _watcher(url: str, s: Student, run: Run, opened: asyncio.Event) -> None:
@@ -175,13 +199,14 @@ async def _watcher(url: str, s: Student, run: Run, opened: asyncio.Event) -> Non
     async with await connect_ws(url, {"X-Trainer-Key": TRAINER_KEY}) as ws:
         await ws.send(json.dumps({"type": "watch", "student": s.id}))
         await wait_for(ws, "console_snapshot")
+        for p in s.history:
+            p.watch_ms = -1.0
         opened.set()
         async for message in ws:
             frame = json.loads(message)
             inner = frame.get("frame") or {}
-            p = s.pending
-            if frame["type"] == "console" and inner.get("type") == "reply" and p:
-                if inner.get("code") == p.code and p.watch_ms is None:
+            if frame["type"] == "console" and inner.get("type") == "reply":
+                for p in s.shown(inner.get("code") or 0, _now_ms(), "watch_ms")[-1:]:
                     p.watch_ms = _now_ms()
                     _matched(run, p)
 
@@ -241,6 +266,7 @@ async def classroom(app_port: int, app_pid: int, quick: bool = False) -> dict[st
         "dashboard_update": latency(run.dashboard_ns),
         "watch_update": latency(run.watch_ns),
         "dashboard_rows": run.rows,
+        "dashboard_other_rows": run.other_rows,
         "overflow_dropped": run.overflow,
         "memory": {
             "before": base.as_dict(),
