@@ -31,7 +31,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection
 
 from bench.load import OPEN_PARALLEL, _close_all, connect_ws, wait_for
-from bench.procs import TRAINER_KEY, usage
+from bench.procs import TRAINER_KEY, tree, usage
 from bench.stats import latency
 
 COMMANDS = (("NOOP", 250), ("HELP", 214))
@@ -211,8 +211,27 @@ async def _watcher(url: str, s: Student, run: Run, opened: asyncio.Event) -> Non
                     _matched(run, p)
 
 
-async def _round(seconds: float) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the process tree rooted at ``pid`` (/proc/PID/stat)."""
+    import os
+
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (after pid and comm)
+    return total / tick
+
+
+async def _round(seconds: float, pid: int, cpu: dict[str, float], phase: str) -> None:
+    """One round; the server's CPU seconds in it are added to ``cpu[phase]``."""
+    before = cpu_seconds(pid)
     await asyncio.sleep(seconds)
+    cpu[phase] = round(cpu.get(phase, 0.0) + cpu_seconds(pid) - before, 2)
 
 
 async def classroom(app_port: int, app_pid: int, quick: bool = False) -> dict[str, Any]:
@@ -230,13 +249,14 @@ async def classroom(app_port: int, app_pid: int, quick: bool = False) -> dict[st
     run = Run()
     drivers = [asyncio.create_task(_drive(s, run, sizes.pace)) for s in students]
     with_usage = None
+    cpu: dict[str, float] = {}
     try:
-        await _round(sizes.pace)  # every student is sending before the first counted round
+        await asyncio.sleep(sizes.pace)  # every student is sending before the first round
         for s in students:
             s.samples = {"without": [], "with": []}
         for _ in range(sizes.rounds):
             run.phase = "without"
-            await _round(sizes.round_s)
+            await _round(sizes.round_s, app_pid, cpu, "without")
             opened = [asyncio.Event(), asyncio.Event()]
             viewers = [
                 asyncio.create_task(_dashboard(dash_url, by_id, run, opened[0])),
@@ -244,7 +264,7 @@ async def classroom(app_port: int, app_pid: int, quick: bool = False) -> dict[st
             ]
             await asyncio.wait_for(asyncio.gather(*(e.wait() for e in opened)), 30)
             run.phase = "with"
-            await _round(sizes.round_s)
+            await _round(sizes.round_s, app_pid, cpu, "with")
             with_usage = usage(app_pid)
             for task in viewers:
                 task.cancel()
@@ -265,6 +285,9 @@ async def classroom(app_port: int, app_pid: int, quick: bool = False) -> dict[st
         "roundtrip_with": latency([x for s in students for x in s.samples["with"]]),
         "dashboard_update": latency(run.dashboard_ns),
         "watch_update": latency(run.watch_ns),
+        # The server's CPU seconds per second of round: what the dashboard costs it, apart
+        # from how busy the rest of the machine is.
+        "server_cpu": {k: round(v / (sizes.round_s * sizes.rounds), 3) for k, v in cpu.items()},
         "dashboard_rows": run.rows,
         "dashboard_other_rows": run.other_rows,
         "overflow_dropped": run.overflow,

@@ -458,3 +458,41 @@ def test_trainer_on_one_process_students_on_the_other(
     finally:
         for person in [trainer, *students]:
             person.close()
+
+
+def test_accounts_mode_the_account_name_is_the_display_name(
+    browser: Any, data_dir: Path, sandbox: Any
+) -> None:
+    """With accounts a trainer is a user with the trainer role (no key), the API calls carry
+    the CSRF token, and a student joins under their account name."""
+    from tests.test_accounts import PASSWORD, Auth, make_app
+
+    app = make_app(data_dir, sandbox)
+    auth = Auth(app)
+    auth.create("tina", role="trainer")
+    auth.create("sam")
+    with LiveServer(app) as live:
+        trainer = Trainer(browser, live.url)
+        student = Student(browser, live.url, "sam")
+        try:
+            for person, name in ((trainer, "tina"), (student, "sam")):
+                person.page.goto(live.url + "/login?next=/class")
+                person.page.locator("#name").fill(name)
+                person.page.locator("#password").fill(PASSWORD)
+                person.page.get_by_role("button", name="Sign in").click()
+                person.page.wait_for_url("**/class")
+            expect(trainer.page.locator("#trainer-status")).to_contain_text("tina")
+            expect(student.page.locator("#trainer-status")).to_contain_text("not a trainer")
+            code = trainer.open_class("Accounts class")
+            student.page.goto(f"{live.url}/join/{code}")
+            name = student.page.locator("#join-name")
+            expect(name).to_have_value("sam")
+            assert name.get_attribute("readonly") is not None
+            student.page.get_by_role("button", name="Join the class").click()
+            expect(student.page.locator("#class-me")).to_have_text("sam")
+            expect(trainer.row("sam")).to_have_count(1)
+            trainer.hint("Hello sam")
+            expect(student.page.locator("#hint-latest")).to_contain_text("Hello sam")
+        finally:
+            trainer.close()
+            student.close()
