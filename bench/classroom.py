@@ -228,10 +228,13 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def _round(seconds: float, pid: int, cpu: dict[str, float], phase: str) -> None:
-    """One round; the server's CPU seconds in it are added to ``cpu[phase]``."""
-    before = cpu_seconds(pid)
+    """One round; the server's CPU seconds in it are added to ``cpu[phase]``, this client's
+    (every student and viewer socket is in this one process) to ``cpu["client " + phase]``."""
+    before, mine = cpu_seconds(pid), time.process_time()
     await asyncio.sleep(seconds)
     cpu[phase] = round(cpu.get(phase, 0.0) + cpu_seconds(pid) - before, 2)
+    key = f"client {phase}"
+    cpu[key] = round(cpu.get(key, 0.0) + time.process_time() - mine, 2)
 
 
 async def classroom(app_port: int, app_pid: int, quick: bool = False) -> dict[str, Any]:

@@ -102,7 +102,9 @@ def classroom_rows(c: dict[str, Any] | None) -> list[Row]:
          f"{_ms(with_)} / {_ms(with_, 'p99_ms')}", f"{c['overflow_dropped']} viewer frames dropped",
          f"{round(with_['p99_ms'] / without['p99_ms'], 2) if without['p99_ms'] else ''}x p99"),
         (f"class of {n}: server CPU without / with dashboard",
-         f"{c['server_cpu'].get('without', '?')} / {c['server_cpu'].get('with', '?')} s/s", "", ""),
+         f"{c['server_cpu'].get('without', '?')} / {c['server_cpu'].get('with', '?')} s/s",
+         f"client {c['server_cpu'].get('client without', '?')} / "
+         f"{c['server_cpu'].get('client with', '?')} s/s", ""),
         (f"class of {n}: memory per student RSS / PSS",
          f"{mem['kb_per_student']} / {mem['pss_kb_per_student']} KB",
          f"{mem['before']['rss_mb']} -> {mem['joined']['rss_mb']} MB RSS", ""),
