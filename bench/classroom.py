@@ -159,7 +159,7 @@ async def _drive(s: Student, run: Run, pace: float) -> None:
         reply = await wait_for(s.ws, "reply")
         p.reply_ms = _now_ms()
         assert reply["code"] == code, reply
-        s.samples[phase].append(time.perf_counter_ns() - t0)
+        s.samples.setdefault(phase, []).append(time.perf_counter_ns() - t0)
         _matched(run, p)
         await asyncio.sleep(max(0.0, pace - (time.perf_counter_ns() - t0) / 1e9))
 
@@ -268,6 +268,7 @@ async def classroom(app_port: int, app_pid: int, quick: bool = False) -> dict[st
             await asyncio.wait_for(asyncio.gather(*(e.wait() for e in opened)), 30)
             run.phase = "with"
             await _round(sizes.round_s, app_pid, cpu, "with")
+            run.phase = "closing"  # the viewers closing is neither kind of round
             with_usage = usage(app_pid)
             for task in viewers:
                 task.cancel()
