@@ -77,6 +77,26 @@ def rows(r: dict[str, Any]) -> list[Row]:
                     f" frames API {tc['frames_api_ms']} ms"))  # fmt: skip
     elif tc:
         out.append(("transcripts", "skipped", tc["skipped"], ""))
+    cp = r.get("capture")
+    if cp:
+        out.append(
+            (
+                f"sandbox msg/s, capture on / off ({cp['clients']} clients)",
+                f"{cp['capture_on_msg_s']} / {cp['capture_off_msg_s']}",
+                f"{cp['messages']} messages each side; on and stored: "
+                f"{cp['capture_on_recorded_msg_s']}/s ({cp['recorded_overhead_pct']}%)",
+                f"overhead {cp['overhead_pct']}%",
+            )
+        )
+        lt = cp["latency"]
+        out.append(
+            (
+                "capture latency: session end -> summary visible, p50/p99",
+                f"{_ms(lt)} / {_ms(lt, 'p99_ms')}",
+                f"max {lt['max_ms']} ms",
+                "< 1000 ms",
+            )
+        )
     out += classroom_rows(r.get("classroom"))
     for part, why in (r.get("failed") or {}).items():
         out.append((f"{part}: FAILED", why[:120], "", ""))
@@ -180,6 +200,11 @@ TARGETS: list[tuple[str, str, Check]] = [
         "churn",
         lambda r: r["churn"]["threads_delta"] <= 0 and r["churn"]["fds_delta"] <= 0
         and r["churn"]["rss_delta_mb"] < 5 if "churn" in r else None,
+    ),
+    (
+        "capture (issue 16): a session's summary visible within 1 s of its end (p99)",
+        "capture",
+        lambda r: r["capture"]["latency"]["p99_ms"] < 1000 if "capture" in r else None,
     ),
     (
         "classroom (issue 18): a class of 200, dashboard update p99 < 1 s",

@@ -113,7 +113,11 @@ def sandbox(data_dir: Path, _shared_sandbox: _Shared) -> SandboxServer:
     is copied into the data dir, where the app looks for the one it pins. A test that needs
     other settings starts its own SandboxServer.
     """
-    server = _shared_sandbox.get()
+    return reset_sandbox(_shared_sandbox.get(), data_dir)
+
+
+def reset_sandbox(server: SandboxServer, data_dir: Path) -> SandboxServer:
+    """A shared sandbox made new for one test: its inbox in ``data_dir``, no greylist."""
     server.config.data_dir = data_dir
     inbox = Mailbox(data_dir / "sandbox", server.config.max_messages)
     server.mailbox = server.handler.mailbox = inbox

@@ -77,8 +77,9 @@ mydestination =
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
-relayhost =
-default_transport = error:this test instance relays nothing
+relayhost = {relayhost}
+default_transport = {transport}
+smtp_tls_security_level = may
 maillog_file = {root}/log/maillog
 maillog_file_prefixes = {root}/log
 alias_maps =
@@ -143,8 +144,11 @@ class Ports:
 class PostfixInstance:
     """One Postfix on loopback; ``start()`` then ``stop()`` (also a context manager)."""
 
-    def __init__(self, ports: Ports) -> None:
+    def __init__(self, ports: Ports, relayhost: str | None = None) -> None:
         self.ports = ports
+        # "[127.0.0.1]:2525": mail for other domains goes there (the sandbox as relayhost);
+        # without one the instance relays nothing.
+        self.relayhost = relayhost
         # Not under pytest's tmp_path: that is root-only (0700) and the daemons run as the
         # postfix user and the mailbox owner, who must reach these paths.
         self.root = Path(tempfile.mkdtemp(prefix="playground-postfix-"))
@@ -163,6 +167,8 @@ class PostfixInstance:
             "domain": DOMAIN,
             "uid": owner.pw_uid,
             "gid": owner.pw_gid,
+            "relayhost": self.relayhost or "",
+            "transport": "smtp" if self.relayhost else "error:this test instance relays nothing",
         }
         for sub in ("etc", "etc/sasl", "sasldb", "queue", "data", "log", "mail"):
             (self.root / sub).mkdir(mode=0o755, exist_ok=True)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import websocket
 
 from app import ready_line
 from smtp_session.sandbox.server import SandboxServer
@@ -61,10 +63,32 @@ def test_only_a_trainer_opens_a_class(room: Sockets) -> None:
     opened = stranger.open(title="SMTP basics")
     assert opened["trainer"] == "trainer" and opened["title"] == "SMTP basics"
     assert len(opened["code"]) == 6 and opened["join_url"].endswith(f"/join/{opened['code']}")
+    # The cookie opens the dashboard socket too (a browser sends no X-Trainer-Key header).
+    cookie = "; ".join(f"{k}={v}" for k, v in stranger.http.cookies.items())
+    board = websocket.create_connection(
+        f"{room.ws_url}/class/{opened['id']}", timeout=10, header=[f"Cookie: {cookie}"]
+    )
+    assert json.loads(board.recv())["type"] == "dashboard"
+    board.close()
     svg = stranger.call("GET", opened["qr_url"])
     assert svg.startswith("<?xml") and "<svg" in svg and opened["join_url"] in svg
     stranger.call("POST", "/api/classes/trainer-logout")
     assert stranger.call("GET", f"/api/classes/{opened['id']}", status=403)
+
+
+def test_class_socket_handshakes_are_checked(class_live: LiveServer, api: Api) -> None:
+    opened = api.open()
+    base = f"{class_live.ws_url}/class"
+
+    def refused(url: str, status: str, **options: Any) -> None:
+        with pytest.raises(websocket.WebSocketBadStatusException, match=status):
+            websocket.create_connection(url, timeout=10, **options).close()
+
+    refused(f"{base}/{opened['id']}", "403")  # no trainer key
+    refused(f"{base}/no-such-class", "404", header=[f"X-Trainer-Key: {KEY}"])
+    evil = {"origin": "http://evil.example", "header": [f"X-Trainer-Key: {KEY}"]}
+    refused(f"{base}/{opened['id']}", "403", **evil)
+    refused(f"{base}/{opened['id']}/follow", "403", origin="http://evil.example")
 
 
 def test_the_ready_line_prints_the_trainer_key(class_live: LiveServer) -> None:
@@ -135,6 +159,26 @@ def test_the_dashboard_follows_each_student(
     assert [s["name"] for s in snapshot["students"]] == ["Ada"]
 
 
+def test_a_student_on_one_step_for_long_shows_as_stuck(
+    data_dir: Path, sandbox: SandboxServer
+) -> None:
+    app = build_app(data_dir, sandbox, TRAINER_KEY=KEY, CLASS_STUCK_AFTER=0.5)
+    with LiveServer(app) as server:
+        room = Sockets(server.url, server.ws_url)
+        try:
+            opened = room.api().open()
+            board = room.board(opened["id"])
+            ada = room.student()
+            sid = join(ada, opened["code"], "Ada")["student"]["id"]
+            ada.connect()
+            row = board.row(sid, stuck=True)  # nothing sent since the greeting
+            assert row["session"] == "open" and row["stuck_reasons"][0].startswith("on ")
+            ada.ehlo()
+            assert board.row(sid, last_code=250)["stuck"] is False  # a new step
+        finally:
+            room.close()
+
+
 def test_watch_shows_the_console_and_tells_the_student(
     class_live: LiveServer, room: Sockets, api: Api, students: Any
 ) -> None:
@@ -177,12 +221,22 @@ def test_hints_reach_one_or_all_and_stay_in_the_transcript(
     )
     api.call("POST", f"/api/classes/{opened['id']}/hint", {"text": "Five minutes left."})
     assert ada.wait_for("class_hint")["to"] == "all"
-    assert grace.wait_for("class_hint")["text"] == "Five minutes left."  # never Ada's own hint
+    early = grace.wait_for("class_hint")
+    assert early["text"] == "Five minutes left." and early["seq"] is None  # no transcript yet
     assert not [f for f in grace.frames if f.get("text") == "Say EHLO first."]
     stored = api.call("GET", f"/api/transcripts/{transcript}")
     notes = [(n["text"], n["author"]) for n in stored["notes"]]
     assert ("Say EHLO first.", "trainer:trainer") in notes
     assert ("Five minutes left.", "trainer:trainer") in notes
+    # Grace's hint waited for her first transcript, and went to it as a whole.
+    grace.connect()
+    later = next(f for f in grace.frames if f["type"] == "session")["transcript"]
+
+    def grace_notes() -> Any:
+        return api.call("GET", f"/api/transcripts/{later}")["notes"]
+
+    found = wait_until(grace_notes)
+    assert [(n["text"], n["seq"]) for n in found] == [("Five minutes left.", None)]
 
 
 def test_the_trainers_console_is_followed(
@@ -255,9 +309,13 @@ def test_a_restricted_class_refuses_other_targets_in_words(
         try:
             api = room.api()
             opened = api.open()
-            api.call("POST", f"/api/classes/{opened['id']}/restrict", {"target": "sandbox"})
             ada = room.student()
             join(ada, opened["code"], "Ada")
+            ada.connect("other")  # open before the trainer restricts the class
+            api.call("POST", f"/api/classes/{opened['id']}/restrict", {"target": "sandbox"})
+            assert (
+                ada.wait_for("closed")["reason"] == "the trainer restricted the class to 'sandbox'"
+            )
             ada.send({"type": "connect", "target": "other"})
             error = ada.wait_for("error")
             assert error["code"] == "class_restricted" and "'sandbox'" in error["message"]

@@ -14,7 +14,7 @@ import websocket
 
 from smtp_session.sandbox.server import SandboxServer
 from tests.classroom_helpers import ClassWs, join
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, wait_until
 from tests.test_accounts import PASSWORD, Auth, make_app
 
 TOKEN = re.compile(r'name="csrf-token" content="([^"]+)"')
@@ -53,6 +53,7 @@ def accounts_live(data_dir: Path, sandbox: SandboxServer) -> Iterator[LiveServer
     auth = Auth(app)
     auth.create("tina")
     auth.create("sam")
+    auth.create("otto", role="trainer")  # a trainer, but not of this class
     result = auth.cli("set-role", "tina", "trainer")
     assert result.exit_code == 0 and "tina is now trainer" in result.output
     with LiveServer(app) as server:
@@ -84,6 +85,18 @@ def test_the_trainer_role_runs_classes_and_members_join_them(accounts_live: Live
         # A member's handshake on the dashboard is refused before any frame.
         with pytest.raises(websocket.WebSocketBadStatusException, match="403"):
             drivers.append(sam.ws(f"/ws/class/{info['id']}"))
+        # What sam records in the class his trainer may read, even when he makes it private.
+        console.connect()
+        tid = next(f for f in console.frames if f["type"] == "session")["transcript"]
+        path = f"/api/transcripts/{tid}"
+        assert wait_until(lambda: sam.call("GET", path).status_code == 200)
+        assert sam.call("PATCH", path, {"visibility": "private"}).status_code == 200
+        assert wait_until(lambda: tina.call("GET", path).status_code == 200)
+        assert tina.call("GET", path).json()["transcript"]["id"] == tid
+        assert Browser(accounts_live.url, "otto").call("GET", path).status_code == 404
     finally:
         for driver in drivers:
             driver.close()
+    anonymous = accounts_live.ws_url + f"/class/{info['id']}/follow"
+    with pytest.raises(websocket.WebSocketBadStatusException, match="401"):
+        websocket.create_connection(anonymous, timeout=10).close()

@@ -60,8 +60,32 @@ class Transcript:
     process: str | None
     entry_count: int
     last_code: int | None
+    # Captured sessions (revision 0004); a console transcript has source "console" and None.
+    source: str = "console"
+    client: str | None = None
+    ehlo: str | None = None
+    outcome: str | None = None
+    warnings: int = 0
+    messages: list[str] = field(default_factory=list)
     entries: list[Entry] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
+
+    def captured_summary(self) -> dict[str, Any]:
+        """What the list of captured sessions shows (``Store.list_captured``, the bus)."""
+        return {
+            "id": self.id,
+            "created_at": iso(self.created_at),
+            "ended_at": iso(self.ended_at),
+            "status": self.status,
+            "client": self.client,
+            "ehlo": self.ehlo,
+            "outcome": self.outcome,
+            "warnings": self.warnings,
+            "messages": list(self.messages),
+            "target": self.target,
+            "entry_count": self.entry_count,
+            "last_code": self.last_code,
+        }
 
     def meta(self) -> dict[str, Any]:
         """The meta that exports carry: nothing about owner, writer process or edit token."""

@@ -154,7 +154,19 @@ def transcript_of(row: Any) -> Transcript:
     values = dict(row._mapping)
     for name in ("created_at", "ended_at"):
         values[name] = utc(values[name])
+    values["messages"] = _id_list(values.get("messages"))
     return Transcript(**values)
+
+
+def _id_list(stored: Any) -> list[str]:
+    """The ``messages`` column: a JSON list of inbox ids (NULL: none)."""
+    if not stored:
+        return []
+    try:
+        found = json.loads(stored)
+    except ValueError:
+        return []
+    return [str(m) for m in found] if isinstance(found, list) else []
 
 
 def note_of(row: Any) -> Note:

@@ -28,6 +28,8 @@ MAX_AUTHOR = 100
 MAX_ENTRY_BYTES = 256 * 1024
 STATUSES = ("live", "closed", "interrupted")
 VISIBILITIES = ("private", "team", "link")
+SOURCES = ("console", "captured")  # who recorded it: a console session, or the sandbox
+OUTCOMES = ("live", "delivered", "refused", "quit", "dropped")
 
 metadata = MetaData()
 
@@ -48,6 +50,13 @@ transcripts = Table(
     Column("process", String(MAX_TARGET)),
     Column("entry_count", Integer, nullable=False),
     Column("last_code", Integer),
+    # Revision 0004: captured sessions (smtp_session/sandbox/capture.py).
+    Column("source", String(16), nullable=False, server_default="console"),
+    Column("client", String(MAX_TARGET)),
+    Column("ehlo", String(MAX_TARGET)),
+    Column("outcome", String(16)),
+    Column("warnings", Integer, nullable=False, server_default="0"),
+    Column("messages", Text),  # a JSON list of inbox ids
 )
 
 entries = Table(

@@ -1,7 +1,7 @@
 """The transcript store: SQLAlchemy Core over SQLite (WAL) or PostgreSQL, one commit per entry.
 
 Over 300 lines: every statement on the transcript tables is here, so that a schema change
-is one module's change.
+is one module's change (captured sessions' own statements: transcripts/captured.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, Integer, Update, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from transcripts import checkpoint, db, process
+from transcripts import captured, checkpoint, db, process
 from transcripts.errors import NotFound, StoreError
 from transcripts.imported import store_import
 from transcripts.model import Entry, Note, Transcript
@@ -37,6 +37,8 @@ from transcripts.rows import (
 from transcripts.schema import MAX_NOTE, MAX_TITLE, VISIBILITIES, entries, notes, transcripts
 
 EntryList = list[Entry]
+Summaries = list[dict[str, Any]]  # "list" is a method's name inside Store
+Ids = list[str]
 log = logging.getLogger(__name__)
 _META_COLUMNS = [c for c in transcripts.c if c.name != "edit_token_hash"]
 # Compared against when the id is unknown, so a miss takes as long as a hit.
@@ -417,12 +419,16 @@ class Store:
         limit: int = 50,
         offset: int = 0,
         owner: str | None = None,
+        source: str | None = None,
     ) -> list[Transcript]:
-        """Newest first, no entries; ``search`` matches title, target, reply code or line text."""
+        """Newest first, no entries; ``search`` matches title, target, reply code or line text;
+        ``source``: only console sessions or only captured ones (None: both)."""
         self.settle()
         stmt = select(*_META_COLUMNS).order_by(transcripts.c.created_at.desc(), transcripts.c.id)
         if owner is not None:
             stmt = stmt.where(transcripts.c.owner == owner)
+        if source is not None:
+            stmt = stmt.where(transcripts.c.source == source)
         if search and search.strip():
             stmt = stmt.where(matches(search.strip()[:MAX_TITLE]))
         stmt = stmt.limit(max(1, min(limit, 500))).offset(max(0, offset))
@@ -437,3 +443,42 @@ class Store:
         found = self.get(transcript_id)
         assert found is not None  # written in store_import's transaction
         return found, token
+
+    # -- captured sessions (transcripts/captured.py) ----------------------------------------
+
+    def create_captured(
+        self, transcript_id: str, target: str, client: str | None, created_at: datetime
+    ) -> None:
+        """The live transcript of a session the sandbox captured, under the id it chose."""
+        captured.create(self.engine, transcript_id, target, client, created_at)
+
+    def summarise_captured(self, transcript_id: str, summary: Mapping[str, Any]) -> None:
+        """Keep a live captured session's summary (EHLO name, warnings...) current."""
+        captured.summarise(self.engine, transcript_id, summary)
+
+    def finish_captured(self, transcript_id: str, reason: str, summary: Mapping[str, Any]) -> None:
+        """Close a captured session's transcript with its final summary."""
+        captured.finish(self.engine, transcript_id, reason, summary)
+
+    def list_captured(self, limit: int = 50, before: str | None = None) -> Summaries:
+        """Captured sessions' summaries, newest first (``before``: a transcript id, a cursor)."""
+        self.settle()
+        return [t.captured_summary() for t in captured.listing(self.engine, limit, before)]
+
+    def new_edit_token(self, transcript_id: str) -> str | None:
+        """A new edit token for the transcript (the old one stops working); None if there is
+        no such transcript. A captured session's first token is never shown to anyone: the
+        Captured page hands out one of these to whoever may annotate it."""
+        token = secrets.token_urlsafe(32)
+        stmt = (
+            update(transcripts)
+            .where(transcripts.c.id == transcript_id)
+            .values(edit_token_hash=token_hash(token))
+        )
+        with db.writer(self.engine) as conn, conn.begin():
+            found = conn.execute(stmt).rowcount == 1
+        return token if found else None
+
+    def prune_captured(self, max_sessions: int, max_age: float) -> Ids:
+        """Retention: delete ended captured sessions beyond the count or older than the age."""
+        return captured.prune(self.engine, max_sessions, max_age)

@@ -139,6 +139,43 @@ SETTINGS: list[tuple[str, str, type, Any, str]] = [
         "ports for those targets",
     ),
     ("ALLOW_PRIVATE", "PLAYGROUND_ALLOW_PRIVATE", str, "", "internal CIDRs allowed all the same"),
+    # Captured sessions (#16): every session the sandbox serves, recorded from its side.
+    ("CAPTURE", "PLAYGROUND_CAPTURE", bool, True, "record every session the sandbox serves"),
+    (
+        "CAPTURE_MAX_SESSIONS",
+        "PLAYGROUND_CAPTURE_MAX_SESSIONS",
+        int,
+        1000,
+        "captured sessions kept (the oldest go first)",
+    ),
+    (
+        "CAPTURE_MAX_AGE",
+        "PLAYGROUND_CAPTURE_MAX_AGE",
+        float,
+        7 * 86400.0,
+        "seconds a captured session is kept",
+    ),
+    (
+        "CAPTURE_MAX_LINES",
+        "PLAYGROUND_CAPTURE_MAX_LINES",
+        int,
+        20_000,
+        "client lines recorded per captured session",
+    ),
+    (
+        "CAPTURE_MAX_BYTES",
+        "PLAYGROUND_CAPTURE_MAX_BYTES",
+        int,
+        8 << 20,
+        "client bytes recorded per captured session",
+    ),
+    (
+        "CAPTURED_STREAM_SECONDS",
+        "PLAYGROUND_CAPTURED_STREAM_SECONDS",
+        float,
+        300.0,
+        "seconds one captured-sessions event stream lasts before the browser reconnects",
+    ),
     ("CLASS_MAX_STUDENTS", "PLAYGROUND_CLASS_MAX_STUDENTS", int, 250, "largest class (students)"),
     (
         "CLASS_STUCK_AFTER",

@@ -25,6 +25,7 @@ from transcripts.store import Store
 from transcripts.writer import Writer
 from web.live.admission import Admission
 from web.live.bus import make_bus
+from web.live.captured import CaptureWriter
 from web.live.frames import FrameError
 from web.live.limits import make_limits
 from web.live.quota import Quota
@@ -93,29 +94,26 @@ class Services:
         self.writer = Writer(self.store, journal, config["COMMIT_INTERVAL"])
         atexit.register(self.writer.stop)
         self.sandbox: Any = None  # a SandboxServer, when this process runs the sandbox
+        self.capture: Any = None  # its capture sink (web/live/captured.py), when CAPTURE is on
         self.classroom: Any = None  # web/classroom/hub.py ClassHub, set by init_classroom
 
     def start_sandbox(self) -> None:
         """Start the built-in sandbox SMTP server in this process (stopped at exit)."""
-        from smtp_session.sandbox.server import SandboxConfig, SandboxServer  # aiosmtpd: only here
+        from smtp_session.sandbox.server import SandboxServer  # aiosmtpd: only here
 
-        cfg = self.config
-        sandbox = SandboxServer(
-            SandboxConfig(
-                data_dir=self.data_dir,
-                host=cfg["SANDBOX_HOST"],
-                port=cfg["SANDBOX_PORT"],
-                tls_port=cfg["SANDBOX_TLS_PORT"],
-                auth_require_tls=cfg["SANDBOX_AUTH_REQUIRE_TLS"],
-            )
-        )
+        capture = capture_sink(self.config, self.store, self.bus)
+        sandbox = SandboxServer(sandbox_config(self.config, self.data_dir, capture))
         try:
             sandbox.start()
         except OSError as exc:
             sandbox.stop()
+            if capture is not None:
+                capture.stop()
             log.warning("sandbox not started (%s); is another instance running it?", exc)
             return
-        self.sandbox = sandbox
+        self.sandbox, self.capture = sandbox, capture
+        if capture is not None:
+            atexit.register(capture.stop)  # atexit runs last-in first: after sandbox.stop
         atexit.register(sandbox.stop)
 
     def _named_targets(self) -> list[Target]:
@@ -197,6 +195,31 @@ class Services:
             known = ", ".join(sorted(self.lessons))
             raise FrameError(f"Unknown lesson {lesson_id!r}; lessons: {known}.", "bad_lesson")
         return self.lessons[lesson_id]
+
+
+def capture_sink(config: dict[str, Any], store: Store, bus: Any) -> CaptureWriter | None:
+    """The sink the sandbox records every session into (None when CAPTURE is off)."""
+    if not config["CAPTURE"]:
+        return None
+    return CaptureWriter(
+        store, bus, max_sessions=config["CAPTURE_MAX_SESSIONS"], max_age=config["CAPTURE_MAX_AGE"]
+    )
+
+
+def sandbox_config(config: dict[str, Any], data_dir: Path, capture: Any) -> Any:
+    """The sandbox's settings from the app's (this process's sandbox, or sandbox_main.py's)."""
+    from smtp_session.sandbox.capture import CaptureLimits
+    from smtp_session.sandbox.server import SandboxConfig
+
+    return SandboxConfig(
+        data_dir=data_dir,
+        host=config["SANDBOX_HOST"],
+        port=config["SANDBOX_PORT"],
+        tls_port=config["SANDBOX_TLS_PORT"],
+        auth_require_tls=config["SANDBOX_AUTH_REQUIRE_TLS"],
+        capture=capture,
+        capture_limits=CaptureLimits(config["CAPTURE_MAX_LINES"], config["CAPTURE_MAX_BYTES"]),
+    )
 
 
 def parse_targets(text: str) -> list[Target]:

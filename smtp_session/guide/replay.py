@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
+from smtp_session.guide.client_checks import recorded_warnings
 from smtp_session.guide.guide import Guide
 from smtp_session.guide.transaction import Transaction
 from smtp_session.wire.dialogue import GREETING, Dialogue
@@ -85,6 +86,9 @@ def replay(entries: Iterable[dict[str, Any]], sandbox: bool = False) -> Iterator
             frame = {"type": FRAME_OF_EVENT.get(entry.get("event", ""), entry["kind"]), **data}
         frame.pop("original", None)
         frame.update(seq=entry["seq"], t=entry["t"])
+        client = recorded_warnings(entry)  # a captured client's, judged from its bytes
+        if client:
+            frame["warnings"] = [*(frame.get("warnings") or []), *client]
         guide.extra.clear()  # lesson progress is not replayed
         yield Step(entry, event, frame, guide.tx)
 

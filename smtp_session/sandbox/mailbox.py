@@ -43,6 +43,8 @@ class StoredMessage:
     from_header: str = ""
     to_header: str = ""
     attachments: int = 0
+    # The captured transcript of the session that delivered it (sandbox/capture.py), if any.
+    captured_transcript: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -97,6 +99,7 @@ class Mailbox:
         peer: str,
         tls: bool = False,
         auth_user: str | None = None,
+        captured_transcript: str | None = None,
     ) -> StoredMessage:
         """Keep a message; drop the oldest beyond the bound."""
         msg = StoredMessage(
@@ -108,6 +111,7 @@ class Mailbox:
             peer=peer,
             tls=tls,
             auth_user=auth_user,
+            captured_transcript=captured_transcript,
             **_summary_fields(raw),  # type: ignore[arg-type]
         )
         with self._lock:

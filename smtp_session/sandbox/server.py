@@ -24,6 +24,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TL
 
 from smtp_session.guide.redact import redact_plain_anywhere
 from smtp_session.knowledge import COMMANDS
+from smtp_session.sandbox.capture import CaptureHooks, CaptureLimits, CaptureSink
 from smtp_session.sandbox.chunking import ChunkingSMTP
 from smtp_session.sandbox.mailbox import Mailbox
 from smtp_session.sandbox.scenarios import (
@@ -52,6 +53,9 @@ class SandboxConfig:
     data_size_limit: int = 32 * 1024 * 1024
     users: dict[str, str] = field(default_factory=lambda: {DEMO_USER: DEMO_PASSWORD})
     pipelining: bool = True  # RFC 2920: aiosmtpd reads pipelined commands in order
+    # Where every session is recorded (capture.py); None: capture is off.
+    capture: CaptureSink | None = None
+    capture_limits: CaptureLimits = field(default_factory=CaptureLimits)
 
 
 class SandboxHandler:
@@ -118,6 +122,7 @@ class SandboxHandler:
             peer=str(session.peer[0]) if session.peer else "",
             tls=session.ssl is not None or getattr(server, "implicit_tls", False),
             auth_user=_login_of(auth),
+            captured_transcript=getattr(getattr(server, "capture", None), "id", None),
         )
         return f"250 2.0.0 Ok: queued as {msg.id}"
 
@@ -256,6 +261,10 @@ class SandboxSMTP(ChunkingSMTP):
         return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
 
 
+class CapturingSMTP(CaptureHooks, SandboxSMTP):
+    """The sandbox's protocol with every session recorded (smtp_session/sandbox/capture.py)."""
+
+
 class _LoggedHandshake(ssl.SSLObject):
     """The implicit-TLS port's TLS object: a failed handshake is one WARNING line.
 
@@ -292,7 +301,13 @@ class _SandboxController(Controller):
         super().__init__(handler, **kwargs)
 
     def factory(self) -> SMTP:
-        return SandboxSMTP(self.handler, **self._smtp_kwargs)
+        kwargs = dict(self._smtp_kwargs)
+        sink, limits = kwargs.pop("capture", None), kwargs.pop("capture_limits", None)
+        if sink is None:
+            return SandboxSMTP(self.handler, **kwargs)
+        smtp = CapturingSMTP(self.handler, **kwargs)
+        smtp.capture_sink, smtp.capture_limits = sink, limits or CaptureLimits()
+        return smtp
 
 
 class SandboxServer:
@@ -316,6 +331,8 @@ class SandboxServer:
             "data_size_limit": cfg.data_size_limit,
             "auth_require_tls": cfg.auth_require_tls,
             "tls_context": self.cert.server_context(),
+            "capture": cfg.capture,
+            "capture_limits": cfg.capture_limits,
         }
         plain = _SandboxController(self.handler, smtp_kwargs, hostname=cfg.host, port=cfg.port)
         self._start(plain)

@@ -49,7 +49,7 @@ export class Editor {
     this.edit(async () => {
       const made = await this.call(this.path(), 'PATCH', body);
       this.replay.data.transcript = made.transcript;
-      this.replay.showMeta(made.transcript);
+      this.replay.showMeta(made.transcript, this.replay.data.captured);
     }, 'Title and description saved.');
   }
 

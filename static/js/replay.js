@@ -6,6 +6,7 @@
 
 import { Panels } from './panels.js';
 import { Editor } from './replay-editor.js';
+import { LiveFollow, offerNotes } from './replay-live.js';
 import { clockTimes, exchangeEnds, expandFrames, noteLabel, takeToken } from './replay-data.js';
 import { applyOptions, readOptions, wireSnippet } from './replay-options.js';
 import { Timeline, clock } from './timeline.js';
@@ -53,15 +54,22 @@ class Replay {
     this.data = data;
     this.ends = exchangeEnds(data.entries);
     this.times = clockTimes(data.entries, this.options.idle * 1000);
-    this.showMeta(data.transcript);
+    this.showMeta(data.transcript, data.captured);
     this.showAccess(data.access);
     this.renderEntries();
     if (data.can_edit && !this.embed && !this.editor && $('editor')) this.editor = new Editor(this);
+    else if (data.captured && !data.can_edit && !this.embed) offerNotes(this);
     this.notesChanged();
     if (first) this.openAt();
     else this.seek(atEnd ? data.entries.length - 1 : oldPos, false);
     this.framesLoaded = this.loadFrames(data);
-    if (data.transcript.status === 'live') setTimeout(() => this.poll(), LIVE_POLL_MS);
+    if (data.transcript.status !== 'live') this.live?.close();
+    else if (!data.captured) setTimeout(() => this.poll(), LIVE_POLL_MS);
+    else if (!this.live || this.live.closed) {
+      // A captured session still going: its entries come over server-sent events.
+      const since = (data.entries.at(-1)?.seq ?? -1) + 1;
+      this.live = new LiveFollow(this.id, since, () => this.whenPaused(() => this.load()));
+    }
   }
 
   // Where the page opens: #L12, else the poster (start, end or a time), then autoplay.
@@ -90,8 +98,15 @@ class Replay {
     else this.load().catch(() => setTimeout(() => this.poll(), LIVE_POLL_MS));
   }
 
-  showMeta(meta) {
-    $('title').textContent = meta.title || `SMTP session with ${meta.target}`;
+  // Run ``then`` now, or when the replay stops playing (a reload must not jump under it).
+  whenPaused(then) {
+    if (!this.playing()) return then();
+    return new Promise((resolve) => setTimeout(resolve, LIVE_POLL_MS / 10)).then(() => this.whenPaused(then));
+  }
+
+  showMeta(meta, captured) {
+    const untitled = captured ? `Captured session from ${captured.client}` : `SMTP session with ${meta.target}`;
+    $('title').textContent = meta.title || untitled;
     $('description').textContent = meta.description || '';
     $('target').textContent = meta.target;
     const badge = $('status-badge');

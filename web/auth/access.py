@@ -104,14 +104,22 @@ _SEES: dict[str, Callable[[User | None, Transcript], bool]] = {
 }
 
 
+def _trains(user: User | None, transcript: Transcript) -> bool:
+    """A trainer sees what their class's students recorded in the class (web/classroom/)."""
+    if user is None or user.role != "trainer":
+        return False
+    classroom = current_app.extensions["playground"].classroom
+    return classroom is not None and bool(classroom.store.trained_by(transcript.id, user.name))
+
+
 def can_view(transcript: Transcript) -> bool:
     """Whether the person asking may see this transcript (callers answer 404 if not)."""
     if mode() == "none":
         return True
     user = viewer()
-    return owns(user, transcript) or _SEES.get(transcript.visibility, _SEES["private"])(
-        user, transcript
-    )
+    if owns(user, transcript) or _trains(user, transcript):
+        return True
+    return _SEES.get(transcript.visibility, _SEES["private"])(user, transcript)
 
 
 def can_edit(transcript: Transcript) -> bool:
@@ -188,7 +196,7 @@ def require_login() -> ResponseReturnValue | None:
     ):
         return None
     # A missing transcript and a private one look the same: neither reveals existence.
-    if request.path.startswith("/api/") or request.path == "/ws":
+    if request.path.startswith(("/api/", "/ws/")) or request.path == "/ws":
         return _json_error("sign in first", "login_required", 401)
     if mode() == "proxy":
         message = "The reverse proxy did not say who you are (PLAYGROUND_USER_HEADER)."

@@ -73,7 +73,6 @@ class Broadcaster(ConsoleCopy):
     def on_frame(self, frame: dict[str, Any]) -> None:
         if frame.get("type") not in NOT_SHOWN and not frame.get("type", "").startswith("class_"):
             self.record(frame)
-            self.hub.wake()
 
     def pump(self, now: float) -> None:
         """Nothing is coalesced: every frame is posted as it comes."""

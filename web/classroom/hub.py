@@ -1,8 +1,9 @@
 """One process's side of every class: its members, their outbox, the control channel.
 
-Whatever a student's session does only touches memory here (``Member.on_frame`` appends to a
-bounded outbox and marks the row dirty); one pump thread publishes rows (at most every
-``ROW_INTERVAL`` per student: coalesced), console frames for watchers and heartbeats, and one
+Whatever a student's session does only touches memory here (``Member.on_frame`` marks the row
+dirty and, while watched, appends to a bounded outbox); one pump thread publishes rows (it looks
+every ``PUMP_TICK``, one row per ``ROW_INTERVAL`` per student at most: coalesced), console
+frames for watchers and heartbeats, and one
 store thread writes the report's figures. A slow bus, database or viewer therefore never
 holds up a student's line. Trainer actions arrive on each class's control channel, read by one
 thread per class this process holds members of.
@@ -73,6 +74,7 @@ class ClassHub:
         self._tasks: queue.Queue[Callable[[], None]] = queue.Queue()
         self.viewers: dict[str, Any] = {}  # viewer id -> its counters (the slow-viewer test)
         self._beat_at = 0.0
+        self._scanned_at = 0.0
         self.trainer_key = ""  # PLAYGROUND_AUTH=none only (web/classroom/trainer.py)
         self._threads_started = False
 
@@ -94,9 +96,6 @@ class ClassHub:
                 self._outbox.popleft()
                 self.dropped += 1
             self._outbox.append((channel, message))
-        self._wake.set()
-
-    def wake(self) -> None:
         self._wake.set()
 
     def task(self, job: Callable[[], None]) -> None:
@@ -170,7 +169,19 @@ class ClassHub:
                 log.exception("class pump failed")
 
     def _pump_once(self) -> None:
+        """Drain the outbox (woken by each post); look at the members every PUMP_TICK only."""
         now = time.monotonic()
+        if now - self._scanned_at >= PUMP_TICK:
+            self._scanned_at = now
+            self._scan(now)
+        while True:
+            with self._lock:
+                if not self._outbox:
+                    break
+                channel, message = self._outbox.popleft()
+            self.bus.publish(channel, message)
+
+    def _scan(self, now: float) -> None:
         with self._lock:
             classes = {cid: list(s.values()) for cid, s in self._sources.items()}
         for sources in classes.values():
@@ -182,12 +193,6 @@ class ClassHub:
                 students = [s.source for s in sources if s.source != "trainer"]
                 beat = {"kind": "heartbeat", "proc": self.proc, "students": students}
                 self.post(rows_channel(cid), beat)
-        while True:
-            with self._lock:
-                if not self._outbox:
-                    break
-                channel, message = self._outbox.popleft()
-            self.bus.publish(channel, message)
 
     def _task_loop(self) -> None:
         while True:

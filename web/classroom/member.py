@@ -63,7 +63,6 @@ class Member(ConsoleCopy):
         self._dirty = True
         if copy.get("type") == "session" and copy.get("transcript"):
             self._on_session(copy)
-        self.hub.wake()
 
     def _on_session(self, frame: dict[str, Any]) -> None:
         tid, target = frame["transcript"], (frame.get("target") or {}).get("name", "")

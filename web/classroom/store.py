@@ -364,6 +364,16 @@ class ClassStore:
         with db.writer(self.engine) as conn, conn.begin():
             conn.execute(insert(class_sessions), row)
 
+    def trained_by(self, transcript_id: str, trainer: str) -> bool:
+        """Whether the transcript was recorded in a class of this trainer (who may then see it)."""
+        stmt = (
+            select(func.count())
+            .select_from(class_sessions.join(classes, classes.c.id == class_sessions.c.class_id))
+            .where(class_sessions.c.transcript_id == transcript_id, classes.c.trainer == trainer)
+        )
+        with self.engine.begin() as conn:
+            return bool(conn.scalar(stmt))
+
     def sessions(self, class_id: str) -> list[dict[str, Any]]:
         """Every transcript of the class, oldest first."""
         stmt = (

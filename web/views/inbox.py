@@ -85,7 +85,21 @@ def detail(msg: StoredMessage, raw: bytes) -> dict[str, Any]:
         "has_html": mime.body(message, "html") is not None,
         "parts": mime.tree(message).to_dict(),
         "transcript": transcript_of(msg.id),
+        "captured": captured_of(msg),
     }
+
+
+def captured_of(msg: StoredMessage) -> dict[str, Any] | None:
+    """The captured session (docs/api-captured.md) that delivered this message, if stored."""
+    tid = msg.captured_transcript
+    if not tid:
+        return None
+    store = current_app.extensions["playground"].store
+    transcript = store.get(tid, entries=False)
+    if transcript is None or not access.can_view(transcript):
+        return None
+    url = url_for("transcripts.replay", tid=tid)
+    return {"id": tid, "url": url, "client": transcript.client, "status": transcript.status}
 
 
 @bp.get("/messages")

@@ -175,6 +175,8 @@ def get_transcript(tid: str) -> Response:
     transcript = load(tid)
     body = transcript_json(transcript)
     body["inbox"] = inbox.messages_of(transcript.entries)
+    if transcript.source == "captured":  # recorded by the sandbox (docs/api-captured.md)
+        body["captured"] = transcript.captured_summary()
     # Events in words, as every export words them: the replay page shows these, not its own.
     body["event_words"] = {
         str(e["seq"]): describe_event(e) for e in transcript.entries if e["kind"] == "event"

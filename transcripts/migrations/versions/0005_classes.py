@@ -4,7 +4,7 @@ A student's ``token_hash`` is a SHA-256 of the token the student's browser keeps
 and ``warnings`` are JSON text (the report's figures), kept up to date as the class runs.
 
 Revision ID: 0005
-Revises: 0003 (the lead re-chains it after 0004)
+Revises: 0004
 Create Date: 2026-12-01
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
