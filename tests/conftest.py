@@ -179,14 +179,39 @@ def live(app) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
         yield server
 
 
+_DOCUMENTS: dict[str, dict[str, Any]] = {}
+
+
+def fetch_knowledge(base: str, path: str) -> dict[str, Any]:
+    """The knowledge document a session frame names, over HTTP like a browser (cached)."""
+    from urllib.request import urlopen
+
+    url = base + path
+    if url not in _DOCUMENTS:
+        with urlopen(url, timeout=10) as response:
+            _DOCUMENTS[url] = json.loads(response.read())
+    return _DOCUMENTS[url]
+
+
 class WsDriver:
-    """A real WebSocket client that reads like the transaction it drives."""
+    """A real WebSocket client that reads like the transaction it drives.
+
+    Lean frames (docs/protocol.md v2, the default) are read as the browser reads them: the
+    keys resolved with the knowledge document the ``session`` frame names, the state kept from
+    its changes (smtp_session/guide/lean.py FrameReader). ``frames`` holds what they stand for,
+    ``wire`` what came over the socket.
+    """
 
     def __init__(self, url: str) -> None:
         import websocket  # websocket-client
 
+        from smtp_session.guide.lean import FrameReader
+
         self.ws = websocket.create_connection(url, timeout=10)
+        self.base = "http" + url.split("/ws")[0][2:]  # ws://host:port/ws -> http://host:port
         self.frames: list[dict[str, Any]] = []
+        self.wire: list[dict[str, Any]] = []
+        self.reader = FrameReader(lean=False)
 
     def send(self, frame: dict[str, Any] | str | bytes) -> None:
         if isinstance(frame, dict):
@@ -198,7 +223,11 @@ class WsDriver:
 
     def next(self, timeout: float = 10.0) -> dict[str, Any]:
         self.ws.settimeout(timeout)
-        frame = json.loads(self.ws.recv())
+        raw = json.loads(self.ws.recv())
+        self.wire.append(raw)
+        if raw.get("type") == "session" and raw.get("knowledge"):
+            self.reader.doc = fetch_knowledge(self.base, raw["knowledge"])
+        frame = self.reader.read(raw)
         self.frames.append(frame)
         return frame
 

@@ -8,10 +8,12 @@ and Python exports read) must say what the live panels said, entry by entry.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from smtp_session.guide.lean_read import read_frames
 from smtp_session.sandbox.server import DEMO_PASSWORD, DEMO_USER, SandboxServer
-from tests.conftest import WsDriver, wait_until
+from tests.conftest import WsDriver, fetch_knowledge, wait_until
 from tests.test_sandbox_auth import b64
 from transcripts.exports.facts import facts_of
 
@@ -47,7 +49,10 @@ def record(ws: WsDriver) -> str:
     return str(next(f for f in ws.frames if f["type"] == "session")["transcript"])
 
 
-def test_live_replay_and_export_facts_agree(ws: WsDriver, app: Any, sandbox: SandboxServer):
+def test_live_replay_and_export_facts_agree(
+    ws: WsDriver, app: Any, sandbox: SandboxServer, live: Any
+) -> None:
+    live_server = live
     tid = record(ws)
     store = app.extensions["playground"].store
     transcript = wait_until(lambda: (t := store.get(tid)) and t.status == "closed" and t)
@@ -61,6 +66,21 @@ def test_live_replay_and_export_facts_agree(ws: WsDriver, app: Any, sandbox: San
     assert live_states and all(by_seq[seq]["state"] == state for seq, state in live_states)
     last = live_states[-1][1]
     assert last["messages_sent"] == 3
+
+    # Lean frames (v2): the socket carried keys and changes, never the explanations' texts;
+    # read back with the knowledge document they are what the replay re-derives, and the
+    # replay's own lean frames (what the replay page reads) read back the same.
+    for wire, read in zip(ws.wire, ws.frames, strict=True):
+        if read["type"] == "reply":
+            assert read["explain"]["meaning"] not in json.dumps(wire)
+    assert any("state" in f and "steps" not in f["state"] for f in ws.wire if f["type"] == "reply")
+    for frame in live:
+        if frame["type"] == "reply":
+            assert frame["explain"] == by_seq[frame["seq"]]["explain"]
+    lean = client.get(f"/api/transcripts/{tid}?frames=lean").get_json()
+    assert read_frames(lean["frames"], fetch_knowledge(live_server.url, lean["knowledge"])) == (
+        replayed
+    )
 
     # The exports' facts: the same messages, senders and recipients as the Transaction's.
     facts = facts_of(transcript)

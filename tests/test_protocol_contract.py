@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
+from smtp_session.guide.document import knowledge_document
 from smtp_session.guide.guide import Guide
+from smtp_session.guide.lean import LeanEncoder
 from smtp_session.guide.lessons import load_lessons
 from smtp_session.guide.transaction import Transaction
 from smtp_session.routing.mx import Candidate, MxLookup, connect_candidates
@@ -155,6 +157,8 @@ def test_frames_the_web_layer_builds_match_the_document(ws: WsDriver) -> None:
     assert sorted(set(note) - {"type"}) == sorted(SERVER["note"])
     ws.send({"type": "ping"})
     assert sorted(keys(ws.wait_for("pong"))) == sorted(SERVER["pong"])
+    ws.send({"type": "state"})
+    assert sorted(keys(ws.wait_for("state"))) == sorted(SERVER["state"])
     ws.send({"type": "no-such-frame"})
     error = ws.wait_for("error")
     # ``limit`` is there only when a configured limit refused the frame.
@@ -167,4 +171,72 @@ def test_frames_the_web_layer_builds_match_the_document(ws: WsDriver) -> None:
         "note",
         "error",
         "pong",
+        "state",
     }
+
+
+def test_full_frames_have_version_ones_session_frame(ws: WsDriver) -> None:
+    ws.connect(frames="full")
+    session = next(f for f in ws.frames if f["type"] == "session")
+    assert sorted(keys(session)) == sorted(set(SERVER["session"]) - {"frames", "knowledge"})
+
+
+# -- lean frames (v2) ---------------------------------------------------------------------------
+
+
+def names_in(heading: str) -> set[str]:
+    """Every name in the first column of the table under ``heading``."""
+    section = DOC.split(heading + "\n", 1)[1].split("\n#", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return {name for row in rows for name in re.findall(r"`([^`]+)`", row.split("|")[1])}
+
+
+def lean_session() -> list[dict[str, Any]]:
+    """Lean frames for replies and commands of every shape the encoder knows."""
+    guide, encoder = Guide(sandbox=True), LeanEncoder()
+    greeting = ReplyReceived(parse_reply("220 sandbox.test ESMTP"), "greeting", None)
+    ehlo = parse_reply("250-sandbox.test\r\n250-SIZE 1000\r\n250-XUNKNOWN\r\n250 AUTH PLAIN X")
+    events: list[SessionEvent] = [
+        Connected("127.0.0.1", 2525, "127.0.0.1"),
+        greeting,
+        Sent("MAIL FROM:<a@b.example>", COMMAND, "MAIL"),
+        ReplyReceived(parse_reply("503 5.5.1 send HELO first"), "MAIL", "MAIL FROM:<a@b.example>"),
+        Sent("EHLO client.example", COMMAND, "EHLO"),
+        ReplyReceived(ehlo, "EHLO", "EHLO client.example"),
+        Sent("AUTH PLAIN", COMMAND, "AUTH"),
+        Sent("MAIL FROM:<a@b.example> BODY=8BITMIME XFOO=1", COMMAND, "MAIL"),
+        ReplyReceived(parse_reply("550 4.1.1 odd"), "MAIL", "MAIL"),
+        ReplyReceived(parse_reply("299 5.1.99 strange"), "NOOP", "NOOP"),
+        Sent("XNOSUCH", COMMAND, "XNOSUCH"),
+        ReplyReceived(parse_reply("250 Ok: queued as ABC"), "end-of-data", "."),
+    ]
+    return [encoder.encode(guide.frame_for(event)) for event in events]
+
+
+def test_lean_explanations_match_the_document() -> None:
+    frames = lean_session()
+    replies = [f["explain"] for f in frames if f["type"] == "reply"]
+    commands = [f["explain"] for f in frames if f["type"] == "sent"]
+    reply_fields = {k for e in replies for k in e}
+    assert reply_fields <= names_in("### Lean `explain` of a reply")
+    # Every optional field shows up in the sample except ``keys`` (the frame's, so far always).
+    assert names_in("### Lean `explain` of a reply") - reply_fields == {"keys"}
+    assert all({"evidence", "used", "context", "specific"} <= set(e) for e in replies)
+    command_fields = {k for e in commands for k in e}
+    assert command_fields == names_in("### Lean `explain` of a command") - {"keys"}
+    warning_fields = {k for f in frames for w in f.get("warnings") or [] for k in w}
+    assert warning_fields == {"code", "values", "line"}
+
+
+def test_lean_state_is_changes_of_the_documented_fields() -> None:
+    frames = lean_session()
+    documented = set(table("### `state`"))
+    assert set(frames[0]["state"]) == documented  # connected: the whole state
+    changes = [f["state"] for f in frames[1:] if "state" in f]
+    assert changes and all(set(c) < documented for c in changes)
+
+
+def test_the_knowledge_document_has_the_documented_sections() -> None:
+    assert set(knowledge_document()) == set(table("### The knowledge document"))
+    section = DOC.split("### The knowledge document", 1)[1].split("\n## ", 1)[0]
+    assert all(f"`{key}`" in section for key in knowledge_document()["guide"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from smtp_session.guide.transaction import Transaction
@@ -24,13 +24,27 @@ class CheckWarning:
     fix: str
     rfc: str
     line: int | None = None  # index of the message line, for message checks
+    # The values the texts were filled with: a lean frame carries these, not the texts.
+    values: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The frame's form ({code, message, fix, rfc, line}); ``.filled`` rides along."""
+        out = WarningDict(
+            code=self.code, message=self.message, fix=self.fix, rfc=self.rfc, line=self.line
+        )
+        out.filled = dict(self.values)
+        return out
 
     def at(self, line: int | None) -> CheckWarning:
         """The same warning labelled with another line number."""
         return replace(self, line=line)
+
+
+class WarningDict(dict[str, Any]):
+    """A warning as a frame carries it, with the values its texts were filled with
+    (``filled``: not a key, JSON never sees it; the lean encoder reads it, guide/lean.py)."""
+
+    filled: dict[str, str]
 
 
 # code: (message, fix, source), str.format templates (knowledge/data/warnings.json).
@@ -49,7 +63,8 @@ LIMITS = {
 def make_warning(code: str, line: int | None = None, /, **values: object) -> CheckWarning:
     """Build the warning ``code`` with its texts filled in."""
     message, fix, rfc = (text.format(**LIMITS, **values) for text in TEXTS[code])
-    return CheckWarning(code, message, fix, rfc, line)
+    filled = tuple((k, str(v)) for k, v in values.items())
+    return CheckWarning(code, message, fix, rfc, line, filled)
 
 
 def live(tx: Transaction) -> bool:

@@ -236,7 +236,7 @@ class Guide:
 # Where the server's words depend on the state, not only on what the reply answered:
 # RFC 5321 §4.1.4 wants HELO/EHLO before MAIL, RCPT and DATA, so a 503 before any greeting
 # says "greet first" whatever the command was.
-_GREET_FIRST = {
+GREET_FIRST = {
     "meaning": "The server has not been greeted yet: it wants HELO or EHLO before any "
     "transaction command.",
     "next": "Send EHLO client.example first, then MAIL FROM, RCPT TO and DATA.",
@@ -248,5 +248,5 @@ def guidance(
 ) -> dict[str, Any]:
     """The reply's explanation, corrected where the state decides what it means."""
     if reply.code == 503 and hello is None and after in ("MAIL", "RCPT", "DATA", "BDAT"):
-        return {**explain, **_GREET_FIRST}
+        return {**explain, **GREET_FIRST}
     return explain

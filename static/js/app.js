@@ -10,6 +10,7 @@ import { editTokens } from './transcripts.js';
 import { ConnectBar } from './connectbar.js';
 import { IdleCountdown } from './idle.js';
 import { addSessionLinks } from './share.js';
+import { FrameReader, loadKnowledge } from './knowledge.js';
 
 const LONG_PASTE = 500;
 const HEAD_LINES = 200;
@@ -53,7 +54,19 @@ export class App {
     $('screen').addEventListener('click', (ev) => this.select(ev.target.closest('.line')));
     $('screen').addEventListener('keydown', (ev) => this.onLineKey(ev));
     if (!readOnly) this.wireControls(insert);
-    this.conn.addEventListener('frame', (ev) => this.onFrame(ev.detail));
+    // Frames come lean (docs/protocol.md v2): they wait for the knowledge document, which the
+    // browser's cache usually has; without it the console asks for full frames. A read-only
+    // view is relayed full frames (the class's watch and follow sockets) and applies them.
+    this.reader = null;
+    this.waiting = [];
+    loadKnowledge().then((doc) => {
+      this.reader = new FrameReader(doc, false);
+      for (const raw of this.waiting.splice(0)) this.receive(raw);
+    }, () => {
+      this.reader = new FrameReader(null, false);
+      for (const raw of this.waiting.splice(0)) this.receive(raw);
+    });
+    this.conn.addEventListener('frame', (ev) => (readOnly ? this.onFrame(ev.detail) : this.receive(ev.detail)));
     this.conn.addEventListener('socketclose', () => this.onSocketClose());
     this.conn.open();
     this.lessons.load();
@@ -98,6 +111,8 @@ export class App {
       this.status(error);
       return;
     }
+    // Lean frames when the knowledge document is here to read them; full ones otherwise.
+    frame.frames = this.reader && this.reader.doc ? 'lean' : 'full';
     this.status(`Connecting to ${this.bar.label()}…`);
     $('connect').disabled = true;
     this.panels.reset();
@@ -134,6 +149,17 @@ export class App {
     input.setSelectionRange(text.length, text.length);
   }
 
+  // A frame as it came over the socket: read back into the full shape, then applied.
+  receive(raw) {
+    if (!this.reader) {
+      this.waiting.push(raw);
+      return;
+    }
+    this.onFrame(this.reader.read(raw));
+  }
+
+  // The one way a frame reaches the view (full shape: what FrameReader.read returns); a
+  // viewer of someone else's session can call it with the frames it relays.
   onFrame(frame) {
     if (frame.state) this.state = frame.state;
     const handler = this.handlers[frame.type];

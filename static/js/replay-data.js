@@ -1,5 +1,5 @@
 // The transcript as the player reads it: where exchanges end, the player's clock, the words of
-// a note's marker, the compact frames undone, and the edit token taken out of the address.
+// a note's marker, and the edit token taken out of the address.
 
 import { editTokens } from './transcripts.js';
 
@@ -51,16 +51,4 @@ export function takeToken(id) {
     history.replaceState(null, '', url.pathname + url.search + url.hash);
   }
   return sessionStorage.getItem(key) || editTokens.get(id);
-}
-
-// Undo ?frames=compact: shared explanations back in place, each frame's state carried forward.
-export function expandFrames({ frames, explanations }) {
-  let state = null;
-  for (const frame of frames) {
-    if ('explain_ref' in frame) frame.explain = explanations[frame.explain_ref];
-    if (frame.state) state = frame.state;
-    else if (state && (frame.type === 'reply' || frame.type === 'tls' || frame.type === 'closed'
-      || frame.type === 'connected')) frame.state = state;
-  }
-  return frames;
 }

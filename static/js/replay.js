@@ -7,7 +7,8 @@
 import { Panels } from './panels.js';
 import { Editor } from './replay-editor.js';
 import { LiveFollow, offerNotes } from './replay-live.js';
-import { clockTimes, exchangeEnds, expandFrames, noteLabel, takeToken } from './replay-data.js';
+import { clockTimes, exchangeEnds, noteLabel, takeToken } from './replay-data.js';
+import { loadKnowledge, readFrames } from './knowledge.js';
 import { applyOptions, readOptions, wireSnippet } from './replay-options.js';
 import { Timeline, clock } from './timeline.js';
 import { $, el } from './dom.js';
@@ -84,10 +85,14 @@ class Replay {
     if (autoplay) this.play();
   }
 
+  // The live console's lean frames, read with the knowledge document (knowledge.js).
   async loadFrames(data) {
-    const compact = await api(`/${encodeURIComponent(this.id)}?frames=compact`, { token: this.token });
+    const [lean, doc] = await Promise.all([
+      api(`/${encodeURIComponent(this.id)}?frames=lean`, { token: this.token }),
+      loadKnowledge(),
+    ]);
     if (this.data !== data) return; // a newer load replaced this one
-    data.frames = expandFrames(compact);
+    data.frames = readFrames(doc, lean.frames);
     this.syncPanels();
     $('replay').dataset.frames = '1';
   }

@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 
 MODES = ("none", "accounts", "proxy")
 # Reachable without signing in at all.
-PUBLIC_ENDPOINTS = {"static", "accounts.login", "accounts.logout"}
+# The knowledge document is the static SMTP texts every page resolves frames with.
+PUBLIC_ENDPOINTS = {"static", "accounts.login", "accounts.logout", "pages.knowledge"}
 # Reachable without signing in when the transcript's visibility is ``link`` (GET only).
 LINK_ENDPOINTS = {
     "transcripts.replay",

@@ -26,15 +26,27 @@ FIELDS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "note": {"seq": int, "text": str},
     "ping": {},
     "lesson": {},
+    "state": {},
 }
 # Optional fields, read by the frame's handler (web/live/connector.py, web/services.py,
 # web/live/live.py).
 OPTIONAL: dict[str, tuple[str, ...]] = {
-    "connect": ("target", "host", "port", "tls_mode", "tls", "accept_unverified"),
+    "connect": ("target", "host", "port", "tls_mode", "tls", "accept_unverified", "frames"),
     "lesson": ("lesson",),
     "chunk": ("last",),
 }
 MAX_LINES_PER_FRAME = 100_000
+FRAME_MODES = ("lean", "full")  # docs/protocol.md v2: lean by default, today's shape on request
+
+
+def frame_mode(frame: dict[str, Any]) -> str:
+    """The ``frames`` a ``connect`` asks for: ``lean`` (the default) or ``full``."""
+    mode = frame.get("frames", "lean")
+    if mode not in FRAME_MODES:
+        raise FrameError(
+            "The 'frames' field of 'connect' must be \"lean\" or \"full\".", "bad_field"
+        )
+    return str(mode)
 
 
 def parse_frame(data: str | bytes, max_bytes: int, known: set[str]) -> dict[str, Any]:

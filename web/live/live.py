@@ -15,7 +15,9 @@ from collections.abc import Callable
 from typing import Any
 
 from smtp_session.errors import PlaygroundError
+from smtp_session.guide.document import document_path
 from smtp_session.guide.guide import Guide
+from smtp_session.guide.lean import LeanEncoder
 from smtp_session.guide.lessons import LessonProgress
 from smtp_session.wire.events import CloseCode, Closed, MessageSent, Sent, SessionEvent
 from smtp_session.wire.lines import check_lines
@@ -24,7 +26,7 @@ from web.classroom.console import gone as class_gone
 from web.classroom.console import handlers as class_handlers
 from web.live.admission import Admission
 from web.live.connector import open_connection, plan_connect
-from web.live.frames import FrameError, chunk_of, parse_frame
+from web.live.frames import FrameError, chunk_of, frame_mode, parse_frame
 from web.live.limits import LimitError
 from web.live.quota import FrameRate, Quota
 from web.services import Services
@@ -70,6 +72,9 @@ class LiveSession:
         self._t0 = time.monotonic()
         # In a class (web/classroom/): a Member or Broadcaster that sees every frame sent.
         self.classroom: Any = None
+        # Lean frames (docs/protocol.md v2) unless a connect asks for "full": the encoder keeps
+        # the state this browser has, so frames carry only what changed.
+        self.encoder: LeanEncoder | None = LeanEncoder()
         self._handlers: dict[str, Callable[[Frame], None]] = {
             "connect": self._on_connect,
             "line": self._on_line,
@@ -79,6 +84,7 @@ class LiveSession:
             "note": self._on_note,
             "lesson": self._on_lesson,
             "ping": lambda frame: self.send({"type": "pong"}),
+            "state": self._on_state,
             **class_handlers(self),  # class_join, class_leave, class_broadcast
         }
 
@@ -101,6 +107,7 @@ class LiveSession:
         plan = plan_connect(self.services, frame)
         if self.classroom is not None:  # the trainer may restrict the class to one target
             self.classroom.check_connect(plan.target)
+        lean = frame_mode(frame) == "lean"
         self.admission = self.services.admission_for(self.client, self.user)
         self.admission.admit()
         self.quota = self.services.quota_for(plan.target)
@@ -109,9 +116,13 @@ class LiveSession:
         self.guide = self.services.guide_for(plan.target)
         self.guide.follow(self.progress)
         limits = self.services.limits()
+        with self._lock:
+            self.encoder = LeanEncoder() if lean else None
+        lean_fields = {"frames": "lean", "knowledge": document_path()} if lean else {}
         self.send(
             {
                 "type": "session",
+                **lean_fields,
                 "transcript": self.recorder.transcript_id,
                 "edit_token": self.recorder.edit_token,
                 "target": plan.target.public(),
@@ -207,6 +218,13 @@ class LiveSession:
             else:
                 self._send_now(out)
 
+    def _on_state(self, frame: Frame) -> None:
+        """The whole transaction state, on request (lean frames carry only its changes)."""
+        with self._lock:
+            tx = self.guide.tx.to_dict() if self.guide is not None else None
+            whole = self.encoder.whole_state if self.encoder and tx else None
+            self._send_raw_safe(whole(tx) if whole and tx else {"type": "state", "state": tx})
+
     def _on_note(self, frame: Frame) -> None:
         if self.recorder is None:
             raise FrameError("There is no transcript to annotate yet.", "not_connected")
@@ -264,11 +282,18 @@ class LiveSession:
             self._send_now(frame)
 
     def _send_now(self, frame: Frame) -> None:
+        """Send one frame as this browser asked for them (lean or full); the full frame,
+        which the transcript recorded, is left as it was."""
         if self.classroom is not None:
             try:  # memory only: the class's dashboard and watchers never hold up the session
                 self.classroom.on_frame(frame)
             except Exception:
                 log.exception("class hook failed")
+        if self.encoder is not None:
+            frame = self.encoder.encode(frame)
+        self._send_raw_safe(frame)
+
+    def _send_raw_safe(self, frame: Frame) -> None:
         try:
             self._send_raw(frame)
         except Exception as exc:  # the socket is gone; the receive loop will notice

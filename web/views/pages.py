@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
+from functools import lru_cache
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, current_app, redirect, render_template, request
 
+from smtp_session.guide.document import document_bytes, document_hash, document_path
 from smtp_session.sandbox import mime
 from smtp_session.sandbox.scenarios import DEMO_PASSWORD, DEMO_USER, SCENARIOS, page_data
 from web.views import inbox as inbox_api
@@ -22,6 +25,41 @@ def console() -> str:
     services = _services()
     targets = [t.public() for t in services.targets.values()]
     return render_template("console.html", targets=targets, sandbox=page_data())
+
+
+@lru_cache(maxsize=1)
+def _document_gzip() -> bytes:
+    return gzip.compress(document_bytes(), compresslevel=9, mtime=0)
+
+
+@bp.get("/knowledge/<digest>.json")
+def knowledge(digest: str) -> Any:
+    """The knowledge document lean frames point into (docs/protocol.md, "The knowledge
+    document"): its address holds its hash, so it is cached for good and works offline."""
+    if digest != document_hash():
+        # A page from before an upgrade asks for the old text: send it to the current one.
+        response = redirect(document_path(), 302)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+    etag = f'"{digest}"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "public, max-age=31536000, immutable",
+        "Vary": "Accept-Encoding",
+    }
+    if request.headers.get("If-None-Match") == etag:
+        return Response(status=304, headers=headers)
+    if "gzip" in request.headers.get("Accept-Encoding", ""):
+        body, headers["Content-Encoding"] = _document_gzip(), "gzip"
+    else:
+        body = document_bytes()
+    return Response(body, content_type="application/json", headers=headers)
+
+
+@bp.app_context_processor
+def _knowledge_url() -> dict[str, Any]:
+    """Every page that shows frames names the document in its page data (knowledge-data)."""
+    return {"knowledge_url": document_path()}
 
 
 @bp.get("/explain")

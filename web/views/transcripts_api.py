@@ -12,6 +12,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from smtp_session.errors import PlaygroundError
+from smtp_session.guide.lean import lean_frames
+from smtp_session.guide.lean_read import read_frames
 from smtp_session.guide.replay import compact_frames, replay_frames
 from transcripts.errors import StoreError, TranscriptImportError
 from transcripts.exports import FORMATS, Explain, export
@@ -186,6 +188,8 @@ def get_transcript(tid: str) -> Response:
         body["frames"] = frames_of(transcript)
     elif frames == "compact":
         body.update(compact_frames(frames_of(transcript)))
+    elif frames == "lean":  # what the replay page reads: the live console's lean frames
+        body.update(lean_frames(frames_of(transcript)))
     token = edit_token()
     if token is not None:
         body["can_edit"] = store().check_edit_token(tid, token)
@@ -205,7 +209,10 @@ def export_transcript(tid: str) -> Response:
             f"no export format {fmt!r}; there are {', '.join(FORMATS)}", 400, "bad_format"
         )
     transcript = load(tid)
-    explain = explain_of(frames_of(transcript)) if fmt in ("md", "html") else None
+    # Worded from the lean frames' keys, read with the knowledge document, as the replay page
+    # words them (the one engine: live, replay and exports agree).
+    lean = lean_frames(frames_of(transcript))["frames"] if fmt in ("md", "html") else None
+    explain = explain_of(read_frames(lean)) if lean is not None else None
     data, mimetype, filename = export(transcript, fmt, explain)
     response = Response(data, content_type=mimetype)
     inline = request.args.get("download") == "0"
