@@ -72,6 +72,12 @@ def test_only_a_trainer_opens_a_class(room: Sockets) -> None:
     board.close()
     svg = stranger.call("GET", opened["qr_url"])
     assert svg.startswith("<?xml") and "<svg" in svg and opened["join_url"] in svg
+    # Another site's page cannot use the cookie (mode none has no CSRF token).
+    forged = stranger.http.post(
+        f"{room.url}/api/classes/{opened['id']}/end", headers={"Origin": "http://evil.example"}
+    )
+    assert forged.status_code == 403 and forged.json()["error"]["code"] == "cross_origin"
+    assert stranger.call("GET", f"/api/classes/{opened['id']}")["class"]["ended_at"] is None
     stranger.call("POST", "/api/classes/trainer-logout")
     assert stranger.call("GET", f"/api/classes/{opened['id']}", status=403)
 

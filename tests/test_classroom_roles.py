@@ -100,3 +100,15 @@ def test_the_trainer_role_runs_classes_and_members_join_them(accounts_live: Live
     anonymous = accounts_live.ws_url + f"/class/{info['id']}/follow"
     with pytest.raises(websocket.WebSocketBadStatusException, match="401"):
         websocket.create_connection(anonymous, timeout=10).close()
+
+
+def test_behind_a_proxy_the_role_header_makes_a_trainer(
+    data_dir: Path, sandbox: SandboxServer
+) -> None:
+    app = make_app(data_dir, sandbox, AUTH="proxy", ROLE_HEADER="X-Forwarded-Role")
+    client = app.test_client()
+    client.environ_base["HTTP_X_FORWARDED_USER"] = "pat"
+    assert client.get("/api/classes/me").json["trainer"] is False
+    client.environ_base["HTTP_X_FORWARDED_ROLE"] = "trainer"
+    assert client.get("/api/classes/me").json == {"trainer": True, "name": "pat", "mode": "proxy"}
+    assert client.get("/api/classes").json == {"classes": []}

@@ -46,8 +46,8 @@ def join(live: Any, frame: Frame) -> None:
         )
     if not info.open:
         raise ClassError("This class has ended.", "class_ended")
-    if isinstance(live.classroom, Member):
-        live.classroom.detach()
+    if live.classroom is not None:  # in another class, or broadcasting: that ends first
+        gone(live)
     student, token = hub.store.join(info, frame.get("name"), live.user, frame.get("token"))
     member = Member(hub, live, info, student, secrets.token_hex(6))
     old = hub.attach(member)

@@ -42,6 +42,15 @@ def _class_error(exc: ClassError) -> tuple[Response, int]:
     return _error(exc.message, exc.code, exc.status)
 
 
+@bp.before_request
+def _same_origin() -> ResponseReturnValue | None:
+    """The trainer-key cookie is ambient authority (mode none has no CSRF token): a page of
+    another origin may not change a class with it. Scripts send no Origin and pass."""
+    if request.method != "GET" and not origin_allowed(request):
+        return _error("A page of another origin may not change a class.", "cross_origin", 403)
+    return None
+
+
 def _body() -> dict[str, Any]:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
