@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 import requests
-import websocket
 
 from tests.conftest import WsDriver
 
@@ -38,10 +37,8 @@ class Api:
 class ClassWs(WsDriver):
     """A WebSocket client on any path, with headers (the trainer's key)."""
 
-    def __init__(self, url: str, key: str | None = KEY) -> None:
-        header = [f"X-Trainer-Key: {key}"] if key else []
-        self.ws = websocket.create_connection(url, timeout=10, header=header)
-        self.frames: list[dict[str, Any]] = []
+    def __init__(self, url: str, key: str | None = KEY, **options: Any) -> None:
+        super().__init__(url, header=[f"X-Trainer-Key: {key}"] if key else [], **options)
 
     def row(self, student: str, timeout: float = 10.0, **match: Any) -> dict[str, Any]:
         """The next dashboard row of this student with these values."""

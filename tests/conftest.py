@@ -202,12 +202,13 @@ class WsDriver:
     ``wire`` what came over the socket.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, **options: Any) -> None:
+        """``options`` go to websocket-client's create_connection (headers, a cookie)."""
         import websocket  # websocket-client
 
         from smtp_session.guide.lean import FrameReader
 
-        self.ws = websocket.create_connection(url, timeout=10)
+        self.ws = websocket.create_connection(url, timeout=10, **options)
         self.base = "http" + url.split("/ws")[0][2:]  # ws://host:port/ws -> http://host:port
         self.frames: list[dict[str, Any]] = []
         self.wire: list[dict[str, Any]] = []

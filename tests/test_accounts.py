@@ -58,10 +58,6 @@ class Auth:
 class CookieWs(WsDriver):
     """A WebSocket client that presents headers or a cookie like a signed-in browser."""
 
-    def __init__(self, url: str, **options: Any) -> None:
-        self.ws = websocket.create_connection(url, timeout=10, **options)
-        self.frames = []
-
 
 def page_token(client: Any) -> str:
     """The CSRF token base.html hands to page scripts."""

@@ -32,8 +32,10 @@ class HeldSession:
         self.smtp.quit()
 
 
-def row_of(page: Any, ehlo: str) -> Any:
-    return page.locator("#sessions tr[data-id]", has_text=ehlo)
+def row_of(page: Any, ehlo: str, status: str | None = None) -> Any:
+    """The row of the session whose client said EHLO ``ehlo`` (once in ``status``)."""
+    state = f"[data-status='{status}']" if status else ""
+    return page.locator(f"#sessions tr[data-id]{state}", has_text=ehlo)
 
 
 def test_a_session_arrives_live_ends_and_opens_in_the_replay(
@@ -62,15 +64,19 @@ def test_a_session_arrives_live_ends_and_opens_in_the_replay(
     page.locator("#status-badge", has_text="closed").wait_for()
     page.locator("#replay[data-frames='1']").wait_for()
     page.locator(".inbox-link").first.wait_for()  # the 250 links to the message
+    # The panels explain the client's lines as the client's, not "yours".
+    page.locator("#screen .line.sent", has_text="EHLO browser.example").click()
+    page.locator("#panels h3", has_text="The client sent").wait_for()
+    page.locator("#panels", has_text="The client names itself browser.example").wait_for()
     assert page.locator("#title").text_content().startswith("Captured session from 127.0.0.1:")
-    tid = page.url.rsplit("/", 1)[-1]
+    tid = page.url.split("#")[0].rsplit("/", 1)[-1]
     assert any(f"/api/captured/{tid}/events" in url for url in streams), streams
 
     page.go_back()
-    row = row_of(page, "browser.example")
-    row.locator(".state-badge", has_text="closed").wait_for()
-    assert row.locator("td").nth(4).text_content() == "delivered"
-    assert row.locator("td").nth(6).text_content() == "1"
+    row = row_of(page, "browser.example", "closed")
+    row.wait_for()
+    assert row.locator("td").nth(3).text_content() == "delivered"
+    assert row.locator("td").nth(5).text_content() == "1"
 
 
 def test_the_end_of_a_session_is_announced(page: Any, live: Any, sandbox: Any) -> None:
@@ -78,7 +84,7 @@ def test_the_end_of_a_session_is_announced(page: Any, live: Any, sandbox: Any) -
     page.locator("#captured[data-stream='open']").wait_for()
     HeldSession(sandbox.config.port, "announce.example").finish()
     page.locator("#captured-status", has_text="ended: delivered").wait_for()
-    row_of(page, "announce.example").locator(".state-badge", has_text="closed").wait_for()
+    row_of(page, "announce.example", "closed").wait_for()
 
 
 def test_the_page_from_the_keyboard(page: Any, live: Any, sandbox: Any) -> None:
@@ -128,7 +134,7 @@ def test_the_page_is_accessible_in_every_theme_and_at_390_px(
     held = HeldSession(sandbox.config.port, "axe-live.example")
     HeldSession(sandbox.config.port, "axe-done.example").finish()
     sized.goto(f"{live.url}/captured")
-    row_of(sized, "axe-done.example").locator(".state-badge", has_text="closed").wait_for()
+    row_of(sized, "axe-done.example", "closed").wait_for()
     row_of(sized, "axe-live.example").locator(".state-badge", has_text="live").wait_for()
     assert_accessible(sized, "the Captured page")
     overflow = sized.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")

@@ -117,3 +117,16 @@ def test_messages_cross_processes_through_redis():
     bus.close()
     assert [m["n"] for m in got if m] == [0, 1, 2]
     assert all(m["pid"] != os.getpid() for m in got if m)
+
+
+@pytest.mark.skipif(not REDIS_URL, reason=NO_REDIS)
+def test_apps_on_other_redis_databases_do_not_hear_each_other():
+    channel = _channel()
+    base = REDIS_URL.rsplit("/", 1)[0]
+    mine, theirs = RedisBus(f"{base}/13"), RedisBus(f"{base}/14")
+    with mine.subscribe(channel) as sub:
+        theirs.publish(channel, {"from": "theirs"})
+        mine.publish(channel, {"from": "mine"})
+        assert sub.get(timeout=5) == {"from": "mine", "channel": channel}
+    mine.close()
+    theirs.close()

@@ -248,3 +248,52 @@ def test_the_apps_sandbox_captures_console_sessions_unless_off(
         if services.capture is not None:
             services.capture.stop()
         services.store.dispose()
+
+
+def test_a_long_message_is_stored_line_by_line_and_published_whole(cap: Capturing) -> None:
+    body = b"".join(b"line %d\r\n" % i for i in range(3000))
+    broken = b"a bare LF\nin the middle\r\n"
+    with cap.watch() as watch:
+        client = RawClient(cap.port)
+        client.send(b"EHLO long.example\r\n")
+        client.send(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\n", replies=2)
+        client.send(b"DATA\r\n")
+        with cap.bus.subscribe(f"captured:{watch.sub.get(5)['id']}", maxsize=100_000) as one:
+            client.send(MESSAGE + body + broken + body + b".\r\n")
+            client.send(b"QUIT\r\n")
+            client.close()
+            ended = watch.ended()
+            published = []
+            while (message := one.get(5)) is not None and message["event"] != "ended":
+                published.append(message["entry"])
+    entries = cap.transcript(ended["id"]).entries
+    assert published == entries[-len(published) :]
+    texts = [e["text"] for e in entries if e["kind"] == "sent"]
+    assert texts.count("line 2999") == 2 and "a bare LF␊in the middle" in texts
+    frames = cap.frames(ended["id"])
+    flagged = [
+        f["text"]
+        for f in frames
+        if any(w["code"] == "client:bare-lf" for w in f.get("warnings") or [])
+    ]
+    assert flagged == ["a bare LF␊in the middle"]
+    assert ended["summary"]["outcome"] == "delivered"
+
+
+def test_a_session_its_sandbox_never_saw_end_is_listed_dropped(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from transcripts.store import Store
+
+    store = Store.open(f"sqlite:///{tmp_path / 'p.db'}")
+    try:
+        store.create_captured(
+            "t" * 32, "captured from 127.0.0.1:1 (sandbox x:2)", "127.0.0.1:1", datetime.now(UTC)
+        )
+        assert store.list_captured()[0]["outcome"] == "live"
+        # What mark_interrupted does to the live transcripts of a process that is gone.
+        store.close("t" * 32, "the recording process stopped", status="interrupted")
+        listed = store.list_captured()[0]
+        assert listed["status"] == "interrupted" and listed["outcome"] == "dropped"
+    finally:
+        store.dispose()

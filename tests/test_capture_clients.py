@@ -217,3 +217,45 @@ def test_every_client_warning_has_a_test_here() -> None:
     source = Path(__file__).read_text()
     missing = [c for c in TEXTS if c.startswith("client:") and f'"{c}"' not in source]
     assert missing == []
+
+
+def test_bdat_chunks_are_captured_as_message_data(cap: Capturing) -> None:
+    chunk = HEADERS + b"Chunked.\r\n"
+    with cap.watch() as watch:
+        client = RawClient(cap.port)
+        client.send(b"EHLO app.example\r\n")
+        client.send(MAIL + RCPT, 2)
+        replies = client.send(b"BDAT %d LAST\r\n" % len(chunk) + chunk)
+        assert replies[0].code == 250
+        client.send(b"QUIT\r\n")
+        client.close()
+        ended = watch.ended()
+    assert ended["summary"]["outcome"] == "delivered"
+    frames = cap.frames(ended["id"])
+    data = [f["text"] for f in frames if f["type"] == "sent" and f["kind"] == "data"]
+    assert data[-1] == "Chunked."
+    bdat_reply = next(f for f in frames if f["type"] == "reply" and f.get("after") == "BDAT")
+    assert bdat_reply["code"] == 250
+    assert client_codes(cap.codes(ended["id"])) == set()
+
+
+def test_bytes_pipelined_after_starttls_are_discarded(cap: Capturing) -> None:
+    import ssl
+
+    with cap.watch() as watch:
+        client = RawClient(cap.port)
+        client.send(b"EHLO app.example\r\n")
+        client.send(b"STARTTLS\r\nNOOP\r\n")  # RFC 3207 §4: STARTTLS ends the group
+        context = ssl.create_default_context(cafile=str(cap.server.cert.cert))
+        context.check_hostname = False
+        tls = context.wrap_socket(client.sock, server_hostname="sandbox.test")
+        secure = RawClient.__new__(RawClient)
+        secure.sock, secure.parser, secure.got = tls, client.parser, []
+        secure.send(b"EHLO app.example\r\n")
+        secure.send(b"QUIT\r\n")
+        tls.close()
+        ended = watch.ended()
+    frames = cap.frames(ended["id"])
+    types = [f["type"] for f in frames]
+    assert "discarded" in types and types.index("discarded") < types.index("tls")
+    assert "client:pipelining-group" in cap.codes(ended["id"])

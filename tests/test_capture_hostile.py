@@ -158,3 +158,19 @@ def test_many_clients_at_once(cap: Capturing) -> None:
     assert {e["summary"]["outcome"] for e in ended} == {"delivered"}
     for message in ended:
         assert cap.transcript(message["id"]).entries[-1]["event"] == "closed"
+
+
+def test_a_full_queue_drops_records_but_every_session_still_ends(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    cap = Capturing(tmp_path / "data", queue_size=3)
+    try:
+        for _ in range(3):
+            with cap.watch() as watch:
+                client = RawClient(cap.port)
+                client.send(b"NOOP\r\n" * 300, replies=300)
+                client.close()
+                ended = watch.ended()
+            assert cap.transcript(ended["id"]).status == "closed"
+        assert cap.writer.dropped > 0
+        assert [s["status"] for s in cap.store.list_captured()] == ["closed"] * 3
+    finally:
+        cap.close()

@@ -271,6 +271,9 @@ def test_a_foreign_origin_may_not_follow(live: LiveServer) -> None:
         assert events.status == 403
     with EventStream(f"{live.url}/api/captured/events", {"Origin": live.url}) as events:
         assert events.status == 200
+    # A name the app does not answer to (DNS rebinding) is refused before any stream starts.
+    with EventStream(f"{live.url}/api/captured/events", {"Host": "rebind.example"}) as events:
+        assert events.status == 400
 
 
 # -- who may see them -------------------------------------------------------------------------

@@ -40,11 +40,8 @@ class Browser:
 
     def ws(self, path: str) -> ClassWs:
         cookie = "; ".join(f"{k}={v}" for k, v in self.http.cookies.items())
-        driver = ClassWs.__new__(ClassWs)
         ws_url = self.url.replace("http://", "ws://") + path
-        driver.ws = websocket.create_connection(ws_url, timeout=10, header=[f"Cookie: {cookie}"])
-        driver.frames = []
-        return driver
+        return ClassWs(ws_url, key=None, cookie=cookie)
 
 
 @pytest.fixture

@@ -120,20 +120,25 @@ def listing(engine: Engine, limit: int = 50, before: str | None = None) -> list[
 
 def prune(engine: Engine, max_sessions: int, max_age: float) -> list[str]:
     """Delete ended captured sessions beyond the newest ``max_sessions`` or older than
-    ``max_age`` seconds (a live one is never deleted); returns the deleted ids."""
+    ``max_age`` seconds (a live one is never deleted); returns the deleted ids.
+
+    Two indexed reads (ix_transcripts_source) when nothing is due, as it runs at every end.
+    """
     cutoff = datetime.now(UTC) - timedelta(seconds=max(0.0, max_age))
-    ended = (transcripts.c.source == CAPTURED) & (transcripts.c.status != "live")
+    captured = transcripts.c.source == CAPTURED
     with db.writer(engine) as conn, conn.begin():
-        newest = conn.scalars(
-            select(transcripts.c.id)
-            .where(transcripts.c.source == CAPTURED)
-            .order_by(transcripts.c.created_at.desc(), transcripts.c.id.desc())
-            .limit(max(0, max_sessions))
-        ).all()
+        pivot = conn.scalar(  # the newest session past the count: it and older ones go
+            select(transcripts.c.created_at)
+            .where(captured)
+            .order_by(transcripts.c.created_at.desc())
+            .limit(1)
+            .offset(max(0, max_sessions))
+        )
+        due = transcripts.c.created_at < cutoff
+        if pivot is not None:
+            due = due | (transcripts.c.created_at <= pivot)
         doomed = conn.scalars(
-            select(transcripts.c.id).where(
-                ended & (transcripts.c.id.not_in(newest) | (transcripts.c.created_at < cutoff))
-            )
+            select(transcripts.c.id).where(captured, transcripts.c.status != "live", due)
         ).all()
         if doomed:
             conn.execute(delete(transcripts).where(transcripts.c.id.in_(doomed)))

@@ -79,7 +79,10 @@ class Transcript:
             "status": self.status,
             "client": self.client,
             "ehlo": self.ehlo,
-            "outcome": self.outcome,
+            # A session its sandbox never saw end (the process stopped: interrupted) is gone.
+            "outcome": "dropped"
+            if self.outcome == "live" and self.status != "live"
+            else self.outcome,
             "warnings": self.warnings,
             "messages": list(self.messages),
             "target": self.target,

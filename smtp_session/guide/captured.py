@@ -15,14 +15,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from smtp_session.guide.check_base import make_warning
 from smtp_session.guide.client_checks import ClientJudge
 from smtp_session.guide.guide import Guide
-from smtp_session.wire.dialogue import END_OF_DATA, verb_of
+from smtp_session.wire.dialogue import DATA, END_OF_DATA, verb_of
 from smtp_session.wire.events import (
     CloseCode,
     Closed,
     Connected,
     Discarded,
+    MessageSent,
     ReplyReceived,
     Sent,
     TlsMode,
@@ -31,6 +33,8 @@ from smtp_session.wire.events import (
 from smtp_session.wire.reply import parse_reply
 
 Entry = dict[str, Any]
+LINES = "_message_lines"  # in an entry standing for several message lines: their texts
+MAX_RUN = 5_000  # message lines held for one entry
 _CLOSE_CODES = {"client": CloseCode.CLIENT_CLOSED, "server": CloseCode.SERVER_CLOSED}
 _LIMIT_WORDS = {
     "lines": "Capture stopped recording after {max} lines; the session went on unrecorded.",
@@ -57,17 +61,53 @@ class CapturedSession:
             "messages": [],
             "tls": False,
         }
+        self._run: list[tuple[int, str, Any]] = []  # message lines held: (t, text, n)
         self._mail_tried = False
         self._refused = False
         self.ended = False
 
     def entries_for(self, kind: str, t: int, data: Mapping[str, Any]) -> list[Entry]:
-        """The transcript entries for one capture record (most give one)."""
+        """The transcript entries for one capture record (most give one).
+
+        Plain message lines (no client warning of their own) are held and come out together,
+        as one entry standing for them all (``LINES``), at the next record that is not one or
+        at :meth:`flush`: a message is thousands of lines, and the Guide and the store take
+        a batch of them at once far faster, as they do for a pasted message.
+        """
         handler = getattr(self, f"_on_{kind}", None)
         if handler is None or self.ended:
             return []
-        out: list[Entry] = handler(t, data)
+        if kind == "line" and data.get("kind") == DATA:
+            warnings = self.client.line(data)
+            text = str(data.get("text", ""))
+            if not warnings and "\x00" not in text and len(self._run) < MAX_RUN:
+                self._run.append((t, text, data.get("n")))
+                return []
+            return [*self.flush(), *self._line(t, data, warnings)]
+        out: list[Entry] = self.flush() + handler(t, data)
         return out
+
+    def flush(self) -> list[Entry]:
+        """The message lines held so far, as one entry (``LINES`` lists their texts)."""
+        if not self._run:
+            return []
+        run, self._run = self._run, []
+        texts = [text for _, text, _ in run]
+        frame = self.guide.frame_for(MessageSent(lines=texts))
+        warnings = list(frame.get("warnings") or [])
+        self.summary["warnings"] += len(warnings)
+        lines = [str(line) for line in frame.get("lines") or texts]  # redacted by the Guide
+        first = self.seq
+        for i, (_, text, n) in enumerate(run):
+            if isinstance(n, int) and text == ".":
+                self._lines[n] = (first + i, text)
+        entry = self._entry(
+            run[0][0], kind="sent", text=lines[0], line_kind=DATA, explain=_keys([], warnings)
+        )
+        self.seq = first + len(lines)
+        if len(lines) > 1:
+            entry[LINES] = lines
+        return [entry]
 
     # -- records ----------------------------------------------------------------------------
 
@@ -95,17 +135,20 @@ class CapturedSession:
         return [self._event(t, "tls", {**fields, "bits": event.bits})]
 
     def _on_line(self, t: int, data: Mapping[str, Any]) -> list[Entry]:
+        return self._line(t, data, self.client.line(data))
+
+    def _line(self, t: int, data: Mapping[str, Any], client: list[Any]) -> list[Entry]:
         text, kind = str(data.get("text", "")), str(data.get("kind", "command"))
         verb = verb_of(text) if kind == "command" else None
         n = data.get("n")
-        if isinstance(n, int):
+        if isinstance(n, int) and (kind != DATA or text == "."):
             self._lines[n] = (self.seq, text)
         if verb in ("EHLO", "HELO"):
             self.summary["ehlo"] = text.split(None, 1)[1][:255] if " " in text.strip() else ""
         if verb == "MAIL":
             self._mail_tried = True
         frame = self.guide.frame_for(Sent(text=text, kind=kind, verb=verb))
-        warnings = [*(frame.get("warnings") or []), *(w.to_dict() for w in self.client.line(data))]
+        warnings = [*(frame.get("warnings") or []), *(w.to_dict() for w in client)]
         self.summary["warnings"] += len(warnings)
         return [
             self._entry(
@@ -150,7 +193,12 @@ class CapturedSession:
             "thrown away unread (RFC 3207 §4.2)."
         )
         self.guide.frame_for(Discarded(bytes=size, text="", message=message))
-        return [self._event(t, "discarded", {"bytes": size, "text": "", "message": message})]
+        # RFC 3207 §4 and RFC 2920 §3.1: STARTTLS must end a group; these bytes broke it.
+        warnings = [make_warning("client:pipelining-group").to_dict()]
+        self.summary["warnings"] += len(warnings)
+        entry = self._event(t, "discarded", {"bytes": size, "text": "", "message": message})
+        entry["explain"] = _keys([], warnings)
+        return [entry]
 
     def _on_limit(self, t: int, data: Mapping[str, Any]) -> list[Entry]:
         what = str(data.get("what", "lines"))

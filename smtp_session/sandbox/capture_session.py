@@ -111,6 +111,7 @@ class SessionCapture:
         self._waiting: list[tuple[bytes, _Arrival]] = []
         self._waiting_bytes = 0
         self._chunk_left = 0
+        self._tls_next = False  # a 220 to STARTTLS went out: the handshake comes next
         self.lines = 0  # lines the client sent (recorded or not)
         self.bytes = 0  # bytes the client sent
         self.messages: list[str] = []  # inbox ids the sandbox queued
@@ -162,6 +163,7 @@ class SessionCapture:
 
     def tls_started(self, tls: dict[str, Any]) -> None:
         """STARTTLS finished: what waited behind it was thrown away unread (RFC 3207 §4.2)."""
+        self._tls_next = False
         thrown = self._waiting_bytes + self._partial_octets
         self._waiting, self._waiting_bytes = [], 0
         self._partial.clear()
@@ -177,6 +179,9 @@ class SessionCapture:
             return
         self._closed = True
         waiting, self._waiting = self._waiting, []
+        if self._tls_next and waiting:  # the handshake never finished: never read either
+            self._emit("discarded", bytes=sum(len(data) for data, _ in waiting))
+            waiting = []
         for data, arrival in waiting:  # never read: the connection ended first
             self._arrival = arrival
             self._feed(data, decide=False)
@@ -229,10 +234,36 @@ class SessionCapture:
             if self._chunk_left == 0 and self._partial_octets:
                 self._arrive(self._take_partial(""), chunk=True)
             return stop
-        sep = b"\r\n" if self._dialogue.in_data else b"\n"
-        return self._split(data, pos, len(data), sep, chunk=False)
+        if self._dialogue.in_data:
+            if not self._recording and not self._partial_octets:
+                return self._count_data(data, pos)
+            return self._split(data, pos, len(data), b"\r\n", chunk=False)
+        return self._split(data, pos, len(data), b"\n", chunk=False)
+
+    def _count_data(self, data: bytes, pos: int) -> int:
+        """Past the bounds, message lines are only counted, up to the lone dot that ends them
+        (which the splitter then takes, so the conversation's model stays right)."""
+        if data.startswith(b".\r\n", pos):
+            return self._split(data, pos, len(data), b"\r\n", chunk=False)
+        end = data.find(b"\r\n.\r\n", pos)
+        last = end + 2 if end >= 0 else data.rfind(b"\r\n", pos) + 2
+        if last < 2:  # no line ends here: the start of a line
+            self._keep(data[pos:])
+            return len(data)
+        self.lines += data.count(b"\r\n", pos, last)
+        if end < 0:
+            self._keep(data[last:])
+            return len(data)
+        return last
 
     def _split(self, data: bytes, pos: int, end: int, sep: bytes, chunk: bool) -> int:
+        if sep == b"\r\n" and self._last_cr and data.startswith(b"\n", pos, end):
+            # A CRLF split between two reads: the CR ended the last one.
+            if self._partial.endswith(b"\r"):
+                del self._partial[-1]
+            self._partial_octets += 1
+            self._arrive(self._take_partial("crlf"), chunk=chunk)
+            return pos + 1
         i = data.find(sep, pos, end)
         if i < 0:
             self._keep(data[pos:end])
@@ -272,7 +303,8 @@ class SessionCapture:
             self._stop("lines", self.limits.max_lines)
         if chunk:
             self._dialogue.sent += 1
-            self._record_line(line, DATA)
+            if self._recording:
+                self._record_line(line, DATA)
             return
         text = _text(line.raw)
         out = self._dialogue.classify(text)
@@ -283,12 +315,13 @@ class SessionCapture:
                 words = text.split()
                 if len(words) > 1 and words[1].isdigit():
                     self._chunk_left = int(words[1])
-        self._record_line(line, out.kind, text)
+        if self._recording:
+            self._record_line(line, out.kind, text)
 
     def _undecided(self) -> bool:
         """A reply still owed decides what the next line is (354, 334, 220 to STARTTLS)."""
-        return not self._dialogue.in_data and any(
-            p.after in _DECIDING for p in self._dialogue.pending
+        return self._tls_next or (
+            not self._dialogue.in_data and any(p.after in _DECIDING for p in self._dialogue.pending)
         )
 
     def _drain(self) -> None:
@@ -303,6 +336,7 @@ class SessionCapture:
     def _record_line(self, line: _Line, kind: str, text: str | None = None) -> None:
         raw, arrival = line.raw, line.arrival
         body = raw[:-1] if line.ending == "cr" else raw
+        bare = b"\r" in raw or b"\n" in raw
         self._emit_at(
             arrival.t,
             "line",
@@ -310,9 +344,9 @@ class SessionCapture:
             kind=kind,
             n=self._dialogue.sent - 1,
             ending=line.ending,
-            bare_cr=b"\r" in body,
-            bare_lf=line.ending == "lf" or b"\n" in raw,
-            loose_dot=kind == DATA and raw != b"." and _LOOSE_DOT.search(raw) is not None,
+            bare_cr=bare and b"\r" in body,
+            bare_lf=line.ending == "lf" or (bare and b"\n" in raw),
+            loose_dot=bare and kind == DATA and _LOOSE_DOT.search(raw) is not None,
             octets=line.octets,
             eight_bit=not raw.isascii(),
             utf8=_is_utf8(raw),
@@ -326,6 +360,8 @@ class SessionCapture:
     def _reply(self, reply: Reply) -> None:
         owed = self._dialogue.on_reply(reply)
         after = owed.after if owed else None
+        if after == "STARTTLS" and reply.code == 220:
+            self._tls_next = True  # what follows waits for the handshake, then is thrown away
         if after in (END_OF_DATA, "BDAT") and reply.code == 250:
             found = _QUEUED.search(reply.lines[-1] if reply.lines else "")
             if found:

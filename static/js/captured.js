@@ -11,19 +11,28 @@ const EVENTS = '/api/captured/events';
 const API = '/api/captured';
 
 const count = (value) => (Array.isArray(value) ? value.length : Number(value) || 0);
-const when = (iso) => (iso || '').slice(0, 19).replace('T', ' ');
 const STATUS = { live: 'live', closed: 'closed', interrupted: 'interrupted' };
 
+// The client's address and port, the port allowed onto its own line (a narrow screen).
+function client(address) {
+  const at = (address || '').lastIndexOf(':');
+  if (at < 0) return el('code', {}, address || '—');
+  return el('code', {}, address.slice(0, at), el('wbr'), address.slice(at));
+}
+
 export function sessionRow(s) {
-  const open = el('a', { class: 'open', href: `/t/${encodeURIComponent(s.id)}` }, when(s.created_at));
+  const started = el('time', { datetime: s.created_at || '', title: (s.created_at || '').slice(0, 10) },
+    (s.created_at || '').slice(11, 19));
   const ehlo = s.ehlo ? el('code', {}, s.ehlo) : el('span', { class: 'muted' }, 'none sent');
   const status = STATUS[s.status] || String(s.status || '');
+  // A session still going (or cut off) shows its state; an ended one how it ended.
+  const outcome = status === 'closed' ? (s.outcome || 'closed')
+    : el('span', { class: `state-badge status-${status}` }, status);
   return el('tr', { data: { id: s.id, status } },
-    el('td', {}, open),
-    el('td', {}, el('code', {}, s.client || '—')),
-    el('td', {}, ehlo),
-    el('td', {}, el('span', { class: `state-badge status-${status}` }, status)),
-    el('td', {}, s.outcome || ''),
+    el('td', {}, el('a', { class: 'open', href: `/t/${encodeURIComponent(s.id)}` }, started)),
+    el('td', { class: 'client' }, client(s.client)),
+    el('td', { class: 'ehlo' }, ehlo),
+    el('td', { class: 'outcome' }, outcome),
     el('td', { class: 'num' }, String(count(s.warnings))),
     el('td', { class: 'num' }, String(count(s.messages))));
 }
@@ -80,13 +89,23 @@ class Captured {
       this.sessions = new Map([...this.sessions.entries()]
         .sort(([, a], [, b]) => (b.created_at || '').localeCompare(a.created_at || '')));
     }
-    this.render();
+    this.queueRender();
     if (name === 'started' && !known) this.announce(`New session from ${summary.client || 'a client'}.`);
     if (name === 'ended') {
       const warnings = count(summary.warnings);
       this.announce(`Session from ${summary.client || 'a client'} ended: ${summary.outcome || summary.status}`
         + (warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}.` : '.'));
     }
+  }
+
+  // A busy sandbox sends many events a second: the table is redrawn once per frame at most.
+  queueRender() {
+    if (this.pending) return;
+    this.pending = true;
+    requestAnimationFrame(() => {
+      this.pending = false;
+      this.render();
+    });
   }
 
   announce(text) {
@@ -97,7 +116,7 @@ class Captured {
     const ids = new Set(this.sessions.keys());
     const rows = [...this.sessions.values(), ...this.older.filter((s) => !ids.has(s.id))].map(sessionRow);
     if (!rows.length) {
-      rows.push(el('tr', { class: 'empty-row' }, el('td', { colSpan: 7, class: 'empty' },
+      rows.push(el('tr', { class: 'empty-row' }, el('td', { colSpan: 6, class: 'empty' },
         'No session captured yet. Send a message to the sandbox with any client and it appears here.')));
     }
     $('sessions').tBodies[0].replaceChildren(...rows);

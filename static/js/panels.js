@@ -30,9 +30,10 @@ function paramItem(p) {
   return el('li', {}, el('code', {}, name), ' — ', meaning, p.known ? null : el('span', { class: 'tag unknown' }, 'unknown'));
 }
 
-function commandFacts(facts = {}) {
+function commandFacts(facts = {}, client = false) {
   const items = [];
-  if (facts.domain) items.push(fact('domain', 'You name yourself ', el('code', {}, facts.domain)));
+  const naming = client ? 'The client names itself ' : 'You name yourself ';
+  if (facts.domain) items.push(fact('domain', naming, el('code', {}, facts.domain)));
   if (facts.mechanism) {
     const m = facts.mechanism;
     items.push(fact('mechanism', el('strong', {}, m.name), ': ', m.summary, m.needs_tls ? ' Use it only inside TLS.' : ''));
@@ -43,10 +44,11 @@ function commandFacts(facts = {}) {
   return items.length ? el('ul', { class: 'facts' }, items) : null;
 }
 
-function commandBlock(sent) {
+// ``client``: a session the sandbox captured, where the one who sent is a client, not "you".
+function commandBlock(sent, client = false) {
   const ex = sent.explain;
   const block = el('div', { class: 'exchange-command', data: { kind: sent.kind } },
-    el('h3', {}, 'You sent'), el('pre', { class: 'wire sent' }, sent.text || '\u00a0'));
+    el('h3', {}, client ? 'The client sent' : 'You sent'), el('pre', { class: 'wire sent' }, sent.text || '\u00a0'));
   if (sent.kind === 'data' && (sent.lines ? sent.lines[sent.lines.length - 1] : sent.text) === '.') {
     put(block, el('p', {}, 'The end of the data: a line holding only "." ends the message (RFC 5321 §4.1.1.4). The server now answers for the whole message.'));
     return block;
@@ -67,7 +69,7 @@ function commandBlock(sent) {
   else if (ex.argument) dl.append(...row('Argument', el('code', {}, ex.argument)));
   if (dl.childNodes.length) put(block, dl);
   if (ex.parameters && ex.parameters.length) put(block, el('h4', {}, 'Parameters'), el('ul', { class: 'params' }, ex.parameters.map(paramItem)));
-  put(block, commandFacts(ex.facts));
+  put(block, commandFacts(ex.facts, client));
   const replies = ex.replies && ex.replies.length
     ? el('ul', {}, ex.replies.map((r) => el('li', {}, el('code', {}, String(r.code)), ' ', r.meaning))) : null;
   if (ex.allowed_when || replies) {
@@ -176,6 +178,7 @@ export class Panels {
   constructor(root, { onCommand = null } = {}) {
     this.root = root;
     this.onCommand = onCommand; // the console makes next commands buttons; the replay does not
+    this.client = false; // the replay of a captured session: the sender is "the client"
     const section = (name, title) => {
       const body = el('div', { class: 'panel-body' });
       const head = el('h2', {}, title);
@@ -269,7 +272,7 @@ export class Panels {
   renderExchange(sent, reply) {
     const body = this.exchange.body;
     body.replaceChildren();
-    if (sent) put(body, commandBlock(sent));
+    if (sent) put(body, commandBlock(sent, this.client));
     if (reply) put(body, replyBlock(reply));
   }
 

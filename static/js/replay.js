@@ -56,6 +56,7 @@ class Replay {
     this.ends = exchangeEnds(data.entries);
     this.times = clockTimes(data.entries, this.options.idle * 1000);
     this.showMeta(data.transcript, data.captured);
+    this.panels.client = Boolean(data.captured);
     this.showAccess(data.access);
     this.renderEntries();
     if (data.can_edit && !this.embed && !this.editor && $('editor')) this.editor = new Editor(this);
@@ -63,7 +64,7 @@ class Replay {
     this.notesChanged();
     if (first) this.openAt();
     else this.seek(atEnd ? data.entries.length - 1 : oldPos, false);
-    this.framesLoaded = this.loadFrames(data);
+    this.framesLoaded = this.loadFrames(data).catch(() => {}); // the next load tries again
     if (data.transcript.status !== 'live') this.live?.close();
     else if (!data.captured) setTimeout(() => this.poll(), LIVE_POLL_MS);
     else if (!this.live || this.live.closed) {

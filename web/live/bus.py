@@ -155,6 +155,9 @@ class RedisBus(_Fanout):
 
         self._redis = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
         self._url = url
+        # Redis pub/sub ignores database numbers: two apps on one Redis (or two test runs) with
+        # different databases must not hear each other, so channels carry the database's number.
+        self._prefix = f"db{self._redis.connection_pool.connection_kwargs.get('db', 0)}:"
         self._pubsub: Any = None
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
@@ -164,7 +167,7 @@ class RedisBus(_Fanout):
 
     def publish(self, channel: str, message: Message) -> None:
         try:
-            self._redis.publish(channel, json.dumps(message, separators=(",", ":")))
+            self._redis.publish(self._prefix + channel, json.dumps(message, separators=(",", ":")))
         except Exception as exc:  # the publisher's session must go on without the bus
             now = time.monotonic()
             if now - self._warned > 30:
@@ -178,7 +181,7 @@ class RedisBus(_Fanout):
             new = self.add(sub)
             if new:
                 events = {c: self._confirmed.setdefault(c, threading.Event()) for c in new}
-                self._pubsub_for().subscribe(*new)
+                self._pubsub_for().subscribe(*(self._prefix + c for c in new))
                 self._start()
                 for channel, event in events.items():
                     if not event.wait(SUBSCRIBE_TIMEOUT_S):
@@ -192,7 +195,7 @@ class RedisBus(_Fanout):
                 for channel in gone:
                     self._confirmed.pop(channel, None)
                 try:
-                    self._pubsub.unsubscribe(*gone)
+                    self._pubsub.unsubscribe(*(self._prefix + c for c in gone))
                 except Exception:  # the listener's reconnect resubscribes only what is left
                     log.debug("bus: unsubscribe failed", exc_info=True)
             return gone
@@ -266,13 +269,16 @@ class RedisBus(_Fanout):
         channel = message.get("channel")
         if isinstance(channel, bytes):
             channel = channel.decode()
+        if channel is None or not channel.startswith(self._prefix):
+            return
+        channel = channel[len(self._prefix) :]
         kind = message.get("type")
         if kind == "subscribe":
-            event = self._confirmed.get(channel or "")
+            event = self._confirmed.get(channel)
             if event is not None:
                 event.set()
             return
-        if kind != "message" or channel is None:
+        if kind != "message":
             return
         try:
             data = json.loads(message["data"])

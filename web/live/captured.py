@@ -12,6 +12,9 @@ Retention (``CAPTURE_MAX_SESSIONS``, ``CAPTURE_MAX_AGE``) is applied at start an
 
 Nothing a client sends can stop the thread: a record that fails is logged (never its text)
 and the next one is taken.
+
+Over 300 lines: the queue, its one thread and each session's bookkeeping (judge, stored
+summary, entries to publish) are one object's life cycle.
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from smtp_session.guide.captured import CapturedSession
+from smtp_session.guide.captured import LINES, CapturedSession
 from transcripts.model import Entry, iso
 
 log = logging.getLogger(__name__)
@@ -31,6 +36,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "captured"
 QUEUE_SIZE = 200_000  # records waiting for the thread (a few hundred bytes each)
 BATCH = 5_000  # records handled between commits
+INTERVAL = 0.02  # seconds the thread gathers records before handling them
 FULL_FEED = 100  # entries of a session sent on the "captured" channel before thinning
 THIN_EVERY = 100  # ...then one in this many
 
@@ -53,6 +59,7 @@ class _Live:
     ended_at: datetime | None = None
     reason: str = ""
     pending: list[Entry] = field(default_factory=list)
+    stored_summary: tuple[Any, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         judged = self.judge.summary
@@ -91,6 +98,7 @@ class CaptureWriter:
         self.dropped = 0  # records lost to a full queue
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self._sessions: dict[str, _Live] = {}
+        self._late: deque[Any] = deque()  # session ends that found the queue full
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="capture-writer", daemon=True)
         self._thread.start()
@@ -102,6 +110,9 @@ class CaptureWriter:
         try:
             self._queue.put_nowait(record)
         except queue.Full:
+            if getattr(record, "kind", None) == "close":
+                self._late.append(record)  # one per connection: a session always ends
+                return
             self.dropped += 1
             if self.dropped in (1, 100) or self.dropped % 10_000 == 0:
                 log.warning("capture queue full: %d records dropped", self.dropped)
@@ -136,15 +147,19 @@ class CaptureWriter:
     def _run(self) -> None:
         self._prune()
         while True:
-            first = self._queue.get()
-            batch = [first]
-            while len(batch) < BATCH:
+            batch = [self._queue.get()]
+            # Gather what comes in the next few milliseconds: a message's lines arrive as a
+            # stream, and one commit for many of them is what keeps up with it.
+            deadline = time.monotonic() + INTERVAL
+            while len(batch) < BATCH and batch[-1] is not None:
                 try:
-                    batch.append(self._queue.get_nowait())
+                    batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
                 except queue.Empty:
                     break
             waiters = [item for item in batch if isinstance(item, threading.Event)]
             records = [i for i in batch if i is not None and not isinstance(i, threading.Event)]
+            while self._late:
+                records.append(self._late.popleft())
             try:
                 self._handle(records)
             except Exception:
@@ -210,20 +225,54 @@ class CaptureWriter:
         return live
 
     def _store(self, live: _Live) -> None:
+        if not live.judge.ended:
+            live.pending += live.judge.flush()  # the message lines held until now
         batch, live.pending = live.pending, []
         if not batch or not live.stored:
             return
         first = live.entries
+        tid = live.judge.id
         try:
-            self.store.append_many(live.judge.id, batch)
-            live.entries += len(batch)
-            if not live.judge.ended:
-                self.store.summarise_captured(live.judge.id, live.judge.summary)
+            stored = self._write(tid, batch)
+            live.entries += len(stored)
+            summary_now = _stored_part(live.judge.summary)
+            if not live.judge.ended and summary_now != live.stored_summary:
+                self.store.summarise_captured(tid, live.judge.summary)
+                live.stored_summary = summary_now
         except Exception:
-            log.exception("capture: %d entries of session %s were lost", len(batch), live.judge.id)
+            log.exception("capture: %d entries of session %s were lost", len(batch), tid)
             return
-        for i, entry in enumerate(batch):
-            self._publish(live, "entry", entry, thin=_thinned(first + i))
+        summary = live.summary()
+        for i, entry in enumerate(stored):
+            self._publish(live, "entry", entry, thin=_thinned(first + i), summary=summary)
+
+    def _write(self, tid: str, batch: list[Entry]) -> list[Entry]:
+        """Store the entries (a run of message lines as one row); returns them one by one."""
+        out: list[Entry] = []
+        plain: list[Entry] = []
+        for entry in batch:
+            lines = entry.pop(LINES, None)
+            if lines is None:
+                plain.append(entry)
+                continue
+            if plain:
+                self.store.append_many(tid, plain)
+                out += plain
+                plain = []
+            self.store.append_lines(tid, {**entry, "text": lines[0]}, lines)
+            out += [
+                {
+                    **entry,
+                    "seq": entry["seq"] + i,
+                    "text": line,
+                    "explain": entry["explain"] if i == 0 else [],
+                }
+                for i, line in enumerate(lines)
+            ]
+        if plain:
+            self.store.append_many(tid, plain)
+            out += plain
+        return out
 
     def _finish(self, live: _Live) -> None:
         self._sessions.pop(live.judge.id, None)
@@ -235,7 +284,12 @@ class CaptureWriter:
         self._publish(live, "ended")
 
     def _publish(
-        self, live: _Live, event: str, entry: Entry | None = None, thin: bool = False
+        self,
+        live: _Live,
+        event: str,
+        entry: Entry | None = None,
+        thin: bool = False,
+        summary: dict[str, Any] | None = None,
     ) -> None:
         if self.bus is None:
             return
@@ -243,7 +297,7 @@ class CaptureWriter:
             "type": "captured",
             "event": event,
             "id": live.judge.id,
-            "summary": live.summary(),
+            "summary": summary or live.summary(),
         }
         if entry is not None:
             message["entry"] = entry
@@ -262,6 +316,11 @@ class CaptureWriter:
             return
         if gone:
             log.info("capture retention: %d captured sessions deleted", len(gone))
+
+
+def _stored_part(summary: dict[str, Any]) -> tuple[Any, ...]:
+    """What of a judged summary the store keeps while the session runs."""
+    return (summary["ehlo"], summary["warnings"], len(summary["messages"]))
 
 
 def _thinned(index: int) -> bool:

@@ -4,6 +4,9 @@ This is where the pumping lives; the WebSocket route (``web/views/ws.py``) is a 
 that hands each frame to :meth:`LiveSession.handle`. Replies arrive on the SMTP session's
 reader thread and leave through :meth:`LiveSession.on_event`; a lock keeps the two threads'
 frames whole on the socket.
+
+Over 300 lines: the frame table, the lock that orders both threads' frames and the two hooks
+every frame passes (the class's, then the lean encoder) belong to the one session they order.
 """
 
 from __future__ import annotations
@@ -70,11 +73,11 @@ class LiveSession:
         # each reply frame names the line it answers (``answers``).
         self._seq_of: dict[int, int] = {}
         self._t0 = time.monotonic()
-        # In a class (web/classroom/): a Member or Broadcaster that sees every frame sent.
-        self.classroom: Any = None
         # Lean frames (docs/protocol.md v2) unless a connect asks for "full": the encoder keeps
         # the state this browser has, so frames carry only what changed.
         self.encoder: LeanEncoder | None = LeanEncoder()
+        # In a class (web/classroom/): a Member or Broadcaster that sees every frame sent.
+        self.classroom: Any = None
         self._handlers: dict[str, Callable[[Frame], None]] = {
             "connect": self._on_connect,
             "line": self._on_line,
@@ -105,9 +108,9 @@ class LiveSession:
         if self.smtp is not None and not self.smtp.closed:
             raise FrameError("A session is already open; close it before connecting again.", "busy")
         plan = plan_connect(self.services, frame)
+        lean = frame_mode(frame) == "lean"
         if self.classroom is not None:  # the trainer may restrict the class to one target
             self.classroom.check_connect(plan.target)
-        lean = frame_mode(frame) == "lean"
         self.admission = self.services.admission_for(self.client, self.user)
         self.admission.admit()
         self.quota = self.services.quota_for(plan.target)
@@ -283,7 +286,8 @@ class LiveSession:
 
     def _send_now(self, frame: Frame) -> None:
         """Send one frame as this browser asked for them (lean or full); the full frame,
-        which the transcript recorded, is left as it was."""
+        which the transcript recorded, is left as it was. The class hook sees the full frame
+        first (watchers and followers get full frames, docs/classroom.md)."""
         if self.classroom is not None:
             try:  # memory only: the class's dashboard and watchers never hold up the session
                 self.classroom.on_frame(frame)
