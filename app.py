@@ -22,7 +22,16 @@ from web.live.compress import init_compression
 from web.serve.bindguard import check_bind
 from web.serve.serving import make_guarded_server
 from web.services import Services
-from web.views import api, captured, inbox, pages, transcripts_api, transcripts_views, ws
+from web.views import (
+    api,
+    captured,
+    classroom_pages,
+    inbox,
+    pages,
+    transcripts_api,
+    transcripts_views,
+    ws,
+)
 from web.views.errors import init_errors
 
 log = logging.getLogger("playground")
@@ -63,6 +72,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(inbox.bp)
     app.register_blueprint(transcripts_views.bp)
     app.register_blueprint(transcripts_api.bp)
+    app.register_blueprint(classroom_pages.bp)
     app.register_blueprint(captured.bp)
     app.before_request(ws.check_origin)
     init_classroom(app)  # /api/classes and the class sockets (docs/classroom.md)
