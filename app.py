@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from smtp_session.sandbox.scenario_format import ScenarioError, refuse_to_start
 from web.auth.access import init_access
 from web.auth.security import init_security
 from web.classroom.views import init_classroom
@@ -21,7 +22,16 @@ from web.live.compress import init_compression
 from web.serve.bindguard import check_bind
 from web.serve.serving import make_guarded_server
 from web.services import Services
-from web.views import api, captured, inbox, pages, transcripts_api, transcripts_views, ws
+from web.views import (
+    api,
+    captured,
+    classroom_pages,
+    inbox,
+    pages,
+    transcripts_api,
+    transcripts_views,
+    ws,
+)
 from web.views.errors import init_errors
 
 log = logging.getLogger("playground")
@@ -62,6 +72,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(inbox.bp)
     app.register_blueprint(transcripts_views.bp)
     app.register_blueprint(transcripts_api.bp)
+    app.register_blueprint(classroom_pages.bp)
     app.register_blueprint(captured.bp)
     app.before_request(ws.check_origin)
     init_classroom(app)  # /api/classes and the class sockets (docs/classroom.md)
@@ -94,7 +105,10 @@ def main(argv: list[str] | None = None) -> None:
     add_arguments(parser)
     args = parser.parse_args(argv)
     configure_logging()
-    app = create_app(from_arguments(args))
+    try:
+        app = create_app(from_arguments(args))
+    except ScenarioError as exc:  # a trainer's scenario file: every problem, then stop
+        refuse_to_start(exc)
     host, port = app.config["HOST"], app.config["PORT"]
     check_bind(host, app.config["AUTH"])
     # werkzeug's server without Flask's banner and run_simple's start-up lines: the one ready
@@ -139,6 +153,9 @@ def ready_line(app: Flask, port: int) -> str:
     parts = [f"SMTP Playground ready: {url}", f"sandbox SMTP {scfg.host}:{scfg.port} (STARTTLS)"]
     if scfg.tls_port is not None:
         parts.append(f"implicit TLS {scfg.host}:{scfg.tls_port}")
+    if scfg.scenario_ports:  # SANDBOX_SCENARIO_PORTS: each port in its scenario
+        ports = ", ".join(f"{p}={name}" for p, name in sorted(scfg.scenario_ports.items()))
+        parts.append(f"scenario ports {ports}")
     parts.append(f"inbox {url}sandbox")
     return " | ".join(parts) + _trainer_key(app, url)
 

@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from smtp_session.sandbox.scenario_format import ScenarioError, refuse_to_start
 from smtp_session.sandbox.server import SandboxServer
 from transcripts.process import local_process_is_alive
 from transcripts.store import Store
@@ -66,8 +67,12 @@ def main(argv: list[str] | None = None) -> None:
     env = from_environ()
     args.data_dir.mkdir(parents=True, exist_ok=True)
     capture, held = open_capture(env, args.data_dir) if args.capture else (None, None)
+    try:  # the trainer's scenario files and the port map: every problem, then stop
+        settings = sandbox_config(env, args.data_dir, capture)
+    except ScenarioError as exc:
+        refuse_to_start(exc)
     config = replace(
-        sandbox_config(env, args.data_dir, capture),
+        settings,
         host=args.host,
         port=args.port,
         tls_port=args.tls_port or None,
@@ -84,6 +89,8 @@ def main(argv: list[str] | None = None) -> None:
         config.tls_port,
         "on" if capture else "off",
     )
+    if config.scenario_ports:
+        log.info("scenario ports: %s", config.scenario_ports)
     try:
         stop.wait()
     finally:

@@ -11,6 +11,10 @@ import os
 os.environ.setdefault("PLAYGROUND_START_SANDBOX", "0")
 
 from app import create_app, tune_gc  # noqa: E402  (the default above must be in place first)
+from smtp_session.sandbox.scenario_format import ScenarioError, refuse_to_start  # noqa: E402
 
-app = create_app()
+try:
+    app = create_app()
+except ScenarioError as exc:  # a trainer's scenario file: the list of problems, not a traceback
+    refuse_to_start(exc)
 tune_gc()

@@ -30,9 +30,16 @@ async def wait_for(ws: ClientConnection, kind: str) -> dict[str, Any]:
             raise RuntimeError(f"waiting for {kind}: {frame}")
 
 
-async def connect_ws(url: str) -> ClientConnection:
+async def connect_ws(url: str, headers: dict[str, str] | None = None) -> ClientConnection:
     """A WebSocket to the app; the server's pings are answered, ours are off."""
-    return await connect(url, open_timeout=60, ping_interval=None, compression=None, max_size=None)
+    return await connect(
+        url,
+        open_timeout=60,
+        ping_interval=None,
+        compression=None,
+        max_size=None,
+        additional_headers=headers,
+    )
 
 
 async def open_session(url: str) -> ClientConnection:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The classroom part signs in as the trainer with this key (X-Trainer-Key, docs/classroom.md).
+TRAINER_KEY = "bench-trainer-key"
 BIN = Path(sys.executable).parent
 
 # How each --server choice starts the app. Every one gets the same sandbox (its own process)
@@ -123,6 +125,7 @@ def start_app(
         PLAYGROUND_MAX_CONNECTIONS_PER_ADDRESS="100000",
         PLAYGROUND_SESSIONS_PER_MINUTE="1000000",
         PLAYGROUND_FRAME_RATE="0",
+        PLAYGROUND_TRAINER_KEY=TRAINER_KEY,
     )
     return _spawn(kind, cmd, env, data_dir / f"{kind}.log", port)
 

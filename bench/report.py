@@ -118,9 +118,38 @@ def rows(r: dict[str, Any]) -> list[Row]:
                 "< 1000 ms",
             )
         )
+    out += classroom_rows(r.get("classroom"))
     for part, why in (r.get("failed") or {}).items():
         out.append((f"{part}: FAILED", why[:120], "", ""))
     return out
+
+
+def classroom_rows(c: dict[str, Any] | None) -> list[Row]:
+    """Issue 18: the dashboard's latency, the students' round trip without and with it."""
+    if not c:
+        return []
+    n = c["students"]
+    dash, watch = c["dashboard_update"], c["watch_update"]
+    without, with_ = c["roundtrip_without"], c["roundtrip_with"]
+    mem = c["memory"]
+    return [
+        (f"class of {n}: dashboard update p50/p99", f"{_ms(dash)} / {_ms(dash, 'p99_ms')}",
+         f"{dash['n']} updates, {c['dashboard_rows']} rows", "< 1000 ms"),
+        (f"class of {n}: watcher update p50/p99", f"{_ms(watch)} / {_ms(watch, 'p99_ms')}",
+         f"{watch['n']} replies", ""),
+        (f"class of {n}: students' round trip p50/p99 without dashboard",
+         f"{_ms(without)} / {_ms(without, 'p99_ms')}", f"one command per {c['pace_s']} s each", ""),
+        (f"class of {n}: students' round trip p50/p99 with dashboard + watcher",
+         f"{_ms(with_)} / {_ms(with_, 'p99_ms')}", f"{c['overflow_dropped']} viewer frames dropped",
+         f"{round(with_['p99_ms'] / without['p99_ms'], 2) if without['p99_ms'] else ''}x p99"),
+        (f"class of {n}: server CPU without / with dashboard",
+         f"{c['server_cpu'].get('without', '?')} / {c['server_cpu'].get('with', '?')} s/s",
+         f"client {c['server_cpu'].get('client without', '?')} / "
+         f"{c['server_cpu'].get('client with', '?')} s/s", ""),
+        (f"class of {n}: memory per student RSS / PSS",
+         f"{mem['kb_per_student']} / {mem['pss_kb_per_student']} KB",
+         f"{mem['before']['rss_mb']} -> {mem['joined']['rss_mb']} MB RSS", ""),
+    ]  # fmt: skip
 
 
 def table(r: dict[str, Any]) -> str:
@@ -192,6 +221,12 @@ TARGETS: list[tuple[str, str, Check]] = [
      lambda r: _check(_get(r, "transcripts", "append", "p50_ms"), lambda x: x < 1)),
     ("capture (issue 16): a session's summary visible within 1 s of its end (p99)", "capture",
      lambda r: _check(_get(r, "capture", "latency", "p99_ms"), lambda x: x < 1000)),
+    (
+        "classroom (issue 18): a class of 200, dashboard update p99 < 1 s",
+        "classroom",
+        lambda r: r["classroom"]["dashboard_update"]["p99_ms"] < 1000
+        if r.get("classroom", {}).get("students") == 200 else None,
+    ),
 ]  # fmt: skip
 
 

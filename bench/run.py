@@ -22,7 +22,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from bench import latency, load, procs, report, throughput  # noqa: E402
+from bench import classroom, latency, load, procs, report, throughput  # noqa: E402
 from bench.capture import capture_cost  # noqa: E402
 from bench.transcripts_cost import transcripts_cost  # noqa: E402
 
@@ -46,7 +46,16 @@ class Sizes:
 
 FULL = Sizes(3000, 100, 20.0, 3, (100, 500, 1000), 100, 100, 1000, 10_000)
 QUICK = Sizes(300, 10, 2.0, 1, (20, 50), 20, 10, 50, 500, 80, 10)
-PARTS = ("roundtrip", "setup", "data", "churn", "concurrency", "transcripts", "capture")
+PARTS = (
+    "roundtrip",
+    "setup",
+    "data",
+    "churn",
+    "concurrency",
+    "transcripts",
+    "capture",
+    "classroom",
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -124,6 +133,10 @@ def measure(args: argparse.Namespace, sizes: Sizes, data_dir: Path) -> dict[str,
             # Two sandboxes of its own, capture on and off, side by side (bench/capture.py).
             "capture": lambda: capture_cost(
                 data_dir / "capture", sizes.capture_sessions, sizes.capture_latency
+            ),
+            # Issue 18: a class of 200 (20 with --quick), its dashboard and one watcher.
+            "classroom": lambda: asyncio.run(
+                classroom.classroom(app.port, app.proc.pid, quick=args.quick)
             ),
         }
         for part in PARTS:

@@ -109,7 +109,8 @@ def sandbox(data_dir: Path, _shared_sandbox: _Shared) -> SandboxServer:
 
     Starting a sandbox per test cost ~0.3-0.6 s (two listeners, aiosmtpd's self-test). What
     a test can see of the shared one is reset here: the inbox is a new folder in this test's
-    data dir (where the app's inbox page reads it), the greylist is empty, and its certificate
+    data dir (where the app's inbox page reads it), the scenarios' greylist and attempt
+    counts are empty, and its certificate
     is copied into the data dir, where the app looks for the one it pins. A test that needs
     other settings starts its own SandboxServer.
     """
@@ -121,7 +122,8 @@ def reset_sandbox(server: SandboxServer, data_dir: Path) -> SandboxServer:
     server.config.data_dir = data_dir
     inbox = Mailbox(data_dir / "sandbox", server.config.max_messages)
     server.mailbox = server.handler.mailbox = inbox
-    server.handler._greylist.clear()
+    server.engine.reset()
+    server.engine.time_scale = 1.0
     shutil.copytree(server.cert.cert.parent, data_dir / "tls", dirs_exist_ok=True)
     return server
 

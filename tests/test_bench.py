@@ -24,11 +24,15 @@ def test_the_quick_benchmark_runs_every_part_against_every_reference(tmp_path: P
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(out.read_text())
     assert "failed" not in results
-    for part in ("roundtrip", "setup", "data", "churn", "concurrency", "transcripts", "capture"):
+    parts = ("roundtrip", "setup", "data", "churn", "concurrency", "transcripts", "capture")
+    for part in (*parts, "classroom"):
         assert part in results, part
     capture = results["capture"]
     assert capture["capture_on_msg_s"] > 0 and capture["capture_off_msg_s"] > 0
     assert capture["latency"]["n"] > 0
+    klass = results["classroom"]  # a class of 20 with --quick: every figure was measured
+    assert klass["students"] == 20 and klass["dashboard_update"]["n"] > 0
+    assert klass["roundtrip_without"]["n"] > 0 and klass["roundtrip_with"]["n"] > 0
     paths = results["roundtrip"]
     assert set(paths) == {"direct", "websockify", "flask-sock bridge", "playground"}
     assert all(paths[p]["p50_ratio"] > 0 for p in paths if p != "direct")

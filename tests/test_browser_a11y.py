@@ -107,3 +107,22 @@ def test_html_export_passes_axe(
         path.write_bytes(response.read())
     sized.goto(path.as_uri())
     assert_accessible(sized, "HTML export")
+
+
+def test_sandbox_scenarios_table_by_keyboard(sized: Any, live: LiveServer) -> None:
+    """Every scenario is listed; the table's region takes focus and scrolls from the keyboard."""
+    from smtp_session.sandbox.scenario_format import load_scenarios
+    from tests.conftest import wait_until
+
+    sized.goto(live.url + "/sandbox")
+    rows = sized.locator("#scenarios tbody tr")
+    assert rows.count() == len(load_scenarios())
+    region = sized.get_by_role("region", name="Scenarios: the sandbox failing on purpose")
+    region.focus()
+    assert region.evaluate("r => document.activeElement === r")
+    if (
+        region.evaluate("r => r.scrollWidth - r.clientWidth") > 0
+    ):  # at 390 px: wider than the screen
+        region.press("ArrowRight")
+        assert wait_until(lambda: region.evaluate("r => r.scrollLeft") > 0)
+    assert_accessible(sized, "sandbox scenarios")

@@ -177,7 +177,7 @@ def test_failure_addresses_are_never_cut_mid_word(page: Any, live: Any) -> None:
         page.set_viewport_size({"width": width, "height": 800})
         page.goto(live.url + "/sandbox")
         lines = page.evaluate(
-            """() => [...document.querySelectorAll('.scenarios td:first-child code')]
+            """() => [...document.querySelectorAll('.scenarios td.triggers code')]
                 .map(c => c.getClientRects().length)"""
         )
         assert lines and all(n == 1 for n in lines), (width, lines)

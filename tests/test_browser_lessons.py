@@ -1,4 +1,5 @@
-"""Lessons 4 (TLS, two connections) and 5 (MX) run to the end in a real browser, offline.
+"""Lessons 4 (TLS, two connections), 5 (MX) and 10 (slow and silent servers) run to the end
+in a real browser, offline.
 
 "Offline" is made real: the app's DNS server is a closed loopback port, so any DNS query
 would fail; lesson 5 finishes through the built-in sandbox.test zone all the same.
@@ -119,3 +120,40 @@ def test_no_lesson_shows_null_and_each_names_its_first_step(page: Any, live: Liv
         text = driver.panel.inner_text()
         assert "null" not in text and "undefined" not in text, (lesson.id, text)
         assert lesson.steps[0].instructions.split("{")[0] in text  # placeholders: filled
+
+
+def test_slow_and_silent_lesson_in_the_browser(page: Any, live: LiveServer, sandbox: Any) -> None:
+    """Lesson 10 in a real console: a tarpitted 250, a slow dot, a 421 and a silent hang-up."""
+    sandbox.engine.time_scale = 0.05  # the scenarios' waits, shortened
+    page.goto(live.url + "/")
+    lesson = LessonDriver(page, LESSONS["slow-and-silent-servers"])
+
+    def type_lines(*lines: str) -> None:
+        for line in lines:
+            page.locator("#input").fill(line)
+            page.locator("#input").press("Enter")
+
+    lesson.connect("sandbox")
+    lesson.done("connect")
+    type_lines("EHLO client.example")
+    for step in ("open", "tarpit", "slow", "data"):
+        lesson.hint(step)
+    type_lines("Subject: slow", ".")
+    lesson.done("slow-dot")
+    type_lines("MAIL FROM:<alice@client.example>")
+    lesson.hint("shutdown")
+    lesson.done("closed-after-421")
+    page.locator("#status", has_text="Closed").wait_for()
+    lesson.connect("sandbox")
+    lesson.done("reconnect")
+    type_lines(
+        "EHLO client.example",
+        "MAIL FROM:<alice@client.example>",
+        "RCPT TO:<hangup@sandbox.test>",
+        "DATA",
+        "Subject: lost?",
+        ".",
+    )
+    lesson.done("hang-up")
+    lesson.finished()
+    assert sandbox.mailbox.messages()[0].subject == "slow"  # the slow one was delivered

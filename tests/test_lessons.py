@@ -20,8 +20,9 @@ from smtp_session.guide.lessons import (
     load_lessons,
 )
 from smtp_session.guide.transaction import Transaction
-from smtp_session.sandbox import server as sandbox_module
-from smtp_session.sandbox.server import SCENARIOS, SandboxServer
+from smtp_session.sandbox.scenario_engine import ScenarioEngine
+from smtp_session.sandbox.scenario_format import ACTIONS, Scenario, load_scenarios
+from smtp_session.sandbox.server import SandboxServer
 from smtp_session.wire.events import TlsMode
 from smtp_session.wire.reply import parse_reply
 from tests.conftest import LiveServer, WsDriver, build_app, wait_until
@@ -31,8 +32,8 @@ from tests.test_transaction import EHLO_TLS, GREETING, HELLO, play
 LESSONS = {lesson.id: lesson for lesson in load_lessons()}
 
 
-def test_seven_lessons_ship_and_validate() -> None:
-    assert len(LESSONS) == 7
+def test_ten_lessons_ship_and_validate() -> None:
+    assert len(LESSONS) == 10
     assert [p.name for p in sorted(LESSONS_DIR.glob("*.json"))][0] == "01-first-email.json"
     assert list(LESSONS)[0] == "first-email"
     json.dumps([lesson.to_dict() for lesson in LESSONS.values()])
@@ -52,13 +53,19 @@ def test_hints_are_well_formed_commands(lesson: Lesson) -> None:
 
 
 def test_error_lesson_matches_the_sandbox_scenarios() -> None:
-    """Lesson 7 names each failing address with the code the sandbox really gives it."""
+    """Lesson 7 names each failing address with the code its scenario file really gives."""
+    engine = ScenarioEngine(load_scenarios())
     checked = 0
     for step in LESSONS["reading-error-replies"].steps:
         cond = step.done_when
         if step.hint and step.hint.startswith("RCPT TO:<") and "enhanced" in cond:
             address = step.hint[len("RCPT TO:<") : -1]
-            assert SCENARIOS[address].reply.startswith(f"{cond['reply']} {cond['enhanced']} ")
+            session = engine.session("192.0.2.1")
+            session.on_mail("alice@client.example")
+            session.on_rcpt(address)
+            at = "end-of-data" if step.done_when.get("step") == "end-of-data" else "RCPT"
+            (line,) = session.at(at, address).lines
+            assert line.startswith(f"{cond['reply']} {cond['enhanced']} ")
             checked += 1
     assert checked == 7
 
@@ -89,8 +96,16 @@ class Learner:
         return bool(lessons) and lessons[-1].get("complete") is True
 
     def connect(self, **frame: Any) -> None:
+        self._wait_for_the_last_close()
         self.ws.send({"type": "connect", **frame})
         self.ws.wait_for("reply", after="greeting")
+
+    def _wait_for_the_last_close(self) -> None:
+        """A new connect waits until the last session is closed: the server's close can come
+        after its 221, and a connect before it is refused ("a session is already open")."""
+        opened = [i for i, f in enumerate(self.ws.frames) if f["type"] == "session"]
+        if opened and not any(f["type"] == "closed" for f in self.ws.frames[opened[-1] :]):
+            self.ws.wait_for("closed")
 
     def send(self, line: str) -> None:
         message_line = self.state["expect"] == "data" and line != "."
@@ -108,11 +123,19 @@ class Learner:
         wait_until(lambda: time.monotonic() - refused_at >= GREYLIST, timeout=GREYLIST + 5)
         self.send(line)
 
+    def hang_up(self, line: str | None) -> None:
+        """Send ``line`` (if any) and wait for the server to close, and the lesson to see it."""
+        if line is not None:
+            self.ws.send({"type": "line", "text": line})
+        self.ws.wait_for("closed")
+        self.ws.wait_for("lesson")  # the progress a closed event made comes after it
+
     def finish(self) -> None:
         self.ws.wait_for("closed")
 
 
-GREYLIST = 0.3  # seconds (the sandbox's 10 s, shortened for the suite)
+TIME_SCALE = 0.03  # the scenarios' waits shortened for the suite: greylisting's 10 s is 0.3 s
+GREYLIST = 10 * TIME_SCALE
 MESSAGE = ["From: alice@client.example", "To: bob@sandbox.test", "Subject: hi", "", "Hello.", "."]
 TLS_EHLO = ["EHLO client.example", "STARTTLS", "EHLO client.example"]
 SANDBOX: dict[str, Any] = {"target": "sandbox"}
@@ -202,6 +225,59 @@ SCRIPTS: dict[str, list[Any]] = {
         *MESSAGE,
         "QUIT",
     ],
+    "greylisting-and-retries": [
+        SANDBOX,
+        "EHLO client.example",
+        "MAIL FROM:<alice@client.example>",
+        "RCPT TO:<flaky@sandbox.test>",
+        "RCPT TO:<flaky@sandbox.test>",
+        "RCPT TO:<flaky@sandbox.test>",
+        "RCPT TO:<greylist@sandbox.test>",
+        ("retry", "RSET"),
+        "MAIL FROM:<alice@client.example>",
+        "RCPT TO:<greylist@sandbox.test>",
+        "DATA",
+        *MESSAGE,
+        "QUIT",
+    ],
+    "server-limits": [
+        SANDBOX,
+        "EHLO small.client.example",
+        "MAIL FROM:<alice@client.example> SIZE=5000",
+        "EHLO needs-tls.client.example",
+        "MAIL FROM:<alice@client.example>",
+        "STARTTLS",
+        "EHLO needs-tls.client.example",
+        "MAIL FROM:<alice@client.example>",
+        "EHLO needs-auth.client.example",
+        "MAIL FROM:<alice@client.example>",
+        "AUTH PLAIN AGRlbW8AZGVtby1wYXNzd29yZA==",
+        "MAIL FROM:<alice@client.example>",
+        "QUIT",
+        SANDBOX,
+        "EHLO chatty.client.example",
+        *["NOOP"] * 6,  # five served, the sixth answered 421
+        ("hang-up", None),
+    ],
+    "slow-and-silent-servers": [
+        SANDBOX,
+        "EHLO client.example",
+        "MAIL FROM:<alice@client.example>",
+        "RCPT TO:<tarpit@sandbox.test>",
+        "RCPT TO:<slow@sandbox.test>",
+        "DATA",
+        *MESSAGE,
+        "MAIL FROM:<alice@client.example>",
+        "RCPT TO:<shutdown@sandbox.test>",
+        ("hang-up", None),
+        SANDBOX,
+        "EHLO client.example",
+        "MAIL FROM:<alice@client.example>",
+        "RCPT TO:<hangup@sandbox.test>",
+        "DATA",
+        *MESSAGE[:-1],
+        ("hang-up", "."),
+    ],
 }
 # An MX zone on a real DNS server: the sandbox (on loopback) is the domain's only MX.
 ZONE = {"class.test": ["MX 10 mail.class.test"], "mail.class.test": ["A 127.0.0.1"]}
@@ -234,17 +310,21 @@ def test_lesson_passes_through_the_console_path(
     sandbox: SandboxServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(sandbox_module, "GREYLIST_SECONDS", GREYLIST)
+    monkeypatch.setattr(sandbox.engine, "time_scale", TIME_SCALE)
     learner = Learner(classroom, lesson_id)
     for action in SCRIPTS[lesson_id]:
         if isinstance(action, dict):
             port = {"port": sandbox.config.port} if action["target"].startswith("mx:") else {}
             learner.connect(**action, **port)
+        elif isinstance(action, tuple) and action[0] == "hang-up":
+            learner.hang_up(action[1])
         elif isinstance(action, tuple):
             learner.retry_after_greylisting(action[1])
         else:
             learner.send(action)
-    learner.finish()
+    last = SCRIPTS[lesson_id][-1]
+    if not (isinstance(last, tuple) and last[0] == "hang-up"):
+        learner.finish()  # a lesson that ends in a hang-up has seen its close already
     assert learner.passed == [step.id for step in LESSONS[lesson_id].steps]
     assert learner.finished
 
@@ -262,6 +342,30 @@ def test_lesson_4_passes_its_plain_half_through_the_console_path(ws: WsDriver) -
 
 def test_script_covers_every_lesson() -> None:
     assert set(SCRIPTS) == set(LESSONS)
+
+
+def _actions_of(scenario: Scenario) -> set[str]:
+    return {
+        name
+        for rule in scenario.rules
+        for name, value in vars(rule.action).items()
+        if value not in (None, 0, 0.0, False)
+    }
+
+
+def test_the_lessons_use_every_scenario_action() -> None:
+    """Each action of the scenario format is met in a lesson driven above through /ws."""
+    engine = ScenarioEngine(load_scenarios())
+    used: set[str] = set()
+    for lines in SCRIPTS.values():
+        for line in (x for x in lines if isinstance(x, str)):
+            verb, _, arg = line.partition(" ")
+            kind = {"EHLO": "ehlo", "RCPT": "recipient", "MAIL": "sender"}.get(verb)
+            value = arg.split("<")[-1].split(">")[0] if "<" in arg else arg
+            if kind is not None:
+                for scenario in engine.triggered(kind, value.lower()):
+                    used |= _actions_of(scenario)
+    assert used == set(ACTIONS)
 
 
 # -- progress rules, with replies worded as aiosmtpd 1.4.6 words them -------------------------

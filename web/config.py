@@ -139,6 +139,20 @@ SETTINGS: list[tuple[str, str, type, Any, str]] = [
         "ports for those targets",
     ),
     ("ALLOW_PRIVATE", "PLAYGROUND_ALLOW_PRIVATE", str, "", "internal CIDRs allowed all the same"),
+    (
+        "SCENARIOS_DIR",
+        "PLAYGROUND_SCENARIOS_DIR",
+        str,
+        "",
+        "folder of the trainer's sandbox scenario files (docs/scenarios.md)",
+    ),
+    (
+        "SANDBOX_SCENARIO_PORTS",
+        "PLAYGROUND_SANDBOX_SCENARIO_PORTS",
+        str,
+        "",
+        "extra sandbox ports, each in one scenario: 2526=busy,...",
+    ),
     # Captured sessions (#16): every session the sandbox serves, recorded from its side.
     ("CAPTURE", "PLAYGROUND_CAPTURE", bool, True, "record every session the sandbox serves"),
     (

@@ -15,6 +15,7 @@ from smtp_session.routing.dns_input import config_from_setting
 from smtp_session.routing.policy import TargetPolicy
 from smtp_session.routing.sandbox_zone import SandboxZone
 from smtp_session.sandbox.mailbox import Mailbox
+from smtp_session.sandbox.scenario_format import Scenario, from_settings, with_ports
 from smtp_session.wire.certs import CertPair, ensure_sandbox_cert
 from smtp_session.wire.events import TlsMode
 from smtp_session.wire.session import Limits
@@ -78,6 +79,12 @@ class Services:
         self.lessons: dict[str, Lesson] = {
             lesson.id: for_instance(lesson, values) for lesson in load_lessons()
         }
+        # The sandbox's scenarios, validated now: a bad trainer file stops the start
+        # (ScenarioError lists "file: path: what" for each problem).
+        found, self.scenario_ports = from_settings(
+            config.get("SCENARIOS_DIR"), config.get("SANDBOX_SCENARIO_PORTS") or ""
+        )
+        self.scenarios: list[Scenario] = with_ports(found, self.scenario_ports)
         self.targets: dict[str, Target] = {t.name: t for t in self._named_targets()}
         # mx:sandbox.test and names under it, answered offline and routed to the sandbox.
         self.sandbox_zone = (
@@ -211,6 +218,9 @@ def sandbox_config(config: dict[str, Any], data_dir: Path, capture: Any) -> Any:
     from smtp_session.sandbox.capture import CaptureLimits
     from smtp_session.sandbox.server import SandboxConfig
 
+    # ScenarioError (every problem: file, path, what) if a trainer's file or a port is wrong.
+    folder = config.get("SCENARIOS_DIR") or None
+    _found, ports = from_settings(folder, config.get("SANDBOX_SCENARIO_PORTS") or "")
     return SandboxConfig(
         data_dir=data_dir,
         host=config["SANDBOX_HOST"],
@@ -219,6 +229,8 @@ def sandbox_config(config: dict[str, Any], data_dir: Path, capture: Any) -> Any:
         auth_require_tls=config["SANDBOX_AUTH_REQUIRE_TLS"],
         capture=capture,
         capture_limits=CaptureLimits(config["CAPTURE_MAX_LINES"], config["CAPTURE_MAX_BYTES"]),
+        scenarios_dir=Path(folder) if folder else None,
+        scenario_ports=ports,
     )
 
 

@@ -244,7 +244,9 @@ class Guide:
 
     def _closed(self, event: Closed) -> Frame:
         self.tx.observe_closed()
-        return self._with_state(event.fields())
+        data = event.fields()
+        self._lesson_event(event.frame_type, data)  # a lesson may wait for a hang-up
+        return self._with_state(data)
 
     def _held(self, event: HeldBack) -> Frame:
         """Lines the pacer did not send: told in words; their text for the live browser only."""

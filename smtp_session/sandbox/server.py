@@ -1,8 +1,9 @@
 """The built-in sandbox SMTP server (aiosmtpd): accepts mail, keeps it, and fails on purpose.
 
 It is what the playground talks to out of the box, so a class works with no mail server and
-no network. Some recipient addresses answer with the failures real servers give, so the
-lesson on 4xx/5xx replies works offline; they are listed in ``SCENARIOS`` (shown on the page).
+no network. Scenarios (files in ``scenarios/`` and the trainer's ``SCENARIOS_DIR``, selected
+by an address, an EHLO name or a port) make it answer with the failures real servers give, so
+the lessons on 4xx/5xx replies work offline (scenario_engine.py, scenario_smtp.py).
 
 Over 300 lines: aiosmtpd's handler and its overrides (HELP, the enhanced codes, scenarios)
 must sit in one class; BDAT lives apart in chunking.py.
@@ -14,7 +15,6 @@ import hmac
 import logging
 import re
 import ssl
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,15 +25,11 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, TL
 from smtp_session.guide.redact import redact_plain_anywhere
 from smtp_session.knowledge import COMMANDS
 from smtp_session.sandbox.capture import CaptureHooks, CaptureLimits, CaptureSink
-from smtp_session.sandbox.chunking import ChunkingSMTP
 from smtp_session.sandbox.mailbox import Mailbox
-from smtp_session.sandbox.scenarios import (
-    DEMO_PASSWORD,
-    DEMO_USER,
-    GREYLIST_SECONDS,
-    SANDBOX_HOSTNAME,
-    SCENARIOS,
-)
+from smtp_session.sandbox.scenario_engine import ScenarioEngine
+from smtp_session.sandbox.scenario_format import ScenarioError, load_scenarios
+from smtp_session.sandbox.scenario_smtp import ScenarioSMTP
+from smtp_session.sandbox.scenarios import DEMO_PASSWORD, DEMO_USER, SANDBOX_HOSTNAME
 from smtp_session.wire.certs import CertPair, ensure_sandbox_cert
 from smtp_session.wire.dialogue import verb_of
 
@@ -53,18 +49,20 @@ class SandboxConfig:
     data_size_limit: int = 32 * 1024 * 1024
     users: dict[str, str] = field(default_factory=lambda: {DEMO_USER: DEMO_PASSWORD})
     pipelining: bool = True  # RFC 2920: aiosmtpd reads pipelined commands in order
+    scenarios_dir: Path | None = None  # the trainer's scenario files, beside the built-ins
+    scenario_ports: dict[int, str] = field(default_factory=dict)  # extra port -> scenario id
+    time_scale: float = 1.0  # multiplies every scenario wait (tests and quick demos shorten)
     # Where every session is recorded (capture.py); None: capture is off.
     capture: CaptureSink | None = None
     capture_limits: CaptureLimits = field(default_factory=CaptureLimits)
 
 
 class SandboxHandler:
-    """aiosmtpd handler: refuse the scenario addresses, keep every accepted message."""
+    """aiosmtpd handler: keep every accepted message (the scenarios refuse in front of it)."""
 
     def __init__(self, mailbox: Mailbox, pipelining: bool = True) -> None:
         self.mailbox = mailbox
         self.pipelining = pipelining
-        self._greylist: dict[tuple[str, str, str], float] = {}
 
     async def handle_EHLO(
         self,
@@ -86,20 +84,8 @@ class SandboxHandler:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
-        scenario = SCENARIOS.get(address.lower())
-        if scenario is not None and scenario.after == "RCPT":
-            if not self._greylist_passed(session, envelope, address):
-                return scenario.reply
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 Ok"
-
-    def _greylist_passed(self, session: Session, envelope: Envelope, address: str) -> bool:
-        if address.lower() != "greylist@sandbox.test":
-            return False
-        key = (str(session.peer[0] if session.peer else ""), envelope.mail_from or "", address)
-        now = time.monotonic()
-        first = self._greylist.setdefault(key, now)
-        return now - first >= GREYLIST_SECONDS
 
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -109,10 +95,8 @@ class SandboxHandler:
         return "250 2.1.0 Ok"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        for rcpt in envelope.rcpt_tos:
-            scenario = SCENARIOS.get(rcpt.lower())
-            if scenario is not None and scenario.after == "end-of-data":
-                return scenario.reply  # judged on the message (its From), so after the dot
+        if isinstance(server, ScenarioSMTP) and (refusal := await server.end_of_data()):
+            return refusal  # e.g. a DMARC refusal: judged on the message, so after the dot
         raw = envelope.original_content or b""
         auth = session.auth_data
         msg = self.mailbox.add(
@@ -167,7 +151,7 @@ def with_enhanced_code(line: str) -> str:
     return f"{code}{m.group(3)}{enhanced} {m.group(4)}".rstrip()
 
 
-class SandboxSMTP(ChunkingSMTP):
+class SandboxSMTP(ScenarioSMTP):
     """aiosmtpd with the prompts the classic tutorials show, CRAM-MD5, BDAT and RFC 2034 codes."""
 
     # draft-murchison-sasl-login: most servers prompt "Username:" and "Password:".
@@ -318,6 +302,12 @@ class SandboxServer:
         self.mailbox = Mailbox(config.data_dir / "sandbox", config.max_messages)
         self.cert: CertPair = ensure_sandbox_cert(config.data_dir / "tls")
         self.handler = SandboxHandler(self.mailbox, config.pipelining)
+        # ScenarioError (file, path, what) if a trainer's file or a port's scenario is wrong.
+        scenarios = load_scenarios(config.scenarios_dir)
+        for port, name in config.scenario_ports.items():
+            if name not in scenarios:
+                raise ScenarioError([f"SANDBOX_SCENARIO_PORTS: {port}={name}: no such scenario"])
+        self.engine = ScenarioEngine(scenarios, config.scenario_ports, time_scale=config.time_scale)
         self._controllers: list[Controller] = []
 
     def start(self) -> None:
@@ -331,11 +321,15 @@ class SandboxServer:
             "data_size_limit": cfg.data_size_limit,
             "auth_require_tls": cfg.auth_require_tls,
             "tls_context": self.cert.server_context(),
+            "engine": self.engine,
             "capture": cfg.capture,
             "capture_limits": cfg.capture_limits,
         }
         plain = _SandboxController(self.handler, smtp_kwargs, hostname=cfg.host, port=cfg.port)
         self._start(plain)
+        for port in cfg.scenario_ports:  # plain + STARTTLS, each port in its scenario
+            kwargs = {**smtp_kwargs, "listening_port": port}
+            self._start(_SandboxController(self.handler, kwargs, hostname=cfg.host, port=port))
         if cfg.tls_port is not None:
             # aiosmtpd counts only STARTTLS as TLS; this listener is TLS from the first byte
             # (RFC 8314), so AUTH must not wait for a STARTTLS that can never come.

@@ -16,9 +16,13 @@ const LONG_PASTE = 500;
 const HEAD_LINES = 200;
 const TAIL_LINES = 20;
 
-class App {
-  constructor() {
-    this.conn = new Connection();
+// The console page's App; the classroom's watch and follow views build one read-only
+// ({conn, readOnly: true}): the same frame-applying code, fed another socket's frames, with
+// nothing that types, connects or sends.
+export class App {
+  constructor({ conn = new Connection(), readOnly = false } = {}) {
+    this.conn = conn;
+    this.readOnly = readOnly;
     this.console = new Console($('screen'), $('input'), $('prompt'));
     this.connected = false;
     this.transcript = null;
@@ -40,17 +44,41 @@ class App {
       mx: (f) => this.onMx(f),
       mx_attempt: (f) => this.console.line(`* ${f.host} (${f.address || 'no address'}): ${f.error.replace(/\.$/, '')}; trying the next`, 'warning', { seq: f.seq }),
     };
-    this.bar = new ConnectBar();
     this.limits = {};
     this.idle = new IdleCountdown($('idle'), (text) => this.status(text));
     const insert = (text) => this.insert(text);
     this.panels = new Panels($('guide'), { onCommand: (verb) => insert(templateFor(verb, this.state)) });
+    this.lessons = new Lessons($('lesson'), { send: (frame) => this.conn.send(frame), insert, readOnly });
+    this.subscribe((f) => this.panels.show(f));
+    this.subscribe((f) => this.lessons.show(f));
+    $('screen').addEventListener('click', (ev) => this.select(ev.target.closest('.line')));
+    $('screen').addEventListener('keydown', (ev) => this.onLineKey(ev));
+    if (!readOnly) this.wireControls(insert);
+    // Frames come lean (docs/protocol.md v2): they wait for the knowledge document, which the
+    // browser's cache usually has; without it the console asks for full frames. A read-only
+    // view is relayed full frames (the class's watch and follow sockets) and applies them.
+    this.reader = null;
+    this.waiting = [];
+    loadKnowledge().then((doc) => {
+      this.reader = new FrameReader(doc, false);
+      for (const raw of this.waiting.splice(0)) this.receive(raw);
+    }, () => {
+      this.reader = new FrameReader(null, false);
+      for (const raw of this.waiting.splice(0)) this.receive(raw);
+    });
+    this.conn.addEventListener('frame', (ev) => (readOnly ? this.onFrame(ev.detail) : this.receive(ev.detail)));
+    this.conn.addEventListener('socketclose', () => this.onSocketClose());
+    this.conn.open();
+    this.lessons.load();
+  }
+
+  // What only the console's own user has: the connection bar, the helpers, copy and clear,
+  // notes, and the input line.
+  wireControls(insert) {
+    this.bar = new ConnectBar();
     const sendChunk = (data, last) => (this.connected ? this.conn.send({ type: 'chunk', data, last }) : this.sendLines([]));
     this.helpers = new Helpers($('helpers'), { insert, sendLines: (lines) => this.sendLines(lines), sendChunk });
-    this.lessons = new Lessons($('lesson'), { send: (frame) => this.conn.send(frame), insert });
-    this.subscribe((f) => this.panels.show(f));
     this.subscribe((f) => this.helpers.show(f));
-    this.subscribe((f) => this.lessons.show(f));
     $('connect-bar').addEventListener('submit', (ev) => {
       ev.preventDefault();
       this.connect();
@@ -65,28 +93,11 @@ class App {
       ev.returnValue = '';
     });
     $('clear').addEventListener('click', () => this.clear());
-    $('screen').addEventListener('click', (ev) => this.select(ev.target.closest('.line')));
-    $('screen').addEventListener('keydown', (ev) => this.onLineKey(ev));
     $('note-form').addEventListener('submit', (ev) => {
       ev.preventDefault();
       this.addNote();
     });
     this.console.addEventListener('lines', (ev) => this.sendLines(ev.detail));
-    // Frames come lean (docs/protocol.md v2): they wait for the knowledge document, which the
-    // browser's cache usually has; without it the console asks for full frames.
-    this.reader = null;
-    this.waiting = [];
-    loadKnowledge().then((doc) => {
-      this.reader = new FrameReader(doc, false);
-      for (const raw of this.waiting.splice(0)) this.receive(raw);
-    }, () => {
-      this.reader = new FrameReader(null, false);
-      for (const raw of this.waiting.splice(0)) this.receive(raw);
-    });
-    this.conn.addEventListener('frame', (ev) => this.receive(ev.detail));
-    this.conn.addEventListener('socketclose', () => this.onSocketClose());
-    this.conn.open();
-    this.lessons.load();
   }
 
   // Other modules (panels, lessons) subscribe to every frame.
@@ -131,6 +142,7 @@ class App {
   }
 
   insert(text) {
+    if (this.readOnly) return;
     const input = $('input');
     input.value = text;
     input.focus();
@@ -161,6 +173,7 @@ class App {
     // The list and replay pages offer editing for the transcripts whose token this browser holds.
     if (f.edit_token) editTokens.set(f.transcript, f.edit_token);
     this.limits = f.limits || {};
+    if (this.readOnly) return; // a watcher gets no links nor notes of someone else's session
     addSessionLinks($('share-links'), f);
     $('notes').replaceChildren();
     $('share').hidden = false;
@@ -174,8 +187,8 @@ class App {
     this.anchors.clear();
     this.markLine(this.console.line(`* connected to ${f.host} port ${f.port} (${f.address})`, 'info', { seq: f.seq, data: f }));
     this.status(`Connected to ${f.host}:${f.port}. Wait for the 220 greeting, then say EHLO.`);
-    $('disconnect').disabled = false;
-    this.console.setEnabled(true, `Type an SMTP command, e.g. ${templateFor('EHLO')}`);
+    this.setButtons(true);
+    if (!this.readOnly) this.console.setEnabled(true, `Type an SMTP command, e.g. ${templateFor('EHLO')}`);
   }
 
   onSent(f) {
@@ -249,7 +262,7 @@ class App {
 
   onError(f) {
     this.console.line(`! ${f.message}`, 'error', { seq: f.seq ?? null });
-    if (!this.connected) $('connect').disabled = false;
+    if (!this.connected) this.setButtons(false);
   }
 
   onClosed(f) {
@@ -260,12 +273,22 @@ class App {
     this.status(`Closed: ${f.reason}.`);
     this.console.setEnabled(false, 'Not connected');
     this.console.setPrompt('>');
-    $('connect').disabled = false;
-    $('disconnect').disabled = true;
+    this.setButtons(false);
+  }
+
+  // Connect and Disconnect follow the session (a read-only view has neither).
+  setButtons(connected) {
+    if (this.readOnly) return;
+    $('connect').disabled = connected;
+    $('disconnect').disabled = !connected;
   }
 
   onSocketClose() {
     if (this.connected) this.onClosed({ reason: 'the connection to the playground was lost' });
+    if (this.readOnly) {
+      this.status('The connection to the playground was lost.');
+      return;
+    }
     this.status('The connection to the playground was lost. Press Connect to start again.');
     $('connect').disabled = false;
   }
@@ -294,7 +317,7 @@ class App {
     div.classList.add('selected');
     this.setTabStop(div);
     this.panels.inspect(div.entry);
-    this.updateNoteForm();
+    if (!this.readOnly) this.updateNoteForm();
   }
 
   onLineKey(ev) {
@@ -342,7 +365,7 @@ class App {
       line.classList.add('has-note');
       line.title = `Note: ${f.text}`;
     }
-    $('notes').append(el('li', { data: { seq: String(f.seq) } }, el('span', { class: 'muted' }, `line ${f.seq}: `), f.text));
+    $('notes')?.append(el('li', { data: { seq: String(f.seq) } }, el('span', { class: 'muted' }, `line ${f.seq}: `), f.text));
   }
 
   status(text) {
@@ -352,7 +375,7 @@ class App {
   clear() {
     this.console.clear();
     this.selected = null;
-    this.updateNoteForm();
+    if (!this.readOnly) this.updateNoteForm();
   }
 
   async copy(style) {
@@ -381,5 +404,6 @@ function statusFor(f) {
   return next.length ? `Next: ${next.join(', ')}.` : 'Wait for the server.';
 }
 
-export const app = new App();
-window.playground = app;
+// The console page boots itself; the classroom's views import App and build their own.
+export const app = $('connect-bar') ? new App() : null;
+if (app) window.playground = app;

@@ -9,14 +9,17 @@ const MARKS = { done: '✓', passed: '✓', current: '▶', pending: '·' };
 const present = (...nodes) => nodes.filter((n) => n !== null && n !== undefined && n !== false);
 
 export class Lessons {
-  constructor(root, { send, insert }) {
+  // readOnly (a trainer watching, a student following): the lesson is shown, never changed.
+  constructor(root, { send, insert, readOnly = false }) {
     this.root = root;
     this.send = send;
     this.insert = insert;
+    this.readOnly = readOnly;
     this.lessons = [];
     this.lesson = null;
     this.picker = el('select', { id: 'lesson-picker', 'aria-label': 'Lesson' }, el('option', { value: '' }, 'Free play (no lesson)'));
     this.picker.addEventListener('change', () => this.pick(this.picker.value || null));
+    this.picker.disabled = readOnly;
     this.again = el('button', { type: 'button', id: 'lesson-restart', class: 'small secondary', hidden: true,
       on: { click: () => this.pick(this.lesson?.id || null) } }, 'Start over');
     this.body = el('div', { class: 'lesson-body', 'aria-live': 'polite' });
@@ -64,7 +67,7 @@ export class Lessons {
   render(complete) {
     const l = this.lesson;
     this.root.dataset.lesson = l ? l.id : '';
-    this.again.hidden = !l;
+    this.again.hidden = !l || this.readOnly;
     if (!l) {
       this.body.replaceChildren(el('p', { class: 'muted' }, 'Pick a lesson to be guided step by step, or just type.'));
       return;
@@ -87,7 +90,7 @@ export class Lessons {
       el('span', { class: 'sr-only' }, ` (${status})`));
     if (status !== 'current') return item;
     if (step.instructions) item.append(el('p', { class: 'instructions' }, step.instructions));
-    if (step.hint) {
+    if (step.hint && !this.readOnly) {
       item.append(el('p', {}, el('button', { type: 'button', class: 'small hint-button', title: 'Put the hint in the input',
         on: { click: () => this.insert(step.hint) } }, 'Insert hint: ', el('code', {}, step.hint))));
     }

@@ -6,6 +6,9 @@ export class Connection extends EventTarget {
     this.url = url;
     this.ws = null;
     this.queue = [];
+    // Frames every new socket sends before anything queued (a class's class_join, a
+    // follower's follow): the server forgets them when a socket closes.
+    this.first = () => [];
   }
 
   static defaultUrl() {
@@ -17,7 +20,7 @@ export class Connection extends EventTarget {
     if (this.ws && this.ws.readyState <= WebSocket.OPEN) return;
     this.ws = new WebSocket(this.url);
     this.ws.addEventListener('open', () => {
-      for (const frame of this.queue.splice(0)) this.ws.send(JSON.stringify(frame));
+      for (const frame of [...this.first(), ...this.queue.splice(0)]) this.ws.send(JSON.stringify(frame));
       this.dispatchEvent(new CustomEvent('open'));
     });
     this.ws.addEventListener('message', (ev) => {

@@ -10,7 +10,8 @@ from flask import Blueprint, Response, abort, current_app, redirect, render_temp
 
 from smtp_session.guide.document import document_bytes, document_hash, document_path
 from smtp_session.sandbox import mime
-from smtp_session.sandbox.scenarios import DEMO_PASSWORD, DEMO_USER, SCENARIOS, page_data
+from smtp_session.sandbox.scenario_format import rule_in_words, triggers_in_words
+from smtp_session.sandbox.scenarios import DEMO_PASSWORD, DEMO_USER, page_data
 from web.views import inbox as inbox_api
 
 bp = Blueprint("pages", __name__)
@@ -75,7 +76,7 @@ def favicon() -> Any:
 
 @bp.get("/sandbox")
 def inbox() -> str:
-    """The sandbox inbox: search, live list, delete; the failure addresses below."""
+    """The sandbox inbox: search, live list, delete; the scenarios below, with their rules."""
     services = _services()
     q = request.args.get("q", "").strip()
     return render_template(
@@ -83,7 +84,14 @@ def inbox() -> str:
         messages=services.mailbox.search(q) if q else services.mailbox.messages(),
         q=q,
         version=services.mailbox.version(),
-        scenarios=SCENARIOS.values(),
+        scenarios=[
+            {
+                "scenario": s,
+                "triggers": triggers_in_words(s),
+                "rules": [rule_in_words(r) for r in s.rules],
+            }
+            for s in services.scenarios
+        ],
         demo_user=DEMO_USER,
         demo_password=DEMO_PASSWORD,
         config=services.config,
