@@ -10,7 +10,7 @@ from flask import abort
 
 from tests.conftest import build_app
 
-NAV = ["Console", "Transcripts", "Sandbox inbox", "Explain"]
+NAV = ["Console", "Transcripts", "Sandbox inbox", "Captured", "Explain", "Classroom"]
 
 
 def assert_site_page(response: Any, status: int, back: str) -> str:

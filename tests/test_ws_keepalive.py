@@ -102,3 +102,28 @@ def test_a_server_close_ends_the_route_though_the_client_never_replies() -> None
         assert close is not None and close.code == 1000
         assert ended.wait(10)  # the keepalive ends a close nobody answered
         client.sock.close()
+
+
+def test_the_keepalive_works_for_descriptors_above_1024() -> None:
+    """A worker holding a thousand consoles has sockets numbered past select()'s limit; the
+    keepalive must still ping them (it once took every such socket for alive, unpinged)."""
+    import os
+
+    placeholders = []
+    fd = os.open(os.devnull, os.O_RDONLY)
+    try:
+        while fd <= 1100:  # the next sockets (client and server side) come after these
+            placeholders.append(fd)
+            fd = os.dup(fd)
+        placeholders.append(fd)
+        ended = threading.Event()
+        with serving(0.2, ended) as port:
+            client = Mute(port, "/echo")
+            assert client.sock.fileno() > 1024
+            pings, close = client.until_close()
+            client.sock.close()
+            assert ended.wait(10)
+    finally:
+        for placeholder in placeholders:
+            os.close(placeholder)
+    assert pings >= 1 and close is not None and close.code == 1008

@@ -80,12 +80,15 @@ class _NoEvent:
 
 def _ready(sock: Any, write: bool, timeout: float) -> bool:
     """Whether ``sock`` can be read (or written) within ``timeout`` seconds (gevent-aware:
-    gevent patches ``select``)."""
+    gevent patches ``select``). ``poll``, not ``select``: a worker holding a thousand
+    consoles has descriptors above select's limit of 1024, where it fails for every one."""
     try:
-        found = select.select([] if write else [sock], [sock] if write else [], [], timeout)
+        poller = select.poll()
+        poller.register(sock, select.POLLOUT if write else select.POLLIN)
+        found = poller.poll(timeout * 1000)
     except (OSError, ValueError):  # closed meanwhile
         return True
-    return bool(found[0] or found[1])
+    return bool(found)
 
 
 class _WholeWrites:
