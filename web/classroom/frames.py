@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from web.live.frames import FrameError
+from web.live.frames import FrameError, decode_frame
 
 FrameTable = dict[str, dict[str, type]]
 
@@ -52,20 +51,4 @@ def check_fields(frame: dict[str, Any], table: FrameTable) -> dict[str, Any]:
 
 def parse(data: str | bytes, table: FrameTable) -> dict[str, Any]:
     """Decode one frame of a class socket (dashboard or follow)."""
-    if isinstance(data, bytes):
-        raise FrameError("Binary frames are not part of the protocol; send JSON text.", "binary")
-    if len(data) > MAX_CLASS_FRAME:
-        raise FrameError("The frame is too large for a class socket.", "frame_too_large")
-    try:
-        frame = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise FrameError(f"The frame is not valid JSON ({exc.msg}).", "bad_json") from exc
-    if not isinstance(frame, dict):
-        raise FrameError("A frame must be a JSON object with a 'type'.", "bad_frame")
-    kind = frame.get("type")
-    if not isinstance(kind, str) or kind not in table:
-        raise FrameError(
-            f"Unknown frame type {kind!r}; expected one of: {', '.join(sorted(table))}.",
-            "unknown_type",
-        )
-    return check_fields(frame, table)
+    return check_fields(decode_frame(data, MAX_CLASS_FRAME, set(table)), table)

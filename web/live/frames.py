@@ -50,8 +50,12 @@ def frame_mode(frame: dict[str, Any]) -> str:
     return str(mode)
 
 
-def parse_frame(data: str | bytes, max_bytes: int, known: set[str]) -> dict[str, Any]:
-    """Decode and check one frame, or raise FrameError saying what is wrong."""
+def decode_frame(
+    data: str | bytes, max_bytes: int, known: set[str], hint: str = ""
+) -> dict[str, Any]:
+    """One frame decoded: JSON text, an object, under ``max_bytes``, of a type in ``known``;
+    else FrameError saying what is wrong. Every socket's frames start here (this one's
+    fields are checked by ``parse_frame``, a class socket's by web/classroom/frames.py)."""
     # A character is at most 4 bytes in UTF-8 (a lone surrogate 3): most frames need no count.
     short = isinstance(data, str) and 4 * len(data) <= max_bytes
     size = (
@@ -61,9 +65,7 @@ def parse_frame(data: str | bytes, max_bytes: int, known: set[str]) -> dict[str,
     )
     if size > max_bytes:
         raise FrameError(
-            f"The frame is {size:,} bytes; the limit is {max_bytes:,}. "
-            "Send a long message as several 'lines' frames.",
-            "frame_too_large",
+            f"The frame is {size:,} bytes; the limit is {max_bytes:,}.{hint}", "frame_too_large"
         )
     if isinstance(data, bytes):
         raise FrameError("Binary frames are not part of the protocol; send JSON text.", "binary")
@@ -79,6 +81,13 @@ def parse_frame(data: str | bytes, max_bytes: int, known: set[str]) -> dict[str,
             f"Unknown frame type {kind!r}; expected one of: {', '.join(sorted(known))}.",
             "unknown_type",
         )
+    return frame
+
+
+def parse_frame(data: str | bytes, max_bytes: int, known: set[str]) -> dict[str, Any]:
+    """Decode and check one frame, or raise FrameError saying what is wrong."""
+    frame = decode_frame(data, max_bytes, known, " Send a long message as several 'lines' frames.")
+    kind = frame["type"]
     for name, expected in FIELDS.get(kind, {}).items():
         if name not in frame:
             raise FrameError(f"A '{kind}' frame needs a '{name}' field.", "missing_field")
