@@ -50,6 +50,8 @@ from wsproto.events import (
 from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import LocalProtocolError
 
+from web.serve import wsfast
+
 CLOSE_DRAIN = 1.0  # seconds to wait for the browser's close reply to a close we started
 
 
@@ -100,7 +102,7 @@ class _WholeWrites:
 
     def send(self, data: bytes) -> int:
         with self._lock:
-            self._sock.sendall(data)
+            wsfast.send_whole(self._sock, data)
         return len(data)
 
     def __getattr__(self, name: str) -> Any:  # recv, fileno, shutdown, setsockopt...
@@ -138,11 +140,15 @@ class WholeFrameServer(Server):
         self._corks = 0
         self._held: list[bytes] = []
         self._closed_at: float | None = None
+        # Open and no extension (permessage-deflate): the common frames skip wsproto.
+        self._fast: wsfast.FastReader | None = None
         super().__init__(environ, **options)
         self.environ = {}  # the handshake is done with it
         if self.connected:
             self._open = True
             self.ws = self.ws.connection  # wsproto's frame protocol, without its HTTP half
+            if not getattr(getattr(self.ws, "_proto", None), "extensions", True):
+                self._fast = wsfast.FastReader(self.max_message_size)
             self.pong_received = True
             if self.ping_interval:
                 self._next_ping = time.monotonic() + self.ping_interval
@@ -156,14 +162,21 @@ class WholeFrameServer(Server):
     # -- writing ---------------------------------------------------------------------------
 
     def send(self, data: Any) -> None:
-        event = Message(data=data) if isinstance(data, bytes) else TextMessage(data=str(data))
         with self.write_lock:
             if not self.connected:
                 raise ConnectionClosed(self.close_reason, self.close_message)
+            frame = self._frame(data)
             if self._corks:
-                self._held.append(self.ws.send(event))
+                self._held.append(frame)
             else:
-                self._write(self.ws.send(event))
+                self._write(frame)
+
+    def _frame(self, data: Any) -> bytes:
+        """A message's frame: built here when no extension transforms it, else wsproto's."""
+        binary = isinstance(data, bytes)
+        if self._fast is not None:
+            return wsfast.encode_binary(data) if binary else wsfast.encode_text(str(data))
+        return bytes(self.ws.send(Message(data=data) if binary else TextMessage(data=str(data))))
 
     def _write(self, data: bytes) -> None:
         """Write (the caller holds the lock), and the ping the keepalive could not send."""
@@ -223,6 +236,10 @@ class WholeFrameServer(Server):
             data = self.sock.recv(self.receive_bytes)
             if not data:
                 raise OSError("closed by the peer")
+            if self._fast is not None and self._fast.active:
+                data = self._read_fast(data)
+                if not data:
+                    return
             self.ws.receive_data(data)
             if not self._handle_events():
                 self.connected = False
@@ -230,6 +247,23 @@ class WholeFrameServer(Server):
             self.connected = False
         if not self.connected:
             self._ended()
+
+    def _read_fast(self, data: bytes) -> bytes:
+        """The common frames read by ``wsfast``; returns what wsproto reads from now on."""
+        frames: list[tuple[int, Any]] = []
+        rest = self._fast.feed(data, frames) if self._fast is not None else data
+        for opcode, payload in frames:
+            if opcode == wsfast.OP_PING:  # RFC 6455 §5.5.3: the pong echoes its payload
+                with self.write_lock:
+                    try:
+                        self.sock.send(wsfast.header(wsfast.OP_PONG, len(payload)) + payload)
+                    except OSError:
+                        pass
+            elif opcode == wsfast.OP_PONG:
+                self.pong_received = True
+            else:
+                self.input_buffer.append(payload)
+        return rest
 
     def _handle_events(self) -> bool:
         """Messages into ``input_buffer``; pings, pongs and closes answered. False once the
@@ -265,6 +299,7 @@ class WholeFrameServer(Server):
         part = event.data.encode() if isinstance(event, TextMessage) else event.data
         if self.incoming_message is None and event.message_finished:
             self.input_buffer.append(event.data)  # a whole message in one frame: as it is
+            self.incoming_message_len = 0  # the limit is per message, not per connection
             return True
         if self.incoming_message is None:
             self.incoming_message = bytearray()
@@ -317,6 +352,10 @@ class WholeFrameServer(Server):
             if not data:
                 self.close_reason = CloseReason.ABNORMAL_CLOSURE
                 return
+            if self._fast is not None and self._fast.active:
+                data = self._read_fast(data)  # the close frame goes on to wsproto
+                if not data:
+                    return
             self.ws.receive_data(data)
             for event in self.ws.events():
                 if isinstance(event, CloseConnection):
