@@ -39,6 +39,7 @@ BATCH_ROWS = 20_000  # commit at once when this many rows wait (a pasted message
 MAX_PENDING_ROWS = 200_000  # writers wait beyond this: memory stays bounded
 MAX_RETRY_DELAY = 5.0  # seconds between attempts while the database is unreachable
 STOP_TIMEOUT = 10.0  # at exit, how long to wait for a commit in progress
+IDLE_RELEASE = 1.0  # seconds without entries before the thread gives its connection back
 
 _UNREACHABLE = (OperationalError, InterfaceError, DisconnectionError)
 _pid = os.getpid()  # os.getpid() is a system call; this is kept current across forks
@@ -66,6 +67,8 @@ class Writer:
         self._reset()
         _writers.add(self)
         store.settle = self.flush
+        if hasattr(store, "before_dispose"):
+            store.before_dispose.append(self._give_back)
 
     def _reset(self) -> None:
         # One lock, two conditions: the thread waits on _wake, which a producer signals only
@@ -85,6 +88,7 @@ class Writer:
         self._unsaved = False  # something was neither committed nor refused (left in journal)
         self._pid = 0
         self._thread: threading.Thread | None = None
+        self._held = _Held(self.store)  # used under _commit_lock only
 
     def _after_fork(self) -> None:
         """In a forked child: the parent's queue, thread and journal stay the parent's."""
@@ -173,10 +177,28 @@ class Writer:
         self._thread, self._pid = thread, _pid
         self.store.start_checkpoints()
 
+    def _give_back(self) -> None:
+        """The pool gets the thread's connection back (quiet, or the store is disposed)."""
+        if self._commit_lock.acquire(timeout=STOP_TIMEOUT):
+            try:
+                self._held.drop()
+            finally:
+                self._commit_lock.release()
+
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self._give_back()
+
+    def _loop(self) -> None:
         while True:
             with self._settled:
-                self._wake.wait_for(lambda: bool(self._queue) or self._stopping)
+                busy = self._wake.wait_for(self._has_work, IDLE_RELEASE)
+            if not busy:  # quiet: the pool gets the connection back until entries come
+                self._give_back()
+            with self._settled:
+                self._wake.wait_for(self._has_work)
                 if self._stopping:
                     return
                 # Group: let a few milliseconds' worth of entries gather, unless a reader waits.
@@ -186,7 +208,7 @@ class Writer:
                     batch, self._queue = self._queue, []
                     rows = sum(entries_in(item.rows) for item in batch)
                 if batch:
-                    self._commit(batch)
+                    self._commit(batch, self._held)
                 with self._settled:
                     self._done += len(batch)
                     self._rows_waiting -= rows
@@ -196,25 +218,31 @@ class Writer:
                         self._journal.committed(self._done)
                     self._settled.notify_all()
 
-    def _commit(self, batch: list[Pending]) -> None:
+    def _has_work(self) -> bool:
+        return bool(self._queue) or self._stopping
+
+    def _commit(self, batch: list[Pending], held: _Held | None = None) -> None:
         """One transaction for the group; item by item if the database refuses it."""
-        if self._attempt(batch):
+        if self._attempt(batch, held):
             return
         for item in batch:
-            if not self._attempt([item]):
+            if not self._attempt([item], held):
                 n = entries_in(item.rows)
                 log.error("transcript %s: %d entries could not be stored", item.transcript_id, n)
 
-    def _attempt(self, batch: list[Pending]) -> bool:
+    def _attempt(self, batch: list[Pending], held: _Held | None = None) -> bool:
         """True once committed; False if refused. Waits while the database is unreachable
         (until stop(): then what is left stays in the journal for the next start)."""
         delay, failures = 0.05, 0
         while True:
             try:
-                for tid in self.store.write_batch(batch):
+                conn = held.get() if held is not None else None
+                for tid in self.store.write_batch(batch, conn):
                     log.info("transcript %s is no longer live; its last entries were not kept", tid)
                 return True
             except _UNREACHABLE as exc:
+                if held is not None:
+                    held.drop()  # the next attempt starts on a fresh connection
                 failures += 1
                 if self._stopping:
                     log.error("transcript entries left in the journal (database: %s)", exc)
@@ -226,4 +254,29 @@ class Writer:
                 delay = min(delay * 2, MAX_RETRY_DELAY)
             except Exception as exc:  # the database refused the rows (or a driver could not
                 log.warning("transcript commit refused: %s", exc)  # encode them)
+                if held is not None:
+                    held.drop()
                 return False
+
+
+class _Held:
+    """The writer thread's connection, kept between group commits while entries keep
+    coming: taking one from the pool for each commit (and, on PostgreSQL, pinging it) cost
+    about as much as the commit itself."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.conn: Any = None
+
+    def get(self) -> Any:
+        if self.conn is None:
+            self.conn = self.store.batch_connection()
+        return self.conn
+
+    def drop(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception as exc:  # a connection already lost: the pool discards it
+                log.debug("transcript writer: closing its connection failed: %s", exc)
