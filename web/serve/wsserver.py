@@ -31,8 +31,6 @@ import select
 import threading
 import time
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import wraps
 from typing import Any
 
@@ -109,6 +107,21 @@ class _WholeWrites:
         return getattr(self._sock, name)
 
 
+class _Cork:
+    """``WholeFrameServer.corked()``: a plain context manager (a generator one cost ~5 % of
+    a round trip's CPU), reentrant, from any thread."""
+
+    def __init__(self, server: WholeFrameServer) -> None:
+        self.server = server
+
+    def __enter__(self) -> None:
+        with self.server.write_lock:
+            self.server._corks += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self.server._uncork()
+
+
 class WholeFrameServer(Server):
     """simple_websocket.Server read in the caller's thread, every write whole, under one lock.
 
@@ -139,6 +152,7 @@ class WholeFrameServer(Server):
         self._next_ping = 0.0
         self._corks = 0
         self._held: list[bytes] = []
+        self._cork = _Cork(self)  # one per connection: ``with ws.corked():`` per line
         self._closed_at: float | None = None
         # Open and no extension (permessage-deflate): the common frames skip wsproto.
         self._fast: wsfast.FastReader | None = None
@@ -185,23 +199,20 @@ class WholeFrameServer(Server):
             self._ping_owed = False
             self.sock.send(self.ws.send(Ping()))
 
-    @contextmanager
-    def corked(self) -> Iterator[None]:
+    def corked(self) -> _Cork:
         """Messages sent meanwhile (from any thread, in order) leave together in one write
         at the end: the ``sent`` echo of a line and anything else its handling sends."""
+        return self._cork
+
+    def _uncork(self) -> None:
         with self.write_lock:
-            self._corks += 1
-        try:
-            yield
-        finally:
-            with self.write_lock:
-                self._corks -= 1
-                held, self._held = (self._held, []) if not self._corks else ([], self._held)
-                if held and self.connected:
-                    try:
-                        self._write(b"".join(held))
-                    except OSError:
-                        pass  # the socket is gone; the receive loop notices
+            self._corks -= 1
+            held, self._held = (self._held, []) if not self._corks else ([], self._held)
+            if held and self.connected:
+                try:
+                    self._write(b"".join(held))
+                except OSError:
+                    pass  # the socket is gone; the receive loop notices
 
     def close(self, reason: int | None = None, message: str | None = None) -> None:
         with self.write_lock:
