@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, Integer, Update, bindparam, delete, func, insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
 from transcripts import captured, checkpoint, db, process
+from transcripts.driver import BUMP_SQL, ROW_COLUMNS, DriverCursor
 from transcripts.errors import NotFound, StoreError
 from transcripts.imported import store_import
 from transcripts.model import Entry, Note, Transcript
@@ -76,7 +77,7 @@ def _close_stmt(transcript_id: str, reason: str | None, status: str) -> Any:
     )
 
 
-_ROW_COLUMNS = ("transcript_id", "seq", "t_ms", "kind", "payload", "code", "text")
+_ROW_COLUMNS = ROW_COLUMNS
 
 
 def _insert_rows(conn: Any, rows: list[dict[str, Any]]) -> None:
@@ -87,68 +88,20 @@ def _insert_rows(conn: Any, rows: list[dict[str, Any]]) -> None:
     conn.exec_driver_sql(sql, [tuple(row[c] for c in _ROW_COLUMNS) for row in rows])
 
 
-# _bump_many as the driver takes it (qmark; _Cursor turns "?" into "%s" for psycopg).
-_BUMP_SQL = (
-    "UPDATE transcripts SET entry_count = entry_count + CAST(? AS INTEGER), "
-    "last_code = coalesce(CAST(? AS INTEGER), last_code) WHERE id = ? AND status = 'live'"
-)
-_INSERT_SQL = f"INSERT INTO entries ({', '.join(_ROW_COLUMNS)}) VALUES ({', '.join('?' * 7)})"
-
-
-class _Cursor:
-    """A group commit's statements straight through the driver, inside the connection's
-    transaction: SQLAlchemy's statement path (compile cache, events, result objects) was
-    most of a commit's CPU for a few rows. Driver errors are raised as SQLAlchemy's (what
-    the writer tells apart: unreachable, refused), and a lost connection is invalidated.
-    While anyone listens to the engine's cursor events, the statements go through
-    SQLAlchemy as before, so the listeners see them."""
-
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
-        self.dialect = conn.dialect
-        self.qmark = self.dialect.paramstyle == "qmark"
-        dispatch = conn.dispatch
-        self.cursor = (
-            None
-            if dispatch.before_cursor_execute or dispatch.after_cursor_execute
-            else conn.connection.dbapi_connection.cursor()
-        )
-
-    def __enter__(self) -> _Cursor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.cursor is not None:
-            self.cursor.close()
-
-    def _sql(self, sql: str) -> str:
-        return sql if self.qmark else sql.replace("?", "%s")
-
-    def execute(self, sql: str, params: tuple[Any, ...]) -> int:
-        """Run one statement; its rowcount."""
-        if self.cursor is None:
-            return int(self.conn.exec_driver_sql(self._sql(sql), params).rowcount)
-        self._run(self.cursor.execute, self._sql(sql), params)
-        return int(self.cursor.rowcount)
-
-    def insert_rows(self, rows: list[dict[str, Any]]) -> None:
-        values = [tuple(row[c] for c in _ROW_COLUMNS) for row in rows]
-        if self.cursor is None:
-            self.conn.exec_driver_sql(self._sql(_INSERT_SQL), values)
+def _write_rows(cursor: DriverCursor, batch: list[Pending]) -> list[str]:
+    """Count and insert a batch's rows on live transcripts; the ids of the others."""
+    dropped: list[str] = []
+    live_rows: list[dict[str, Any]] = []
+    for tid, rows in _rows_by_transcript(batch).items():
+        codes = [r["code"] for r in rows if r["code"] is not None]
+        params = (entries_in(rows), codes[-1] if codes else None, tid)
+        if cursor.execute(BUMP_SQL, params) == 1:
+            live_rows += rows
         else:
-            self._run(self.cursor.executemany, self._sql(_INSERT_SQL), values)
-
-    def _run(self, call: Any, sql: str, params: Any) -> None:
-        dbapi = self.dialect.loaded_dbapi
-        try:
-            call(sql, params)
-        except dbapi.Error as exc:
-            lost = self.dialect.is_disconnect(exc, self.conn.connection.dbapi_connection, None)
-            if lost:
-                self.conn.invalidate(exc)
-            raise DBAPIError.instance(
-                sql, None, exc, dbapi.Error, connection_invalidated=lost, dialect=self.dialect
-            ) from exc
+            dropped.append(tid)
+    if live_rows:
+        cursor.insert_rows(live_rows)
+    return dropped
 
 
 def _rows_by_transcript(batch: list[Pending]) -> dict[str, list[dict[str, Any]]]:
@@ -293,22 +246,16 @@ class Store:
         if conn is None:
             with db.writer(self.engine) as own:
                 return self.write_batch(batch, own)
-        dropped: list[str] = []
-        with conn.begin(), _Cursor(conn) as cursor:
-            live_rows: list[dict[str, Any]] = []
-            for tid, rows in _rows_by_transcript(batch).items():
-                codes = [r["code"] for r in rows if r["code"] is not None]
-                params = (entries_in(rows), codes[-1] if codes else None, tid)
-                if cursor.execute(_BUMP_SQL, params) == 1:
-                    live_rows += rows
-                else:
-                    dropped.append(tid)
-            if live_rows:
-                cursor.insert_rows(live_rows)
-            for item in batch:
-                if item.close is not None:
-                    conn.execute(_close_stmt(item.transcript_id, item.close, "closed"))
-        return dropped
+        with DriverCursor(conn) as cursor:
+            if cursor.raw and all(item.close is None for item in batch):
+                with cursor.transaction():  # BEGIN and COMMIT through the driver too
+                    return _write_rows(cursor, batch)
+            with conn.begin():
+                dropped = _write_rows(cursor, batch)
+                for item in batch:
+                    if item.close is not None:
+                        conn.execute(_close_stmt(item.transcript_id, item.close, "closed"))
+                return dropped
 
     def batch_connection(self) -> Any:
         """A connection for ``write_batch`` that a writer thread keeps between batches."""

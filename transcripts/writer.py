@@ -193,30 +193,52 @@ class Writer:
 
     def _loop(self) -> None:
         while True:
+            self._wait_for_entries()
             with self._settled:
-                busy = self._wake.wait_for(self._has_work, IDLE_RELEASE)
-            if not busy:  # quiet: the pool gets the connection back until entries come
-                self._give_back()
-            with self._settled:
-                self._wake.wait_for(self._has_work)
                 if self._stopping:
                     return
                 # Group: let a few milliseconds' worth of entries gather, unless a reader waits.
-                self._wake.wait_for(lambda: self._hurry or self._stopping, self.interval)
-            with self._commit_lock:
+                self._wake.wait_for(self._hurried, self.interval)
+            while True:
+                self._commit_queued()
+                # While entries keep coming the next group gathers from here: one wait per
+                # commit, not a wait for its first entry and then another for the interval.
                 with self._settled:
-                    batch, self._queue = self._queue, []
-                    rows = sum(entries_in(item.rows) for item in batch)
-                if batch:
-                    self._commit(batch, self._held)
-                with self._settled:
-                    self._done += len(batch)
-                    self._rows_waiting -= rows
-                    if self._done >= self._queued:
-                        self._hurry = False
-                    if self._journal is not None and not self._unsaved:
-                        self._journal.committed(self._done)
-                    self._settled.notify_all()
+                    if self._stop_asked():  # by stop(), in another thread, meanwhile
+                        return
+                    self._wake.wait_for(self._hurried, self.interval)
+                    if not self._queue:
+                        break
+
+    def _wait_for_entries(self) -> None:
+        with self._settled:
+            if self._wake.wait_for(self._has_work, IDLE_RELEASE):
+                return
+        self._give_back()  # quiet: the pool gets the connection back until entries come
+        with self._settled:
+            self._wake.wait_for(self._has_work)
+
+    def _stop_asked(self) -> bool:
+        return self._stopping
+
+    def _hurried(self) -> bool:
+        return self._hurry or self._stopping
+
+    def _commit_queued(self) -> None:
+        with self._commit_lock:
+            with self._settled:
+                batch, self._queue = self._queue, []
+                rows = sum(entries_in(item.rows) for item in batch)
+            if batch:
+                self._commit(batch, self._held)
+            with self._settled:
+                self._done += len(batch)
+                self._rows_waiting -= rows
+                if self._done >= self._queued:
+                    self._hurry = False
+                if self._journal is not None and not self._unsaved:
+                    self._journal.committed(self._done)
+                self._settled.notify_all()
 
     def _has_work(self) -> bool:
         return bool(self._queue) or self._stopping
