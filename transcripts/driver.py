@@ -15,11 +15,14 @@ BEGIN and COMMIT too. What stays as before:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
+
+log = logging.getLogger(__name__)
 
 ROW_COLUMNS = ("transcript_id", "seq", "t_ms", "kind", "payload", "code", "text")
 # Store._bump_many as the driver takes it (qmark; "%s" for psycopg).
@@ -96,3 +99,26 @@ class DriverCursor:
             raise DBAPIError.instance(
                 sql, None, exc, dbapi.Error, connection_invalidated=lost, dialect=self.dialect
             ) from exc
+
+
+class KeptConnection:
+    """The writer thread's connection, kept between group commits while entries keep
+    coming: taking one from the pool for each commit (and, on PostgreSQL, pinging it) cost
+    about as much as the commit itself."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.conn: Any = None
+
+    def get(self) -> Any:
+        if self.conn is None:
+            self.conn = self.store.batch_connection()
+        return self.conn
+
+    def drop(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception as exc:  # a connection already lost: the pool discards it
+                log.debug("transcript writer: closing its connection failed: %s", exc)

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
+from transcripts.driver import KeptConnection
 from transcripts.journal import Journal
 from transcripts.model import Entry
 from transcripts.rows import Pending, entries_in, entry_row, lines_row
@@ -88,7 +89,7 @@ class Writer:
         self._unsaved = False  # something was neither committed nor refused (left in journal)
         self._pid = 0
         self._thread: threading.Thread | None = None
-        self._held = _Held(self.store)  # used under _commit_lock only
+        self._held = KeptConnection(self.store)  # used under _commit_lock only
 
     def _after_fork(self) -> None:
         """In a forked child: the parent's queue, thread and journal stay the parent's."""
@@ -243,7 +244,7 @@ class Writer:
     def _has_work(self) -> bool:
         return bool(self._queue) or self._stopping
 
-    def _commit(self, batch: list[Pending], held: _Held | None = None) -> None:
+    def _commit(self, batch: list[Pending], held: KeptConnection | None = None) -> None:
         """One transaction for the group; item by item if the database refuses it."""
         if self._attempt(batch, held):
             return
@@ -252,7 +253,7 @@ class Writer:
                 n = entries_in(item.rows)
                 log.error("transcript %s: %d entries could not be stored", item.transcript_id, n)
 
-    def _attempt(self, batch: list[Pending], held: _Held | None = None) -> bool:
+    def _attempt(self, batch: list[Pending], held: KeptConnection | None = None) -> bool:
         """True once committed; False if refused. Waits while the database is unreachable
         (until stop(): then what is left stays in the journal for the next start)."""
         delay, failures = 0.05, 0
@@ -279,26 +280,3 @@ class Writer:
                 if held is not None:
                     held.drop()
                 return False
-
-
-class _Held:
-    """The writer thread's connection, kept between group commits while entries keep
-    coming: taking one from the pool for each commit (and, on PostgreSQL, pinging it) cost
-    about as much as the commit itself."""
-
-    def __init__(self, store: Any) -> None:
-        self.store = store
-        self.conn: Any = None
-
-    def get(self) -> Any:
-        if self.conn is None:
-            self.conn = self.store.batch_connection()
-        return self.conn
-
-    def drop(self) -> None:
-        conn, self.conn = self.conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception as exc:  # a connection already lost: the pool discards it
-                log.debug("transcript writer: closing its connection failed: %s", exc)
