@@ -85,6 +85,7 @@ class Writer:
         self._queued = 0  # writes queued so far (counts up)
         self._done = 0  # writes committed, or refused by the database, so far
         self._hurry = False  # a reader waits: commit now rather than after the interval
+        self._idle = False  # the thread waits for a first entry (not for the interval)
         self._stopping = False
         self._unsaved = False  # something was neither committed nor refused (left in journal)
         self._pid = 0
@@ -151,7 +152,8 @@ class Writer:
     def _submit(self, item: Pending) -> None:
         with self._settled:
             self._start()
-            self._settled.wait_for(lambda: self._rows_waiting < MAX_PENDING_ROWS)
+            if self._rows_waiting >= MAX_PENDING_ROWS:
+                self._settled.wait_for(lambda: self._rows_waiting < MAX_PENDING_ROWS)
             self._queue.append(item)
             self._queued += 1
             if item.rows and self._journal is not None:
@@ -160,7 +162,9 @@ class Writer:
             hurry = self._rows_waiting >= BATCH_ROWS and not self._hurry
             if hurry:
                 self._hurry = True
-            if hurry or len(self._queue) == 1:
+            # Woken for the first entry only while it waits for one: during the interval
+            # it would wake only to wait again (flush and stop still wake it).
+            if hurry or self._idle and len(self._queue) == 1:
                 self._wake.notify()
 
     def _start(self) -> None:
@@ -213,11 +217,15 @@ class Writer:
 
     def _wait_for_entries(self) -> None:
         with self._settled:
-            if self._wake.wait_for(self._has_work, IDLE_RELEASE):
-                return
+            self._idle = True
+            found = self._wake.wait_for(self._has_work, IDLE_RELEASE)
+            self._idle = found is False
+        if found:
+            return
         self._give_back()  # quiet: the pool gets the connection back until entries come
         with self._settled:
             self._wake.wait_for(self._has_work)
+            self._idle = False
 
     def _stop_asked(self) -> bool:
         return self._stopping

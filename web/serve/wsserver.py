@@ -170,6 +170,7 @@ class WholeFrameServer(Server):
 
     def handshake(self) -> None:
         # Base.__init__ calls this first: wrap the socket before anything is written.
+        self._raw = self.sock  # written directly by those already holding the lock
         self.sock = _WholeWrites(self.sock, self.write_lock)
         super().handshake()
 
@@ -194,7 +195,7 @@ class WholeFrameServer(Server):
 
     def _write(self, data: bytes) -> None:
         """Write (the caller holds the lock), and the ping the keepalive could not send."""
-        self.sock.send(data)
+        wsfast.send_whole(self._raw, data)
         if self._ping_owed:  # the keepalive found the lock taken: its ping goes now
             self._ping_owed = False
             self.sock.send(self.ws.send(Ping()))
