@@ -414,3 +414,27 @@ def test_recording_goes_on_when_the_journal_cannot_be_opened(
     assert "unavailable" in caplog.text
     assert writer.flush(5) and count(store, "entries", tid) == 1
     writer.stop()
+
+
+def test_the_writers_kept_connection_lost_is_replaced_and_nothing_is_lost(
+    store: Store, tmp_path: Path
+) -> None:
+    """The thread keeps one connection between commits; a server that drops it (PostgreSQL
+    restarted, an idle timeout) costs a retry on a fresh one, not an entry."""
+    writer = Writer(store, tmp_path / "journal", interval=0.01)
+    tid = store.create("a:25")[0].id
+    writer.append(tid, sent(0, "NOOP 0"))
+    assert wait_until(lambda: count(store, "entries", tid) == 1, timeout=15)
+    kept = writer._held.conn
+    assert kept is not None  # kept for the next commit
+    if store.engine.dialect.name == "postgresql":
+        with store.engine.connect() as other:
+            backend = kept.connection.dbapi_connection.info.backend_pid
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({backend})")
+    else:
+        kept.connection.dbapi_connection.close()  # the driver's connection is gone
+    for seq in range(1, 10):
+        writer.append(tid, sent(seq, f"NOOP {seq}"))
+    assert wait_until(lambda: count(store, "entries", tid) == 10, timeout=15)
+    assert [e["text"] for e in store.entries(tid)] == [f"NOOP {seq}" for seq in range(10)]
+    writer.stop()

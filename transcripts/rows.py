@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,7 +15,12 @@ from smtp_session.wire.lines import is_utf8
 from transcripts.errors import StoreError
 from transcripts.model import Entry, Note, Transcript, utc
 from transcripts.schema import MAX_ENTRY_BYTES, MAX_TITLE, entries, transcripts
-from transcripts.validate import MAX_TEXT, Invalid, check_entry
+from transcripts.validate import MAX_TEXT, Invalid, check_entry, plain_entry
+
+try:
+    _orjson: Any = importlib.import_module("orjson")
+except ImportError:  # pragma: no cover - orjson is in requirements.txt
+    _orjson = None
 
 
 def token_hash(token: str) -> str:
@@ -27,18 +33,40 @@ def search_text(entry: Mapping[str, Any]) -> str:
     return entry.get("text") or "\n".join(entry.get("lines") or [])
 
 
+# What json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False) builds
+# on every call, built once (the same text).
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_encode_ascii = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+
+def _plain_payload(entry: Entry) -> str | None:
+    """orjson's text for a plain entry (validate.plain_entry: str, int, None, lists of str),
+    which is byte for byte the standard library's for those values (tests/test_store.py
+    compares them over every code point); None where orjson refuses (a lone surrogate)."""
+    if _orjson is None:
+        return None
+    try:
+        return str(_orjson.dumps(entry).decode())
+    except TypeError:  # orjson.JSONEncodeError
+        return None
+
+
 def entry_row(transcript_id: str, entry: Entry) -> dict[str, Any]:
     """The entries row for a checked entry (StoreError if it breaks the format)."""
-    try:
-        check_entry(entry)
-    except Invalid as exc:
-        raise StoreError(exc.message, code="bad_entry") from None
-    try:
-        payload = json.dumps(entry, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    except (TypeError, ValueError) as exc:  # event data the web layer built, not JSON
-        raise StoreError(f"entry {entry['seq']} is not JSON: {exc}", code="bad_entry") from None
-    if not is_utf8(payload):  # a lone surrogate: escaped, so any database takes it
-        payload = json.dumps(entry, separators=(",", ":"), allow_nan=False)
+    plain = plain_entry(entry)
+    if not plain:
+        try:
+            check_entry(entry)
+        except Invalid as exc:
+            raise StoreError(exc.message, code="bad_entry") from None
+    payload = _plain_payload(entry) if plain else None
+    if payload is None:
+        try:
+            payload = _encode(entry)
+        except (TypeError, ValueError) as exc:  # event data the web layer built, not JSON
+            raise StoreError(f"entry {entry['seq']} is not JSON: {exc}", code="bad_entry") from None
+        if not is_utf8(payload):  # a lone surrogate: escaped, so any database takes it
+            payload = _encode_ascii(entry)
     if len(payload) > MAX_ENTRY_BYTES:
         raise StoreError(f"an entry is larger than {MAX_ENTRY_BYTES} bytes", code="too_large")
     return {

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, Integer, Update, bindparam, delete, func, insert,
 from sqlalchemy.exc import IntegrityError
 
 from transcripts import captured, checkpoint, db, process
+from transcripts.driver import BUMP_SQL, ROW_COLUMNS, DriverCursor
 from transcripts.errors import NotFound, StoreError
 from transcripts.imported import store_import
 from transcripts.model import Entry, Note, Transcript
@@ -76,7 +77,7 @@ def _close_stmt(transcript_id: str, reason: str | None, status: str) -> Any:
     )
 
 
-_ROW_COLUMNS = ("transcript_id", "seq", "t_ms", "kind", "payload", "code", "text")
+_ROW_COLUMNS = ROW_COLUMNS
 
 
 def _insert_rows(conn: Any, rows: list[dict[str, Any]]) -> None:
@@ -85,6 +86,22 @@ def _insert_rows(conn: Any, rows: list[dict[str, Any]]) -> None:
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     sql = f"INSERT INTO entries ({', '.join(_ROW_COLUMNS)}) VALUES ({', '.join([mark] * 7)})"
     conn.exec_driver_sql(sql, [tuple(row[c] for c in _ROW_COLUMNS) for row in rows])
+
+
+def _write_rows(cursor: DriverCursor, batch: list[Pending]) -> list[str]:
+    """Count and insert a batch's rows on live transcripts; the ids of the others."""
+    dropped: list[str] = []
+    live_rows: list[dict[str, Any]] = []
+    for tid, rows in _rows_by_transcript(batch).items():
+        codes = [r["code"] for r in rows if r["code"] is not None]
+        params = (entries_in(rows), codes[-1] if codes else None, tid)
+        if cursor.execute(BUMP_SQL, params) == 1:
+            live_rows += rows
+        else:
+            dropped.append(tid)
+    if live_rows:
+        cursor.insert_rows(live_rows)
+    return dropped
 
 
 def _rows_by_transcript(batch: list[Pending]) -> dict[str, list[dict[str, Any]]]:
@@ -103,6 +120,8 @@ class Store:
         # Called before every read: a group-commit writer (transcripts.writer) sets it to wait
         # for what this process has queued, so a reader here sees every entry already sent.
         self.settle: Callable[[], object] = lambda: None
+        # Called first by dispose: a writer gives back the connection its thread keeps.
+        self.before_dispose: list[Callable[[], object]] = []
 
     @classmethod
     def open(cls, url: str | None = None, *, upgrade: bool = True) -> Store:
@@ -126,6 +145,8 @@ class Store:
 
     def dispose(self) -> None:
         """Close every pooled connection (and stop checkpointing)."""
+        for give_back in self.before_dispose:
+            give_back()
         if self._sqlite_file:
             checkpoint.stop(self._sqlite_file)
         self.engine.dispose()
@@ -212,31 +233,33 @@ class Store:
         except IntegrityError:
             raise StoreError(duplicate, code="duplicate") from None
 
-    def write_batch(self, batch: list[Pending]) -> list[str]:
+    def write_batch(self, batch: list[Pending], conn: Any = None) -> list[str]:
         """Apply queued writes (``transcripts.writer``) in one transaction, committed now.
 
         Each item adds rows to a live transcript and may then close it. Rows for a
         transcript that is no longer live (deleted, or closed elsewhere) are dropped: the
         ids of those transcripts are returned. A duplicate row fails the whole batch
-        (IntegrityError), and the caller retries item by item.
+        (IntegrityError), and the caller retries item by item. ``conn``: a connection from
+        :func:`db.writer` the caller keeps between batches (the writer's thread), else one
+        is taken from the pool for this batch.
         """
-        dropped: list[str] = []
-        with db.writer(self.engine) as conn, conn.begin():
-            live_rows: list[dict[str, Any]] = []
-            for tid, rows in _rows_by_transcript(batch).items():
-                codes = [r["code"] for r in rows if r["code"] is not None]
-                count = entries_in(rows)
-                params = {"tid": tid, "n": count, "code": codes[-1] if codes else None}
-                if conn.execute(_bump_many, params).rowcount == 1:
-                    live_rows += rows
-                else:
-                    dropped.append(tid)
-            if live_rows:
-                _insert_rows(conn, live_rows)
-            for item in batch:
-                if item.close is not None:
-                    conn.execute(_close_stmt(item.transcript_id, item.close, "closed"))
-        return dropped
+        if conn is None:
+            with db.writer(self.engine) as own:
+                return self.write_batch(batch, own)
+        with DriverCursor(conn) as cursor:
+            if cursor.raw and all(item.close is None for item in batch):
+                with cursor.transaction():  # BEGIN and COMMIT through the driver too
+                    return _write_rows(cursor, batch)
+            with conn.begin():
+                dropped = _write_rows(cursor, batch)
+                for item in batch:
+                    if item.close is not None:
+                        conn.execute(_close_stmt(item.transcript_id, item.close, "closed"))
+                return dropped
+
+    def batch_connection(self) -> Any:
+        """A connection for ``write_batch`` that a writer thread keeps between batches."""
+        return db.writer(self.engine)
 
     def restore(self, transcript_id: str, payloads: dict[int, str]) -> int:
         """Rows a dead process journaled (payloads by seq) but may not have committed: store

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 
+from transcripts.driver import KeptConnection
 from transcripts.journal import Journal
 from transcripts.model import Entry
 from transcripts.rows import Pending, entries_in, entry_row, lines_row
@@ -39,6 +40,7 @@ BATCH_ROWS = 20_000  # commit at once when this many rows wait (a pasted message
 MAX_PENDING_ROWS = 200_000  # writers wait beyond this: memory stays bounded
 MAX_RETRY_DELAY = 5.0  # seconds between attempts while the database is unreachable
 STOP_TIMEOUT = 10.0  # at exit, how long to wait for a commit in progress
+IDLE_RELEASE = 1.0  # seconds without entries before the thread gives its connection back
 
 _UNREACHABLE = (OperationalError, InterfaceError, DisconnectionError)
 _pid = os.getpid()  # os.getpid() is a system call; this is kept current across forks
@@ -66,6 +68,8 @@ class Writer:
         self._reset()
         _writers.add(self)
         store.settle = self.flush
+        if hasattr(store, "before_dispose"):
+            store.before_dispose.append(self._give_back)
 
     def _reset(self) -> None:
         # One lock, two conditions: the thread waits on _wake, which a producer signals only
@@ -81,10 +85,12 @@ class Writer:
         self._queued = 0  # writes queued so far (counts up)
         self._done = 0  # writes committed, or refused by the database, so far
         self._hurry = False  # a reader waits: commit now rather than after the interval
+        self._idle = False  # the thread waits for a first entry (not for the interval)
         self._stopping = False
         self._unsaved = False  # something was neither committed nor refused (left in journal)
         self._pid = 0
         self._thread: threading.Thread | None = None
+        self._held = KeptConnection(self.store)  # used under _commit_lock only
 
     def _after_fork(self) -> None:
         """In a forked child: the parent's queue, thread and journal stay the parent's."""
@@ -146,7 +152,8 @@ class Writer:
     def _submit(self, item: Pending) -> None:
         with self._settled:
             self._start()
-            self._settled.wait_for(lambda: self._rows_waiting < MAX_PENDING_ROWS)
+            if self._rows_waiting >= MAX_PENDING_ROWS:
+                self._settled.wait_for(lambda: self._rows_waiting < MAX_PENDING_ROWS)
             self._queue.append(item)
             self._queued += 1
             if item.rows and self._journal is not None:
@@ -155,7 +162,9 @@ class Writer:
             hurry = self._rows_waiting >= BATCH_ROWS and not self._hurry
             if hurry:
                 self._hurry = True
-            if hurry or len(self._queue) == 1:
+            # Woken for the first entry only while it waits for one: during the interval
+            # it would wake only to wait again (flush and stop still wake it).
+            if hurry or self._idle and len(self._queue) == 1:
                 self._wake.notify()
 
     def _start(self) -> None:
@@ -173,48 +182,98 @@ class Writer:
         self._thread, self._pid = thread, _pid
         self.store.start_checkpoints()
 
+    def _give_back(self) -> None:
+        """The pool gets the thread's connection back (quiet, or the store is disposed)."""
+        if self._commit_lock.acquire(timeout=STOP_TIMEOUT):
+            try:
+                self._held.drop()
+            finally:
+                self._commit_lock.release()
+
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self._give_back()
+
+    def _loop(self) -> None:
         while True:
+            self._wait_for_entries()
             with self._settled:
-                self._wake.wait_for(lambda: bool(self._queue) or self._stopping)
                 if self._stopping:
                     return
                 # Group: let a few milliseconds' worth of entries gather, unless a reader waits.
-                self._wake.wait_for(lambda: self._hurry or self._stopping, self.interval)
-            with self._commit_lock:
+                self._wake.wait_for(self._hurried, self.interval)
+            while True:
+                self._commit_queued()
+                # While entries keep coming the next group gathers from here: one wait per
+                # commit, not a wait for its first entry and then another for the interval.
                 with self._settled:
-                    batch, self._queue = self._queue, []
-                    rows = sum(entries_in(item.rows) for item in batch)
-                if batch:
-                    self._commit(batch)
-                with self._settled:
-                    self._done += len(batch)
-                    self._rows_waiting -= rows
-                    if self._done >= self._queued:
-                        self._hurry = False
-                    if self._journal is not None and not self._unsaved:
-                        self._journal.committed(self._done)
-                    self._settled.notify_all()
+                    if self._stop_asked():  # by stop(), in another thread, meanwhile
+                        return
+                    self._wake.wait_for(self._hurried, self.interval)
+                    if not self._queue:
+                        break
 
-    def _commit(self, batch: list[Pending]) -> None:
+    def _wait_for_entries(self) -> None:
+        with self._settled:
+            self._idle = True
+            found = self._wake.wait_for(self._has_work, IDLE_RELEASE)
+            self._idle = found is False
+        if found:
+            return
+        self._give_back()  # quiet: the pool gets the connection back until entries come
+        with self._settled:
+            self._wake.wait_for(self._has_work)
+            self._idle = False
+
+    def _stop_asked(self) -> bool:
+        return self._stopping
+
+    def _hurried(self) -> bool:
+        return self._hurry or self._stopping
+
+    def _commit_queued(self) -> None:
+        with self._commit_lock:
+            with self._settled:
+                batch, self._queue = self._queue, []
+                rows = sum(entries_in(item.rows) for item in batch)
+            if batch:
+                self._commit(batch, self._held)
+            with self._settled:
+                self._done += len(batch)
+                self._rows_waiting -= rows
+                if self._done >= self._queued:
+                    self._hurry = False
+                if self._journal is not None and not self._unsaved:
+                    self._journal.committed(self._done)
+                self._settled.notify_all()
+
+    def _has_work(self) -> bool:
+        return bool(self._queue) or self._stopping
+
+    def _commit(self, batch: list[Pending], held: KeptConnection | None = None) -> None:
         """One transaction for the group; item by item if the database refuses it."""
-        if self._attempt(batch):
+        if self._attempt(batch, held):
             return
         for item in batch:
-            if not self._attempt([item]):
+            if not self._attempt([item], held):
                 n = entries_in(item.rows)
                 log.error("transcript %s: %d entries could not be stored", item.transcript_id, n)
 
-    def _attempt(self, batch: list[Pending]) -> bool:
+    def _attempt(self, batch: list[Pending], held: KeptConnection | None = None) -> bool:
         """True once committed; False if refused. Waits while the database is unreachable
         (until stop(): then what is left stays in the journal for the next start)."""
         delay, failures = 0.05, 0
         while True:
             try:
-                for tid in self.store.write_batch(batch):
+                conn = held.get() if held is not None else None
+                for tid in self.store.write_batch(batch, conn):
                     log.info("transcript %s is no longer live; its last entries were not kept", tid)
                 return True
             except _UNREACHABLE as exc:
+                if held is not None:
+                    held.drop()  # the next attempt starts on a fresh connection
                 failures += 1
                 if self._stopping:
                     log.error("transcript entries left in the journal (database: %s)", exc)
@@ -226,4 +285,6 @@ class Writer:
                 delay = min(delay * 2, MAX_RETRY_DELAY)
             except Exception as exc:  # the database refused the rows (or a driver could not
                 log.warning("transcript commit refused: %s", exc)  # encode them)
+                if held is not None:
+                    held.drop()
                 return False

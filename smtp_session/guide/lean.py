@@ -219,6 +219,8 @@ class LeanEncoder:
         self._state = state
         if whole or base is None:
             return dict(state)
+        if state is base:  # Transaction.to_dict gives the same dict for an unchanged state
+            return None
         diff = {k: v for k, v in state.items() if base.get(k, diff_sentinel) != v}
         return diff or None
 

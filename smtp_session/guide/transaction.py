@@ -38,6 +38,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("quit", "QUIT"),
 )
 _ORDER = [step_id for step_id, _ in STEPS]
+_ORDER_LAST_FIRST = tuple(reversed(_ORDER))
 ENVELOPE_STEPS = frozenset({"mail", "rcpt", "data", "message", "end-of-data"})
 KINDS = ("greeting", "command", "auth-response", "end-of-data")
 # The step a verb moves the session to, for the panel's "next" marks.
@@ -346,8 +347,10 @@ class Transaction:
     @property
     def step(self) -> str | None:
         """The id of the furthest step reached, None before connecting."""
-        reached = [i for i, step_id in enumerate(_ORDER) if step_id in self._reached]
-        return _ORDER[max(reached)] if reached else None
+        for step_id in _ORDER_LAST_FIRST:  # read several times a round trip
+            if step_id in self._reached:
+                return step_id
+        return None
 
     def next_commands(self) -> list[str]:
         """The verbs that make sense now, most useful first."""

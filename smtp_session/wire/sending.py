@@ -8,6 +8,7 @@ made the next lines' meaning known); the model lock keeps the two in step.
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -26,6 +27,18 @@ EMPTY_LINE = LineError(
     "separates the headers from the body.",
     code="empty_line",
 )
+
+
+def _send_whole(sock: socket.socket, data: bytes) -> None:
+    """``sendall`` in one ``send`` when it all fits (nearly always): gevent's ``sendall``
+    asks the kernel for the buffer size (``getsockopt``) on every call. TLS keeps
+    ``sendall``: an SSL write retried after a short one must be the same write."""
+    if not isinstance(sock, ssl.SSLSocket):
+        sent = sock.send(data)
+        if sent == len(data):
+            return
+        data = data[sent:]
+    sock.sendall(data)
 
 
 class Sender:
@@ -137,7 +150,7 @@ class Sender:
                     self._emit(MessageSent(lines=list(unit.chunk.lines), n=-1, chunk=True))
                 payload += unit.chunk.payload
             try:
-                sock.sendall(payload)
+                _send_whole(sock, payload)
             except OSError as exc:
                 self._shutdown(f"sending failed: {describe_os_error(exc)}", CloseCode.SEND_FAILED)
                 raise SessionClosed(f"Sending failed: {describe_os_error(exc)}.") from exc

@@ -94,6 +94,7 @@ class LiveSession:
             "state": self._on_state,
             **class_handlers(self),  # class_join, class_leave, class_broadcast
         }
+        self._known = set(self._handlers)  # the frame types parse_frame accepts
 
     # -- frames from the browser ----------------------------------------------------------
 
@@ -103,7 +104,7 @@ class LiveSession:
             self._flood()
             return
         try:
-            frame = parse_frame(data, self.services.config["MAX_FRAME"], set(self._handlers))
+            frame = parse_frame(data, self.services.config["MAX_FRAME"], self._known)
             self._handlers[frame["type"]](frame)
         except PlaygroundError as exc:
             self.error(exc.message, exc.code, limit=isinstance(exc, LimitError))

@@ -26,8 +26,10 @@ def entry_of(frame: dict[str, Any], seq: int) -> dict[str, Any] | None:
     """The transcript entry for a frame, or None for frames that are not recorded."""
     kind = frame["type"]
     common = {"seq": seq, "t": frame.get("t", 0), "step": frame.get("step")}
-    keys = list(frame.get("keys") or [])
-    keys += [f"warning:{w['code']}" for w in frame.get("warnings") or []]
+    keys = frame.get("keys") or []
+    warnings = frame.get("warnings")
+    if warnings:
+        keys = [*keys, *(f"warning:{w['code']}" for w in warnings)]
     keys = list(dict.fromkeys(keys))  # one key per explanation, however often it applied
     if kind == "sent":
         return {
