@@ -20,6 +20,8 @@ const PANEL_HISTORY = 2000;
 const NOTEWORTHY = (f) => (f.warnings && f.warnings.length) || f.malformed || f.type === 'tls'
   || f.type === 'discarded' || f.type === 'error' || f.type === 'connected';
 const LIVE_POLL_MS = 3000;
+// Entries per chunk of the screen: a chunk away from the screen costs the browser one box.
+const CHUNK = 100;
 
 class Replay {
   constructor(root, panels, options) {
@@ -144,7 +146,8 @@ class Replay {
   }
 
   // Every line, each entry a copy of one empty entry filled with text (10,000 entries are
-  // ~50,000 elements: built one by one they took most of a second). A click on a line
+  // ~40,000 elements: built one by one they took most of a second), in chunks of CHUNK
+  // entries that the browser lays out only near the screen (replay.css). A click on a line
   // selects its entry (one listener on the screen, see constructor).
   renderEntries() {
     const screen = $('screen');
@@ -156,7 +159,16 @@ class Replay {
     const words = this.data.event_words || {};
     const blank = el('div', { class: 'entry' }, el('a', { class: 'ln', title: 'Link to this line' }), el('div', { class: 'lines' }));
     const all = document.createDocumentFragment();
-    this.nodes = this.data.entries.map((entry) => {
+    let chunk = null;
+    let lineCount = 0;
+    this.chunks = [];
+    this.nodes = this.data.entries.map((entry, i) => {
+      if (i % CHUNK === 0) {
+        chunk?.style.setProperty('--lines', String(lineCount));
+        chunk = all.appendChild(el('div', { class: 'chunk' }));
+        this.chunks.push(chunk);
+        lineCount = 0;
+      }
       const node = blank.cloneNode(true);
       node.id = `L${entry.seq}`;
       const link = node.firstChild;
@@ -164,16 +176,19 @@ class Replay {
       link.textContent = String(entry.seq);
       link.setAttribute('href', `#L${entry.seq}`);
       link.setAttribute('aria-label', `Line ${entry.seq}`);
-      lines.append(...entryLines(entry, words[entry.seq]));
+      const shown = entryLines(entry, words[entry.seq]);
+      lineCount += shown.length;
+      lines.append(...shown);
       const message = queued.get(entry.seq);
       if (message) {
         const open = el('a', { class: 'inbox-link' }, 'Open the message in the sandbox inbox');
         open.href = message.url;
         lines.append(open);
       }
-      all.append(node);
+      chunk.append(node);
       return node;
     });
+    chunk?.style.setProperty('--lines', String(lineCount));
     screen.replaceChildren(all);
     this.pos = this.nodes.length - 1;
   }
@@ -235,6 +250,11 @@ class Replay {
     const [low, high] = [Math.min(old, this.pos), Math.max(old, this.pos)];
     for (let i = Math.max(0, low); i <= high; i += 1) {
       this.nodes[i].classList.toggle('future', i > this.pos);
+    }
+    // A chunk whose entries are all still to come is not there at all (not an empty box
+    // the size of its lines, replay.css).
+    for (let k = Math.floor(Math.max(0, low) / CHUNK); k <= Math.floor(high / CHUNK); k += 1) {
+      this.chunks[k]?.classList.toggle('future', k * CHUNK > this.pos);
     }
     this.nodes[old]?.classList.remove('current');
     this.nodes[this.pos]?.classList.add('current');
