@@ -200,7 +200,7 @@ class FrameMemo:
     def _worked_out(self, entry: dict[str, Any], key: bytes, looked_up: bool) -> dict[str, Any]:
         if not self.live:
             assert self.state is not None  # a hit left it
-            self.guide, self.dialogue = pickle.loads(self.state)
+            self.guide, self.dialogue = pickle.loads(self.state)  # bytes made here, never read in
             self.live = True
         before, self.state = self.state, None
         self.missed = None

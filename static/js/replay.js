@@ -57,7 +57,8 @@ class Replay {
   // as soon as the lines are here: the server works them out while this page draws the lines.
   async load() {
     const first = !this.data;
-    const data = await api(`/${encodeURIComponent(this.id)}`, { token: this.token });
+    // Without an edit token, the address the page preloaded (replay_preload.html).
+    const data = await api(`/${encodeURIComponent(this.id)}${this.token ? '' : '?view=replay'}`, { token: this.token });
     const [oldPos, atEnd] = [this.pos, first || this.pos === this.data.entries.length - 1];
     data.frames = null;
     this.data = data;
