@@ -92,6 +92,9 @@ new MutationObserver(() => {
 """
 
 
+_FRAMES_SHOWN = "() => document.getElementById('replay')?.dataset.frames === '1'"
+
+
 def _replay_page(url: str) -> dict[str, Any]:
     """Navigation start to the replay being usable (every line rendered, controls live), and
     to the panels having every explanation, in Debian's chromium; best of three loads."""
@@ -106,7 +109,10 @@ def _replay_page(url: str) -> dict[str, Any]:
         ready, panels = [], []
         for _ in range(3):
             page.goto(url)
-            page.wait_for_selector("#replay[data-frames='1']", timeout=60_000)
+            # Not wait_for_selector: Playwright's selector engine walks the page's 40,000
+            # elements on every animation frame while it waits, ~0.3 s of the main thread
+            # the page then measured as its own (CDP profile, docs/production.md).
+            page.wait_for_function(_FRAMES_SHOWN, timeout=60_000)
             ready.append(round(page.evaluate("window.__readyAt"), 1))
             panels.append(round(page.evaluate("window.__framesAt"), 1))
         lines = page.locator("#screen .line").count()

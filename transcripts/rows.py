@@ -22,6 +22,11 @@ try:
 except ImportError:  # pragma: no cover - orjson is in requirements.txt
     _orjson = None
 
+try:  # as web/live/jsonfast.py: orjson when installed (requirements.txt), json otherwise
+    _orjson: Any = importlib.import_module("orjson")
+except ImportError:  # pragma: no cover - orjson is in requirements.txt
+    _orjson = None
+
 
 def token_hash(token: str) -> str:
     """The stored form of an edit token (SHA-256, hex)."""
@@ -132,9 +137,23 @@ def entries_in(rows: list[dict[str, Any]]) -> int:
 _BATCH_TEXT = "batch_text"  # in a journaled batch payload: the lines, joined by "\n"
 
 
+def entry_of(payload: str) -> Entry:
+    """The entry a stored row's payload holds (a batch row's payload: its first line's
+    fields and the count). orjson reads the standard library's output ~4x faster; what it
+    refuses (a lone surrogate escape, an integer beyond 64 bits) the standard library reads."""
+    if _orjson is not None:
+        try:
+            found: Entry = _orjson.loads(payload)
+            return found
+        except ValueError:  # orjson.JSONDecodeError is a ValueError
+            pass
+    found = json.loads(payload)
+    return found
+
+
 def entries_of(payload: str, text: str | None) -> list[Entry]:
     """The entries a stored row stands for: itself, or one per line of a batch row."""
-    data = json.loads(payload)
+    data = entry_of(payload)
     if data.pop(BATCH, None) is None:
         return [data]
     first, explain = data["seq"], data.pop("explain", [])

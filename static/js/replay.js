@@ -20,6 +20,8 @@ const PANEL_HISTORY = 2000;
 const NOTEWORTHY = (f) => (f.warnings && f.warnings.length) || f.malformed || f.type === 'tls'
   || f.type === 'discarded' || f.type === 'error' || f.type === 'connected';
 const LIVE_POLL_MS = 3000;
+// Entries per chunk of the screen: a chunk away from the screen costs the browser one box.
+const CHUNK = 100;
 
 class Replay {
   constructor(root, panels, options) {
@@ -37,6 +39,11 @@ class Replay {
     $('forward').addEventListener('click', () => this.step(1));
     $('back').addEventListener('click', () => this.step(-1));
     $('fullscreen').addEventListener('click', () => this.fullscreen());
+    $('screen').addEventListener('click', (ev) => {
+      const entry = ev.target.closest('.lines')?.parentElement;
+      const index = entry ? this.nodes.indexOf(entry) : -1;
+      if (index !== -1) this.select(index);
+    });
     $('speed').addEventListener('change', () => this.playing() && this.schedule());
     document.addEventListener('keydown', (ev) => this.onKey(ev));
     document.addEventListener('fullscreenchange', () => {
@@ -46,13 +53,16 @@ class Replay {
   }
 
   // Two steps, so a long transcript is usable at once: the lines first (small, fast), then
-  // the frames with every explanation (re-derived on the server) for the panels.
+  // the frames with every explanation (re-derived on the server) for the panels, asked for
+  // as soon as the lines are here: the server works them out while this page draws the lines.
   async load() {
     const first = !this.data;
-    const data = await api(`/${encodeURIComponent(this.id)}`, { token: this.token });
+    // Without an edit token, the address the page preloaded (replay_preload.html).
+    const data = await api(`/${encodeURIComponent(this.id)}${this.token ? '' : '?view=replay'}`, { token: this.token });
     const [oldPos, atEnd] = [this.pos, first || this.pos === this.data.entries.length - 1];
     data.frames = null;
     this.data = data;
+    const frames = this.fetchFrames();
     this.ends = exchangeEnds(data.entries);
     this.times = clockTimes(data.entries, this.options.idle * 1000);
     this.showMeta(data.transcript, data.captured);
@@ -64,7 +74,7 @@ class Replay {
     this.notesChanged();
     if (first) this.openAt();
     else this.seek(atEnd ? data.entries.length - 1 : oldPos, false);
-    this.framesLoaded = this.loadFrames(data).catch(() => {}); // the next load tries again
+    this.framesLoaded = this.loadFrames(data, frames).catch(() => {}); // the next load tries again
     if (data.transcript.status !== 'live') this.live?.close();
     else if (!data.captured) setTimeout(() => this.poll(), LIVE_POLL_MS);
     else if (!this.live || this.live.closed) {
@@ -86,12 +96,16 @@ class Replay {
     if (autoplay) this.play();
   }
 
-  // The live console's lean frames, read with the knowledge document (knowledge.js).
-  async loadFrames(data) {
-    const [lean, doc] = await Promise.all([
-      api(`/${encodeURIComponent(this.id)}?frames=lean`, { token: this.token }),
-      loadKnowledge(),
-    ]);
+  // The live console's lean frames and the knowledge document to read them with.
+  fetchFrames() {
+    const lean = api(`/${encodeURIComponent(this.id)}?frames=lean`, { token: this.token });
+    lean.catch(() => {}); // awaited in loadFrames; a failure there is the next load's to retry
+    return Promise.all([lean, loadKnowledge()]);
+  }
+
+  // The frames read back (knowledge.js), once the lines are shown.
+  async loadFrames(data, frames) {
+    const [lean, doc] = await frames;
     if (this.data !== data) return; // a newer load replaced this one
     data.frames = readFrames(doc, lean.frames);
     this.syncPanels();
@@ -132,33 +146,51 @@ class Replay {
       + (access.owner ? ` · recorded by ${access.owner}` : '');
   }
 
+  // Every line, each entry a copy of one empty entry filled with text (10,000 entries are
+  // ~40,000 elements: built one by one they took most of a second), in chunks of CHUNK
+  // entries that the browser lays out only near the screen (replay.css). A click on a line
+  // selects its entry (one listener on the screen, see constructor).
   renderEntries() {
+    const screen = $('screen');
     // The line-number gutter fits the longest number (a 10,000-line transcript wrapped it).
     const last = this.data.entries.at(-1);
-    $('screen').style.setProperty('--ln-digits', String(last ? String(last.seq).length : 1));
+    screen.style.setProperty('--ln-digits', String(last ? String(last.seq).length : 1));
     // The sandbox's 250 after the final dot names the message it queued: link to it.
     const queued = new Map((this.data.inbox || []).map((m) => [m.seq, m]));
+    const words = this.data.event_words || {};
+    const blank = el('div', { class: 'entry' }, el('a', { class: 'ln', title: 'Link to this line' }), el('div', { class: 'lines' }));
+    const all = document.createDocumentFragment();
+    let chunk = null;
+    let lineCount = 0;
+    this.chunks = [];
     this.nodes = this.data.entries.map((entry, i) => {
-      const node = el('div', { class: 'entry' });
+      if (i % CHUNK === 0) {
+        chunk?.style.setProperty('--lines', String(lineCount));
+        chunk = all.appendChild(el('div', { class: 'chunk' }));
+        this.chunks.push(chunk);
+        lineCount = 0;
+      }
+      const node = blank.cloneNode(true);
       node.id = `L${entry.seq}`;
-      node.dataset.index = i;
-      const link = el('a', { class: 'ln' }, String(entry.seq));
-      link.href = `#L${entry.seq}`;
-      link.title = 'Link to this line';
+      const link = node.firstChild;
+      const lines = link.nextSibling;
+      link.textContent = String(entry.seq);
+      link.setAttribute('href', `#L${entry.seq}`);
       link.setAttribute('aria-label', `Line ${entry.seq}`);
-      const lines = el('div', { class: 'lines' });
-      lines.append(...entryLines(entry, this.data.event_words?.[entry.seq]));
-      lines.addEventListener('click', () => this.select(i));
+      const shown = entryLines(entry, words[entry.seq]);
+      lineCount += shown.length;
+      lines.append(...shown);
       const message = queued.get(entry.seq);
       if (message) {
         const open = el('a', { class: 'inbox-link' }, 'Open the message in the sandbox inbox');
         open.href = message.url;
         lines.append(open);
       }
-      node.append(link, lines, el('div', { class: 'notes' }));
+      chunk.append(node);
       return node;
     });
-    $('screen').replaceChildren(...this.nodes);
+    chunk?.style.setProperty('--lines', String(lineCount));
+    screen.replaceChildren(all);
     this.pos = this.nodes.length - 1;
   }
 
@@ -180,17 +212,23 @@ class Replay {
     if (this.nodes) this.showPosition();
   }
 
+  // Notes at their lines (an entry's .notes box is made with its first note) and above.
   renderNotes() {
-    for (const node of this.nodes) node.querySelector('.notes').replaceChildren();
+    for (const box of this.root.querySelectorAll('#screen .notes')) box.remove();
     const general = [];
     for (const note of this.data.notes) {
       const node = this.noteNode(note);
       const index = this.indexOfSeq(note.seq);
       if (index === -1) general.push(node);
-      else this.nodes[index].querySelector('.notes').append(node);
+      else this.notesOf(this.nodes[index]).append(node);
     }
     $('general-notes-list').replaceChildren(...general);
     $('general-notes').hidden = general.length === 0;
+  }
+
+  notesOf(entry) {
+    if (entry.lastElementChild.classList.contains('notes')) return entry.lastElementChild;
+    return entry.appendChild(el('div', { class: 'notes' }));
   }
 
   noteNode(note) {
@@ -213,6 +251,11 @@ class Replay {
     const [low, high] = [Math.min(old, this.pos), Math.max(old, this.pos)];
     for (let i = Math.max(0, low); i <= high; i += 1) {
       this.nodes[i].classList.toggle('future', i > this.pos);
+    }
+    // A chunk whose entries are all still to come is not there at all (not an empty box
+    // the size of its lines, replay.css).
+    for (let k = Math.floor(Math.max(0, low) / CHUNK); k <= Math.floor(high / CHUNK); k += 1) {
+      this.chunks[k]?.classList.toggle('future', k * CHUNK > this.pos);
     }
     this.nodes[old]?.classList.remove('current');
     this.nodes[this.pos]?.classList.add('current');

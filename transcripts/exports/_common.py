@@ -76,13 +76,24 @@ class Item:
 
 
 def items(transcript: Transcript) -> Iterator[Item]:
-    """Every entry of the transcript as printable lines."""
+    """Every entry of the transcript as printable lines. Lines that repeat (5,000 NOOPs)
+    are made printable once and share one list: read them, do not change them."""
+    sent: dict[str, list[str]] = {}
+    replies: dict[tuple[str, ...], list[str]] = {}
     for entry in transcript.entries:
         kind = entry["kind"]
         if kind == "sent":
-            yield Item(entry, "C", [printable(entry["text"])])
+            text = entry["text"]
+            lines = sent.get(text)
+            if lines is None:
+                lines = sent[text] = [printable(text)]
+            yield Item(entry, "C", lines)
         elif kind == "reply":
-            yield Item(entry, "S", [printable(line) for line in entry["lines"]] or [""])
+            said = tuple(entry["lines"])
+            lines = replies.get(said)
+            if lines is None:
+                lines = replies[said] = [printable(line) for line in said] or [""]
+            yield Item(entry, "S", lines)
         else:
             yield Item(entry, "*", [printable(describe_event(entry))])
 

@@ -70,8 +70,10 @@ def line(text: str) -> str:
     return "\\" + text[0] + inline(text[1:])
 
 
+@lru_cache(maxsize=4096)
 def code(text: str) -> str:
-    """A code span that holds any text: the fence is longer than any backtick run in it."""
+    """A code span that holds any text: the fence is longer than any backtick run in it
+    (cached: each entry's first line is one in the list of meanings)."""
     text = printable(text)
     if not text:
         return "(empty)"
@@ -102,9 +104,8 @@ def block(item: Item) -> list[str]:
 def _fenced(transcript: Transcript) -> Iterator[str]:
     """The session's lines in a fence longer than any backtick run in them (a first pass
     finds the longest run; the lines are made again as they are written)."""
-    runs = (
-        len(r) for item in items(transcript) for text in item.lines for r in _TICKS.findall(text)
-    )
+    texts = {text for item in items(transcript) for text in item.lines}  # each once
+    runs = (len(r) for text in texts for r in _TICKS.findall(text))
     fence = "`" * max(3, max(runs, default=0) + 1)
     yield f"{fence}text"
     for item in items(transcript):

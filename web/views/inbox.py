@@ -65,10 +65,14 @@ def messages_of(entries: list[Entry]) -> list[dict[str, Any]]:
     """For a transcript: each 250 that queued a message still in the inbox, and its page."""
     out = []
     box = mailbox()
+    ids: dict[str, str | None] = {}  # by reply text: 5,000 NOOPs say "250 2.0.0 Ok" alike
     for entry in entries:
         if entry["kind"] != "reply" or entry.get("code") != 250:
             continue
-        found = queue_id_of("\n".join(entry.get("lines") or [])).get("queue_id")
+        text = "\n".join(entry.get("lines") or [])
+        if text not in ids:
+            ids[text] = queue_id_of(text).get("queue_id")
+        found = ids[text]
         if found and _SANDBOX_ID.match(found) and box.get(found) is not None:
             url = url_for("pages.message", mid=found)
             out.append({"seq": entry["seq"], "id": found, "url": url})
