@@ -204,6 +204,8 @@ class SmtpSession(Sender):
         ended = self._read_step(lambda: self._receive_ready(timed_out))
         if ended is None and isinstance(self._sock, ssl.SSLSocket):
             return self._pump()  # STARTTLS is done: this greenlet reads on, as a thread would
+        if ended is None and self._closed.is_set():  # closed meanwhile (from a listener too):
+            return "closed by the user", CloseCode.CLIENT_CLOSED  # never watch its number again
         return ended
 
     def _read_step(self, receive: Callable[[], bytes | None]) -> tuple[str, CloseCode] | None:

@@ -62,7 +62,7 @@ class WatchedReader:
         # In the event loop's greenlet, which must never block: the step gets its own.
         self._io.stop()
         if self._timer is not None:
-            self._timer.close()
+            self._timer.stop()  # in its own callback perhaps: stopped, and let go
             self._timer = None
         self._running = self._new_greenlet(self._step, parent=self._hub)
         self._running.switch(timed_out)
