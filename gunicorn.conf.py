@@ -21,7 +21,7 @@ if gevent_worker:
     # (PLAYGROUND_MAX_CONNECTIONS_PER_ADDRESS, default 256 per worker).
     worker_class = "web.serve.gworker.GuardedGeventWorker"
 # One gevent worker serves a class (1,000 open consoles, ~2,000 round trips/s on one core)
-# in ~180 MB; each further worker adds ~70 MB at rest and a core's worth of throughput.
+# in ~145 MB; each further worker adds ~70 MB at rest and a core's worth of throughput.
 workers = int(_env("PLAYGROUND_WORKERS", "1"))
 # gevent: open connections (consoles) per worker. gthread: the pool size caps open consoles,
 # because a WebSocket keeps its thread for the whole session.

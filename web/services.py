@@ -103,6 +103,7 @@ class Services:
         self.sandbox: Any = None  # a SandboxServer, when this process runs the sandbox
         self.capture: Any = None  # its capture sink (web/live/captured.py), when CAPTURE is on
         self.classroom: Any = None  # web/classroom/hub.py ClassHub, set by init_classroom
+        self._tls_contexts: dict[tuple[str, bool], ssl.SSLContext] = {}  # tls_context_for
 
     def start_sandbox(self) -> None:
         """Start the built-in sandbox SMTP server in this process (stopped at exit)."""
@@ -182,11 +183,30 @@ class Services:
             tls_timeout=cfg["TLS_TIMEOUT"],
         )
 
-    def tls_context_for(self, target: Target, accept_unverified: bool = False) -> ssl.SSLContext:
-        """Pinned trust for the sandbox; system CAs (or an explicit opt-out) elsewhere."""
-        if target.sandbox:
-            return self.sandbox_cert.pinned_client_context()
-        return client_context(verify=not accept_unverified)
+    def tls_context_for(
+        self, target: Target, accept_unverified: bool = False, check_hostname: bool = True
+    ) -> ssl.SSLContext:
+        """Pinned trust for the sandbox; system CAs (or an explicit opt-out) elsewhere.
+
+        One context of each kind for the whole process, made on first use and shared by every
+        session (a context holds trust settings, no connection's state; OpenSSL lets many
+        connections use one at once): made per session, the sandbox's pinned context cost
+        ~17 KB per open console and the system CAs' ~830 KB per session. Never change a
+        context this returns; ask for the kind needed (``check_hostname=False``: names the
+        certificate does not carry, proved by the pin instead).
+        """
+        kind = "pinned" if target.sandbox else "unverified" if accept_unverified else "system"
+        key = (kind, check_hostname)
+        context = self._tls_contexts.get(key)
+        if context is None:
+            if target.sandbox:
+                context = self.sandbox_cert.pinned_client_context()
+            else:
+                context = client_context(verify=not accept_unverified)
+            if not check_hostname:
+                context.check_hostname = False
+            context = self._tls_contexts.setdefault(key, context)
+        return context
 
     def recorder_for(self, target: Target, owner: str | None = None) -> Recorder:
         return Recorder.start(self.store, target.public(), owner, writer=self.writer)

@@ -37,9 +37,11 @@ from smtp_session.wire.reply import Reply
 Frame = dict[str, Any]
 
 # Explanations depend only on the reply (or command line) and what it answered, and sessions
-# repeat themselves (NOOP, 250 Ok): computed once, shared read-only by every frame.
-_explain_reply = lru_cache(maxsize=4096)(explain_reply)
-_explain_command = lru_cache(maxsize=4096)(explain_command)
+# repeat themselves (NOOP, 250 Ok): computed once, shared read-only by every frame. 512, not
+# more: a reply carrying a queue id or a timestamp never repeats, and each one kept cost ~4 KB
+# (explanation and its lean form), ~17 MB at 4,096 in a worker that had seen as many.
+_explain_reply = lru_cache(maxsize=512)(explain_reply)
+_explain_command = lru_cache(maxsize=512)(explain_command)
 
 
 class Guide:

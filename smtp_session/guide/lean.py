@@ -25,7 +25,7 @@ from smtp_session.guide.lean_read import (
 )
 
 Frame = dict[str, Any]
-_CACHE_SIZE = 4096
+_CACHE_SIZE = 512  # as guide.py's explanation caches, whose objects it is keyed by
 __all__ = ["FrameReader", "LeanEncoder", "lean_frames"]
 
 

@@ -1,8 +1,9 @@
 """One SMTP connection driven line by line, its replies delivered as events.
 
 The session owns the socket. The caller (the web layer) writes lines with :meth:`send_line`;
-a reader thread turns received bytes into :class:`~smtp_session.wire.reply.Reply` objects and
-hands each to ``on_event``. Under gevent the thread is a greenlet; nothing here changes.
+a reader turns received bytes into :class:`~smtp_session.wire.reply.Reply` objects and hands
+each to ``on_event``: a thread, or under gevent a socket watcher that runs a read step in a
+greenlet only when something arrives (watched.py: an idle console holds no reader stack).
 TLS (STARTTLS and implicit, RFC 3207 / RFC 8314) is a swap of ``self._sock`` under the
 write lock, so the rest of the session does not care which kind of socket it holds. Sending
 (queued lines paced by the replies) is the :class:`~smtp_session.wire.sending.Sender` half.
@@ -14,6 +15,7 @@ one socket; sending is already split off into sending.py.
 from __future__ import annotations
 
 import logging
+import os
 import select
 import socket
 import ssl
@@ -49,6 +51,7 @@ from smtp_session.wire.lines import (
 from smtp_session.wire.pacing import Pacer, Unit
 from smtp_session.wire.reply import Reply, ReplyParser
 from smtp_session.wire.sending import Sender
+from smtp_session.wire.watched import WatchedReader, watched_reader
 
 __all__ = ["EventSink", "Limits", "SessionEvent", "SmtpSession", "TlsMode", "check_line"]
 
@@ -72,7 +75,7 @@ class SmtpSession(Sender):
         self._close_lock = threading.Lock()
         self._closed = threading.Event()
         self._close_reason: str | None = None
-        self._reader: threading.Thread | None = None
+        self._reader: threading.Thread | WatchedReader | None = None
         # _owed_since: when the wait for the oldest owed reply began (the reply timeout
         # runs from there, so a server trickling bytes cannot stretch it forever).
         self._started = self._last_activity = self._owed_since = 0.0
@@ -123,8 +126,17 @@ class SmtpSession(Sender):
             except PlaygroundError as exc:
                 self._shutdown(exc.message, CloseCode.of(exc.code))
                 raise
-        self._reader = threading.Thread(target=self._read_loop, name=f"smtp-{host}", daemon=True)
+        self._reader = self._new_reader(host)
         self._reader.start()
+
+    def _new_reader(self, host: str) -> threading.Thread | WatchedReader:
+        sock = self._sock
+        assert sock is not None
+        if not isinstance(sock, ssl.SSLSocket):  # implicit TLS is read by a thread throughout
+            watched = watched_reader(self, sock.fileno())
+            if watched is not None:
+                return watched
+        return threading.Thread(target=self._read_loop, name=f"smtp-{host}", daemon=True)
 
     def _open(self, host: str, port: int, addresses: list[str] | None) -> tuple[socket.socket, str]:
         if addresses is None:
@@ -148,8 +160,20 @@ class SmtpSession(Sender):
     # -- reading ------------------------------------------------------------------------
 
     def _read_loop(self) -> None:
+        self._read_until_end(self._pump)
+
+    def _read_wake(self, timed_out: bool) -> bool:
+        """One wake of the watched reader (watched.py): what arrived read and delivered, or
+        the wait's end handled; True while the session reads on."""
+        return self._read_until_end(lambda: self._pump_ready(timed_out))
+
+    def _read_until_end(self, pump: Callable[[], tuple[str, CloseCode] | None]) -> bool:
+        """Run ``pump``; if it says the connection ended, end the session (False)."""
         try:
-            reason, code = self._pump()
+            ended = pump()
+            if ended is None:
+                return True
+            reason, code = ended
             if not self._closed.is_set():
                 for reply in self._parser.flush():
                     self._deliver(reply)
@@ -163,26 +187,47 @@ class SmtpSession(Sender):
             self._shutdown(reason, code)
         finally:
             self._close_socket()
+        return False
 
     def _pump(self) -> tuple[str, CloseCode]:
         """Receive and deliver until the connection ends; returns why it ended."""
         while not self._closed.is_set():
-            try:
-                data = self._receive()
-            except TimeoutError:
-                remaining = self._remaining()
-                if self._parser.awaiting_lf and (remaining is None or remaining > 0):
-                    for reply in self._parser.end_bare_cr():
-                        self._deliver(reply)
-                    continue
-                return self._timeout_reason()
-            except (OSError, ValueError) as exc:
-                failed = f"the connection failed: {describe_os_error(exc)}"
-                return failed, CloseCode.CONNECTION_LOST
-            if not data:
-                return "the server closed the connection", CloseCode.SERVER_CLOSED
-            self._consume(data)
+            ended = self._read_step(self._receive)
+            if ended is not None:
+                return ended
         return "closed by the user", CloseCode.CLIENT_CLOSED
+
+    def _pump_ready(self, timed_out: bool) -> tuple[str, CloseCode] | None:
+        """One step of the watched reader; None while the connection goes on."""
+        if self._closed.is_set():
+            return "closed by the user", CloseCode.CLIENT_CLOSED
+        ended = self._read_step(lambda: self._receive_ready(timed_out))
+        if ended is None and isinstance(self._sock, ssl.SSLSocket):
+            return self._pump()  # STARTTLS is done: this greenlet reads on, as a thread would
+        if ended is None and self._closed.is_set():  # closed meanwhile (from a listener too):
+            return "closed by the user", CloseCode.CLIENT_CLOSED  # never watch its number again
+        return ended
+
+    def _read_step(self, receive: Callable[[], bytes | None]) -> tuple[str, CloseCode] | None:
+        """Receive once and deliver; why the connection ended, or None while it goes on."""
+        try:
+            data = receive()
+        except TimeoutError:
+            remaining = self._remaining()
+            if self._parser.awaiting_lf and (remaining is None or remaining > 0):
+                for reply in self._parser.end_bare_cr():
+                    self._deliver(reply)
+                return None
+            return self._timeout_reason()
+        except (OSError, ValueError) as exc:
+            failed = f"the connection failed: {describe_os_error(exc)}"
+            return failed, CloseCode.CONNECTION_LOST
+        if data is None:  # the watched reader woke with nothing to read
+            return None
+        if not data:
+            return "the server closed the connection", CloseCode.SERVER_CLOSED
+        self._consume(data)
+        return None
 
     def _receive(self) -> bytes:
         sock = self._sock
@@ -195,6 +240,31 @@ class SmtpSession(Sender):
         else:
             sock.settimeout(None if wait is None else max(0.01, wait))
             data = sock.recv(RECV_SIZE)
+        self._last_activity = time.monotonic()
+        return data
+
+    def _read_wait(self) -> float | None:
+        """How long the watched reader waits for data (as ``_receive`` would, in recv)."""
+        sock = self._sock
+        assert sock is not None
+        wait = self._remaining()
+        if self._parser.awaiting_lf:
+            wait = CR_GRACE if wait is None else min(wait, CR_GRACE)
+        wait = None if wait is None else max(0.01, wait)
+        sock.settimeout(wait)  # the writer's sendall waits as long, as with the thread reader
+        return wait
+
+    def _receive_ready(self, timed_out: bool) -> bytes | None:
+        """What the watched plain socket holds, without waiting (None: nothing yet); after
+        the wait ran out with nothing in, TimeoutError as a blocking recv would raise."""
+        sock = self._sock
+        assert sock is not None
+        try:
+            data = os.read(sock.fileno(), RECV_SIZE)  # gevent keeps the descriptor non-blocking
+        except BlockingIOError:
+            if timed_out:
+                raise TimeoutError("no data from the server in time") from None
+            return None
         self._last_activity = time.monotonic()
         return data
 
@@ -345,7 +415,7 @@ class SmtpSession(Sender):
         """Close the connection (idempotent) and wait briefly for the reader to finish."""
         self._shutdown(reason, code)
         reader = self._reader
-        if reader is not None and reader is not threading.current_thread():
+        if reader is not None and not self._in_reader():
             reader.join(timeout=1.0)
 
     def _shutdown(self, reason: str, code: CloseCode) -> None:
@@ -372,7 +442,14 @@ class SmtpSession(Sender):
 
     def _reader_running(self) -> bool:
         reader = self._reader
-        return reader is not None and reader.is_alive() and reader is not threading.current_thread()
+        return reader is not None and reader.is_alive() and not self._in_reader()
+
+    def _in_reader(self) -> bool:
+        """True when called from the reader (its thread, or a watched reader's step)."""
+        reader = self._reader
+        if isinstance(reader, WatchedReader):
+            return reader.is_current()
+        return reader is threading.current_thread()
 
     def _close_socket(self) -> None:
         with self._wlock:  # no writer is inside sendall() on it

@@ -141,11 +141,11 @@ def _connect_mx(services: Services, plan: Plan, smtp: SmtpSession, emit: Emit) -
     pin = services.sandbox_cert.fingerprint if plan.target.sandbox else None
 
     def attempt(host: str, address: str, port: int) -> None:
-        context = services.tls_context_for(plan.target, plan.accept_unverified)
-        if zone is not None:
-            # The zone's names are not in the sandbox's certificate; the pin (the exact
-            # certificate, checked after the handshake) is what proves it is the sandbox.
-            context.check_hostname = False
+        # The zone's names are not in the sandbox's certificate; the pin (the exact
+        # certificate, checked after the handshake) is what proves it is the sandbox.
+        context = services.tls_context_for(
+            plan.target, plan.accept_unverified, check_hostname=zone is None
+        )
         with zone.port_for(host, port) if zone else nullcontext(port) as real_port:
             smtp.connect(
                 host,

@@ -1,0 +1,91 @@
+"""The SMTP reader under gevent (smtp_session/wire/watched.py), in a process gevent has patched.
+
+gunicorn's gevent worker reads a plain session with a socket watcher and a greenlet only per
+read step; these run the session's own paths there, against the hostile server, in a child
+process (monkey-patching this test process would change every other test).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SCRIPT = textwrap.dedent(
+    """
+    from gevent import monkey
+
+    monkey.patch_all()
+
+    from smtp_session.wire.events import Closed, ReplyReceived
+    from smtp_session.wire.session import Limits, SmtpSession
+    from smtp_session.wire.watched import WatchedReader
+    from tests.hostile_server import EventLog, HostileServer, send, stall
+
+    def idle_reader_has_no_greenlet_and_quit_ends_it():
+        with HostileServer() as server:
+            events = EventLog()
+            smtp = SmtpSession(events)
+            smtp.connect("127.0.0.1", server.port)
+            events.wait_for(ReplyReceived)
+            reader = smtp._reader
+            assert isinstance(reader, WatchedReader), reader
+            # The step that delivered the greeting ran on to its end before this greenlet
+            # was woken (a notify does not switch): idle now, the reader holds no greenlet.
+            assert reader._running is None and reader.is_alive()
+            smtp.send_line("NOOP")
+            events.wait_for(ReplyReceived, count=2)
+            smtp.send_line("QUIT")
+            assert events.wait_for(Closed).code == "server_closed"
+            reader.join(2)
+            assert not reader.is_alive() and smtp._sock.fileno() == -1
+
+    def idle_timeout():
+        with HostileServer() as server:
+            events = EventLog()
+            smtp = SmtpSession(events, Limits(idle_timeout=0.3))
+            smtp.connect("127.0.0.1", server.port)
+            events.wait_for(ReplyReceived)
+            assert events.wait_for(Closed).code == "idle_timeout"
+
+    def bare_cr_ends_a_reply_after_the_grace():
+        with HostileServer(banner=[send(b"220 cr.test ESMTP\\r"), stall()]) as server:
+            events = EventLog()
+            smtp = SmtpSession(events, Limits(idle_timeout=2.0))
+            smtp.connect("127.0.0.1", server.port)
+            reply = events.wait_for(ReplyReceived).reply
+            assert reply.code == 220 and reply.line_endings == "CR", reply
+            smtp.close()
+
+    def close_from_outside_while_idle():
+        with HostileServer() as server:
+            events = EventLog()
+            smtp = SmtpSession(events)
+            smtp.connect("127.0.0.1", server.port)
+            events.wait_for(ReplyReceived)
+            reader = smtp._reader
+            smtp.close("test")
+            assert not reader.is_alive() and smtp._sock.fileno() == -1
+            assert sum(isinstance(e, Closed) for e in events.events) == 1
+
+    for check in (
+        idle_reader_has_no_greenlet_and_quit_ends_it,
+        idle_timeout,
+        bare_cr_ends_a_reply_after_the_grace,
+        close_from_outside_while_idle,
+    ):
+        check()
+        print("ok", check.__name__, flush=True)
+    """
+)
+
+
+def test_the_watched_reader_in_a_gevent_process() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("ok ") == 4, done.stdout
