@@ -17,11 +17,6 @@ from transcripts.model import Entry, Note, Transcript, utc
 from transcripts.schema import MAX_ENTRY_BYTES, MAX_TITLE, entries, transcripts
 from transcripts.validate import MAX_TEXT, Invalid, check_entry, plain_entry
 
-try:
-    _orjson: Any = importlib.import_module("orjson")
-except ImportError:  # pragma: no cover - orjson is in requirements.txt
-    _orjson = None
-
 try:  # as web/live/jsonfast.py: orjson when installed (requirements.txt), json otherwise
     _orjson: Any = importlib.import_module("orjson")
 except ImportError:  # pragma: no cover - orjson is in requirements.txt
