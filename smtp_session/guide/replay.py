@@ -3,6 +3,10 @@
 A transcript stores lines, replies and events with explanation keys only; the replay page and
 the exports get the full explanations and the transaction state by running the entries through
 the same :class:`~smtp_session.guide.guide.Guide` the live session used (one source of truth).
+
+Over 300 lines: the walk, the memo that makes a repeated exchange cheap (:class:`FrameMemo`)
+and the entry-to-event reading share one notion of what a step's frame depends on; apart,
+the memo's key could drift from what the walk reads.
 """
 
 from __future__ import annotations
