@@ -53,3 +53,16 @@ def on_starting(server):  # type: ignore[no-untyped-def]
 
     for address in server.cfg.bind:
         check_bind(host_of_bind(address), _env("PLAYGROUND_AUTH", "none"))
+
+
+def post_fork(server, worker):  # type: ignore[no-untyped-def]
+    """Give large buffers back to the system once freed (glibc only; a no-op elsewhere).
+
+    glibc raises its mmap threshold to the size of each large block freed, so after one big
+    message (a 20 MB DATA arrives in frames of up to 1 MiB) every later buffer of that size
+    comes from the heap, whose high-water mark the worker then keeps for good. A fixed
+    threshold (M_MMAP_THRESHOLD, 128 KiB: glibc's own default) turns that off.
+    """
+    from web.serve.memory import fix_mmap_threshold
+
+    fix_mmap_threshold()
