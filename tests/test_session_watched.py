@@ -25,12 +25,16 @@ SCRIPT = textwrap.dedent(
     from smtp_session.wire.watched import WatchedReader
     from tests.hostile_server import EventLog, HostileServer, send, stall
 
+    def greeted(server, limits=None):  # a session to server, its greeting read
+        events = EventLog()
+        smtp = SmtpSession(events, limits)
+        smtp.connect("127.0.0.1", server.port)
+        events.wait_for(ReplyReceived)
+        return smtp, events
+
     def idle_reader_has_no_greenlet_and_quit_ends_it():
         with HostileServer() as server:
-            events = EventLog()
-            smtp = SmtpSession(events)
-            smtp.connect("127.0.0.1", server.port)
-            events.wait_for(ReplyReceived)
+            smtp, events = greeted(server)
             reader = smtp._reader
             assert isinstance(reader, WatchedReader), reader
             # The step that delivered the greeting ran on to its end before this greenlet
@@ -45,10 +49,7 @@ SCRIPT = textwrap.dedent(
 
     def idle_timeout():
         with HostileServer() as server:
-            events = EventLog()
-            smtp = SmtpSession(events, Limits(idle_timeout=0.3))
-            smtp.connect("127.0.0.1", server.port)
-            events.wait_for(ReplyReceived)
+            smtp, events = greeted(server, Limits(idle_timeout=0.3))
             assert events.wait_for(Closed).code == "idle_timeout"
 
     def bare_cr_ends_a_reply_after_the_grace():
@@ -62,10 +63,7 @@ SCRIPT = textwrap.dedent(
 
     def close_from_outside_while_idle():
         with HostileServer() as server:
-            events = EventLog()
-            smtp = SmtpSession(events)
-            smtp.connect("127.0.0.1", server.port)
-            events.wait_for(ReplyReceived)
+            smtp, events = greeted(server)
             reader = smtp._reader
             smtp.close("test")
             assert not reader.is_alive() and smtp._sock.fileno() == -1
