@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,80 @@ def test_forty_freed_megabytes_go_back_to_the_system_with_the_fixed_threshold() 
     assert freed_mb("fixed") >= 35  # of the 40 MiB freed
     # and the reason for the setting: glibc's own dynamic threshold keeps them
     assert freed_mb("default") < 5
+
+
+# Many small blocks (below the mmap threshold, so from the heap) freed out of order: glibc keeps
+# the pages mapped until malloc_trim walks the heap, which QuietTrim's pass does.
+TRIM_PROGRAM = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, sys.argv[2])
+    from web.serve.memory import QuietTrim
+
+    def rss_mb():
+        for line in open("/proc/self/status"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+
+    blocks = [bytearray(100 * 1024) for _ in range(400)]
+    pins = blocks[::40]  # a few survivors keep the heap's top from shrinking by itself
+    del blocks
+    held = rss_mb()
+    if sys.argv[1] == "trim":
+        QuietTrim().run_once()
+    print(held - rss_mb())
+    """
+)
+
+
+def trimmed_mb(mode: str) -> float:
+    out = subprocess.run(
+        [sys.executable, "-c", TRIM_PROGRAM, mode, str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return float(out.stdout)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim: Linux only")
+def test_a_quiet_pass_gives_freed_heap_pages_back() -> None:
+    # 40 MB of 100 KB blocks freed, 10 of them kept: without a trim glibc keeps nearly all
+    assert trimmed_mb("none") < 5
+    assert trimmed_mb("trim") >= 30
+
+
+def test_a_burst_of_ends_costs_one_pass_once_it_is_quiet() -> None:
+    from web.serve.memory import QuietTrim
+
+    trim = QuietTrim(quiet=0.2, spacing=0.0)
+    for _ in range(50):
+        trim.ended()
+    assert trim.passed.wait(10), "no pass after the burst went quiet"
+    assert trim.passes == 1
+    trim.passed.clear()
+    trim.ended()  # a later end: one more pass, once quiet again
+    assert trim.passed.wait(10)
+    assert trim.passes == 2
+
+
+def test_steady_ends_still_get_a_pass_within_at_most() -> None:
+    from web.serve.memory import QuietTrim
+
+    trim = QuietTrim(quiet=60.0, spacing=0.0, at_most=0.3)
+    trim.ended()
+    stop = threading.Event()
+
+    def keep_ending() -> None:
+        while not stop.is_set():
+            trim.ended()
+            stop.wait(0.02)
+
+    t = threading.Thread(target=keep_ending, daemon=True)
+    t.start()
+    try:
+        assert trim.passed.wait(10), "churn that never goes quiet must not put passes off"
+    finally:
+        stop.set()
+        t.join()

@@ -18,7 +18,7 @@ from smtp_session.guide.lessons import Lesson, LessonProgress
 from smtp_session.guide.message_lines import MessageState, check_data_line, check_data_lines
 from smtp_session.guide.redact import Redactor
 from smtp_session.guide.transaction import Transaction
-from smtp_session.knowledge.explain import explain_command, explain_reply
+from smtp_session.knowledge.explain import explain_command, explain_reply, one_off
 from smtp_session.wire.dialogue import AUTH_RESPONSE, COMMAND, DATA, END_OF_DATA, GREETING
 from smtp_session.wire.events import (
     Closed,
@@ -39,7 +39,8 @@ Frame = dict[str, Any]
 # Explanations depend only on the reply (or command line) and what it answered, and sessions
 # repeat themselves (NOOP, 250 Ok): computed once, shared read-only by every frame. 512, not
 # more: a reply carrying a queue id or a timestamp never repeats, and each one kept cost ~4 KB
-# (explanation and its lean form), ~17 MB at 4,096 in a worker that had seen as many.
+# (explanation and its lean form), ~17 MB at 4,096 in a worker that had seen as many. The
+# commonest such reply, end of data's "queued as", is not cached at all (one_off).
 _explain_reply = lru_cache(maxsize=512)(explain_reply)
 _explain_command = lru_cache(maxsize=512)(explain_command)
 
@@ -227,7 +228,12 @@ class Guide:
                 passed = self.lesson.observe(line, kind, reply, self.tx)
                 if passed:
                     self.extra.append(self.lesson_frame(passed))
-        explain = guidance(_explain_reply(reply, after), reply, after, hello)
+        explained = (
+            explain_reply(reply, after)
+            if one_off(reply.code, after)
+            else (_explain_reply(reply, after))
+        )
+        explain = guidance(explained, reply, after, hello)
         return {
             "after": after,
             "answers": event.answers,

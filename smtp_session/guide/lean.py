@@ -23,6 +23,7 @@ from smtp_session.guide.lean_read import (
     resolve_reply_explain,
     resolve_warning,
 )
+from smtp_session.knowledge.explain import one_off
 
 Frame = dict[str, Any]
 _CACHE_SIZE = 512  # as guide.py's explanation caches, whose objects it is keyed by
@@ -183,6 +184,8 @@ def lean_explain_of(frame: Frame, doc: dict[str, Any] | None = None) -> Any:
     if frame["type"] == "reply":
         # The reply's own facts (code, class, text, lines) are part of a reply explanation;
         # the same explanation object always goes with the same reply (guide.py's cache).
+        if one_off(frame.get("code"), frame.get("after")):
+            return lean_reply_explain(doc, explain, frame)  # a fresh object each time
         return _CACHE.get("reply", explain, lambda: lean_reply_explain(doc, explain, frame))
     return _CACHE.get("command", explain, lambda: lean_command_explain(doc, explain, frame))
 

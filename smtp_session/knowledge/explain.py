@@ -52,6 +52,17 @@ _FACT_RULES: tuple[tuple[int, tuple[str, ...], Callable[[Reply], dict[str, Any]]
 )
 
 
+# Replies whose facts are their own and never recur (a queue id per message): caching their
+# explanations would only evict the ones that do repeat and pin memory that is never reused.
+_ONE_OFF: frozenset[tuple[int, str]] = frozenset({(250, "end-of-data"), (250, "BDAT")})
+
+
+def one_off(code: Any, after: str | None) -> bool:
+    """True for a reply worth explaining afresh each time, never caching (see _ONE_OFF)."""
+    context = normalize_after(after) if isinstance(after, str) else None
+    return (code, context or "") in _ONE_OFF
+
+
 def _facts(reply: Reply, context: str | None) -> dict[str, Any]:
     facts: dict[str, Any] = {}
     for code, contexts, derive in _FACT_RULES:

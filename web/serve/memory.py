@@ -1,23 +1,118 @@
-"""The worker's allocator settings (gunicorn.conf.py's post_fork)."""
+"""The worker's allocator: large freed buffers and quiet-time garbage go back to the system.
+
+Two things keep a long-running worker's RSS at its high-water mark after a burst of consoles,
+although nothing leaks:
+
+- glibc raises its mmap threshold to the size of each large block freed, so after one big
+  message every later buffer of that size comes from the heap (``fix_mmap_threshold``, run
+  by gunicorn.conf.py's ``post_fork``);
+- a finished console leaves garbage in reference cycles until the collector's next pass, and
+  glibc keeps the freed heap pages mapped (``QuietTrim``: once consoles stop ending for a
+  moment, one collection and ``malloc_trim(0)`` hand them back).
+"""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
+import threading
+import time
+from collections.abc import Callable
 
 M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 MMAP_THRESHOLD = 128 * 1024  # glibc's default, fixed: no dynamic raise after a large free
 
 
-def fix_mmap_threshold(threshold: int = MMAP_THRESHOLD) -> bool:
-    """Fix glibc's mmap threshold (True when set; False where there is no glibc)."""
+def _libc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
     if not name:
-        return False
+        return None
     try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):
+        return ctypes.CDLL(name)
+    except OSError:
+        return None
+
+
+def fix_mmap_threshold(threshold: int = MMAP_THRESHOLD) -> bool:
+    """Fix glibc's mmap threshold (True when set; False where there is no glibc)."""
+    libc = _libc()
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is None:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
     return bool(mallopt(M_MMAP_THRESHOLD, threshold))
+
+
+def _malloc_trim() -> Callable[[], bool] | None:
+    trim = getattr(_libc(), "malloc_trim", None)
+    if trim is None:
+        return None
+    trim.argtypes = (ctypes.c_size_t,)
+    trim.restype = ctypes.c_int
+    return lambda: bool(trim(0))
+
+
+class QuietTrim:
+    """After consoles end, once none has ended for ``quiet`` seconds: collect, then trim.
+
+    ``ended()`` is all a console's route calls; it costs a clock read. One background thread
+    (a greenlet under gevent's patching) waits for the first end, then for a quiet moment, so a
+    burst of 1,000 consoles ending costs one pass at its end, not 1,000. Passes are at least
+    ``spacing`` seconds apart (a full collection pauses the worker for as long as it walks the
+    live objects), and under steady churn one still runs every ``at_most`` seconds. The
+    collection is a full one because a console that lived for minutes left its cycles in the
+    oldest generation. Where there is no glibc only the collection runs.
+    """
+
+    def __init__(self, quiet: float = 1.0, spacing: float = 5.0, at_most: float = 60.0) -> None:
+        self.quiet = quiet
+        self.spacing = spacing
+        self.at_most = at_most
+        self.passes = 0
+        self.passed = threading.Event()  # set after each pass (tests wait on it)
+        self._last_end = 0.0
+        self._last_pass = -spacing
+        self._pending = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._trim = _malloc_trim()
+
+    def ended(self) -> None:
+        """A console has ended (its garbage is now collectable)."""
+        self._last_end = time.monotonic()
+        if not self._pending.is_set():
+            self._pending.set()
+            self._start()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="quiet-trim", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._pending.wait()
+            first = time.monotonic()
+            while True:
+                now = time.monotonic()
+                due = max(self._last_end + self.quiet, self._last_pass + self.spacing)
+                if now >= due or now - first >= self.at_most:
+                    break
+                time.sleep(min(due, first + self.at_most) - now)
+            self._pending.clear()
+            self.run_once()
+
+    def run_once(self) -> bool:
+        """One collection and one trim, now (True when the trim gave memory back)."""
+        gc.collect()
+        gave_back = self._trim() if self._trim is not None else False
+        self._last_pass = time.monotonic()
+        self.passes += 1
+        self.passed.set()
+        return gave_back
+
+
+quiet_trim = QuietTrim()

@@ -12,6 +12,7 @@ from web.auth.access import user_name
 from web.auth.hosts import origin_allowed
 from web.live import jsonfast
 from web.live.live import LiveSession
+from web.serve.memory import quiet_trim
 from web.serve.wsserver import WholeFrameSock
 
 sock = WholeFrameSock()  # flask-sock, every frame written whole (web/serve/wsserver.py)
@@ -58,3 +59,4 @@ def console_socket(ws: Any) -> None:
         pass
     finally:
         live.shutdown("the browser went away")
+        quiet_trim.ended()
