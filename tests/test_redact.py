@@ -219,6 +219,63 @@ def test_data_lines_are_kept_but_for_plain_credentials() -> None:
     assert stored == "AUTH PLAIN [credentials for user 'demo', redacted]"
 
 
+def attachment_lines(count: int, seed: int) -> list[str]:
+    """A binary attachment's base64 lines (57 bytes each), as a mailer writes them."""
+    import random
+
+    rng = random.Random(seed)
+    return [base64.b64encode(rng.randbytes(57)).decode() for _ in range(count)]
+
+
+def test_a_binary_attachment_is_kept_whole() -> None:
+    # ~2 % of random 57-byte lines hold exactly two NUL bytes: these were stored as
+    # "[credentials, redacted]", so a transcript lost lines of every binary attachment.
+    lines = attachment_lines(5000, seed=17)
+    two_nuls = [x for x in lines if base64.b64decode(x).count(0) == 2]
+    assert len(two_nuls) > 30  # the case is there
+    assert Redactor().feed_message(lines) == lines
+    assert all(redact_line(x, "data", AuthState()) == x for x in two_nuls)
+
+
+def test_credentials_among_attachment_lines_are_still_taken_out() -> None:
+    lines = attachment_lines(2000, seed=3)
+    for at in (0, 999, 1999):
+        sent = list(lines)
+        sent[at] = b64(f"\0demo\0{SECRET}")
+        stored = Redactor().feed_message(sent)
+        assert stored[at] == "[credentials for user 'demo', redacted]"
+        assert stored[:at] + stored[at + 1 :] == lines[:at] + lines[at + 1 :]
+    # a Latin-1 password (a legacy client) and a padded token are credentials all the same
+    latin = base64.b64encode(b"\0demo\0p\xe4sswort").decode()
+    padded = b64("\0demo\0pw")
+    assert padded.endswith("=")
+    for token in (latin, padded):
+        assert Redactor().feed_message(["x", f"pasted {token} here"]) == [
+            "x",
+            "pasted [credentials for user 'demo', redacted] here",
+        ]
+
+
+_B64_OF = st.binary(max_size=60).map(lambda raw: base64.b64encode(raw).decode())
+_PLAIN_OF = st.tuples(st.text(max_size=8), st.text(min_size=1), st.text(min_size=1)).map(
+    lambda p: base64.b64encode("\0".join(p).encode("utf-8", "surrogatepass")).decode()
+)
+_LINE = st.one_of(
+    _B64_OF,
+    _PLAIN_OF,
+    st.text(alphabet="AQgwBCDIMUYck0489+/=\x20", max_size=90),
+    st.lists(st.one_of(_B64_OF, _PLAIN_OF), max_size=3).map(" ".join),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_LINE, max_size=8))
+def test_a_message_is_redacted_as_its_lines_are_one_by_one(lines: list[str]) -> None:
+    from smtp_session.guide.redact import redact_plain_anywhere
+
+    assert Redactor().feed_message(lines) == [redact_plain_anywhere(x) for x in lines]
+
+
 def test_redacting_twice_changes_nothing() -> None:
     for name, (steps, _) in DIALOGUES.items():
         once = record(steps)

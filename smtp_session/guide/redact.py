@@ -214,11 +214,45 @@ def redact_plain_anywhere(text: str) -> str:
     for m in _B64_TOKEN.finditer(text):
         token = m.group()
         raw = _b64(token) if len(token) % 4 == 0 else None
-        parts = raw.split(b"\0") if raw is not None else []
-        if len(parts) == 3 and parts[1] and parts[2]:
-            out += [text[at : m.start()], _marker("credentials", _show(parts[1]))]
+        if raw is not None and _is_plain(raw):
+            out += [text[at : m.start()], _marker("credentials", _show(raw.split(b"\0")[1]))]
             at = m.end()
     return "".join(out) + text[at:] if out else text
+
+
+def _holds_plain(text: str) -> bool:
+    """True when some token of ``text`` is SASL PLAIN credentials (redact_plain_anywhere's test).
+
+    The same tokens, decoded in one pass over the whole text: a base64 attachment is a token a
+    line, and taking its lines one by one cost ~2 us each (a 20 MB message: 0.5 s of the
+    worker), these few C calls per token ~0.3 us.
+    """
+    if not _NUL_HINT.search(text):
+        return False
+    quads = [t for t in _B64_TOKEN.findall(text) if not len(t) % 4]
+    try:
+        raws = list(map(_strict_b64, quads))
+    except binascii.Error:
+        return True  # let the token-by-token path decide
+    return any(map(_is_plain, raws))
+
+
+def _strict_b64(token: str) -> bytes:
+    return binascii.a2b_base64(token, strict_mode=True)
+
+
+# Control characters other than the two NULs: a binary attachment's line holds some (a 57-byte
+# line with none: ~1 in 2,000), a typed username and password none.
+_CONTROL = re.compile(rb"[\x01-\x1f\x7f]")
+
+
+def _is_plain(raw: bytes) -> bool:
+    """authzid NUL authcid NUL passwd (RFC 4616 §2), the two last not empty, nothing else a
+    control character: a base64 attachment's line with two NUL bytes is not credentials."""
+    if raw.count(0) != 2 or _CONTROL.search(raw):
+        return False
+    _authzid, authcid, passwd = raw.split(b"\0")
+    return bool(authcid) and bool(passwd)
 
 
 def is_marker(text: str) -> bool:
@@ -250,7 +284,7 @@ class Redactor:
 
     def feed_message(self, lines: list[str]) -> list[str]:
         """Message lines sent (or held back) together: SASL PLAIN credentials taken out."""
-        if not _NUL_HINT.search("\n".join(lines)):
+        if not _holds_plain("\n".join(lines)):
             return lines
         return [redact_plain_anywhere(line) for line in lines]
 
