@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smtp_session.guide.transaction import Transaction, TransactionError
 from smtp_session.wire.events import TlsMode
@@ -351,3 +353,80 @@ def test_real_aiosmtpd_session(aiosmtpd_port: int) -> None:
     assert tx.messages_sent == 1 and tx.closed
     assert tx.messages == [{"from": "alice@example.org", "to": ["bob@example.org"]}]
     assert {"SIZE", "8BITMIME", "SMTPUTF8", "HELP"} <= tx.capabilities
+
+
+def _greeted_with_ehlo(ehlo: str) -> Transaction:
+    tx = Transaction()
+    tx.observe_connect()
+    tx.observe(None, "greeting", parse_reply("220 sandbox.test ESMTP\r\n"))
+    tx.observe("EHLO client.example", "command", parse_reply(ehlo))
+    return tx
+
+
+def test_sessions_in_the_same_place_share_one_state_and_part_when_one_moves() -> None:
+    ehlo = "250-sandbox.test\r\n250-SIZE 1000\r\n250 PIPELINING\r\n"
+    a, b = _greeted_with_ehlo(ehlo), _greeted_with_ehlo(ehlo)
+    assert a.to_dict() is b.to_dict()  # 1,000 idle consoles: one state, not 1,000
+    before = json.dumps(b.to_dict())
+    a.observe("MAIL FROM:<a@example.org>", "command", parse_reply("250 2.1.0 Ok\r\n"))
+    assert a.to_dict()["mail_from"] == "a@example.org"
+    assert json.dumps(b.to_dict()) == before and b.to_dict()["mail_from"] is None
+    # capability parameters are part of the place: another SIZE is another state
+    c = _greeted_with_ehlo("250-sandbox.test\r\n250-SIZE 2000\r\n250 PIPELINING\r\n")
+    assert c.to_dict() is not b.to_dict()
+    assert c.to_dict()["capability_params"] != b.to_dict()["capability_params"]
+
+
+def test_a_session_that_sent_a_message_keeps_its_own_state() -> None:
+    ehlo = "250-sandbox.test\r\n250 PIPELINING\r\n"
+    states = []
+    for _ in range(2):
+        tx = _greeted_with_ehlo(ehlo)
+        tx.observe("MAIL FROM:<a@example.org>", "command", parse_reply("250 Ok\r\n"))
+        tx.observe("RCPT TO:<b@example.org>", "command", parse_reply("250 Ok\r\n"))
+        tx.observe("DATA", "command", parse_reply("354 go\r\n"))
+        tx.observe(".", "end-of-data", parse_reply("250 Ok: queued as X1\r\n"))
+        states.append(tx.to_dict())
+    assert states[0] == states[1] and states[0] is not states[1]
+
+
+_STEPS = [
+    (None, "greeting", "220 sandbox.test ESMTP\r\n"),
+    ("EHLO c.example", "command", "250-sandbox.test\r\n250-SIZE 100\r\n250 AUTH PLAIN\r\n"),
+    ("EHLO c.example", "command", "250-sandbox.test\r\n250 STARTTLS\r\n"),
+    ("HELO c.example", "command", "250 sandbox.test\r\n"),
+    ("STARTTLS", "command", "220 2.0.0 Ready\r\n"),
+    ("AUTH PLAIN AGEAYg==", "command", "235 2.7.0 Ok\r\n"),
+    ("AUTH LOGIN", "command", "334 VXNlcm5hbWU6\r\n"),
+    ("MAIL FROM:<a@example.org>", "command", "250 2.1.0 Ok\r\n"),
+    ("MAIL FROM:<a@example.org>", "command", "503 5.5.1 Error\r\n"),
+    ("RCPT TO:<b@example.org>", "command", "250 2.1.5 Ok\r\n"),
+    ("RCPT TO:<c@example.org>", "command", "550 5.1.1 No\r\n"),
+    ("DATA", "command", "354 go\r\n"),
+    (".", "end-of-data", "250 2.0.0 Ok: queued as Q1\r\n"),
+    ("RSET", "command", "250 Ok\r\n"),
+    ("NOOP", "command", "250 Ok\r\n"),
+    ("QUIT", "command", "221 Bye\r\n"),
+    ("NOOP", "command", "421 4.3.2 Closing\r\n"),
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(0, len(_STEPS) - 1), max_size=14), st.booleans())
+def test_the_cached_and_shared_state_is_always_the_state_worked_out_afresh(
+    picks: list[int], tls_first: bool
+) -> None:
+    others = [Transaction() for _ in range(2)]  # sessions beside it, sharing states
+    tx = Transaction()
+    for t in (tx, *others):
+        t.observe_connect()
+        if tls_first:
+            t.observe_tls(TlsMode.IMPLICIT)
+    for i in picks:
+        command, kind, text = _STEPS[i]
+        tx.observe(command, kind, parse_reply(text))
+        others[i % 2].observe(command, kind, parse_reply(text))
+        for t in (tx, *others):
+            assert t.to_dict() == t._state()
+    tx.observe_closed()
+    assert tx.to_dict() == tx._state()

@@ -75,6 +75,18 @@ PHASE_EXPECT = {"idle": "none", "closed": "none", "greeting": "greeting", "tls":
 PHASE_EXPECT |= {"data": "data", "auth": "auth-response"}
 
 
+# States shared by every session in the same place (1,000 idle consoles just greeted hold one
+# state, not 1,000 copies of ~1.7 KB): by a hashable form of the fingerprint, for sessions
+# with no message sent yet (``messages`` holds dicts). Read-only, as every to_dict() result.
+_SHARED_SIZE = 256
+_SHARED_STATES: dict[tuple[Any, ...], tuple[tuple[Any, ...], dict[str, Any]]] = {}
+
+
+def _shared_key(key: tuple[Any, ...], params: dict[str, list[str]]) -> tuple[Any, ...]:
+    frozen = tuple(sorted((k, tuple(v)) for k, v in params.items()))
+    return (*key[:15], frozen, *key[16:19])
+
+
 class TransactionError(PlaygroundError):
     """The transaction was fed something it cannot place (an unknown reply kind)."""
 
@@ -418,9 +430,16 @@ class Transaction:
         cached = self.__dict__.get("_state_cache")
         if cached is not None and cached[0] == key:
             return cached[1]
-        state = self._state()
-        self._state_cache = (key, state)
-        return state
+        shared = None if self.messages else _shared_key(key, self.capability_params)
+        entry = _SHARED_STATES.get(shared) if shared is not None else None
+        if entry is None:
+            entry = (key, self._state())
+            if shared is not None:
+                if len(_SHARED_STATES) >= _SHARED_SIZE:
+                    _SHARED_STATES.clear()
+                _SHARED_STATES[shared] = entry
+        self._state_cache = entry
+        return entry[1]
 
     def _state(self) -> dict[str, Any]:
         return {

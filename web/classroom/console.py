@@ -23,13 +23,17 @@ from web.classroom.trainer import runs
 Frame = dict[str, Any]
 
 
-def handlers(live: Any) -> dict[str, Callable[[Frame], None]]:
-    """The class frames a console understands, bound to this console."""
-    return {
-        "class_join": lambda frame: join(live, check_fields(frame, CONSOLE)),
-        "class_leave": lambda frame: leave(live, check_fields(frame, CONSOLE)),
-        "class_broadcast": lambda frame: broadcast(live, check_fields(frame, CONSOLE)),
-    }
+def _checked(act: Callable[[Any, Frame], None]) -> Callable[[Any, Frame], None]:
+    return lambda live, frame: act(live, check_fields(frame, CONSOLE))
+
+
+# The class frames a console understands: frame type -> handler(console, frame). One table
+# for every console (the console passes itself), not a dict of closures per console.
+HANDLERS: dict[str, Callable[[Any, Frame], None]] = {
+    "class_join": _checked(lambda live, frame: join(live, frame)),
+    "class_leave": _checked(lambda live, frame: leave(live, frame)),
+    "class_broadcast": _checked(lambda live, frame: broadcast(live, frame)),
+}
 
 
 def _hub(live: Any) -> ClassHub:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from smtp_session.errors import PlaygroundError
@@ -51,7 +52,7 @@ def frame_mode(frame: dict[str, Any]) -> str:
 
 
 def decode_frame(
-    data: str | bytes, max_bytes: int, known: set[str], hint: str = ""
+    data: str | bytes, max_bytes: int, known: AbstractSet[str], hint: str = ""
 ) -> dict[str, Any]:
     """One frame decoded: JSON text, an object, under ``max_bytes``, of a type in ``known``;
     else FrameError saying what is wrong. Every socket's frames start here (this one's
@@ -84,7 +85,7 @@ def decode_frame(
     return frame
 
 
-def parse_frame(data: str | bytes, max_bytes: int, known: set[str]) -> dict[str, Any]:
+def parse_frame(data: str | bytes, max_bytes: int, known: AbstractSet[str]) -> dict[str, Any]:
     """Decode and check one frame, or raise FrameError saying what is wrong."""
     frame = decode_frame(data, max_bytes, known, " Send a long message as several 'lines' frames.")
     kind = frame["type"]

@@ -26,8 +26,8 @@ from smtp_session.guide.lessons import LessonProgress
 from smtp_session.wire.events import CloseCode, Closed, MessageSent, Sent, SessionEvent
 from smtp_session.wire.lines import check_lines
 from smtp_session.wire.session import SmtpSession
+from web.classroom.console import HANDLERS as CLASS_HANDLERS
 from web.classroom.console import gone as class_gone
-from web.classroom.console import handlers as class_handlers
 from web.live.admission import Admission
 from web.live.connector import open_connection, plan_connect
 from web.live.frames import FrameError, chunk_of, frame_mode, parse_frame
@@ -82,19 +82,6 @@ class LiveSession:
         self.encoder: LeanEncoder | None = LeanEncoder()
         # In a class (web/classroom/): a Member or Broadcaster that sees every frame sent.
         self.classroom: Any = None
-        self._handlers: dict[str, Callable[[Frame], None]] = {
-            "connect": self._on_connect,
-            "line": self._on_line,
-            "lines": self._on_lines,
-            "chunk": self._on_chunk,
-            "close": self._on_close,
-            "note": self._on_note,
-            "lesson": self._on_lesson,
-            "ping": lambda frame: self.send({"type": "pong"}),
-            "state": self._on_state,
-            **class_handlers(self),  # class_join, class_leave, class_broadcast
-        }
-        self._known = set(self._handlers)  # the frame types parse_frame accepts
 
     # -- frames from the browser ----------------------------------------------------------
 
@@ -104,8 +91,8 @@ class LiveSession:
             self._flood()
             return
         try:
-            frame = parse_frame(data, self.services.config["MAX_FRAME"], self._known)
-            self._handlers[frame["type"]](frame)
+            frame = parse_frame(data, self.services.config["MAX_FRAME"], _KNOWN)
+            _HANDLERS[frame["type"]](self, frame)
         except PlaygroundError as exc:
             self.error(exc.message, exc.code, limit=isinstance(exc, LimitError))
 
@@ -234,6 +221,9 @@ class LiveSession:
             whole = self.encoder.whole_state if self.encoder and tx else None
             self._send_raw_safe(whole(tx) if whole and tx else {"type": "state", "state": tx})
 
+    def _on_ping(self, frame: Frame) -> None:
+        self.send({"type": "pong"})
+
     def _on_note(self, frame: Frame) -> None:
         if self.recorder is None:
             raise FrameError("There is no transcript to annotate yet.", "not_connected")
@@ -324,3 +314,20 @@ class LiveSession:
         class_gone(self)
         if self.admission is not None:
             self.admission.release()
+
+
+# Frame type -> handler(session, frame): one table for every console, not a dict of bound
+# methods per console (~1.2 KB each of 1,000 idle consoles).
+_HANDLERS: dict[str, Callable[[LiveSession, Frame], None]] = {
+    "connect": LiveSession._on_connect,
+    "line": LiveSession._on_line,
+    "lines": LiveSession._on_lines,
+    "chunk": LiveSession._on_chunk,
+    "close": LiveSession._on_close,
+    "note": LiveSession._on_note,
+    "lesson": LiveSession._on_lesson,
+    "ping": LiveSession._on_ping,
+    "state": LiveSession._on_state,
+    **CLASS_HANDLERS,  # class_join, class_leave, class_broadcast
+}
+_KNOWN = frozenset(_HANDLERS)  # the frame types parse_frame accepts
