@@ -49,8 +49,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # far larger ones are cut off by the WebSocket layer itself.
         "max_message_size": 4 * app.config["MAX_FRAME"],
         # simple-websocket reads 4 KiB at a time by default: a pasted message's 1 MiB frames
-        # took ~250 reads and parser passes each.
-        "receive_bytes": 256 * 1024,
+        # took ~250 reads and parser passes each. 64 KiB, not more: a read's buffer at or over
+        # the worker's mmap threshold (128 KiB, web/serve/memory.py) is an mmap and a munmap
+        # every time, twice per round trip (gevent's first try finds nothing): 8 % of its CPU.
+        "receive_bytes": 64 * 1024,
     }
     init_security(app)
     init_compression(app)
