@@ -1,7 +1,8 @@
 """The SMTP reader under gevent (smtp_session/wire/watched.py), in a process gevent has patched.
 
 gunicorn's gevent worker reads a plain session with a socket watcher and a greenlet only per
-read step; these run the session's own paths there, against the hostile server, in a child
+read step (a parked runner, reused); these run the session's own paths there, against the
+hostile server, in a child
 process (monkey-patching this test process would change every other test).
 """
 
@@ -69,7 +70,33 @@ SCRIPT = textwrap.dedent(
             assert not reader.is_alive() and smtp._sock.fileno() == -1
             assert sum(isinstance(e, Closed) for e in events.events) == 1
 
+    def steps_reuse_parked_runners_that_hold_no_session():
+        import gc
+        import weakref
+
+        from smtp_session.wire import watched
+
+        with HostileServer() as server:
+            smtp, events = greeted(server)
+            created = []
+            real = smtp._reader._new_greenlet
+            smtp._reader._new_greenlet = lambda *a, **k: created.append(1) or real(*a, **k)
+            for n in range(2, 52):  # 50 replies, one read step each
+                smtp.send_line("NOOP")
+                events.wait_for(ReplyReceived, count=n)
+            assert len(created) <= 1, f"{len(created)} greenlets for 50 steps"
+            smtp.send_line("QUIT")
+            events.wait_for(Closed)
+            smtp._reader.join(2)
+            parked = watched._runners(smtp._reader._hub).parked
+            assert parked and all(not g.dead for g in parked)
+            gone = weakref.ref(smtp._reader)
+            del smtp, events
+            gc.collect()
+            assert gone() is None, "a parked runner kept the last session alive"
+
     for check in (
+        steps_reuse_parked_runners_that_hold_no_session,
         idle_reader_has_no_greenlet_and_quit_ends_it,
         idle_timeout,
         bare_cr_ends_a_reply_after_the_grace,
@@ -86,4 +113,4 @@ def test_the_watched_reader_in_a_gevent_process() -> None:
         [sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("ok ") == 4, done.stdout
+    assert done.stdout.count("ok ") == 5, done.stdout

@@ -3,8 +3,10 @@
 A reader thread (a greenlet under gevent) blocked in ``recv`` holds its stack for the whole
 session: ~10 KB for every idle console. Here the session's plain socket is watched by the
 event loop instead, and a wake (data in, or the wait for it over) runs one read step of the
-session in a new greenlet, which ends when the step has delivered what arrived. Once TLS is up
-(STARTTLS, from a step) that greenlet reads on as the thread reader does, until the end.
+session in a runner greenlet, which is free again when the step has delivered what arrived:
+it parks for the next step of any session (``_Runners``), so a reply costs no new greenlet.
+Once TLS is up (STARTTLS, from a step) that runner reads on as the thread reader does, until
+the end.
 Imported only where gevent has patched ``socket``; the session falls back to a thread
 elsewhere (:func:`watched_reader` returns None).
 """
@@ -64,8 +66,9 @@ class WatchedReader:
         if self._timer is not None:
             self._timer.stop()  # in its own callback perhaps: stopped, and let go
             self._timer = None
-        self._running = self._new_greenlet(self._step, parent=self._hub)
-        self._running.switch(timed_out)
+        runners = _runners(self._hub)
+        self._running = runners.take(self._new_greenlet)
+        runners.run(self._running, self._step, timed_out)
 
     def _step(self, timed_out: bool) -> None:
         reading = self._session._read_wake(timed_out)  # never raises: it ends the session
@@ -75,6 +78,61 @@ class WatchedReader:
             return
         self._io.close()
         self._ended.set()
+
+
+class _Runners:
+    """Greenlets that run read steps and, once done, park for the next one (of any session).
+
+    A new greenlet per step cost a greenlet and a 16 KiB frame stack (an mmap and a munmap) on
+    every reply. Parked runners are few: as many as steps ever ran at once, at most ``keep``.
+    """
+
+    keep = 8
+
+    def __init__(self, hub: Any) -> None:
+        self.hub = hub
+        self.parked: list[Any] = []
+        self._first: tuple[Any, Any] | None = None
+
+    def take(self, new_greenlet: Any) -> Any:
+        """A parked runner, or a new one (not started yet)."""
+        return self.parked.pop() if self.parked else new_greenlet(self._run, parent=self.hub)
+
+    def run(self, runner: Any, step: Any, arg: Any) -> None:
+        """Run ``step(arg)`` in ``runner`` (from ``take``) now."""
+        if runner:  # parked in _run's hub.switch(): that call returns (step, arg)
+            runner.switch(step, arg)
+            return
+        # A greenlet's first switch keeps its arguments for the greenlet's whole life (its
+        # run() call holds them): the first step is handed over beside it instead.
+        self._first = (step, arg)
+        runner.switch()
+
+    def _run(self) -> None:
+        from greenlet import getcurrent
+
+        me = getcurrent()
+        first, self._first = self._first, None
+        assert first is not None  # run() sets it just before the first switch
+        step, arg = first
+        del first
+        while True:
+            step(arg)
+            step = arg = None  # a parked runner holds on to no session
+            if len(self.parked) >= self.keep:
+                return  # enough are parked: this one ends
+            self.parked.append(me)
+            step, arg = self.hub.switch()  # parked until the next wake switches here
+
+
+_RUNNERS: dict[int, _Runners] = {}
+
+
+def _runners(hub: Any) -> _Runners:
+    runners = _RUNNERS.get(id(hub))
+    if runners is None or runners.hub is not hub:
+        runners = _RUNNERS[id(hub)] = _Runners(hub)
+    return runners
 
 
 def watched_reader(session: Watchable, fileno: int) -> WatchedReader | None:
