@@ -52,6 +52,17 @@ def test_text_messages_are_read_whole_however_they_arrive(text: str) -> None:
         assert events == []
 
 
+@pytest.mark.parametrize("read", [64 * 1024, 1000, 65_537])
+def test_large_messages_in_reads_of_a_socket_s_size_come_whole_and_in_order(read: int) -> None:
+    # A pasted message: frames near 1 MiB, read 64 KiB at a time (app.py's receive_bytes),
+    # each read ending mid-frame, and the next frame starting inside a read.
+    texts = ["a" * 900_000, "é" * 300_001, "NOOP", "b" * 70_000]
+    data = client_bytes(*(TextMessage(data=t) for t in texts), Ping(b"k"))
+    frames, events = read_all([data[i : i + read] for i in range(0, len(data), read)])
+    assert frames == [*((wsfast.OP_TEXT, t) for t in texts), (wsfast.OP_PING, b"k")]
+    assert events == []
+
+
 def test_pings_and_pongs_are_read_between_messages() -> None:
     data = client_bytes(Ping(b"p1"), TextMessage(data="a"), Pong(b"p2"), Ping(b""))
     for chunks in splits(data):

@@ -107,7 +107,12 @@ class FastReader:
             else:
                 out.append((opcode, payload))
             pos = at + 4 + size
-        self._buf = bytearray(buf[pos:]) if pos < end else bytearray()
+        if pos >= end:
+            self._buf = bytearray()
+        elif buf is self._buf:  # a frame still arriving: keep the buffer, not a copy of it
+            del self._buf[:pos]  # (copying it on every read of a 1 MiB frame: 10 % of DATA)
+        else:
+            self._buf = bytearray(memoryview(buf)[pos:])
         return b""
 
     def _hand_over(self, buf: bytes | bytearray, pos: int) -> bytes:
