@@ -245,11 +245,15 @@ def test_credentials_among_attachment_lines_are_still_taken_out() -> None:
         stored = Redactor().feed_message(sent)
         assert stored[at] == "[credentials for user 'demo', redacted]"
         assert stored[:at] + stored[at + 1 :] == lines[:at] + lines[at + 1 :]
-    # a Latin-1 password (a legacy client) and a padded token are credentials all the same
+    # a Latin-1 password (a legacy client), a padded token, and a password ending in the
+    # newline or tab of a careless `echo | base64` are credentials all the same
     latin = base64.b64encode(b"\0demo\0p\xe4sswort").decode()
     padded = b64("\0demo\0pw")
     assert padded.endswith("=")
-    for token in (latin, padded):
+    newline = b64("\0demo\0s3cret\n")
+    crlf_latin = base64.b64encode(b"\0demo\0p\xe4ss\r\n").decode()
+    tab = b64("\0demo\0s3\tcret")
+    for token in (latin, padded, newline, crlf_latin, tab):
         assert Redactor().feed_message(["x", f"pasted {token} here"]) == [
             "x",
             "pasted [credentials for user 'demo', redacted] here",
@@ -274,6 +278,15 @@ def test_a_message_is_redacted_as_its_lines_are_one_by_one(lines: list[str]) -> 
     from smtp_session.guide.redact import redact_plain_anywhere
 
     assert Redactor().feed_message(lines) == [redact_plain_anywhere(x) for x in lines]
+
+
+def test_the_sandbox_log_takes_out_a_token_with_a_trailing_newline() -> None:
+    from smtp_session.sandbox.server import _loggable
+
+    token = b64("\0alice\0s3cret\n")  # echo -e '\0alice\0s3cret' | base64
+    logged = _loggable(f"AUTH PLAIN {token}\r\n".encode())
+    assert token not in str(logged) and "s3cret" not in str(logged)
+    assert "alice" in str(logged)
 
 
 def test_redacting_twice_changes_nothing() -> None:

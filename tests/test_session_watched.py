@@ -88,8 +88,19 @@ SCRIPT = textwrap.dedent(
             smtp.send_line("QUIT")
             events.wait_for(Closed)
             smtp._reader.join(2)
-            parked = watched._runners(smtp._reader._hub).parked
+            runners = watched._runners(smtp._reader._hub)
+            parked = runners.parked
             assert parked and all(not g.dead for g in parked)
+            # a runner that died while parked (a throw into it) is never handed out
+            import greenlet as greenlet_module
+
+            dead = greenlet_module.greenlet(lambda: None)
+            dead.switch()
+            assert dead.dead
+            runners.parked.append(dead)
+            fresh = runners.take(greenlet_module.greenlet)
+            assert fresh is not dead
+            assert dead not in runners.parked
             gone = weakref.ref(smtp._reader)
             del smtp, events
             gc.collect()

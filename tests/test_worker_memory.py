@@ -110,10 +110,13 @@ def test_a_burst_of_ends_costs_one_pass_once_it_is_quiet() -> None:
 
     trim = QuietTrim(quiet=0.2, spacing=0.0)
     for _ in range(50):
+        trim.opened()
+    for _ in range(50):
         trim.ended()
     assert trim.passed.wait(10), "no pass after the burst went quiet"
     assert trim.passes == 1
     trim.passed.clear()
+    trim.opened()
     trim.ended()  # a later end: one more pass, once quiet again
     assert trim.passed.wait(10)
     assert trim.passes == 2
@@ -123,11 +126,11 @@ def test_steady_ends_still_get_a_pass_within_at_most() -> None:
     from web.serve.memory import QuietTrim
 
     trim = QuietTrim(quiet=60.0, spacing=0.0, at_most=0.3)
-    trim.ended()
     stop = threading.Event()
 
     def keep_ending() -> None:
         while not stop.is_set():
+            trim.opened()
             trim.ended()
             stop.wait(0.02)
 
@@ -138,3 +141,21 @@ def test_steady_ends_still_get_a_pass_within_at_most() -> None:
     finally:
         stop.set()
         t.join()
+
+
+def test_no_full_pass_while_many_consoles_are_open() -> None:
+    # A full collection stops every open console (60-340 ms with 1,000 open): a class in
+    # session, one student leaving now and then, never pays for it.
+    from web.serve.memory import QuietTrim
+
+    trim = QuietTrim(quiet=0.05, spacing=0.0, few=3)
+    for _ in range(10):
+        trim.opened()
+    for _ in range(5):
+        trim.ended()  # 9, 8, ... 5 open: more than few
+    assert not trim.passed.wait(0.5), "a pass ran with 5 consoles open"
+    assert trim.passes == 0
+    trim.ended()
+    trim.ended()  # 3 open: few enough
+    assert trim.passed.wait(10)
+    assert trim.passes == 1 and trim.open == 3

@@ -241,18 +241,26 @@ def _strict_b64(token: str) -> bytes:
     return binascii.a2b_base64(token, strict_mode=True)
 
 
-# Control characters other than the two NULs: a binary attachment's line holds some (a 57-byte
-# line with none: ~1 in 2,000), a typed username and password none.
-_CONTROL = re.compile(rb"[\x01-\x1f\x7f]")
+# A control character other than the two NULs and the tab, CR and LF a careless ``echo |
+# base64`` leaves in: a binary attachment's line holds some (a 57-byte line with none: ~1 in
+# 2,000), a typed username and password none.
+_CONTROL = re.compile(rb"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _is_plain(raw: bytes) -> bool:
-    """authzid NUL authcid NUL passwd (RFC 4616 §2), the two last not empty, nothing else a
-    control character: a base64 attachment's line with two NUL bytes is not credentials."""
-    if raw.count(0) != 2 or _CONTROL.search(raw):
+    """authzid NUL authcid NUL passwd (RFC 4616 §2), the two last not empty, as UTF-8 (as the
+    RFC has it) or at least free of other control characters (a legacy client's Latin-1): a
+    base64 attachment's line with two NUL bytes is neither, and is message data."""
+    if raw.count(0) != 2:
         return False
     _authzid, authcid, passwd = raw.split(b"\0")
-    return bool(authcid) and bool(passwd)
+    if not authcid or not passwd:
+        return False
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return not _CONTROL.search(raw)
+    return True
 
 
 def is_marker(text: str) -> bool:

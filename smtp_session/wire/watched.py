@@ -96,7 +96,11 @@ class _Runners:
 
     def take(self, new_greenlet: Any) -> Any:
         """A parked runner, or a new one (not started yet)."""
-        return self.parked.pop() if self.parked else new_greenlet(self._run, parent=self.hub)
+        while self.parked:
+            runner = self.parked.pop()
+            if not runner.dead:  # (one ended by an exception thrown into its park)
+                return runner
+        return new_greenlet(self._run, parent=self.hub)
 
     def run(self, runner: Any, step: Any, arg: Any) -> None:
         """Run ``step(arg)`` in ``runner`` (from ``take``) now."""
@@ -125,13 +129,12 @@ class _Runners:
             step, arg = self.hub.switch()  # parked until the next wake switches here
 
 
-_RUNNERS: dict[int, _Runners] = {}
-
-
 def _runners(hub: Any) -> _Runners:
-    runners = _RUNNERS.get(id(hub))
-    if runners is None or runners.hub is not hub:
-        runners = _RUNNERS[id(hub)] = _Runners(hub)
+    """The hub's runners, kept on the hub: they go with it (a thread's hub, a test's)."""
+    runners: _Runners | None = getattr(hub, "_smtp_step_runners", None)
+    if runners is None:
+        runners = _Runners(hub)
+        hub._smtp_step_runners = runners
     return runners
 
 

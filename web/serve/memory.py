@@ -57,19 +57,25 @@ def _malloc_trim() -> Callable[[], bool] | None:
 class QuietTrim:
     """After consoles end, once none has ended for ``quiet`` seconds: collect, then trim.
 
-    ``ended()`` is all a console's route calls; it costs a clock read. One background thread
-    (a greenlet under gevent's patching) waits for the first end, then for a quiet moment, so a
-    burst of 1,000 consoles ending costs one pass at its end, not 1,000. Passes are at least
-    ``spacing`` seconds apart (a full collection pauses the worker for as long as it walks the
-    live objects), and under steady churn one still runs every ``at_most`` seconds. The
-    collection is a full one because a console that lived for minutes left its cycles in the
-    oldest generation. Where there is no glibc only the collection runs.
+    A console's route calls ``opened()`` and ``ended()``; each costs a clock read. One
+    background thread (a greenlet under gevent's patching) waits for the first end, then for a
+    quiet moment, so a burst of 1,000 consoles ending costs one pass at its end, not 1,000.
+    The collection is a full one, because a console that lived for minutes left its cycles in
+    the oldest generation, and a full pass stops every console for as long as it walks the
+    live objects (60-340 ms with 1,000 open, app.py's tune_gc): so a pass runs only while at
+    most ``few`` consoles are open (a class that has gone home, a burst that has ended), at
+    least ``spacing`` seconds apart, and under steady churn with few open one still runs every
+    ``at_most`` seconds. Where there is no glibc only the collection runs.
     """
 
-    def __init__(self, quiet: float = 1.0, spacing: float = 5.0, at_most: float = 60.0) -> None:
+    def __init__(
+        self, quiet: float = 1.0, spacing: float = 5.0, at_most: float = 60.0, few: int = 32
+    ) -> None:
         self.quiet = quiet
         self.spacing = spacing
         self.at_most = at_most
+        self.few = few
+        self.open = 0
         self.passes = 0
         self.passed = threading.Event()  # set after each pass (tests wait on it)
         self._last_end = 0.0
@@ -79,9 +85,18 @@ class QuietTrim:
         self._lock = threading.Lock()
         self._trim = _malloc_trim()
 
+    def opened(self) -> None:
+        """A console has opened."""
+        with self._lock:
+            self.open += 1
+
     def ended(self) -> None:
         """A console has ended (its garbage is now collectable)."""
+        with self._lock:
+            self.open = max(0, self.open - 1)
         self._last_end = time.monotonic()
+        if self.open > self.few:
+            return  # no pass while many are open; the end that brings them down asks again
         if not self._pending.is_set():
             self._pending.set()
             self._start()
@@ -103,7 +118,8 @@ class QuietTrim:
                     break
                 time.sleep(min(due, first + self.at_most) - now)
             self._pending.clear()
-            self.run_once()
+            if self.open <= self.few:  # (more may have opened meanwhile)
+                self.run_once()
 
     def run_once(self) -> bool:
         """One collection and one trim, now (True when the trim gave memory back)."""

@@ -49,6 +49,7 @@ def console_socket(ws: Any) -> None:
         client=request.remote_addr or "",
         user=user_name(),
     )
+    quiet_trim.opened()
     try:
         while True:
             data = ws.receive()
@@ -58,5 +59,7 @@ def console_socket(ws: Any) -> None:
     except ConnectionClosed:
         pass
     finally:
-        live.shutdown("the browser went away")
-        quiet_trim.ended()
+        try:
+            live.shutdown("the browser went away")
+        finally:
+            quiet_trim.ended()
