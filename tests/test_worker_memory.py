@@ -159,3 +159,45 @@ def test_no_full_pass_while_many_consoles_are_open() -> None:
     trim.ended()  # 3 open: few enough
     assert trim.passed.wait(10)
     assert trim.passes == 1 and trim.open == 3
+
+
+GEVENT_PROGRAM = textwrap.dedent(
+    """
+    import sys
+    sys.path.insert(0, sys.argv[1])
+    import web.serve.memory  # before the patch, as gunicorn.conf.py's post_fork imports it
+
+    from gevent import monkey
+    monkey.patch_all()
+    import gevent
+    from web.views.ws import quiet_trim as trim  # the worker's own, as the app loads it
+
+    trim.quiet, trim.spacing = 0.05, 0.0
+
+    def console(n):
+        trim.opened()
+        gevent.sleep(0.001 * (n % 7))
+        trim.ended()
+
+    for round in range(3):
+        gevent.joinall([gevent.spawn(console, n) for n in range(40)], timeout=10)
+        assert trim.passed.wait(10), "no pass"
+        trim.passed.clear()
+    print("passes", trim.passes, "open", trim.open)
+    """
+)
+
+
+def test_quiet_trim_under_gevent_never_blocks_the_worker() -> None:
+    # Opened and ended from many greenlets at once while the pass's thread (a greenlet) starts:
+    # a lock held across Thread.start() once blocked the whole worker (gunicorn killed it).
+    out = subprocess.run(
+        [sys.executable, "-c", GEVENT_PROGRAM, str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "open 0" in out.stdout
+    assert int(out.stdout.split()[1]) >= 3

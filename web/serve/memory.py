@@ -57,7 +57,9 @@ def _malloc_trim() -> Callable[[], bool] | None:
 class QuietTrim:
     """After consoles end, once none has ended for ``quiet`` seconds: collect, then trim.
 
-    A console's route calls ``opened()`` and ``ended()``; each costs a clock read. One
+    Made where it is used (web/views/ws.py), after gevent has patched ``threading``: locks
+    and events made before it (gunicorn.conf.py imports this module in ``post_fork``) would
+    block the whole worker. A console's route calls ``opened()`` and ``ended()``. One
     background thread (a greenlet under gevent's patching) waits for the first end, then for a
     quiet moment, so a burst of 1,000 consoles ending costs one pass at its end, not 1,000.
     The collection is a full one, because a console that lived for minutes left its cycles in
@@ -102,10 +104,13 @@ class QuietTrim:
             self._start()
 
     def _start(self) -> None:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="quiet-trim", daemon=True)
-                self._thread.start()
+        with self._lock:  # never held across start(): under gevent that switches greenlets
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = thread = threading.Thread(
+                target=self._run, name="quiet-trim", daemon=True
+            )
+        thread.start()
 
     def _run(self) -> None:
         while True:
@@ -129,6 +134,3 @@ class QuietTrim:
         self.passes += 1
         self.passed.set()
         return gave_back
-
-
-quiet_trim = QuietTrim()

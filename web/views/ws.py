@@ -12,10 +12,12 @@ from web.auth.access import user_name
 from web.auth.hosts import origin_allowed
 from web.live import jsonfast
 from web.live.live import LiveSession
-from web.serve.memory import quiet_trim
+from web.serve.memory import QuietTrim
 from web.serve.wsserver import WholeFrameSock
 
 sock = WholeFrameSock()  # flask-sock, every frame written whole (web/serve/wsserver.py)
+# Freed memory back to the system once consoles stop ending (made here, after gevent's patch).
+quiet_trim = QuietTrim()
 
 
 def check_origin() -> None:
