@@ -43,15 +43,20 @@ PROGRAM = textwrap.dedent(
 )
 
 
-def freed_mb(mode: str) -> float:
+def run_program(program: str, mode: str) -> float:
+    """Run a case in a fresh interpreter; the number it prints (MB)."""
     out = subprocess.run(
-        [sys.executable, "-c", PROGRAM, mode, str(ROOT)],
+        [sys.executable, "-c", program, mode, str(ROOT)],
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
     )
     return float(out.stdout)
+
+
+def freed_mb(mode: str) -> float:
+    return run_program(PROGRAM, mode)
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
@@ -88,14 +93,7 @@ TRIM_PROGRAM = textwrap.dedent(
 
 
 def trimmed_mb(mode: str) -> float:
-    out = subprocess.run(
-        [sys.executable, "-c", TRIM_PROGRAM, mode, str(ROOT)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return float(out.stdout)
+    return run_program(TRIM_PROGRAM, mode)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim: Linux only")
