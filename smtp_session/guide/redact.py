@@ -3,6 +3,10 @@
 Every SASL response a client sends (RFC 4954 §4) is replaced by a marker that says what was
 there. A username may appear decoded in the marker; a password, hash or token never does, and
 neither does the base64 that carried it. Text that cannot be decoded is redacted all the same.
+
+Over 300 lines: what counts as SASL PLAIN credentials is one rule (``_is_plain``) read by the
+AUTH exchange, by a token anywhere and by a whole message's one-pass test; split up, the fast
+path could drift from the line-by-line one it must agree with (tests/test_redact.py).
 """
 
 from __future__ import annotations
