@@ -168,7 +168,10 @@ GEVENT_PROGRAM = textwrap.dedent(
     from gevent import monkey
     monkey.patch_all()
     import gevent
-    from web.views.ws import quiet_trim as trim  # the worker's own, as the app loads it
+    import web.views.ws  # the app's WebSocket routes, loaded after the patch as in a worker
+    from web.serve.memory import quiet_trim
+
+    trim = quiet_trim()  # the process's own, as the first request makes it
 
     trim.quiet, trim.spacing = 0.05, 0.0
 

@@ -82,9 +82,12 @@ _SHARED_SIZE = 256
 _SHARED_STATES: dict[tuple[Any, ...], tuple[tuple[Any, ...], dict[str, Any]]] = {}
 
 
-def _shared_key(key: tuple[Any, ...], params: dict[str, list[str]]) -> tuple[Any, ...]:
+def _shared_key(key: tuple[Any, ...], tx: Transaction) -> tuple[Any, ...]:
+    """The fingerprint, hashable: its capability parameters frozen, its (empty) messages left
+    out. By identity, not position, so a field added to the fingerprint is never dropped."""
+    params, messages = tx.capability_params, tx.messages
     frozen = tuple(sorted((k, tuple(v)) for k, v in params.items()))
-    return (*key[:15], frozen, *key[16:19])
+    return tuple(frozen if v is params else v for v in key if v is not messages)
 
 
 class TransactionError(PlaygroundError):
@@ -430,7 +433,7 @@ class Transaction:
         cached = self.__dict__.get("_state_cache")
         if cached is not None and cached[0] == key:
             return cached[1]
-        shared = None if self.messages else _shared_key(key, self.capability_params)
+        shared = None if self.messages else _shared_key(key, self)
         entry = _SHARED_STATES.get(shared) if shared is not None else None
         if entry is None:
             entry = (key, self._state())

@@ -57,9 +57,10 @@ def _malloc_trim() -> Callable[[], bool] | None:
 class QuietTrim:
     """After consoles end, once none has ended for ``quiet`` seconds: collect, then trim.
 
-    Made where it is used (web/views/ws.py), after gevent has patched ``threading``: locks
-    and events made before it (gunicorn.conf.py imports this module in ``post_fork``) would
-    block the whole worker. A console's route calls ``opened()`` and ``ended()``. One
+    The process's own is ``quiet_trim()``, made at its first use (a request), after gevent
+    has patched ``threading``: locks and events made before it (gunicorn.conf.py imports this
+    module in ``post_fork``) would block the whole worker. Every WebSocket route calls
+    ``opened()`` and ``ended()`` (web/serve/wsserver.py). One
     background thread (a greenlet under gevent's patching) waits for the first end, then for a
     quiet moment, so a burst of 1,000 consoles ending costs one pass at its end, not 1,000.
     The collection is a full one, because a console that lived for minutes left its cycles in
@@ -134,3 +135,16 @@ class QuietTrim:
         self.passes += 1
         self.passed.set()
         return gave_back
+
+
+_PROCESS: list[QuietTrim] = []  # the process's one, made at first use
+_PROCESS_GUARD = threading.Lock()  # (native: held for no switch, only to make the one)
+
+
+def quiet_trim() -> QuietTrim:
+    """The process's QuietTrim, made on first use (after gevent's patch, in a request)."""
+    if not _PROCESS:
+        with _PROCESS_GUARD:
+            if not _PROCESS:
+                _PROCESS.append(QuietTrim())
+    return _PROCESS[0]

@@ -49,6 +49,7 @@ from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import LocalProtocolError
 
 from web.serve import wsfast
+from web.serve.memory import quiet_trim
 
 CLOSE_DRAIN = 1.0  # seconds to wait for the browser's close reply to a close we started
 
@@ -490,10 +491,14 @@ class WholeFrameSock(Sock):
             def websocket_route(*args: Any, **kwargs: Any) -> Response:
                 options = current_app.config.get("SOCK_SERVER_OPTIONS", {})
                 ws = WholeFrameServer(request.environ, **options)
+                trim = quiet_trim()  # its memory goes back once sockets stop ending
+                trim.opened()
                 try:
                     f(ws, *args, **kwargs)
                 except ConnectionClosed:
                     pass
+                finally:
+                    trim.ended()
                 ws.finish()
                 return _AfterUpgrade(ws.mode)
 

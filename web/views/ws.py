@@ -12,12 +12,9 @@ from web.auth.access import user_name
 from web.auth.hosts import origin_allowed
 from web.live import jsonfast
 from web.live.live import LiveSession
-from web.serve.memory import QuietTrim
 from web.serve.wsserver import WholeFrameSock
 
 sock = WholeFrameSock()  # flask-sock, every frame written whole (web/serve/wsserver.py)
-# Freed memory back to the system once consoles stop ending (made here, after gevent's patch).
-quiet_trim = QuietTrim()
 
 
 def check_origin() -> None:
@@ -51,7 +48,6 @@ def console_socket(ws: Any) -> None:
         client=request.remote_addr or "",
         user=user_name(),
     )
-    quiet_trim.opened()
     try:
         while True:
             data = ws.receive()
@@ -61,7 +57,4 @@ def console_socket(ws: Any) -> None:
     except ConnectionClosed:
         pass
     finally:
-        try:
-            live.shutdown("the browser went away")
-        finally:
-            quiet_trim.ended()
+        live.shutdown("the browser went away")
