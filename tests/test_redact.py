@@ -235,6 +235,10 @@ def test_a_binary_attachment_is_kept_whole() -> None:
     assert len(two_nuls) > 30  # the case is there
     assert Redactor().feed_message(lines) == lines
     assert all(redact_line(x, "data", AuthState()) == x for x in two_nuls)
+    # this one held a line with two NULs and no control character (found pasting it through
+    # the app): more than a quarter of it beyond ASCII, so not a Latin-1 password either
+    more = attachment_lines(3000, seed=5)
+    assert Redactor().feed_message(more) == more
 
 
 def test_credentials_among_attachment_lines_are_still_taken_out() -> None:

@@ -251,10 +251,14 @@ def _strict_b64(token: str) -> bytes:
 _CONTROL = re.compile(rb"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
+_ASCII = bytes(range(0x80))
+
+
 def _is_plain(raw: bytes) -> bool:
     """authzid NUL authcid NUL passwd (RFC 4616 §2), the two last not empty, as UTF-8 (as the
-    RFC has it) or at least free of other control characters (a legacy client's Latin-1): a
-    base64 attachment's line with two NUL bytes is neither, and is message data."""
+    RFC has it) or at least text in a legacy client's Latin-1 (no other control character,
+    at most a quarter of it beyond ASCII): a base64 attachment's line with two NUL bytes is
+    neither (random bytes are half beyond ASCII), and is message data."""
     if raw.count(0) != 2:
         return False
     _authzid, authcid, passwd = raw.split(b"\0")
@@ -263,7 +267,8 @@ def _is_plain(raw: bytes) -> bool:
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:
-        return not _CONTROL.search(raw)
+        beyond_ascii = len(raw.translate(None, _ASCII))
+        return not _CONTROL.search(raw) and 4 * beyond_ascii <= len(raw)
     return True
 
 
