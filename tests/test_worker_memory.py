@@ -171,17 +171,16 @@ GEVENT_PROGRAM = textwrap.dedent(
     import web.views.ws  # the app's WebSocket routes, loaded after the patch as in a worker
     from web.serve.memory import quiet_trim
 
-    trim = quiet_trim()  # the process's own, as the first request makes it
-
-    trim.quiet, trim.spacing = 0.05, 0.0
-
     def console(n):
+        trim = quiet_trim()  # as each WebSocket route asks for it: the first ones at once
+        trim.quiet, trim.spacing = 0.05, 0.0
         trim.opened()
         gevent.sleep(0.001 * (n % 7))
         trim.ended()
 
     for round in range(3):
         gevent.joinall([gevent.spawn(console, n) for n in range(40)], timeout=10)
+        trim = quiet_trim()
         assert trim.passed.wait(10), "no pass"
         trim.passed.clear()
     print("passes", trim.passes, "open", trim.open)
@@ -190,8 +189,9 @@ GEVENT_PROGRAM = textwrap.dedent(
 
 
 def test_quiet_trim_under_gevent_never_blocks_the_worker() -> None:
-    # Opened and ended from many greenlets at once while the pass's thread (a greenlet) starts:
-    # a lock held across Thread.start() once blocked the whole worker (gunicorn killed it).
+    # Made, opened and ended from many greenlets at once while the pass's thread (a greenlet)
+    # starts: a native lock held across a switch (Thread.start(), find_library's subprocess)
+    # twice blocked the whole worker (gunicorn killed it).
     out = subprocess.run(
         [sys.executable, "-c", GEVENT_PROGRAM, str(ROOT)],
         capture_output=True,

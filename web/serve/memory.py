@@ -25,6 +25,14 @@ MMAP_THRESHOLD = 128 * 1024  # glibc's default, fixed: no dynamic raise after a 
 
 
 def _libc() -> ctypes.CDLL | None:
+    # The process's own symbols first (glibc's are among them on Linux): find_library runs a
+    # subprocess, which under gevent switches greenlets, and costs ~10 ms.
+    try:
+        own = ctypes.CDLL(None)
+    except (OSError, TypeError):
+        own = None
+    if own is not None and hasattr(own, "mallopt"):
+        return own
     name = ctypes.util.find_library("c")
     if not name:
         return None
@@ -138,13 +146,16 @@ class QuietTrim:
 
 
 _PROCESS: list[QuietTrim] = []  # the process's one, made at first use
-_PROCESS_GUARD = threading.Lock()  # (native: held for no switch, only to make the one)
 
 
 def quiet_trim() -> QuietTrim:
-    """The process's QuietTrim, made on first use (after gevent's patch, in a request)."""
+    """The process's QuietTrim, made on first use (after gevent's patch, in a request).
+
+    No lock: one made before this module's first import could be a native lock, and a switch
+    while it is held blocks the worker. Two first uses at once make two, and keep the first.
+    """
     if not _PROCESS:
-        with _PROCESS_GUARD:
-            if not _PROCESS:
-                _PROCESS.append(QuietTrim())
+        made = QuietTrim()
+        if not _PROCESS:
+            _PROCESS.append(made)
     return _PROCESS[0]
