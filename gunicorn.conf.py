@@ -63,6 +63,7 @@ def post_fork(server, worker):  # type: ignore[no-untyped-def]
     comes from the heap, whose high-water mark the worker then keeps for good. A fixed
     threshold (M_MMAP_THRESHOLD, 128 KiB: glibc's own default) turns that off.
     """
-    from web.serve.memory import fix_mmap_threshold
+    from web.serve.memory import enable_quiet_trim, fix_mmap_threshold
 
     fix_mmap_threshold()
+    enable_quiet_trim()  # and freed memory back once its sockets stop ending

@@ -164,6 +164,7 @@ GEVENT_PROGRAM = textwrap.dedent(
     import sys
     sys.path.insert(0, sys.argv[1])
     import web.serve.memory  # before the patch, as gunicorn.conf.py's post_fork imports it
+    web.serve.memory.enable_quiet_trim()  # as post_fork does
 
     from gevent import monkey
     monkey.patch_all()
