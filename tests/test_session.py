@@ -212,3 +212,25 @@ def test_maximum_duration_ends_a_busy_session_and_says_so(sandbox) -> None:
         time.sleep(0.05)
     closed = log.wait_for(Closed)
     assert closed.code == "max_duration" and "0.6" in closed.reason
+
+
+def test_a_line_is_announced_before_its_reply_even_when_the_listener_is_slow(sandbox) -> None:
+    """The bytes leave before the ``sent`` event is made (the server works meanwhile), yet a
+    listener slow to take that event still sees it before the reply: the reader waits."""
+    log = EventLog()
+
+    def slow(event: SessionEvent) -> None:
+        if isinstance(event, Sent):
+            time.sleep(0.02)  # the sandbox answers a NOOP well within this
+        log(event)
+
+    smtp = SmtpSession(slow)
+    smtp.connect("127.0.0.1", sandbox.config.port)
+    log.wait_for(ReplyReceived)  # the greeting
+    for n in range(1, 11):
+        smtp.send_line("NOOP")
+        log.wait_for(ReplyReceived, n + 1)
+    smtp.close("test", CloseCode.CLIENT_CLOSED)
+    order = [type(e).__name__ for e in log.events if isinstance(e, Sent | ReplyReceived)]
+    assert order == ["ReplyReceived"] + ["Sent", "ReplyReceived"] * 10
+    assert [e.after for e in log.of(ReplyReceived)][1:] == ["NOOP"] * 10

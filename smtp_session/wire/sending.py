@@ -132,29 +132,35 @@ class Sender:
             pass
 
     def _write(self, unit: Unit) -> None:
-        """One unit: classified, announced (before the bytes leave, so the console and the
-        transcript always show a line before the reply it caused), written in one go."""
+        """One unit: classified, written in one go, then announced. The bytes leave first so
+        that the server works on the line while its echo is made (the echo was on the round
+        trip's critical path); the announcement still comes before the reply it caused,
+        because the caller holds ``_model``, which the reader takes to deliver any reply."""
         with self._wlock:
             sock = self._writable()
             out = self.pacer.take(unit)
             if out.expects_reply and len(self.dialogue.pending) == 1:
                 self._owed_since = time.monotonic()  # a new wait for a reply starts now
-            first = out.n - len(unit.lines) + 1
-            if len(unit.lines) > 1:
-                self._emit(MessageSent(lines=list(unit.lines), n=first))
-            else:
-                self._emit(Sent(text=unit.text, kind=out.kind, verb=out.verb, n=first))
             payload = ("\r\n".join(unit.lines) + "\r\n").encode("utf-8")
             if unit.chunk is not None:  # RFC 3030 §2: the octets right after the CRLF
-                if unit.chunk.lines:
-                    self._emit(MessageSent(lines=list(unit.chunk.lines), n=-1, chunk=True))
                 payload += unit.chunk.payload
             try:
                 _send_whole(sock, payload)
             except OSError as exc:
+                self._announce(unit, out.n, out.kind, out.verb)  # what was being sent
                 self._shutdown(f"sending failed: {describe_os_error(exc)}", CloseCode.SEND_FAILED)
                 raise SessionClosed(f"Sending failed: {describe_os_error(exc)}.") from exc
+            self._announce(unit, out.n, out.kind, out.verb)
         self._last_activity = time.monotonic()
+
+    def _announce(self, unit: Unit, n: int, kind: str, verb: str | None) -> None:
+        first = n - len(unit.lines) + 1
+        if len(unit.lines) > 1:
+            self._emit(MessageSent(lines=list(unit.lines), n=first))
+        else:
+            self._emit(Sent(text=unit.text, kind=kind, verb=verb, n=first))
+        if unit.chunk is not None and unit.chunk.lines:
+            self._emit(MessageSent(lines=list(unit.chunk.lines), n=-1, chunk=True))
 
     def _emit_held(self, held: Held) -> None:
         self._emit(HeldBack(held=held))
