@@ -62,6 +62,7 @@ lint: $(DEV_STAMP)
 lock: $(DEV_STAMP)
 	$(LOCK) requirements.txt -o requirements.lock
 	$(LOCK) requirements-dev.txt -c requirements.lock -o requirements-dev.lock
+	$(LOCK) bench/requirements.txt -c requirements-dev.lock -o bench/requirements.lock
 
 # Every wheel the app needs, checked against the lock's hashes, for a room with no network:
 # `make run OFFLINE=1` there (README, "A room with no network"). The wheels are for this
@@ -70,8 +71,13 @@ wheelhouse: | $(VENV)/bin/python
 	$(PY) -m pip download --quiet --require-hashes --only-binary=:all: $(WHEEL_TARGET) \
 		-r requirements.lock -d $(WHEELHOUSE)
 
-bench: $(DEV_STAMP)
-	$(PY) -m pip install --quiet -r bench/requirements.txt
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): bench/requirements.lock $(DEV_STAMP)
+	$(PIP) -r bench/requirements.lock
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(PY) bench/run.py --json bench/results/latest.json --readme bench/results/latest.md
 
 clean:

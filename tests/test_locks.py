@@ -44,8 +44,12 @@ def locked(path: Path) -> dict[str, tuple[str, int]]:
 
 @pytest.mark.parametrize(
     ("source", "lock"),
-    [("requirements.txt", "requirements.lock"), ("requirements-dev.txt", "requirements-dev.lock")],
-    ids=["runtime", "dev"],
+    [
+        ("requirements.txt", "requirements.lock"),
+        ("requirements-dev.txt", "requirements-dev.lock"),
+        ("bench/requirements.txt", "bench/requirements.lock"),
+    ],
+    ids=["runtime", "dev", "bench"],
 )
 def test_every_top_level_pin_is_locked_at_its_version(source: str, lock: str) -> None:
     pins = top_level(ROOT / source)
@@ -58,11 +62,23 @@ def test_every_top_level_pin_is_locked_at_its_version(source: str, lock: str) ->
     assert not stale, f"{lock} is stale, run `make lock`: {stale}"
 
 
-@pytest.mark.parametrize("lock", ["requirements.lock", "requirements-dev.lock"])
-def test_every_locked_package_carries_a_hash(lock: str) -> None:
+@pytest.mark.parametrize(
+    ("lock", "least"),
+    [("requirements.lock", 20), ("requirements-dev.lock", 20), ("bench/requirements.lock", 10)],
+)
+def test_every_locked_package_carries_a_hash(lock: str, least: int) -> None:
     entries = locked(ROOT / lock)
-    assert len(entries) > 20  # the transitive dependencies are there, not just the top level
+    assert len(entries) > least  # the transitive dependencies are there, not just the top level
     assert not [name for name, (_, hashes) in entries.items() if hashes == 0]
+
+
+def test_the_bench_lock_runs_the_dev_versions() -> None:
+    """`make bench` installs into the dev venv: it must not move a package the suite tests."""
+    dev = locked(ROOT / "requirements-dev.lock")
+    bench = locked(ROOT / "bench/requirements.lock")
+    assert {
+        n: (v, bench[n][0]) for n, (v, _) in dev.items() if n in bench and bench[n][0] != v
+    } == {}
 
 
 def test_the_dev_lock_runs_the_runtime_versions() -> None:
