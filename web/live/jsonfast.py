@@ -13,10 +13,11 @@ import importlib
 import json
 from typing import Any
 
-try:
-    _orjson: Any = importlib.import_module("orjson")
+try:  # the web layer's one lookup (transcripts/rows.py, below it, has the store's own)
+    ORJSON: Any = importlib.import_module("orjson")
 except ImportError:  # pragma: no cover - orjson is in requirements.txt
-    _orjson = None
+    ORJSON = None
+_orjson = ORJSON
 
 
 def dumps(value: Any) -> str:

@@ -6,7 +6,6 @@ docs/api-transcripts.md route by route.
 
 from __future__ import annotations
 
-import importlib
 import re
 import zlib
 from collections.abc import Iterator
@@ -25,14 +24,12 @@ from transcripts.model import Entry, Note, Transcript
 from transcripts.schema import MAX_AUTHOR
 from transcripts.store import Store
 from web.auth import access
+from web.live import jsonfast
 from web.views import inbox
 
 bp = Blueprint("transcripts_api", __name__, url_prefix="/api/transcripts")
 
-try:  # as web/live/jsonfast.py: orjson when installed (requirements.txt)
-    _orjson: Any = importlib.import_module("orjson")
-except ImportError:  # pragma: no cover - orjson is in requirements.txt
-    _orjson = None
+_orjson: Any = jsonfast.ORJSON  # orjson when installed (requirements.txt), else None
 
 DEFAULT_IMPORT_MAX = 10 * 1024 * 1024  # 10 MiB unless IMPORT_MAX_BYTES says otherwise
 # A multipart upload carries a little more than the file: boundaries and part headers.
