@@ -5,14 +5,18 @@ axe-core in every theme, wide and at 390 px, and works from the keyboard."""
 from __future__ import annotations
 
 import smtplib
+from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests import capturing
 from tests.axe import assert_accessible
+from tests.capture_kit import RawClient
 from tests.test_browser_a11y import CASES, WIDTHS, themed_context
-from tests.test_captured_api import message
+from tests.test_browser_screenshots import target
+from tests.test_captured_api import message, send
 
 pytestmark = pytest.mark.browser
 
@@ -140,3 +144,49 @@ def test_the_page_is_accessible_in_every_theme_and_at_390_px(
     overflow = sized.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
     held.finish()
+
+
+def test_screenshot_of_the_captured_page(
+    browser: Any, live: Any, sandbox: Any, tmp_path: Path
+) -> None:
+    """The Captured page with five clients' sessions, one still live, at 1366 px wide (down to
+    the table's end); UPDATE_SCREENSHOT=1 refreshes docs/screenshot-captured.png for the README."""
+    port = sandbox.config.port
+    send(port, "laptop.example")
+    send(port, "newsletter.example", count=3)
+    with smtplib.SMTP("127.0.0.1", port, "crm.example", timeout=10) as smtp:
+        smtp.ehlo()
+        smtp.mail("crm@client.example")
+        assert smtp.rcpt("unknown@sandbox.test")[0] == 550
+    legacy = RawClient(port)  # a bare LF, and it hangs up without QUIT: two warnings
+    legacy.send(b"EHLO legacy-app.example\n")
+    legacy.close()
+    context = browser.new_context(viewport={"width": 1366, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto(f"{live.url}/captured")
+        page.locator("#captured[data-stream='open']").wait_for()
+        held = HeldSession(port, "relay.example")
+        page.locator("#captured-status", has_text="New session from 127.0.0.1").wait_for()
+        live_row = row_of(page, "relay.example", "live")
+        expect(live_row.locator(".state-badge")).to_have_text("live")
+        legacy_row = row_of(page, "legacy-app.example", "closed")
+        expect(legacy_row.locator("td.outcome")).to_have_text("dropped")
+        expect(legacy_row.locator("td").nth(4)).to_have_text("2")
+        expect(row_of(page, "newsletter.example", "closed").locator("td").nth(5)).to_have_text("3")
+        expect(row_of(page, "laptop.example", "closed").locator("td.outcome")).to_have_text(
+            "delivered"
+        )
+        expect(row_of(page, "crm.example", "closed").locator("td.outcome")).to_have_text("refused")
+        expect(page.locator("#sessions tr[data-id]")).to_have_count(5)
+        for row in page.locator("#sessions tr[data-id]").all():
+            expect(row).to_be_in_viewport()
+        # The page down to the table's end, not the empty rest of the 800 px.
+        bottom = page.locator("#sessions").bounding_box()
+        height = min(800, round(bottom["y"] + bottom["height"] + 24))
+        path = target(tmp_path, "screenshot-captured.png")
+        page.screenshot(path=str(path), clip={"x": 0, "y": 0, "width": 1366, "height": height})
+        assert path.stat().st_size > 10_000
+        held.finish()
+    finally:
+        context.close()

@@ -21,6 +21,7 @@ from playwright.sync_api import expect
 from tests.axe import assert_accessible
 from tests.conftest import LiveServer, build_app
 from tests.test_browser_a11y import WIDTHS, themed_context
+from tests.test_browser_screenshots import target
 
 pytestmark = pytest.mark.browser
 
@@ -496,3 +497,51 @@ def test_accounts_mode_the_account_name_is_the_display_name(
         finally:
             trainer.close()
             student.close()
+
+
+def test_screenshot_of_the_trainer_dashboard(
+    browser: Any, school: LiveServer, tmp_path: Path
+) -> None:
+    """The trainer's class page with three students at work, 1366 px wide (the whole page, so
+    the dashboard's rows are in it); UPDATE_SCREENSHOT=1 refreshes docs/screenshot-classroom.png
+    for the README."""
+    trainer = Trainer(
+        browser, school.url, browser.new_context(viewport={"width": 1366, "height": 800})
+    )
+    students = [Student(browser, school.url, name) for name in STUDENTS]
+    try:
+        join_all(trainer, students)
+        ada, brian, chloe = students
+        page = trainer.page
+        trainer.steer("lesson-form", "Push lesson", push_lesson="first-email")
+        for student in students:
+            expect(student.page.locator("#lesson")).to_have_attribute("data-lesson", "first-email")
+        # Ada is well into the lesson, Chloe has just said EHLO, Brian is stuck on 5xx.
+        ada.session()
+        ada.type("MAIL FROM:<ada@laptop.example>")
+        expect(trainer.row("Ada").locator("[data-field=step]")).to_have_text("MAIL FROM")
+        ada.type("RCPT TO:<bob@sandbox.test>")
+        expect(trainer.row("Ada").locator("[data-field=step]")).to_have_text("RCPT TO")
+        chloe.session()
+        brian.connect()
+        expect(brian.page.locator(".line.reply.r2xx").first).to_be_visible()
+        for _ in range(3):
+            brian.type("FROB the server")
+        expect(brian.page.locator(".line.reply.r5xx")).to_have_count(3)
+        # What the picture shows: each student's latest reply and lesson progress.
+        expect(trainer.row("Ada").locator("[data-field=reply]")).to_contain_text("250")
+        expect(trainer.row("Ada").locator("[data-field=lesson]")).to_contain_text("passed 4 of 7")
+        expect(trainer.row("Chloe").locator("[data-field=reply]")).to_contain_text("250")
+        expect(trainer.row("Chloe").locator("[data-field=step]")).to_have_text("EHLO")
+        expect(trainer.row("Brian").locator("[data-field=reply]")).to_contain_text("500")
+        expect(trainer.row("Brian").locator("[data-field=stuck]")).to_contain_text("5xx")
+        expect(page.locator("#dashboard tbody tr").first).to_have_attribute("data-stuck", "yes")
+        expect(page.locator("#dash-summary")).to_have_text("3 students, 3 connected, 1 stuck.")
+        for name in STUDENTS:
+            expect(trainer.row(name)).to_be_visible()
+        path = target(tmp_path, "screenshot-classroom.png")
+        page.screenshot(path=str(path), full_page=True)  # the projector panel, then the rows
+        assert path.stat().st_size > 10_000
+    finally:
+        for person in [trainer, *students]:
+            person.close()
