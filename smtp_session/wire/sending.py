@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from smtp_session.errors import LimitReached, LineError, PlaygroundError, SessionClosed
-from smtp_session.wire.dialogue import Dialogue
+from smtp_session.wire.dialogue import Dialogue, Outgoing
 from smtp_session.wire.events import CloseCode, HeldBack, MessageSent, Refused, Sent, SessionEvent
 from smtp_session.wire.lines import check_lines, describe_os_error
 from smtp_session.wire.pacing import BDAT_AFTER_FAILURE, Chunk, Held, Pacer, Unit, is_empty_command
@@ -147,18 +147,19 @@ class Sender:
             try:
                 _send_whole(sock, payload)
             except OSError as exc:
-                self._announce(unit, out.n, out.kind, out.verb)  # what was being sent
+                self._announce(unit, out)  # what was being sent
                 self._shutdown(f"sending failed: {describe_os_error(exc)}", CloseCode.SEND_FAILED)
                 raise SessionClosed(f"Sending failed: {describe_os_error(exc)}.") from exc
-            self._announce(unit, out.n, out.kind, out.verb)
+            self._announce(unit, out)
         self._last_activity = time.monotonic()
 
-    def _announce(self, unit: Unit, n: int, kind: str, verb: str | None) -> None:
-        first = n - len(unit.lines) + 1
+    def _announce(self, unit: Unit, out: Outgoing) -> None:
+        """The events for a unit that has been written (or whose write failed)."""
+        first = out.n - len(unit.lines) + 1
         if len(unit.lines) > 1:
             self._emit(MessageSent(lines=list(unit.lines), n=first))
         else:
-            self._emit(Sent(text=unit.text, kind=kind, verb=verb, n=first))
+            self._emit(Sent(text=unit.text, kind=out.kind, verb=out.verb, n=first))
         if unit.chunk is not None and unit.chunk.lines:
             self._emit(MessageSent(lines=list(unit.chunk.lines), n=-1, chunk=True))
 

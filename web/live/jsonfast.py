@@ -17,14 +17,13 @@ try:  # the web layer's one lookup (transcripts/rows.py, below it, has the store
     ORJSON: Any = importlib.import_module("orjson")
 except ImportError:  # pragma: no cover - orjson is in requirements.txt
     ORJSON = None
-_orjson = ORJSON
 
 
 def dumps(value: Any) -> str:
     """``value`` as JSON text (compact)."""
-    if _orjson is not None:
+    if ORJSON is not None:
         try:
-            return str(_orjson.dumps(value).decode())
+            return str(ORJSON.dumps(value).decode())
         except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
             pass
     # ASCII: a lone surrogate leaves as an escape (the WebSocket text must be UTF-8).
@@ -33,9 +32,9 @@ def dumps(value: Any) -> str:
 
 def loads(text: str | bytes) -> Any:
     """The value of JSON text; :class:`json.JSONDecodeError` (its message) if it is not."""
-    if _orjson is not None:
+    if ORJSON is not None:
         try:
-            return _orjson.loads(text)
+            return ORJSON.loads(text)
         except ValueError:  # what orjson refuses, json may take (a lone surrogate escape)
             pass
     return json.loads(text)

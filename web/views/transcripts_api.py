@@ -29,8 +29,6 @@ from web.views import inbox
 
 bp = Blueprint("transcripts_api", __name__, url_prefix="/api/transcripts")
 
-_orjson: Any = jsonfast.ORJSON  # orjson when installed (requirements.txt), else None
-
 DEFAULT_IMPORT_MAX = 10 * 1024 * 1024  # 10 MiB unless IMPORT_MAX_BYTES says otherwise
 # A multipart upload carries a little more than the file: boundaries and part headers.
 _MULTIPART_SLACK = 64 * 1024
@@ -122,6 +120,7 @@ def explain_of(frames: list[dict[str, Any]]) -> Explain:
     return explain
 
 
+_orjson = jsonfast.ORJSON
 _ORJSON_OPTIONS = 0
 if _orjson is not None:  # Flask's provider words dates and dataclasses its own way: leave them
     _ORJSON_OPTIONS = (
