@@ -175,6 +175,8 @@ def test_join_by_code_live_dashboard_stuck_first_watch_and_hints(
     expect(link).to_have_text(f"{school.url}/join/{code}")
     qr = page.locator("#qr")
     expect(qr).to_be_visible()
+    # Visible is not loaded: wait for the picture to finish loading, then check it drew.
+    page.wait_for_function("() => { const i = document.getElementById('qr'); return i.complete; }")
     assert page.evaluate("() => document.getElementById('qr').naturalWidth") > 0
     svg = page.request.get(school.url + qr.get_attribute("src"))
     assert svg.headers["content-type"].startswith("image/svg+xml")
