@@ -20,6 +20,7 @@ from web.classroom.views import init_classroom
 from web.config import add_arguments, from_arguments, from_environ
 from web.live.compress import init_compression
 from web.serve.bindguard import check_bind
+from web.serve.closing import closing_responses
 from web.serve.serving import make_guarded_server
 from web.services import Services
 from web.views import (
@@ -69,6 +70,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # headers, so per-address limits see people rather than the proxy.
         hops = app.config["PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    # Werkzeug's server may skip a response's close() (web/serve/closing.py).
+    app.wsgi_app = closing_responses(app.wsgi_app)  # type: ignore[method-assign,assignment]
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(inbox.bp)
