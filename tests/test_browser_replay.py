@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -149,20 +150,24 @@ def test_list_deletes_only_what_this_browser_may(page: Any, live: Any, ws_factor
         " JSON.stringify({[id]: token, __proto__: 'x'}))",
         [mine, token],
     )
-    page.reload()
-    assert page.locator(f"tr[data-id='{mine}'] button.delete").count() == 1
-    assert page.locator(f"tr[data-id='{theirs}'] button").count() == 0
+    page.reload()  # the list is drawn by script: wait for it, don't read it at once
+    expect(page.locator(f"tr[data-id='{mine}'] button.delete")).to_have_count(1)
+    expect(page.locator(f"tr[data-id='{theirs}']")).to_have_count(1)
+    expect(page.locator(f"tr[data-id='{theirs}'] button")).to_have_count(0)
     page.on("dialog", lambda dialog: dialog.accept())
     page.locator(f"tr[data-id='{mine}'] button.delete").click()
     page.locator("#list-status", has_text="Deleted").wait_for()
-    assert page.locator(f"tr[data-id='{mine}']").count() == 0
+    expect(page.locator(f"tr[data-id='{mine}']")).to_have_count(0)
     with pytest.raises(urllib.error.HTTPError):
         api_json(live, f"/api/transcripts/{mine}")
     stored = page.evaluate("localStorage.getItem('smtp-playground-edit-tokens')")
     assert mine not in stored
     page.locator("#q").fill("221")
-    page.get_by_role("button", name="Search").click()
-    assert page.locator("#transcript-list tr[data-id]").count() == 1
+    page.get_by_role("button", name="Search").click()  # a GET form: a new page
+    expect(page).to_have_url(re.compile(r"/transcripts\?q=221$"))
+    expect(page.get_by_role("link", name="Show all")).to_be_visible()
+    expect(page.locator("#transcript-list tr[data-id]")).to_have_count(1)
+    expect(page.locator(f"tr[data-id='{theirs}']")).to_have_count(1)
 
 
 def test_html_export_renders_offline(
