@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -77,37 +79,109 @@ async def _close_all(sessions: list[ClientConnection]) -> None:
 
 
 async def _active(
-    sessions: list[ClientConnection], per_session: int, pace: float = 0.0, pid: int = 0
+    sessions: list[Any],
+    per_session: int,
+    pace: float = 0.0,
+    pid: int = 0,
+    ask: Callable[[Any, str], Awaitable[Any]] = command,
+    sandbox_pid: int = 0,
 ) -> dict[str, Any]:
     """Every session sends NOOPs at once: back to back (pace 0, the server saturated) or
-    one every ``pace`` seconds (an offered load, closer to people typing)."""
+    one every ``pace`` seconds (an offered load, closer to people typing). With ``pid`` and
+    ``sandbox_pid``, the CPU each side spent per round trip: the server's worker, the
+    sandbox behind it and these clients (this process), so the machine's ceiling can be
+    read off the run: every core busy, no round trip could go faster than their sum."""
     samples: list[int] = []
 
-    async def drive(ws: ClientConnection) -> None:
+    async def drive(ws: Any) -> None:
         await asyncio.sleep(pace * random.random())  # paced senders do not start in step
         for _ in range(per_session):
             t0 = time.perf_counter_ns()
-            await command(ws, "NOOP")
+            await ask(ws, "NOOP")
             samples.append(time.perf_counter_ns() - t0)
             if pace:
                 await asyncio.sleep(max(0.0, pace - (time.perf_counter_ns() - t0) / 1e9))
 
     procs = workers(pid) if pid else []
-    cpu0, t0 = cpu_seconds(procs), time.perf_counter()
+    sandbox = [sandbox_pid] if sandbox_pid else []
+    cpu0, sb0, me0 = cpu_seconds(procs), cpu_seconds(sandbox), time.process_time()
+    t0 = time.perf_counter()
     await asyncio.gather(*(drive(ws) for ws in sessions))
     wall, cpu = time.perf_counter() - t0, cpu_seconds(procs) - cpu0
+    sb, me = cpu_seconds(sandbox) - sb0, time.process_time() - me0
     rate = round(len(samples) / wall)
     out = {"sessions": len(sessions), "pace_s": pace, **latency(samples), "rt_per_s": rate}
     if procs and cpu > 0:  # the worker's own CPU: round trips it serves per CPU-second
-        out["rt_per_cpu_s"] = round(len(samples) / cpu)
+        n = len(samples)
+        out["rt_per_cpu_s"] = round(n / cpu)
         out["worker_cpu_share"] = round(cpu / wall, 2)
+        out["cpu_ms_per_rt"] = {
+            "worker": round(cpu * 1000 / n, 3),
+            "clients": round(me * 1000 / n, 3),
+            **({"sandbox": round(sb * 1000 / n, 3)} if sandbox else {}),
+        }
+        spent = sum(out["cpu_ms_per_rt"].values())
+        out["machine_ceiling_rt_per_s"] = round((os.cpu_count() or 1) * 1000 / spent)
     return out
 
 
-async def concurrency(
-    url: str, app_pid: int, levels: list[int], active: int, per_session: int
+async def bridge_command(ws: ClientConnection, line: str) -> bytes:
+    """A line through the bare bridge (bytes both ways); read until the reply's last line."""
+    await ws.send(line.encode() + b"\r\n")
+    reply = b""
+    while not _complete(reply):
+        got = await ws.recv()
+        reply += got if isinstance(got, bytes) else got.encode()
+    return reply
+
+
+def _complete(reply: bytes) -> bool:
+    """An SMTP reply is whole when its last line ends and has no '-' after the code."""
+    if not reply.endswith(b"\n"):
+        return False
+    last = reply.rstrip(b"\r\n").rsplit(b"\n", 1)[-1]
+    return len(last) < 4 or last[3:4] != b"-"
+
+
+async def bridge_back_to_back(
+    port: int, count: int, per_session: int, pid: int, sandbox_pid: int = 0
 ) -> dict[str, Any]:
-    """Footprint at each level of idle sessions, then ``active`` of them busy at once."""
+    """The reference for the back-to-back figure: ``count`` consoles through the bare
+    flask-sock bridge (bench/bridge.py) on the same machine, in the same run, NOOPs back to
+    back. What the machine lets the stack alone do is the ceiling the playground is read
+    against."""
+    url = f"ws://127.0.0.1:{port}/"
+    gate = asyncio.Semaphore(OPEN_PARALLEL)
+
+    async def one() -> ClientConnection:
+        async with gate:
+            ws = await connect_ws(url)
+            greeting = b""
+            while not _complete(greeting):
+                greeting += await ws.recv()  # type: ignore[operator]
+            assert greeting.startswith(b"220"), greeting
+            await bridge_command(ws, "EHLO bench.example")
+            return ws
+
+    sessions = list(await asyncio.gather(*(one() for _ in range(count))))
+    try:
+        return await _active(sessions, per_session, pid=pid, ask=bridge_command,
+                             sandbox_pid=sandbox_pid)  # fmt: skip
+    finally:
+        await _close_all(sessions)
+
+
+async def concurrency(
+    url: str,
+    app_pid: int,
+    levels: list[int],
+    active: int,
+    per_session: int,
+    sandbox_pid: int = 0,
+    bridge: tuple[int, int] | None = None,
+) -> dict[str, Any]:
+    """Footprint at each level of idle sessions, then ``active`` of them busy at once; with
+    ``bridge`` (its port and pid), the same back-to-back load through the bare bridge."""
     warm = await open_session(url)  # imports and pools are warm before the baseline
     await command(warm, "NOOP")
     await _close_all([warm])
@@ -128,11 +202,21 @@ async def concurrency(
                 "pss_kb_per_session": round((now.pss_mb - base.pss_mb) / level * 1024, 1),
                 "threads_per_session": round((now.threads - base.threads) / level, 2),
             }
-        result["active"] = await _active(sessions[:active], per_session, pid=app_pid)
+        result["active"] = await _active(
+            sessions[:active], per_session, pid=app_pid, sandbox_pid=sandbox_pid
+        )
         paced = max(10, per_session // 5)
         result["active_paced"] = await _active(sessions[:active], paced, 0.5, pid=app_pid)
     finally:
         await _close_all(sessions)
+    if bridge:  # (port, pid): the same load through the bare bridge, after the playground's
+        port, pid = bridge
+        ref = await bridge_back_to_back(port, active, per_session, pid, sandbox_pid)
+        result["active_bridge"] = ref
+        mine = result["active"]
+        mine["vs_bridge"] = round(mine["rt_per_s"] / ref["rt_per_s"], 2)
+        if "rt_per_cpu_s" in mine and "rt_per_cpu_s" in ref:
+            mine["per_cpu_vs_bridge"] = round(mine["rt_per_cpu_s"] / ref["rt_per_cpu_s"], 2)
     return result
 
 

@@ -66,6 +66,22 @@ def rows(r: dict[str, Any]) -> list[Row]:
                 per_cpu = f"{a['rt_per_cpu_s']} per worker CPU-s" if "rt_per_cpu_s" in a else ""
                 out.append((name, f"{a['rt_per_s']}/s", f"{_ms(a)} / {_ms(a, 'p99_ms')}",
                             per_cpu))  # fmt: skip
+        ref, mine = cc.get("active_bridge"), cc.get("active") or {}
+        if ref:
+            out.append((f"{ref['sessions']} through the bare bridge (back to back): round "
+                        "trips/s, p50/p99", f"{ref['rt_per_s']}/s",
+                        f"{_ms(ref)} / {_ms(ref, 'p99_ms')}",
+                        f"{ref.get('rt_per_cpu_s', '?')} per worker CPU-s; playground "
+                        f"{mine.get('vs_bridge', '?')}x its rate, "
+                        f"{mine.get('per_cpu_vs_bridge', '?')}x per CPU-s"))  # fmt: skip
+        for key, who in (("active", "playground"), ("active_bridge", "bridge")):
+            spent = (cc.get(key) or {}).get("cpu_ms_per_rt")
+            if spent:
+                parts = " + ".join(f"{k} {v:.3f}" for k, v in spent.items())
+                out.append((f"CPU per round trip back to back, {who}: worker + clients + "
+                            "sandbox", f"{sum(spent.values()):.3f} ms", parts,
+                            f"all cores busy: at most "
+                            f"{cc[key]['machine_ceiling_rt_per_s']:,}/s"))  # fmt: skip
     ch = r.get("churn")
     if ch:
         b, a = ch["before"], ch["after"]

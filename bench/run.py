@@ -126,7 +126,13 @@ def measure(args: argparse.Namespace, sizes: Sizes, data_dir: Path) -> dict[str,
             "churn": lambda: asyncio.run(load.churn(url, app.proc.pid, sizes.churn)),
             "concurrency": lambda: asyncio.run(
                 load.concurrency(
-                    url, app.proc.pid, list(sizes.levels), sizes.active, sizes.per_active
+                    url,
+                    app.proc.pid,
+                    list(sizes.levels),
+                    sizes.active,
+                    sizes.per_active,
+                    sandbox_pid=sandbox.proc.pid,
+                    bridge=(bridge.port, bridge.proc.pid),
                 )
             ),
             "transcripts": lambda: transcripts_cost(data_dir, sizes.transcript_entries),

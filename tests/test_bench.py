@@ -40,3 +40,13 @@ def test_the_quick_benchmark_runs_every_part_against_every_reference(tmp_path: P
     assert results["run"]["server"] == "gunicorn-gevent" and results["run"]["workers"] == 1
     assert {t["status"] for t in results["targets"]} <= {"met", "MISSED", "not measured"}
     assert "NOOP round trip p50/p99, flask-sock bridge" in proc.stdout  # the printed table
+    # The back-to-back load runs through the bare bridge too, each side's CPU per round trip
+    # (worker, clients, sandbox) measured, so the machine's ceiling is in the run.
+    mine, ref = results["concurrency"]["active"], results["concurrency"]["active_bridge"]
+    assert ref["sessions"] == mine["sessions"] == 20 and ref["n"] == mine["n"] > 0
+    for side in (mine, ref):
+        assert set(side["cpu_ms_per_rt"]) == {"worker", "clients", "sandbox"}
+        assert all(v > 0 for v in side["cpu_ms_per_rt"].values())
+        assert side["machine_ceiling_rt_per_s"] > 0
+    assert mine["vs_bridge"] > 0
+    assert "through the bare bridge (back to back)" in proc.stdout
