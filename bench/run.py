@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{results['run']['loadavg_before']} / {results['run']['loadavg_after']}")  # fmt: skip
     print(report.table(results))
     for v in results["targets"]:
-        print(f"[{v['status']}] {v['target']}")
+        print(f"[{v['status']}] {v['target']}" + (f": {v['measured']}" if v["measured"] else ""))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2) + "\n")

@@ -39,6 +39,8 @@ def test_the_quick_benchmark_runs_every_part_against_every_reference(tmp_path: P
     assert results["data"]["playground_mb_s"] > 0 and results["data"]["direct_mb_s"] > 0
     assert results["run"]["server"] == "gunicorn-gevent" and results["run"]["workers"] == 1
     assert {t["status"] for t in results["targets"]} <= {"met", "MISSED", "not measured"}
+    # Beside each verdict, what the run measured for it (by how much it is met or missed).
+    assert all(t["measured"] for t in results["targets"] if t["status"] != "not measured")
     assert "NOOP round trip p50/p99, flask-sock bridge" in proc.stdout  # the printed table
     # The back-to-back load runs through the bare bridge too, each side's CPU per round trip
     # (worker, clients, sandbox) measured, so the machine's ceiling is in the run.
