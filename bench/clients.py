@@ -16,7 +16,7 @@ from typing import Any
 import websocket  # websocket-client: synchronous, fine for one session per thread
 
 
-def _reply_done(buf: bytes) -> bool:
+def reply_done(buf: bytes) -> bool:
     """A complete SMTP reply: its last line is ``NNN SP ...`` (RFC 5321 §4.2.1)."""
     if not buf.endswith(b"\r\n"):
         return False
@@ -47,7 +47,7 @@ class Direct:
 
     def read_reply(self) -> bytes:
         buf = b""
-        while not _reply_done(buf):
+        while not reply_done(buf):
             chunk = self.sock.recv(65536)
             if not chunk:
                 raise ConnectionError(f"closed after {buf!r}")
@@ -82,7 +82,7 @@ class Websockify:
 
     def read_reply(self) -> bytes:
         buf = b""
-        while not _reply_done(buf):
+        while not reply_done(buf):
             data = self.ws.recv()
             buf += data if isinstance(data, bytes) else data.encode()
         return buf

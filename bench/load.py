@@ -16,6 +16,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
+from bench.clients import reply_done
 from bench.procs import cpu_seconds, usage, workers
 from bench.stats import latency
 
@@ -126,21 +127,18 @@ async def _active(
 
 
 async def bridge_command(ws: ClientConnection, line: str) -> bytes:
-    """A line through the bare bridge (bytes both ways); read until the reply's last line."""
+    """A line through the bare bridge (bytes both ways), and the reply to it."""
     await ws.send(line.encode() + b"\r\n")
+    return await _bridge_reply(ws)
+
+
+async def _bridge_reply(ws: ClientConnection) -> bytes:
+    """Bridge frames until they hold a whole SMTP reply."""
     reply = b""
-    while not _complete(reply):
+    while not reply_done(reply):
         got = await ws.recv()
         reply += got if isinstance(got, bytes) else got.encode()
     return reply
-
-
-def _complete(reply: bytes) -> bool:
-    """An SMTP reply is whole when its last line ends and has no '-' after the code."""
-    if not reply.endswith(b"\n"):
-        return False
-    last = reply.rstrip(b"\r\n").rsplit(b"\n", 1)[-1]
-    return len(last) < 4 or last[3:4] != b"-"
 
 
 async def bridge_back_to_back(
@@ -156,9 +154,7 @@ async def bridge_back_to_back(
     async def one() -> ClientConnection:
         async with gate:
             ws = await connect_ws(url)
-            greeting = b""
-            while not _complete(greeting):
-                greeting += await ws.recv()  # type: ignore[operator]
+            greeting = await _bridge_reply(ws)
             assert greeting.startswith(b"220"), greeting
             await bridge_command(ws, "EHLO bench.example")
             return ws

@@ -178,10 +178,9 @@ def table(r: dict[str, Any]) -> str:
 
 
 Check = Callable[[dict[str, Any]], bool | None]
+Measured = Callable[[dict[str, Any]], str]
 
 
-# Issue 7's targets: (text, the part that measures it, check). A check returns None when the
-# run did not measure what it needs; a part that failed misses its target.
 def _get(r: dict[str, Any], *path: str) -> Any:
     """r[path[0]][path[1]]..., or None where the run did not measure it."""
     for key in path:
@@ -209,43 +208,6 @@ def _active_100(r: dict[str, Any]) -> Any:
     return a if a and a.get("sessions") == 100 else None
 
 
-# Issue 17's targets: (text, the part that measures it, check). A check returns None when
-# the run did not measure what it needs; a part that failed misses its target.
-TARGETS: list[tuple[str, str, Check]] = [
-    ("NOOP round-trip p50 at most 1.5x the bare flask-sock bridge's", "roundtrip",
-     lambda r: _check(_get(r, "roundtrip", "playground", "p50_vs_bridge"), lambda x: x <= 1.5)),
-    ("NOOP round-trip p50 below 2x websockify's", "roundtrip",
-     lambda r: _check(_get(r, "roundtrip", "playground", "p50_vs_websockify"), lambda x: x < 2)),
-    ("worker CPU per NOOP round trip at most 0.3 ms", "roundtrip",
-     lambda r: _check(_get(r, "roundtrip", "playground", "cpu_ms_per_rt"), lambda x: x <= 0.3)),
-    ("1,000 idle consoles within 150 MB (RSS summed over the server tree)", "concurrency",
-     lambda r: _check(_idle_1000(r), lambda x: x <= 150)),
-    ("100 consoles back to back: at least 5,000 round trips/s on one worker", "concurrency",
-     lambda r: _check(_active_100(r), lambda a: a["rt_per_s"] >= 5000)),
-    ("every export of 10,000 entries under 0.5 s", "transcripts",
-     lambda r: _check(_exports(r), lambda x: x < 500)),
-    ("replay page of 10,000 entries interactive under 0.5 s", "transcripts",
-     lambda r: _check(_get(r, "transcripts", "replay_page", "best_ms")
-                      if _get(r, "transcripts", "entries") == 10_000 else None,
-                      lambda x: x < 500)),
-    ("DATA throughput >= 80% of direct", "data",
-     lambda r: _check(_get(r, "data", "ratio"), lambda x: x >= 0.8)),
-    ("no growth after churn (threads, fds; RSS within 5 MB)", "churn",
-     lambda r: _check(_get(r, "churn"), lambda c: c["threads_delta"] <= 0
-                      and c["fds_delta"] <= 0 and c["rss_delta_mb"] < 5)),
-    ("transcript append p50 < 1 ms on SQLite (issue 4)", "transcripts",
-     lambda r: _check(_get(r, "transcripts", "append", "p50_ms"), lambda x: x < 1)),
-    ("capture (issue 16): a session's summary visible within 1 s of its end (p99)", "capture",
-     lambda r: _check(_get(r, "capture", "latency", "p99_ms"), lambda x: x < 1000)),
-    (
-        "classroom (issue 18): a class of 200, dashboard update p99 < 1 s",
-        "classroom",
-        lambda r: r["classroom"]["dashboard_update"]["p99_ms"] < 1000
-        if r.get("classroom", {}).get("students") == 200 else None,
-    ),
-]  # fmt: skip
-
-
 def _back_to_back(r: dict[str, Any]) -> str:
     a, ref = _active_100(r), _get(r, "concurrency", "active_bridge")
     text = f"{a['rt_per_s']:,}/s, {a['rt_per_cpu_s']:,} per worker CPU-s"
@@ -256,32 +218,64 @@ def _back_to_back(r: dict[str, Any]) -> str:
     return text
 
 
-# What each target measured in this run, beside its verdict: by how much it is met or missed,
-# and the reference it is read against.
-MEASURED: dict[str, Callable[[dict[str, Any]], str]] = {
-    TARGETS[0][0]: lambda r: "{p50_vs_bridge}x ({p50_ms:.3f} vs {b:.3f} ms)".format(
-        **r["roundtrip"]["playground"], b=r["roundtrip"]["flask-sock bridge"]["p50_ms"]),
-    TARGETS[1][0]: lambda r: "{p50_vs_websockify}x (websockify {w:.3f} ms)".format(
-        **r["roundtrip"]["playground"], w=r["roundtrip"]["websockify"]["p50_ms"]),
-    TARGETS[2][0]: lambda r: "{c:.3f} ms (the bridge {b:.3f} ms)".format(
-        c=r["roundtrip"]["playground"]["cpu_ms_per_rt"],
-        b=r["roundtrip"]["flask-sock bridge"]["cpu_ms_per_rt"]),
-    TARGETS[3][0]: lambda r: f"{_idle_1000(r)} MB",
-    TARGETS[4][0]: _back_to_back,
-    TARGETS[5][0]: lambda r: f"slowest {_exports(r)} ms",
-    TARGETS[6][0]: lambda r: f"{r['transcripts']['replay_page']['best_ms']} ms",
-    TARGETS[7][0]: lambda r: f"{r['data']['ratio']}x",
-    TARGETS[8][0]: lambda r: "threads {threads_delta:+}, fds {fds_delta:+}, RSS "
-                             "{rss_delta_mb:+} MB".format(**r["churn"]),
-    TARGETS[9][0]: lambda r: f"{r['transcripts']['append']['p50_ms']} ms",
-    TARGETS[10][0]: lambda r: f"{r['capture']['latency']['p99_ms']:.1f} ms",
-    TARGETS[11][0]: lambda r: f"{r['classroom']['dashboard_update']['p99_ms']:.1f} ms",
-}  # fmt: skip
+def _rt(r: dict[str, Any], path: str, key: str) -> Any:
+    return r["roundtrip"][path][key]
 
 
-def _measured(name: str, r: dict[str, Any]) -> str:
+# Issue 17's targets: (text, the part that measures it, check, what it measured). A check
+# returns None when the run did not measure what it needs; a part that failed misses its
+# target. The last says, beside the verdict, by how much it is met or missed and against what.
+TARGETS: list[tuple[str, str, Check, Measured]] = [
+    ("NOOP round-trip p50 at most 1.5x the bare flask-sock bridge's", "roundtrip",
+     lambda r: _check(_get(r, "roundtrip", "playground", "p50_vs_bridge"), lambda x: x <= 1.5),
+     lambda r: f"{_rt(r, 'playground', 'p50_vs_bridge')}x ({_rt(r, 'playground', 'p50_ms'):.3f}"
+               f" vs {_rt(r, 'flask-sock bridge', 'p50_ms'):.3f} ms)"),
+    ("NOOP round-trip p50 below 2x websockify's", "roundtrip",
+     lambda r: _check(_get(r, "roundtrip", "playground", "p50_vs_websockify"), lambda x: x < 2),
+     lambda r: f"{_rt(r, 'playground', 'p50_vs_websockify')}x (websockify "
+               f"{_rt(r, 'websockify', 'p50_ms'):.3f} ms)"),
+    ("worker CPU per NOOP round trip at most 0.3 ms", "roundtrip",
+     lambda r: _check(_get(r, "roundtrip", "playground", "cpu_ms_per_rt"), lambda x: x <= 0.3),
+     lambda r: f"{_rt(r, 'playground', 'cpu_ms_per_rt'):.3f} ms (the bridge "
+               f"{_rt(r, 'flask-sock bridge', 'cpu_ms_per_rt'):.3f} ms)"),
+    ("1,000 idle consoles within 150 MB (RSS summed over the server tree)", "concurrency",
+     lambda r: _check(_idle_1000(r), lambda x: x <= 150),
+     lambda r: f"{_idle_1000(r)} MB"),
+    ("100 consoles back to back: at least 5,000 round trips/s on one worker", "concurrency",
+     lambda r: _check(_active_100(r), lambda a: a["rt_per_s"] >= 5000),
+     _back_to_back),
+    ("every export of 10,000 entries under 0.5 s", "transcripts",
+     lambda r: _check(_exports(r), lambda x: x < 500),
+     lambda r: f"slowest {_exports(r)} ms"),
+    ("replay page of 10,000 entries interactive under 0.5 s", "transcripts",
+     lambda r: _check(_get(r, "transcripts", "replay_page", "best_ms")
+                      if _get(r, "transcripts", "entries") == 10_000 else None,
+                      lambda x: x < 500),
+     lambda r: f"{r['transcripts']['replay_page']['best_ms']} ms"),
+    ("DATA throughput >= 80% of direct", "data",
+     lambda r: _check(_get(r, "data", "ratio"), lambda x: x >= 0.8),
+     lambda r: f"{r['data']['ratio']}x"),
+    ("no growth after churn (threads, fds; RSS within 5 MB)", "churn",
+     lambda r: _check(_get(r, "churn"), lambda c: c["threads_delta"] <= 0
+                      and c["fds_delta"] <= 0 and c["rss_delta_mb"] < 5),
+     lambda r: "threads {threads_delta:+}, fds {fds_delta:+}, RSS {rss_delta_mb:+} MB"
+               .format(**r["churn"])),
+    ("transcript append p50 < 1 ms on SQLite (issue 4)", "transcripts",
+     lambda r: _check(_get(r, "transcripts", "append", "p50_ms"), lambda x: x < 1),
+     lambda r: f"{r['transcripts']['append']['p50_ms']} ms"),
+    ("capture (issue 16): a session's summary visible within 1 s of its end (p99)", "capture",
+     lambda r: _check(_get(r, "capture", "latency", "p99_ms"), lambda x: x < 1000),
+     lambda r: f"{r['capture']['latency']['p99_ms']:.1f} ms"),
+    ("classroom (issue 18): a class of 200, dashboard update p99 < 1 s", "classroom",
+     lambda r: r["classroom"]["dashboard_update"]["p99_ms"] < 1000
+     if r.get("classroom", {}).get("students") == 200 else None,
+     lambda r: f"{r['classroom']['dashboard_update']['p99_ms']:.1f} ms"),
+]  # fmt: skip
+
+
+def _measured(measured: Measured, r: dict[str, Any]) -> str:
     try:
-        return MEASURED[name](r)
+        return measured(r)
     except (KeyError, TypeError, ValueError):  # not measured in this run
         return ""
 
@@ -289,10 +283,10 @@ def _measured(name: str, r: dict[str, Any]) -> str:
 def verdicts(r: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target with met / missed / not measured, and what this run measured for it."""
     out = []
-    for name, part, check in TARGETS:
+    for name, part, check, measured in TARGETS:
         ok = False if part in r.get("failed", {}) else check(r)
         out.append({"target": name, "met": ok, "status": {True: "met", False: "MISSED",
-                    None: "not measured"}[ok], "measured": _measured(name, r)})  # fmt: skip
+                    None: "not measured"}[ok], "measured": _measured(measured, r)})  # fmt: skip
     return out
 
 
