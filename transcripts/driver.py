@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -25,6 +26,7 @@ from sqlalchemy.exc import DBAPIError
 log = logging.getLogger(__name__)
 
 ROW_COLUMNS = ("transcript_id", "seq", "t_ms", "kind", "payload", "code", "text")
+_row_values = itemgetter(*ROW_COLUMNS)  # a row's values, in ROW_COLUMNS' order, as a tuple
 # Store._bump_many as the driver takes it (qmark; "%s" for psycopg).
 BUMP_SQL = (
     "UPDATE transcripts SET entry_count = entry_count + CAST(? AS INTEGER), "
@@ -82,7 +84,7 @@ class DriverCursor:
 
     def insert_rows(self, rows: list[dict[str, Any]]) -> None:
         """INSERT the entries rows (``rows.entry_row``'s dicts) with one executemany."""
-        values = [tuple(row[c] for c in ROW_COLUMNS) for row in rows]
+        values = list(map(_row_values, rows))
         if self.cursor is None:
             self.conn.exec_driver_sql(self._sql(INSERT_SQL), values)
         else:

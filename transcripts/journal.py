@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 SEGMENT_BYTES = 1 << 20  # a segment is retired at this size
 SUFFIX = ".journal"
 _MAX_SEQ = 2**31 - 1
+_HEADS = 4096  # record starts kept (one per transcript written lately)
 
 
 class Segment:
@@ -55,9 +56,11 @@ class Segment:
         self.size = 0
 
     def write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:  # one write() for all but huge records; a short write is finished here
-            view = view[os.write(self.fd, view) :]
+        written = os.write(self.fd, data)  # one write() for all but huge records
+        if written < len(data):  # a short write is finished here
+            view = memoryview(data)[written:]
+            while view:
+                view = view[os.write(self.fd, view) :]
         self.size += len(data)
 
     def delete(self) -> None:
@@ -78,11 +81,15 @@ class Journal:
         self._names = (f"{process.identity()}~{n}{SUFFIX}" for n in itertools.count())
         self.current = Segment(folder / next(self._names))
         self.retired: list[tuple[Segment, int]] = []  # (segment, writes queued before it closed)
+        self._heads: dict[str, str] = {}
 
     def write(self, item: Pending, queued: int) -> None:
         """Append one write's rows (``queued``: the writer's count once this one is queued)."""
-        rows = ",".join(journal_payload(row) for row in item.rows)
-        record = f'\n{{"tid":{json.dumps(item.transcript_id)},"entries":[{rows}]}}'
+        rows = item.rows
+        payloads = (
+            journal_payload(rows[0]) if len(rows) == 1 else ",".join(map(journal_payload, rows))
+        )
+        record = f"{self._head(item.transcript_id)}{payloads}]}}"
         try:
             self.current.write(record.encode("utf-8", "surrogatepass"))
         except OSError as exc:  # a full disk: the commit still comes; only crash safety suffers
@@ -91,6 +98,16 @@ class Journal:
             return
         if self.current.size >= SEGMENT_BYTES:
             self._rotate(queued)
+
+    def _head(self, transcript_id: str) -> str:
+        """A record's start for this transcript, made once per transcript (a round trip
+        journals two records)."""
+        head = self._heads.get(transcript_id)
+        if head is None:
+            if len(self._heads) >= _HEADS:
+                self._heads.clear()
+            head = self._heads[transcript_id] = f'\n{{"tid":{json.dumps(transcript_id)},"entries":['
+        return head
 
     def _rotate(self, queued: int) -> None:
         try:

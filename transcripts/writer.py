@@ -76,9 +76,9 @@ class Writer:
         # when it has something new to say (the first entry of a group, or "hurry"), so a
         # round trip does not wake the thread twice; flushers and held-back producers wait
         # on _settled, signalled after each commit.
-        lock = threading.Lock()
-        self._settled = threading.Condition(lock)
-        self._wake = threading.Condition(lock)
+        mutex = self._mutex = threading.Lock()  # taken directly where no condition is waited on
+        self._settled = threading.Condition(mutex)
+        self._wake = threading.Condition(mutex)
         self._commit_lock = threading.Lock()  # the thread and stop() never commit at once
         self._queue: list[Pending] = []
         self._rows_waiting = 0
@@ -150,15 +150,18 @@ class Writer:
     # -- the queue ------------------------------------------------------------------------
 
     def _submit(self, item: Pending) -> None:
-        with self._settled:
-            self._start()
+        rows = item.rows
+        count = rows[0].get("entries", 1) if len(rows) == 1 else entries_in(rows)
+        with self._mutex:  # the condition's lock: _settled.wait_for below is allowed
+            if self._pid != _pid:
+                self._start()
             if self._rows_waiting >= MAX_PENDING_ROWS:
                 self._settled.wait_for(lambda: self._rows_waiting < MAX_PENDING_ROWS)
             self._queue.append(item)
             self._queued += 1
-            if item.rows and self._journal is not None:
+            if rows and self._journal is not None:
                 self._journal.write(item, self._queued)
-            self._rows_waiting += entries_in(item.rows)
+            self._rows_waiting += count
             hurry = self._rows_waiting >= BATCH_ROWS and not self._hurry
             if hurry:
                 self._hurry = True
@@ -169,9 +172,7 @@ class Writer:
 
     def _start(self) -> None:
         """The thread (and journal) belong to the process that writes: start them lazily,
-        again in a forked child (a gunicorn worker)."""
-        if self._pid == _pid:
-            return
+        again in a forked child (a gunicorn worker). Called while ``self._pid != _pid``."""
         if self.journal_dir is not None and self._journal is None:
             try:
                 self._journal = Journal(self.journal_dir)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from functools import lru_cache
 
 from smtp_session.wire.reply import Reply
 
@@ -54,8 +55,10 @@ class Pending:
     n: int | None = None  # the sent line it answers (None for the greeting)
 
 
+@lru_cache(maxsize=1024)
 def verb_of(line: str) -> str:
-    """The command verb of a line, upper-cased (verbs are case-insensitive, RFC 5321 §2.4)."""
+    """The command verb of a line, upper-cased (verbs are case-insensitive, RFC 5321 §2.4).
+    Cached: the pacer, the quota and the guide each ask for every line they see."""
     return line.split(" ", 1)[0].split(":", 1)[0].upper()
 
 

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from smtp_session.errors import ConnectError, PlaygroundError, ProtocolError, SessionClosed
+from smtp_session.locks import rlock
 from smtp_session.wire import tlsinfo
 from smtp_session.wire.dialogue import Dialogue
 from smtp_session.wire.events import (
@@ -87,7 +88,7 @@ class SmtpSession(Sender):
         self._tls_step: str | None = None  # "handshake": the 220 to STARTTLS is in
         # The model lock: the dialogue, the queue and the decisions on them change together,
         # whichever thread (the browser's, the reader) sends; taken before the write lock.
-        self._model = threading.RLock()
+        self._model = rlock()
         self.pacer = Pacer(self.dialogue)
         # Called with each unit before it leaves; raising refuses it (the web layer's quota).
         self.admit: Callable[[Unit], None] = lambda unit: None

@@ -12,7 +12,6 @@ every frame passes (the class's, then the lean encoder) belong to the one sessio
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -23,6 +22,7 @@ from smtp_session.guide.document import document_path
 from smtp_session.guide.guide import Guide
 from smtp_session.guide.lean import LeanEncoder
 from smtp_session.guide.lessons import LessonProgress
+from smtp_session.locks import rlock
 from smtp_session.wire.events import CloseCode, Closed, MessageSent, Sent, SessionEvent
 from smtp_session.wire.lines import check_lines
 from smtp_session.wire.session import SmtpSession
@@ -57,7 +57,7 @@ class LiveSession:
         self._cork = cork
         # One lock orders everything that leaves: the guide's state, the transcript's seq and the
         # frames on the socket change together, whichever thread (browser or SMTP reader) acts.
-        self._lock = threading.RLock()
+        self._lock = rlock()
         self.client = client
         self.user = user  # signed-in user (web/auth/access.py): owner and per-user limits
         self.smtp: SmtpSession | None = None

@@ -25,15 +25,20 @@ _NOT_DATA |= {"lines"}
 def entry_of(frame: dict[str, Any], seq: int) -> dict[str, Any] | None:
     """The transcript entry for a frame, or None for frames that are not recorded."""
     kind = frame["type"]
-    common = {"seq": seq, "t": frame.get("t", 0), "step": frame.get("step")}
-    keys = frame.get("keys") or []
-    warnings = frame.get("warnings")
+    get = frame.get
+    keys = get("keys") or []
+    warnings = get("warnings")
     if warnings:
         keys = [*keys, *(f"warning:{w['code']}" for w in warnings)]
-    keys = list(dict.fromkeys(keys))  # one key per explanation, however often it applied
+    if len(keys) > 1:
+        keys = list(dict.fromkeys(keys))  # one key per explanation, however often it applied
+    else:
+        keys = list(keys)
     if kind == "sent":
         return {
-            **common,
+            "seq": seq,
+            "t": get("t", 0),
+            "step": get("step"),
             "kind": "sent",
             "text": frame["text"],
             "line_kind": frame["kind"],
@@ -41,20 +46,23 @@ def entry_of(frame: dict[str, Any], seq: int) -> dict[str, Any] | None:
         }
     if kind == "reply":
         return {
-            **common,
+            "seq": seq,
+            "t": get("t", 0),
+            "step": get("step"),
             "kind": "reply",
-            "code": frame.get("code"),
-            "enhanced": frame.get("enhanced"),
+            "code": get("code"),
+            "enhanced": get("enhanced"),
             "lines": frame["lines"],
-            "malformed": frame.get("malformed"),
-            "after": frame.get("after"),
-            "answers": frame.get("answers"),  # the seq of the line it answers
+            "malformed": get("malformed"),
+            "after": get("after"),
+            "answers": get("answers"),  # the seq of the line it answers
             "explain": keys,
         }
-    event = "limit" if frame.get("limit") else EVENT_OF_FRAME.get(kind)
+    event = "limit" if get("limit") else EVENT_OF_FRAME.get(kind)
     if event is None:
         return None
     data = {k: v for k, v in frame.items() if k not in _NOT_DATA}
+    common = {"seq": seq, "t": get("t", 0), "step": get("step")}
     return {**common, "kind": "event", "event": event, "data": data}
 
 

@@ -48,6 +48,7 @@ from wsproto.events import (
 from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import LocalProtocolError
 
+from smtp_session.locks import rlock
 from web.serve import wsfast
 from web.serve.memory import quiet_trim
 
@@ -147,7 +148,7 @@ class WholeFrameServer(Server):
 
     def __init__(self, environ: dict[str, Any], **options: Any) -> None:
         options["thread_class"], options["event_class"] = _NoThread, _NoEvent
-        self.write_lock = threading.RLock()
+        self.write_lock = rlock()
         self._open = False
         self._ping_owed = False
         self._next_ping = 0.0
