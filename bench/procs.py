@@ -27,12 +27,21 @@ SERVERS: dict[str, list[str]] = {
         # workers need (with the kernel's uneven spread) well over 500 threads each.
         "--threads", "{threads}", "--worker-connections", "{connections}",
     ],
+    # gunicorn.conf.py's own worker class (gevent's, with the per-address connection cap):
+    # a --worker-class here would replace it with plain gevent, which production does not run.
     "gunicorn-gevent": [
         sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app",
-        "--bind", "127.0.0.1:{port}", "--workers", "{workers}", "--worker-class", "gevent",
+        "--bind", "127.0.0.1:{port}", "--workers", "{workers}",
         "--worker-connections", "{connections}",
     ],
 }  # fmt: skip
+
+
+# bench/bridge.py under gunicorn, one gevent worker (the bind is added per run).
+BRIDGE_COMMAND = [
+    sys.executable, "-m", "gunicorn", "bench.bridge:app", "--worker-class", "gevent",
+    "--workers", "1", "--access-logfile", "/dev/null", "--log-level", "warning",
+]  # fmt: skip
 
 
 def free_port() -> int:
@@ -104,7 +113,12 @@ def start_sandbox(data_dir: Path) -> tuple[Started, SandboxPorts]:
 
 
 def start_app(
-    kind: str, data_dir: Path, sandbox: SandboxPorts, sessions: int, workers: int = 2
+    kind: str,
+    data_dir: Path,
+    sandbox: SandboxPorts,
+    sessions: int,
+    workers: int = 2,
+    extra_env: dict[str, str] | None = None,
 ) -> Started:
     """The web app in one of the SERVERS layouts, pointed at the sandbox."""
     port = free_port()
@@ -127,6 +141,7 @@ def start_app(
         PLAYGROUND_FRAME_RATE="0",
         PLAYGROUND_TRAINER_KEY=TRAINER_KEY,
     )
+    env.update(extra_env or {})
     return _spawn(kind, cmd, env, data_dir / f"{kind}.log", port)
 
 
@@ -142,9 +157,7 @@ def start_websockify(data_dir: Path, sandbox: SandboxPorts) -> Started:
 def start_bridge(data_dir: Path, sandbox: SandboxPorts) -> Started:
     """bench/bridge.py under gunicorn (one gevent worker): the stack's own floor."""
     port = free_port()
-    cmd = [sys.executable, "-m", "gunicorn", "bench.bridge:app", "--worker-class", "gevent",
-           "--workers", "1", "--bind", f"127.0.0.1:{port}", "--access-logfile", "/dev/null",
-           "--log-level", "warning"]  # fmt: skip
+    cmd = BRIDGE_COMMAND + ["--bind", f"127.0.0.1:{port}"]
     env = {**os.environ, "BRIDGE_TARGET_PORT": str(sandbox.port)}
     return _spawn("bridge", cmd, env, data_dir / "bridge.log", port)
 

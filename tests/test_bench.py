@@ -4,6 +4,8 @@ measurement. Its figures are never asserted here (docs: speed is measured in ben
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -52,3 +54,31 @@ def test_the_quick_benchmark_runs_every_part_against_every_reference(tmp_path: P
         assert side["machine_ceiling_rt_per_s"] > 0
     assert mine["vs_bridge"] > 0
     assert "through the bare bridge (back to back)" in proc.stdout
+
+
+def test_instruction_counts_put_the_playground_beside_the_bridge(tmp_path: Path) -> None:
+    """bench/instructions.py: callgrind counts what each worker runs for the NOOPs (a few
+    here; the figures of docs/production.md come from 1,000)."""
+    if shutil.which("valgrind") is None:
+        if os.environ.get("REQUIRE_VALGRIND"):
+            pytest.fail("REQUIRE_VALGRIND is set but valgrind is not installed")
+        pytest.skip("valgrind is not installed (Debian: apt-get install valgrind)")
+    out = tmp_path / "instructions.json"
+    proc = subprocess.run(
+        [sys.executable, "bench/instructions.py", "--noops", "20", "--warmup", "20",
+         "--json", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    playground, bridge = figures["playground"], figures["bridge"]
+    assert playground["noops"] == bridge["noops"] == 20
+    # A NOOP through gevent, a WebSocket frame each way and a socket each way is tens of
+    # thousands of instructions: a count far below that missed the worker or the NOOPs.
+    assert bridge["per_round_trip"] > 20_000
+    # The playground parses, paces, explains and records each line on top of the relay.
+    assert playground["per_round_trip"] > bridge["per_round_trip"]
+    assert figures["ratio"] == pytest.approx(
+        playground["per_round_trip"] / bridge["per_round_trip"]
+    )
+    assert "playground / bridge:" in proc.stdout
