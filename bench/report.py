@@ -43,6 +43,14 @@ def rows(r: dict[str, Any]) -> list[Row]:
                     "",
                 )
             )
+    ins = r.get("instructions")
+    if ins and "skipped" not in ins:
+        out.append(("instructions per NOOP round trip in the worker (callgrind), playground",
+                    f"{ins['playground']['per_round_trip'] / 1000:.1f} k",
+                    f"bridge {ins['bridge']['per_round_trip'] / 1000:.1f} k",
+                    f"{ins['ratio']}x the bridge"))  # fmt: skip
+    elif ins:
+        out.append(("instructions per NOOP round trip (callgrind)", "skipped", ins["skipped"], ""))
     for name, d in (r.get("setup") or {}).items():
         out.append((f"setup {name} p50", _ms(d["playground"]), _ms(d["direct"]),
                     f"{d['p50_ratio']}x"))  # fmt: skip

@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -22,7 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from bench import classroom, latency, load, procs, report, throughput  # noqa: E402
+from bench import classroom, instructions, latency, load, procs, report, throughput  # noqa: E402
 from bench.capture import capture_cost  # noqa: E402
 from bench.transcripts_cost import transcripts_cost  # noqa: E402
 
@@ -42,10 +43,12 @@ class Sizes:
     transcript_entries: int
     capture_sessions: int = 1200  # whole sessions per side (capture on, capture off)
     capture_latency: int = 100  # sessions timed one at a time: end -> summary visible
+    instruction_noops: int = 1000  # NOOPs counted under callgrind, per side
+    instruction_warmup: int = 300
 
 
 FULL = Sizes(3000, 100, 20.0, 3, (100, 500, 1000), 100, 100, 1000, 10_000)
-QUICK = Sizes(300, 10, 2.0, 1, (20, 50), 20, 10, 50, 500, 80, 10)
+QUICK = Sizes(300, 10, 2.0, 1, (20, 50), 20, 10, 50, 500, 80, 10, 20, 20)
 PARTS = (
     "roundtrip",
     "setup",
@@ -55,6 +58,7 @@ PARTS = (
     "transcripts",
     "capture",
     "classroom",
+    "instructions",
 )
 
 
@@ -85,6 +89,18 @@ def with_rows(result: dict[str, Any], db: Path) -> dict[str, Any]:
     trips = result["playground"]["n"] + 52  # + the greeting, EHLO and 50 warm-up NOOPs
     result["playground"]["db_rows_per_rt"] = round(rows / trips, 2)
     result["playground"]["db_bytes_per_rt"] = round(size / trips)
+    return result
+
+
+def instruction_counts(noops: int, warmup: int) -> dict[str, Any]:
+    """bench/instructions.py for both sides, or why it cannot run here."""
+    if not (shutil.which("valgrind") and shutil.which("callgrind_control")):
+        return {"skipped": "valgrind is not installed (Debian: apt-get install valgrind)"}
+    result: dict[str, Any] = {side: instructions.count(side, noops, warmup)
+                              for side in ("playground", "bridge")}  # fmt: skip
+    result["ratio"] = round(
+        result["playground"]["per_round_trip"] / result["bridge"]["per_round_trip"], 2
+    )
     return result
 
 
@@ -143,6 +159,10 @@ def measure(args: argparse.Namespace, sizes: Sizes, data_dir: Path) -> dict[str,
             # Issue 18: a class of 200 (20 with --quick), its dashboard and one watcher.
             "classroom": lambda: asyncio.run(
                 classroom.classroom(app.port, app.proc.pid, quick=args.quick)
+            ),
+            # Its own sandbox and servers under callgrind, after everything timed.
+            "instructions": lambda: instruction_counts(
+                sizes.instruction_noops, sizes.instruction_warmup
             ),
         }
         for part in PARTS:
