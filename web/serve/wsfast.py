@@ -108,7 +108,8 @@ class FastReader:
                 out.append((opcode, payload))
             pos = at + 4 + size
         if pos >= end:
-            self._buf = bytearray()
+            if self._buf:  # (an empty one stays: no new buffer per read)
+                self._buf = bytearray()
         elif buf is self._buf:  # a frame still arriving: keep the buffer, not a copy of it
             del self._buf[:pos]  # (copying it on every read of a 1 MiB frame: 10 % of DATA)
         else:
@@ -121,11 +122,18 @@ class FastReader:
         return bytes(buf[pos:])
 
 
-def send_whole(sock: Any, data: bytes) -> None:
+def is_tls(sock: Any) -> bool:
+    """Whether writes to ``sock`` go through TLS (asked once per connection: on a gevent
+    socket the ``hasattr`` is a failed attribute lookup through its ``__getattr__``, ~3 us)."""
+    return isinstance(sock, ssl.SSLSocket) or hasattr(sock, "_sslobj")
+
+
+def send_whole(sock: Any, data: bytes, tls: bool | None = None) -> None:
     """``sock.sendall(data)`` in one ``send`` when it all fits, as it nearly always does:
     gevent's ``sendall`` asks the kernel for the socket's buffer size (a ``getsockopt``)
-    on every call. A TLS socket keeps ``sendall`` (a retried SSL write must be the same)."""
-    if not isinstance(sock, ssl.SSLSocket) and not hasattr(sock, "_sslobj"):
+    on every call. A TLS socket keeps ``sendall`` (a retried SSL write must be the same).
+    ``tls``: what :func:`is_tls` said of this socket, when the caller keeps it."""
+    if not (is_tls(sock) if tls is None else tls):
         sent = sock.send(data)
         if sent == len(data):
             return

@@ -96,13 +96,14 @@ def _ready(sock: Any, write: bool, timeout: float) -> bool:
 class _WholeWrites:
     """The connection's socket, whose ``send`` writes everything, under the frame lock."""
 
-    def __init__(self, sock: Any, lock: threading.RLock) -> None:
+    def __init__(self, sock: Any, lock: threading.RLock, tls: bool) -> None:
         self._sock = sock
         self._lock = lock
+        self._tls = tls
 
     def send(self, data: bytes) -> int:
         with self._lock:
-            wsfast.send_whole(self._sock, data)
+            wsfast.send_whole(self._sock, data, self._tls)
         return len(data)
 
     def __getattr__(self, name: str) -> Any:  # recv, fileno, shutdown, setsockopt...
@@ -173,7 +174,8 @@ class WholeFrameServer(Server):
     def handshake(self) -> None:
         # Base.__init__ calls this first: wrap the socket before anything is written.
         self._raw = self.sock  # written directly by those already holding the lock
-        self.sock = _WholeWrites(self.sock, self.write_lock)
+        self._tls = wsfast.is_tls(self._raw)  # asked once, not per frame
+        self.sock = _WholeWrites(self.sock, self.write_lock, self._tls)
         super().handshake()
 
     # -- writing ---------------------------------------------------------------------------
@@ -197,7 +199,7 @@ class WholeFrameServer(Server):
 
     def _write(self, data: bytes) -> None:
         """Write (the caller holds the lock), and the ping the keepalive could not send."""
-        wsfast.send_whole(self._raw, data)
+        wsfast.send_whole(self._raw, data, self._tls)
         if self._ping_owed:  # the keepalive found the lock taken: its ping goes now
             self._ping_owed = False
             self.sock.send(self.ws.send(Ping()))
@@ -247,7 +249,7 @@ class WholeFrameServer(Server):
 
     def _read(self) -> None:
         try:
-            data = self.sock.recv(self.receive_bytes)
+            data = self._raw.recv(self.receive_bytes)  # not through _WholeWrites' __getattr__
             if not data:
                 raise OSError("closed by the peer")
             if self._fast is not None and self._fast.active:
@@ -362,7 +364,7 @@ class WholeFrameServer(Server):
 
     def _read_quietly(self) -> None:
         try:
-            data = self.sock.recv(self.receive_bytes)
+            data = self._raw.recv(self.receive_bytes)  # not through _WholeWrites' __getattr__
             if not data:
                 self.close_reason = CloseReason.ABNORMAL_CLOSURE
                 return
