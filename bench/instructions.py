@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -47,18 +46,11 @@ def _callgrind(out: Path) -> list[str]:
 
 
 def _start(which: str, data: Path, ports: procs.SandboxPorts) -> procs.Started:
-    port = procs.free_port()
     vg = _callgrind(data)
-    slow = {"PLAYGROUND_WORKER_TIMEOUT": "900", "PLAYGROUND_COMMIT_INTERVAL": COMMIT_INTERVAL}
     if which == "playground":
-        procs.SERVERS["callgrind"] = vg + procs.SERVERS["gunicorn-gevent"]
-        try:
-            return procs.start_app("callgrind", data, ports, 100, 1, extra_env=slow)
-        finally:
-            del procs.SERVERS["callgrind"]
-    cmd = vg + procs.BRIDGE_COMMAND + ["--bind", f"127.0.0.1:{port}", "--timeout", "900"]
-    env = {**os.environ, "BRIDGE_TARGET_PORT": str(ports.port)}
-    return procs._spawn("bridge", cmd, env, data / "bridge.log", port)
+        slow = {"PLAYGROUND_WORKER_TIMEOUT": "900", "PLAYGROUND_COMMIT_INTERVAL": COMMIT_INTERVAL}
+        return procs.start_app("gunicorn-gevent", data, ports, 100, 1, extra_env=slow, wrap=vg)
+    return procs.start_bridge(data, ports, wrap=vg, args=("--timeout", "900"))
 
 
 def _client(which: str, port: int) -> Any:
@@ -109,6 +101,22 @@ def count(which: str, noops: int, warmup: int = WARMUP) -> dict[str, Any]:
     return {"noops": noops, "instructions": total, "per_round_trip": total / noops}
 
 
+def missing() -> str | None:
+    """Why the count cannot run here, or None."""
+    if shutil.which("valgrind") and shutil.which("callgrind_control"):
+        return None
+    return "valgrind is not installed (Debian: apt-get install valgrind)"
+
+
+def both(noops: int, warmup: int = WARMUP) -> dict[str, Any]:
+    """The playground's and the bridge's counts and their ratio (``missing()`` first)."""
+    result: dict[str, Any] = {side: count(side, noops, warmup) for side in ("playground", "bridge")}
+    result["ratio"] = round(
+        result["playground"]["per_round_trip"] / result["bridge"]["per_round_trip"], 2
+    )
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--noops", type=int, default=1000)
@@ -116,18 +124,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("playground", "bridge"))
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
-    if not (shutil.which("valgrind") and shutil.which("callgrind_control")):
-        print("valgrind is not installed (Debian: apt-get install valgrind)", file=sys.stderr)
+    if reason := missing():
+        print(reason, file=sys.stderr)
         return 2
-    which = [args.only] if args.only else ["playground", "bridge"]
-    result: dict[str, Any] = {name: count(name, args.noops, args.warmup) for name in which}
-    for name, figures in result.items():
-        print(f"{name:10s} {figures['per_round_trip'] / 1000:8.1f} k instructions per NOOP "
-              f"round trip in the worker ({args.noops} NOOPs)")  # fmt: skip
-    if len(result) == 2:
-        ratio = result["playground"]["per_round_trip"] / result["bridge"]["per_round_trip"]
-        result["ratio"] = ratio
-        print(f"playground / bridge: {ratio:.2f}x")
+    if args.only:
+        result: dict[str, Any] = {args.only: count(args.only, args.noops, args.warmup)}
+    else:
+        result = both(args.noops, args.warmup)
+    for name in ("playground", "bridge"):
+        if name in result:
+            print(f"{name:10s} {result[name]['per_round_trip'] / 1000:8.1f} k instructions per "
+                  f"NOOP round trip in the worker ({args.noops} NOOPs)")  # fmt: skip
+    if "ratio" in result:
+        print(f"playground / bridge: {result['ratio']:.2f}x")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
     return 0

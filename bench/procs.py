@@ -37,7 +37,7 @@ SERVERS: dict[str, list[str]] = {
 }  # fmt: skip
 
 
-# bench/bridge.py under gunicorn, one gevent worker (the bind is added per run).
+# bench/bridge.py under gunicorn, one gevent worker (start_bridge adds the bind).
 BRIDGE_COMMAND = [
     sys.executable, "-m", "gunicorn", "bench.bridge:app", "--worker-class", "gevent",
     "--workers", "1", "--access-logfile", "/dev/null", "--log-level", "warning",
@@ -119,12 +119,14 @@ def start_app(
     sessions: int,
     workers: int = 2,
     extra_env: dict[str, str] | None = None,
+    wrap: list[str] | None = None,
 ) -> Started:
-    """The web app in one of the SERVERS layouts, pointed at the sandbox."""
+    """The web app in one of the SERVERS layouts, pointed at the sandbox (``wrap``: a command
+    it runs under, e.g. valgrind; ``extra_env``: settings on top of the benchmark's)."""
     port = free_port()
     fields = {"port": port, "threads": sessions + 50, "connections": 2 * sessions + 100,
               "workers": workers}  # fmt: skip
-    cmd = [part.format(**fields) for part in SERVERS[kind]]
+    cmd = (wrap or []) + [part.format(**fields) for part in SERVERS[kind]]
     env = dict(os.environ)
     env.update(
         PLAYGROUND_DATA_DIR=str(data_dir),
@@ -154,10 +156,12 @@ def start_websockify(data_dir: Path, sandbox: SandboxPorts) -> Started:
     return _spawn("websockify", cmd, dict(os.environ), data_dir / "websockify.log", port)
 
 
-def start_bridge(data_dir: Path, sandbox: SandboxPorts) -> Started:
+def start_bridge(
+    data_dir: Path, sandbox: SandboxPorts, wrap: list[str] | None = None, args: tuple[str, ...] = ()
+) -> Started:
     """bench/bridge.py under gunicorn (one gevent worker): the stack's own floor."""
     port = free_port()
-    cmd = BRIDGE_COMMAND + ["--bind", f"127.0.0.1:{port}"]
+    cmd = (wrap or []) + BRIDGE_COMMAND + ["--bind", f"127.0.0.1:{port}", *args]
     env = {**os.environ, "BRIDGE_TARGET_PORT": str(sandbox.port)}
     return _spawn("bridge", cmd, env, data_dir / "bridge.log", port)
 

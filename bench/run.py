@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import platform
-import shutil
 import sqlite3
 import sys
 import tempfile
@@ -94,14 +93,8 @@ def with_rows(result: dict[str, Any], db: Path) -> dict[str, Any]:
 
 def instruction_counts(noops: int, warmup: int) -> dict[str, Any]:
     """bench/instructions.py for both sides, or why it cannot run here."""
-    if not (shutil.which("valgrind") and shutil.which("callgrind_control")):
-        return {"skipped": "valgrind is not installed (Debian: apt-get install valgrind)"}
-    result: dict[str, Any] = {side: instructions.count(side, noops, warmup)
-                              for side in ("playground", "bridge")}  # fmt: skip
-    result["ratio"] = round(
-        result["playground"]["per_round_trip"] / result["bridge"]["per_round_trip"], 2
-    )
-    return result
+    reason = instructions.missing()
+    return {"skipped": reason} if reason else instructions.both(noops, warmup)
 
 
 def measure(args: argparse.Namespace, sizes: Sizes, data_dir: Path) -> dict[str, Any]:

@@ -85,10 +85,7 @@ class Journal:
 
     def write(self, item: Pending, queued: int) -> None:
         """Append one write's rows (``queued``: the writer's count once this one is queued)."""
-        rows = item.rows
-        payloads = (
-            journal_payload(rows[0]) if len(rows) == 1 else ",".join(map(journal_payload, rows))
-        )
+        payloads = ",".join(map(journal_payload, item.rows))
         record = f"{self._head(item.transcript_id)}{payloads}]}}"
         try:
             self.current.write(record.encode("utf-8", "surrogatepass"))

@@ -76,7 +76,7 @@ class Writer:
         # when it has something new to say (the first entry of a group, or "hurry"), so a
         # round trip does not wake the thread twice; flushers and held-back producers wait
         # on _settled, signalled after each commit.
-        mutex = self._mutex = threading.Lock()  # taken directly where no condition is waited on
+        mutex = self._mutex = threading.Lock()  # both conditions' lock (taken directly in _submit)
         self._settled = threading.Condition(mutex)
         self._wake = threading.Condition(mutex)
         self._commit_lock = threading.Lock()  # the thread and stop() never commit at once
@@ -151,8 +151,8 @@ class Writer:
 
     def _submit(self, item: Pending) -> None:
         rows = item.rows
-        count = rows[0].get("entries", 1) if len(rows) == 1 else entries_in(rows)
-        with self._mutex:  # the condition's lock: _settled.wait_for below is allowed
+        count = entries_in(rows)
+        with self._mutex:  # the conditions' lock, without a Condition's __enter__ frame
             if self._pid != _pid:
                 self._start()
             if self._rows_waiting >= MAX_PENDING_ROWS:

@@ -30,10 +30,7 @@ def entry_of(frame: dict[str, Any], seq: int) -> dict[str, Any] | None:
     warnings = get("warnings")
     if warnings:
         keys = [*keys, *(f"warning:{w['code']}" for w in warnings)]
-    if len(keys) > 1:
-        keys = list(dict.fromkeys(keys))  # one key per explanation, however often it applied
-    else:
-        keys = list(keys)
+    keys = list(dict.fromkeys(keys))  # one key per explanation, however often it applied
     if kind == "sent":
         return {
             "seq": seq,
