@@ -106,7 +106,25 @@ SCRIPT = textwrap.dedent(
             gc.collect()
             assert gone() is None, "a parked runner kept the last session alive"
 
+    def connecting_to_an_address_starts_no_thread():
+        # gevent's create_connection asks its resolver even for '127.0.0.1', a trip to a
+        # pool of OS threads that then stay; a session connects to the address it has.
+        import os
+
+        from gevent import get_hub
+
+        threads = len(os.listdir("/proc/self/task"))
+        with HostileServer() as server:
+            for _ in range(5):
+                smtp, events = greeted(server)
+                smtp.send_line("QUIT")
+                events.wait_for(Closed)
+                smtp._reader.join(2)
+        assert get_hub()._threadpool is None, "the resolver's thread pool was started"
+        assert len(os.listdir("/proc/self/task")) == threads
+
     for check in (
+        connecting_to_an_address_starts_no_thread,  # first: before anything starts the pool
         steps_reuse_parked_runners_that_hold_no_session,
         idle_reader_has_no_greenlet_and_quit_ends_it,
         idle_timeout,
@@ -124,4 +142,4 @@ def test_the_watched_reader_in_a_gevent_process() -> None:
         [sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("ok ") == 5, done.stdout
+    assert done.stdout.count("ok ") == 6, done.stdout

@@ -92,8 +92,23 @@ def reply_bytes(reply: Reply) -> bytes:
     return "".join(line + ending for line in reply.lines).encode("utf-8", "replace")
 
 
+def _literal_family(host: str) -> int | None:
+    """The address family of ``host`` if it is an IP address written out (no zone id), else
+    None. Only the forms ``inet_pton`` reads: '127.1' still goes to the resolver."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        socket.inet_pton(family, host)
+    except (OSError, ValueError):
+        return None
+    return family
+
+
 def resolve(host: str, port: int = 0) -> list[str]:
-    """Every address of ``host``, in the resolver's order, without repeats."""
+    """Every address of ``host``, in the resolver's order, without repeats (an IP address
+    is its own: under gevent, getaddrinfo is a trip to its thread pool even for one)."""
+    family = _literal_family(host)
+    if family is not None:  # written as the resolver would answer ('0::1' is '::1')
+        return [socket.inet_ntop(family, socket.inet_pton(family, host))]
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
@@ -107,6 +122,24 @@ def resolve(host: str, port: int = 0) -> list[str]:
         if address not in seen:
             seen.append(address)
     return seen
+
+
+def connect(address: str, port: int, timeout: float) -> socket.socket:
+    """A TCP connection to ``address`` (as ``resolve`` gives it), like
+    ``socket.create_connection`` but without asking the resolver again for an address
+    already known (gevent's create_connection always does, through its thread pool, whose
+    threads then outlive the connection)."""
+    family = _literal_family(address)
+    if family is None:  # a zone id, say: the resolver knows what to do with it
+        return socket.create_connection((address, port), timeout)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect((address, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def error_code(exc: BaseException) -> str:

@@ -42,6 +42,7 @@ from smtp_session.wire.lines import (
     RECV_SIZE,
     Limits,
     check_line,
+    connect,
     describe_os_error,
     error_code,
     reply_bytes,
@@ -146,7 +147,7 @@ class SmtpSession(Sender):
         code = "connect"
         for address in addresses:
             try:
-                sock = socket.create_connection((address, port), self.limits.connect_timeout)
+                sock = connect(address, port, self.limits.connect_timeout)
             except OSError as exc:
                 errors.append(f"{address}: {describe_os_error(exc)}")
                 code = error_code(exc)
