@@ -135,3 +135,62 @@ def test_the_sandbox_page_downloads_the_certificate_that_verifies_it(page, live,
     context = ssl.create_default_context(cafile=str(path))
     with smtplib.SMTP_SSL("127.0.0.1", sandbox.config.tls_port, timeout=10, context=context):
         pass  # verified: chain and host name, with the file the page gave
+
+
+def _paste(page, text: str) -> None:
+    page.evaluate(
+        """(text) => {
+        const input = document.getElementById('input');
+        const data = new DataTransfer();
+        data.setData('text', text);
+        input.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true,
+                                                         cancelable: true}));
+    }""",
+        text,
+    )
+
+
+def _history(page) -> list[str]:
+    return page.evaluate(
+        "() => JSON.parse(localStorage.getItem('smtp-playground-history-v2') || '[]')"
+    )
+
+
+def test_credentials_never_reach_the_history_however_they_are_sent(page, live):
+    # What an earlier version may have kept is removed when the console loads.
+    page.goto(live.url + "/")
+    page.evaluate("() => localStorage.setItem('smtp-playground-history', '[\"ZGVtbw==\"]')")
+    page.reload()
+    assert page.evaluate("() => localStorage.getItem('smtp-playground-history')") is None
+    page.get_by_role("button", name="Connect", exact=True).click()
+    page.wait_for_selector(".line.reply.r2xx")
+    user, password = "ZGVtbw==", "ZGVtby1wYXNzd29yZA=="  # demo / demo-password
+    # Pasted in one go: the answers to AUTH LOGIN look like nothing in particular until
+    # the 334s come back; the playground knows what they are, and the browser asks it.
+    _paste(page, "\n".join(["EHLO client.example", "STARTTLS", "EHLO client.example",
+                            "AUTH LOGIN", user, password, "NOOP"]) + "\n")  # fmt: skip
+    page.locator(".line.reply", has_text=re.compile(r"^235 ")).wait_for()
+    page.locator(".line.sent", has_text=re.compile(r"^NOOP$")).wait_for()
+    page.locator(".line.reply").nth(-1).filter(has_text=re.compile(r"^250 ")).wait_for()
+    # Already authenticated: the server says 503, so the token typed next is no SASL
+    # answer; it is still credentials, redacted in its echo, and never kept.
+    token = "AGRlbW8AZGVtby1wYXNzd29yZA=="
+    type_line(page, "AUTH PLAIN")
+    page.locator(".line.reply", has_text=re.compile(r"^503 ")).wait_for()
+    type_line(page, token)
+    page.locator(".line.sent", has_text="[credentials, redacted]").wait_for()
+    type_line(page, "RSET")
+    page.locator(".line.sent", has_text=re.compile(r"^RSET$")).wait_for()
+
+    history = _history(page)
+    assert history == ["EHLO client.example", "STARTTLS", "EHLO client.example",
+                       "AUTH LOGIN", "NOOP", "AUTH PLAIN", "RSET"]  # fmt: skip
+    stored = page.evaluate("() => JSON.stringify(Object.assign({}, localStorage))")
+    for secret in (user, password, token):
+        assert secret not in stored
+    box = page.locator("#input")
+    recalled = []
+    for _ in range(len(history) + 1):
+        box.press("ArrowUp")
+        recalled.append(box.input_value())
+    assert recalled == [*reversed(history), history[0]]

@@ -185,6 +185,7 @@ export class App {
     this.tlsOn = false;
     this.idle.start(this.limits);
     this.anchors.clear();
+    this.console.forgetAwaiting();
     this.markLine(this.console.line(`* connected to ${f.host} port ${f.port} (${f.address})`, 'info', { seq: f.seq, data: f }));
     this.status(`Connected to ${f.host}:${f.port}. Wait for the 220 greeting, then say EHLO.`);
     this.setButtons(true);
@@ -193,6 +194,7 @@ export class App {
 
   onSent(f) {
     this.idle.activity();
+    if (!f.chunk) this.console.sent(f.kind, f.text, f.lines ? f.lines.length : 1); // typed lines only
     const cls = f.kind === 'data' ? ['data'] : f.kind === 'auth-response' ? ['auth'] : [];
     if (this.tlsOn) cls.push('enc');
     if (f.warnings && f.warnings.length) cls.push('warned');

@@ -1,9 +1,13 @@
 // The terminal-style console: a DOM line per line of the session, and an input line with
 // history. Text from servers is untrusted: it is only ever written with textContent.
 
-const HISTORY_KEY = 'smtp-playground-history';
+// v2: the first version kept pasted AUTH answers (the lines after an AUTH LOGIN in one
+// paste); its key is removed on load, so what it may hold leaves the browser.
+const HISTORY_KEY = 'smtp-playground-history-v2';
+const OLD_HISTORY_KEYS = ['smtp-playground-history'];
 const HISTORY_MAX = 200;
 const PASTE_HISTORY_MAX = 20; // longer pastes are messages, not commands to recall
+const AWAITING_MAX = 64; // lines waiting for their echo (a pipelined paste, a held line)
 const PREFIXES = {
   cs: { sent: 'C: ', reply: 'S: ', note: '' },
   swaks: { sent: ' -> ', reply: '<-  ', sentTls: ' ~> ', replyTls: '<~  ', note: '=== ' },
@@ -19,6 +23,7 @@ export class Console extends EventTarget {
     this.historyIndex = this.history.length;
     this.draft = '';
     this.secret = false;
+    this.awaiting = []; // submitted lines that may become history once their echo says so
     this.input.addEventListener('keydown', (ev) => this.onKey(ev));
     this.input.addEventListener('paste', (ev) => this.onPaste(ev));
   }
@@ -51,25 +56,51 @@ export class Console extends EventTarget {
 
   submit(lines) {
     this.input.value = '';
-    // A pasted handful of commands goes into the history; a pasted message does not (its
-    // lines are no commands to recall, and would push every command out).
+    // A typed line or a pasted handful of commands may go into the history; a pasted
+    // message does not (its lines are no commands to recall, and would push every
+    // command out).
     if (lines.length <= PASTE_HISTORY_MAX) {
-      for (const line of lines) this.remember(line);
-      saveHistory(this.history);
+      for (const line of lines) this.waitForEcho(line);
     }
     this.historyIndex = this.history.length;
     this.draft = '';
     this.dispatchEvent(new CustomEvent('lines', { detail: lines }));
   }
 
-  // Lines that carry credentials (answers to a 334, AUTH with an initial response) are
-  // never kept in the history, which lives in localStorage (saved once per submit).
-  remember(line) {
-    const secret = this.secret || /^\s*AUTH\s+\S+\s+\S+/i.test(line);
-    if (!secret && line.trim() && this.history[this.history.length - 1] !== line) {
-      this.history.push(line);
-      if (this.history.length > HISTORY_MAX) this.history.shift();
+  // The history lives in localStorage, so only commands go there, and the browser does not
+  // decide what a line is: the playground does, from the replies so far (a line after a
+  // 334 is a SASL answer, after a 354 message text, whatever it looks like) and says so in
+  // the line's echo. A line waits here until its echo; ``sent`` keeps it if the echo is a
+  // command with the text as typed (credentials are redacted in the echo, so never match).
+  // Lines typed after a 334 and AUTH with an initial response never even wait.
+  waitForEcho(line) {
+    if (this.secret || /^\s*AUTH\s+\S+\s+\S+/i.test(line) || !line.trim()) return;
+    this.awaiting.push(line);
+    if (this.awaiting.length > AWAITING_MAX) this.awaiting.shift();
+  }
+
+  // A ``sent`` frame's echo (kind: command | data | auth-response; one line's text, or a
+  // message's lines). Echoes come in the order the lines were submitted; a line never
+  // echoed (held back, refused) is passed over when a later one is.
+  sent(kind, text, count = 1) {
+    if (kind !== 'command') {
+      this.awaiting.splice(0, count); // a SASL answer or message text: forgotten
+      return;
     }
+    const at = this.awaiting.indexOf(text);
+    if (at < 0) return; // not typed here (another tab's session), or redacted
+    this.awaiting.splice(0, at + 1);
+    if (this.history[this.history.length - 1] === text) return;
+    const atEnd = this.historyIndex >= this.history.length; // not browsing the history
+    this.history.push(text);
+    if (this.history.length > HISTORY_MAX) this.history.shift();
+    saveHistory(this.history);
+    if (atEnd) this.historyIndex = this.history.length;
+  }
+
+  // A new session: what waited for an echo from the last one never gets it.
+  forgetAwaiting() {
+    this.awaiting = [];
   }
 
   recall(step) {
@@ -146,6 +177,7 @@ export class Console extends EventTarget {
 
 function loadHistory() {
   try {
+    for (const key of OLD_HISTORY_KEYS) localStorage.removeItem(key);
     const saved = JSON.parse(localStorage.getItem(HISTORY_KEY) || '[]');
     return Array.isArray(saved) ? saved.filter((x) => typeof x === 'string') : [];
   } catch {
