@@ -194,3 +194,35 @@ def test_credentials_never_reach_the_history_however_they_are_sent(page, live):
         box.press("ArrowUp")
         recalled.append(box.input_value())
     assert recalled == [*reversed(history), history[0]]
+
+
+def test_a_bdat_chunk_is_shown_before_the_reply_to_its_command(page, live, sandbox):
+    page.goto(live.url + "/")
+    page.get_by_role("button", name="Connect", exact=True).click()
+    page.wait_for_selector(".line.reply.r2xx")
+    for line in ("EHLO client.example", "MAIL FROM:<a@example.com>", "RCPT TO:<b@example.com>"):
+        type_line(page, line)
+        page.locator(".line.reply", has_text=re.compile(r"^250")).nth(-1).wait_for()
+    page.locator("[data-helper=chunk] summary").click()
+    chunk = page.get_by_label("BDAT chunk to send")
+    last = page.get_by_label("Last chunk (LAST)")
+    send = page.get_by_role("button", name="Send chunk")
+    for text, is_last in (("Subject: two chunks\n\nfirst part\n", False), ("second part\n", True)):
+        chunk.fill(text)
+        last.set_checked(is_last)
+        send.click()
+        page.locator(".line.reply", has_text=re.compile(r"^250 ")).nth(-1).filter(
+            has_text="queued as" if is_last else "octets"
+        ).wait_for()
+    shown = page.locator("#screen .line").all_text_contents()
+    start = next(i for i, text in enumerate(shown) if text.startswith("BDAT "))
+    assert [text.split(": queued as ")[0] for text in shown[start:]] == [
+        "BDAT 35",  # CRLF line ends: 19 + 2 + 2 + 10 + 2 octets
+        "Subject: two chunks",
+        "\u00a0",  # the empty line
+        "first part",
+        "250 2.0.0 35 octets received",
+        "BDAT 13 LAST",
+        "second part",
+        "250 2.0.0 Ok",
+    ]

@@ -30,6 +30,7 @@ export class App {
     this.selected = null;
     this.listeners = [];
     this.anchors = new Map(); // seq of a sent line -> the last console line under it
+    this.lastBdat = null; // seq of the BDAT command whose chunk is still to be shown
     this.handlers = {
       session: (f) => this.onSession(f),
       connected: (f) => this.onConnected(f),
@@ -185,6 +186,7 @@ export class App {
     this.tlsOn = false;
     this.idle.start(this.limits);
     this.anchors.clear();
+    this.lastBdat = null;
     this.console.forgetAwaiting();
     this.markLine(this.console.line(`* connected to ${f.host} port ${f.port} (${f.address})`, 'info', { seq: f.seq, data: f }));
     this.status(`Connected to ${f.host}:${f.port}. Wait for the 220 greeting, then say EHLO.`);
@@ -199,26 +201,27 @@ export class App {
     if (this.tlsOn) cls.push('enc');
     if (f.warnings && f.warnings.length) cls.push('warned');
     if (f.lines) {
-      this.onSentLines(f, cls);
+      const last = this.onSentLines(f, cls);
+      // RFC 3030 §2: a chunk's octets follow its BDAT command, and the server's reply to
+      // the command comes after them: it goes under the chunk, not between the two.
+      if (f.chunk && this.lastBdat !== null && last) this.anchors.set(this.lastBdat, last);
       return;
     }
+    this.lastBdat = f.verb === 'BDAT' ? f.seq : null;
     this.markLine(this.console.line(f.text, 'sent', { cls, seq: f.seq, data: f }));
   }
 
   // A pasted message arrives as one frame; a very long one is shown by its ends (the
-  // transcript keeps every line).
+  // transcript keeps every line). Returns the last line shown.
   onSentLines(f, cls) {
     const show = (from, to) => this.console
       .lines(f.lines.slice(from, to), 'sent', (i) => ({ cls, seq: f.seq + from + i, data: f }))
-      .forEach((div) => this.markLine(div));
-    if (f.lines.length <= LONG_PASTE) {
-      show(0, f.lines.length);
-      return;
-    }
+      .map((div) => { this.markLine(div); return div; });
+    if (f.lines.length <= LONG_PASTE) return show(0, f.lines.length).pop();
     show(0, HEAD_LINES);
     const hidden = f.lines.length - HEAD_LINES - TAIL_LINES;
     this.console.line(`… ${hidden.toLocaleString()} more message lines sent (the transcript has them all) …`, 'info');
-    show(f.lines.length - TAIL_LINES, f.lines.length);
+    return show(f.lines.length - TAIL_LINES, f.lines.length).pop();
   }
 
   // Each reply goes under the line it answers (with PIPELINING several lines leave before
