@@ -35,3 +35,17 @@ def test_pasted_reply_shows_its_evidence(page, live) -> None:  # type: ignore[no
     page.get_by_role("button", name="Explain").click()
     page.get_by_text("<img src=x onerror=alert(1)>", exact=False).first.wait_for()
     assert page.locator("#explain-result img").count() == 0
+
+
+def test_at_phone_width_the_page_and_a_bounce_explained_fit(browser, live) -> None:  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(live.url + "/explain")
+    width = "() => document.documentElement.scrollWidth"
+    assert page.evaluate(width) <= 390
+    page.get_by_label("A bounce message").check()
+    page.get_by_label("Text").fill(MIME_DSN)
+    page.get_by_role("button", name="Explain").click()
+    page.wait_for_selector("[data-field=recipient]")
+    assert page.evaluate(width) <= 390
+    context.close()

@@ -1,4 +1,4 @@
-"""The replay, embed, transcripts, inbox and message pages at 390 and 1366 px: no sideways
+"""The replay, embed, transcripts, inbox, message and explain pages at 390 and 1366 px: no sideways
 scrolling, and the main moves done from the keyboard alone."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ def site(ws: Any, sandbox: Any) -> dict[str, str]:
         "transcripts": "/transcripts",
         "inbox": "/sandbox",
         "message": f"/sandbox/{mid}",
+        "explain": "/explain",
     }
 
 
