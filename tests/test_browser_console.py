@@ -226,3 +226,24 @@ def test_a_bdat_chunk_is_shown_before_the_reply_to_its_command(page, live, sandb
         "second part",
         "250 2.0.0 Ok",
     ]
+
+
+def test_the_focus_stays_on_the_controls_when_a_session_ends(page, live):
+    page.goto(live.url + "/")
+    focused = "() => document.activeElement.id"
+    page.locator("#connect").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".line.reply.r2xx")
+    assert page.evaluate(focused) == "input"  # Connect: type at once
+    page.locator("#disconnect").focus()
+    page.keyboard.press("Enter")
+    page.locator("#status", has_text="Closed").wait_for()
+    assert page.evaluate(focused) == "connect"  # Disconnect, disabled now, hands it on
+    page.keyboard.press("Enter")
+    page.locator(".line.reply.r2xx").nth(1).wait_for()
+    assert page.evaluate(focused) == "input"
+    page.keyboard.type("QUIT")
+    page.keyboard.press("Enter")
+    page.locator(".line.reply", has_text=re.compile(r"^221 ")).wait_for()
+    page.locator("#connect:not([disabled])").wait_for()
+    assert page.evaluate(focused) == "connect"  # the input, disabled after QUIT, too

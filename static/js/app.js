@@ -274,11 +274,16 @@ export class App {
     this.connected = false;
     this.tlsOn = false;
     this.idle.stop();
+    // The focus is on what the close disables (Disconnect, or the input after QUIT): it
+    // goes to Connect, not back to the top of the page.
+    const focused = document.activeElement;
+    const stranded = focused === $('disconnect') || focused === $('input');
     this.console.line(`* connection closed: ${f.reason}`, 'info', { seq: f.seq });
     this.status(`Closed: ${f.reason}.`);
     this.console.setEnabled(false, 'Not connected');
     this.console.setPrompt('>');
     this.setButtons(false);
+    if (stranded && !this.readOnly) $('connect').focus();
   }
 
   // Connect and Disconnect follow the session (a read-only view has neither).
