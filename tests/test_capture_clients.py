@@ -106,7 +106,8 @@ def test_utf8_address_without_smtputf8(cap: Capturing) -> None:
     codes = session(
         cap, (b"EHLO app.example\r\n", 1), ("MAIL FROM:<jörg@example.org>\r\n".encode(), 1)
     )
-    assert "client:utf8-without-smtputf8" in codes
+    # Once: the client's judge and the console's checker both know this fact.
+    assert codes.count("client:utf8-without-smtputf8") == 1
 
 
 def test_pipelining_without_pipelining(cap: Capturing) -> None:

@@ -30,6 +30,11 @@ STATES: dict[str, list[tuple[Any, ...]]] = {
     "before-greeting": [],
     "greeted": [("greeting", None, GREETING)],
     "helo": [("greeting", None, GREETING), ("command", "HELO c.example", "250 sandbox.test")],
+    "helo-mail": [  # HELO: no extension offered, SMTPUTF8 neither
+        ("greeting", None, GREETING),
+        ("command", "HELO c.example", "250 sandbox.test"),
+        ("command", "MAIL FROM:<a@c.example>", "250 2.1.0 Ok"),
+    ],
     "ehlo": HELLO,
     "ehlo-auth-cleartext": [
         ("greeting", None, GREETING),
@@ -136,6 +141,21 @@ FIRES = [
         "param:size-over-limit",
     ),
     ("bdat-not-offered", "rcpt", "BDAT 100 LAST", True, "bdat:not-offered"),
+    # RFC 6531 §3.4: a non-ASCII mailbox needs SMTPUTF8 on MAIL FROM, and a server offering it
+    (
+        "utf8-mail-without-smtputf8",
+        "ehlo",
+        "MAIL FROM:<jos\u00e9@b.example>",
+        True,
+        "client:utf8-without-smtputf8",
+    ),
+    (
+        "utf8-rcpt-server-without-smtputf8",
+        "helo-mail",
+        "RCPT TO:<zo\u00eb@b.example>",
+        True,
+        "client:utf8-without-smtputf8",
+    ),
     ("bdat-bad-count", "rcpt", "BDAT many", True, "bdat:bad-count"),
 ]
 
@@ -167,6 +187,9 @@ QUIET = [
     ("local-part-of-64", "mail", "RCPT TO:<" + "a" * 64 + "@b.example>", True),
     ("vrfy-with-argument", "ehlo", "VRFY postmaster", True),
     ("help-with-topic", "ehlo", "HELP MAIL", True),
+    ("utf8-mail-with-smtputf8", "ehlo", "MAIL FROM:<jos\u00e9@b.example> SMTPUTF8", True),
+    ("utf8-rcpt-smtputf8-offered", "mail", "RCPT TO:<zo\u00eb@b.example>", True),
+    ("ascii-rcpt-server-without-smtputf8", "helo-mail", "RCPT TO:<zoe@b.example>", True),
 ]
 
 
@@ -195,8 +218,10 @@ def test_correct_line_is_quiet(state: str, line: str, sandbox: bool) -> None:
 
 
 def test_every_command_warning_has_a_case() -> None:
-    # client:* codes judge a captured client's bytes: tests/test_capture_clients.py has theirs.
+    # client:* codes judge a captured client's bytes: tests/test_capture_clients.py has theirs;
+    # the console warns of one of them too, before the line leaves.
     command_codes = {code for code in TEXTS if not code.startswith(("data:", "client:"))}
+    command_codes.add("client:utf8-without-smtputf8")
     assert command_codes == {case[-1] for case in FIRES}
 
 

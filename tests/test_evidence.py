@@ -90,6 +90,8 @@ EXAMPLES = [
     ("550 No thanks", "HELO", "reply:550:HELO", "refuses to talk"),
     ("502 5.5.1 HELP not implemented", "HELP", "reply:502:HELP", "HELP"),
     ("552 Too many recipients", "RCPT", "server:postfix-too-many-recipients", "recipients"),
+    # aiosmtpd (the sandbox) without SMTPUTF8, to a line with an accented address.
+    ("500 5.5.2 Error: strict ASCII mode", "MAIL", "server:aiosmtpd-strict-ascii", "ASCII only"),
 ]
 
 

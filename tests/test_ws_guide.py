@@ -146,3 +146,24 @@ def test_a_pasted_message_is_recorded_line_by_line(ws, app):
     assert texts == [*body, "."]
     seqs = [e["seq"] for e in transcript.entries]
     assert seqs == list(range(len(seqs)))
+
+
+def test_an_accented_address_to_a_server_without_smtputf8_is_warned_and_explained(ws, client):
+    ws.connect()
+    ehlo = ws.ehlo()
+    assert "SMTPUTF8" not in ehlo["state"]["capabilities"]  # the sandbox reads ASCII only
+    ws.send({"type": "line", "text": "MAIL FROM:<jos\u00e9@client.example>"})
+    sent = ws.wait_for("sent")
+    assert [w["code"] for w in sent["warnings"]] == ["client:utf8-without-smtputf8"]
+    reply = ws.wait_for("reply")
+    assert reply["code"] == 500
+    used = [e for e in reply["explain"]["evidence"] if e["used"]]
+    assert [e["key"] for e in used] == ["server:aiosmtpd-strict-ascii"]
+    assert "ASCII only" in reply["explain"]["meaning"]
+    ws.command("QUIT")
+    ws.wait_for("closed")
+    # The replay says it once, as the console did.
+    tid = ws.frames[0]["transcript"]
+    frames = client.get(f"/api/transcripts/{tid}?frames=1").get_json()["frames"]
+    [mail] = [f for f in frames if f["type"] == "sent" and f["text"].startswith("MAIL")]
+    assert [w["code"] for w in mail["warnings"]] == ["client:utf8-without-smtputf8"]

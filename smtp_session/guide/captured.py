@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from smtp_session.guide.check_base import make_warning
-from smtp_session.guide.client_checks import ClientJudge
+from smtp_session.guide.client_checks import ClientJudge, with_client
 from smtp_session.guide.guide import Guide
 from smtp_session.wire.dialogue import DATA, END_OF_DATA, verb_of
 from smtp_session.wire.events import (
@@ -148,7 +148,7 @@ class CapturedSession:
         if verb == "MAIL":
             self._mail_tried = True
         frame = self.guide.frame_for(Sent(text=text, kind=kind, verb=verb))
-        warnings = [*(frame.get("warnings") or []), *(w.to_dict() for w in client)]
+        warnings = with_client(frame.get("warnings") or [], (w.to_dict() for w in client))
         self.summary["warnings"] += len(warnings)
         return [
             self._entry(

@@ -156,10 +156,24 @@ def _check_path(keyword: str) -> Callable[[str, str, Transaction, bool], list[Ch
         path = parse_path(args)
         out = _syntax(verb, path, keyword)
         if path.keyword == keyword and path.colon:
-            out += _params(verb, path, tx)
+            out += _params(verb, path, tx) + _utf8(verb, path, tx)
         return _order(verb, tx) + out
 
     return check
+
+
+def _utf8(verb: str, path: PathArgument, tx: Transaction) -> list[CheckWarning]:
+    """RFC 6531 §3.4: a mailbox with non-ASCII characters needs SMTPUTF8 on MAIL FROM, which
+    only a server that offered SMTPUTF8 accepts (without it, a server reading commands as
+    ASCII refuses the whole line). RCPT is warned where the server offered no SMTPUTF8;
+    a MAIL FROM that names SMTPUTF8 unoffered has ``param:not-offered`` already."""
+    if path.address is None or path.address.isascii():
+        return []
+    if verb == "MAIL" and "SMTPUTF8" not in path.param_dict:
+        return [make_warning("client:utf8-without-smtputf8")]
+    if verb == "RCPT" and live(tx) and tx.hello is not None and "SMTPUTF8" not in tx.capabilities:
+        return [make_warning("client:utf8-without-smtputf8")]
+    return []
 
 
 def _order(verb: str, tx: Transaction) -> list[CheckWarning]:

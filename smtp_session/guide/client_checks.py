@@ -14,7 +14,7 @@ entry they are about; :func:`recorded_warnings` turns the keys back into warning
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,6 +130,15 @@ def _params(mail_line: str) -> set[str]:
     """MAIL FROM's parameters, upper-cased (``BODY=8BITMIME``, ``SMTPUTF8``), RFC 5321 §4.1.2."""
     _, _, rest = mail_line.partition(">")
     return {word.upper() for word in rest.split()}
+
+
+def with_client(
+    warnings: list[dict[str, Any]], client: Iterable[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The Guide's warnings for a line, then the client's it does not already hold (the
+    console's checker warns of a non-ASCII address too, so one fact is said once)."""
+    seen = {w["code"] for w in warnings}
+    return [*warnings, *(w for w in client if w["code"] not in seen)]
 
 
 def recorded_warnings(entry: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from typing import Any
 
-from smtp_session.guide.client_checks import recorded_warnings
+from smtp_session.guide.client_checks import recorded_warnings, with_client
 from smtp_session.guide.document import document_path
 from smtp_session.guide.guide import Guide
 from smtp_session.guide.lean import LeanEncoder
@@ -114,7 +114,7 @@ def _frame_of(entry: dict[str, Any], event: SessionEvent | None, guide: Guide) -
     frame.update(seq=entry["seq"], t=entry["t"])
     client = recorded_warnings(entry)  # a captured client's, judged from its bytes
     if client:
-        frame["warnings"] = [*(frame.get("warnings") or []), *client]
+        frame["warnings"] = with_client(frame.get("warnings") or [], client)
     guide.extra.clear()  # lesson progress is not replayed
     return frame
 
