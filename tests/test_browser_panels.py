@@ -217,7 +217,13 @@ def test_tls_panel_after_starttls(console):
     verification = tls.locator("[data-field=verification]").text_content()
     assert verification.startswith("sandbox certificate, trusted (pinned SHA-256")
     assert console.panel("steps").locator("[data-badge=tls]").text_content() == "TLS on"
+    # RFC 3207 §4.2: greet again, said until done.
+    note = tls.locator("[data-field=tls-ehlo-note]")
+    assert note.is_visible() and "send EHLO again" in note.text_content()
+    console.type("EHLO client.example")
+    assert note.is_hidden()
     console.quit()
+    assert note.is_hidden()
 
 
 def test_next_command_buttons_and_message_template_send_a_real_message(console, sandbox):

@@ -200,6 +200,8 @@ export class Panels {
     this.exchange.body.replaceChildren(el('p', { class: 'muted' }, 'Connect and send a command: each command and reply is explained here.'));
     this.steps.body.replaceChildren(el('p', { class: 'muted' }, 'Not connected.'));
     this.tls.body.replaceChildren();
+    this.tlsEhloNote = null;
+    this.lastState = null;
     this.tls.body.closest('section').hidden = true;
   }
 
@@ -277,6 +279,8 @@ export class Panels {
   }
 
   renderState(state) {
+    this.lastState = state;
+    this.showTlsEhloNote();
     const steps = el('ol', { class: 'steps' }, (state.steps || []).map((s) =>
       el('li', { class: `step ${s.status}`, data: { step: s.id, status: s.status }, title: s.status },
         el('span', { class: 'mark', 'aria-hidden': 'true' }, STEP_MARKS[s.status] || ''), ` ${s.name}`,
@@ -357,7 +361,16 @@ export class Panels {
       ...row('Valid', validity(f.not_before || '', f.not_after || '')),
       ...row('Checked', el('span', { class: f.verified ? 'ok' : 'bad', data: { field: 'verification' } }, f.verification || (f.verified ? 'verified' : 'NOT verified'))));
     const note = f.chain_note ? el('p', { class: 'muted' }, f.chain_note) : null;
-    this.tls.body.replaceChildren(dl, note, el('p', { class: 'muted' }, 'What the server said before TLS no longer counts: send EHLO again.'));
+    // RFC 3207 §4.2: after STARTTLS the client greets again; said until it has.
+    this.tlsEhloNote = f.tls_mode === 'implicit' ? null
+      : el('p', { class: 'muted', data: { field: 'tls-ehlo-note' } }, 'What the server said before TLS no longer counts: send EHLO again.');
+    this.showTlsEhloNote();
+    this.tls.body.replaceChildren(dl, note, this.tlsEhloNote);
     this.tls.body.closest('section').hidden = false;
+  }
+
+  showTlsEhloNote() {
+    const state = this.lastState;
+    if (this.tlsEhloNote) this.tlsEhloNote.hidden = Boolean(state && (state.hello || state.closed));
   }
 }
