@@ -42,3 +42,9 @@ def test_another_server_outside_the_policy_is_refused_in_words(console):  # noqa
     error.wait_for()
     assert "smtp.example.com" in error.text_content()
     assert page.get_by_role("button", name="Connect", exact=True).is_enabled()
+    # The refusal is said once: the close that follows does not repeat it, nor end in "..".
+    page.locator("#status", has_text="Closed").wait_for()
+    closed = page.locator(".line.info", has_text="connection closed")
+    assert closed.all_text_contents() == ["* connection closed"]
+    status = page.locator("#status").text_content()
+    assert "PLAYGROUND_ALLOWED_TARGETS" in status and ".." not in status

@@ -187,6 +187,7 @@ export class App {
     this.idle.start(this.limits);
     this.anchors.clear();
     this.lastBdat = null;
+    this.lastError = null;
     this.console.forgetAwaiting();
     this.markLine(this.console.line(`* connected to ${f.host} port ${f.port} (${f.address})`, 'info', { seq: f.seq, data: f }));
     this.status(`Connected to ${f.host}:${f.port}. Wait for the 220 greeting, then say EHLO.`);
@@ -267,6 +268,7 @@ export class App {
 
   onError(f) {
     this.console.line(`! ${f.message}`, 'error', { seq: f.seq ?? null });
+    this.lastError = f.message;
     if (!this.connected) this.setButtons(false);
   }
 
@@ -278,8 +280,11 @@ export class App {
     // goes to Connect, not back to the top of the page.
     const focused = document.activeElement;
     const stranded = focused === $('disconnect') || focused === $('input');
-    this.console.line(`* connection closed: ${f.reason}`, 'info', { seq: f.seq });
-    this.status(`Closed: ${f.reason}.`);
+    // A close for the reason an error line has just given says so once, not twice.
+    const said = sameWords(f.reason, this.lastError);
+    this.lastError = null;
+    this.console.line(said ? '* connection closed' : `* connection closed: ${f.reason}`, 'info', { seq: f.seq });
+    this.status(`Closed: ${String(f.reason || '').replace(/\.+$/, '')}.`);
     this.console.setEnabled(false, 'Not connected');
     this.console.setPrompt('>');
     this.setButtons(false);
@@ -412,6 +417,12 @@ function statusFor(f) {
   }
   const next = state.next_commands || [];
   return next.length ? `Next: ${next.join(', ')}.` : 'Wait for the server.';
+}
+
+// Two messages that say the same, but for case and a final period.
+function sameWords(a, b) {
+  const norm = (text) => String(text || '').trim().replace(/\.+$/, '').toLowerCase();
+  return Boolean(a && b) && norm(a) === norm(b);
 }
 
 // The console page boots itself; the classroom's views import App and build their own.
