@@ -23,8 +23,8 @@ from smtp_session.wire.pacing import BDAT_AFTER_FAILURE, Chunk, Held, Pacer, Uni
 # answers 500), so it is not sent where the server reads commands.
 EMPTY_LINE = LineError(
     "The empty line was not sent: the server reads a command here, and an empty line (or "
-    "one of spaces only) is no command (it would answer 500). Inside a message (after 354) an empty line is sent: it "
-    "separates the headers from the body.",
+    "one of spaces only) is no command (it would answer 500). Inside a message (after 354) "
+    "an empty line is sent: it separates the headers from the body.",
     code="empty_line",
 )
 
