@@ -247,3 +247,28 @@ def test_the_focus_stays_on_the_controls_when_a_session_ends(page, live):
     page.locator(".line.reply", has_text=re.compile(r"^221 ")).wait_for()
     page.locator("#connect:not([disabled])").wait_for()
     assert page.evaluate(focused) == "connect"  # the input, disabled after QUIT, too
+
+
+def test_control_characters_are_shown_and_warned_of(page, live):
+    page.goto(live.url + "/")
+    page.get_by_role("button", name="Connect", exact=True).click()
+    page.wait_for_selector(".line.reply.r2xx")
+    type_line(page, "EHLO client.example")
+    page.locator(".line.reply", has_text=re.compile(r"^250 ")).wait_for()
+    type_line(page, "NOOP a\x01b\x1b[31mred")
+    # An ESC would vanish from the screen (or, in a terminal, colour it): its picture shows.
+    sent = page.locator(".line.sent", has_text="NOOP a")
+    sent.wait_for()
+    assert sent.text_content() == "NOOP a\u2401b\u241b[31mred"
+    warning = page.locator("[data-panel=warnings] [data-code='line:control-character']")
+    warning.wait_for()
+    assert "0x01, ESC (0x1B)" in warning.text_content()
+    # The replay shows it the same way; the transcript keeps the characters themselves.
+    page.locator(".line.reply", has_text=re.compile(r"^250 ")).nth(1).wait_for()
+    tid = page.evaluate("() => document.body.dataset.transcript")
+    page.goto(f"{live.url}/t/{tid}")
+    page.wait_for_selector("#replay[data-ready='1']")
+    page.keyboard.press("End")
+    assert page.locator(".line.sent", has_text="NOOP a").first.text_content() == (
+        "NOOP a\u2401b\u241b[31mred"
+    )

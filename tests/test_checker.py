@@ -141,6 +141,8 @@ FIRES = [
         "param:size-over-limit",
     ),
     ("bdat-not-offered", "rcpt", "BDAT 100 LAST", True, "bdat:not-offered"),
+    ("control-character", "ehlo", "NOOP a\x1b[31mred", True, "line:control-character"),
+    ("tab-in-command", "greeted", "EHLO\tclient.example", True, "line:control-character"),
     # RFC 6531 §3.4: a non-ASCII mailbox needs SMTPUTF8 on MAIL FROM, and a server offering it
     (
         "utf8-mail-without-smtputf8",
@@ -459,3 +461,11 @@ def test_every_code_a_check_raises_has_its_texts() -> None:
         raised |= set(re.findall(r'\(\w+[^()]*, "([a-z]+:[a-z0-9-]+)"\)', src.read_text()))
     assert raised <= set(TEXTS), raised - set(TEXTS)
     assert set(TEXTS) <= raised, set(TEXTS) - raised
+
+
+def test_control_characters_are_named_in_the_warning() -> None:
+    warnings = check_command("NOOP a\tb\x01c\x1b[31mred", _state("ehlo"), sandbox=True)
+    [warning] = [w for w in warnings if w.code == "line:control-character"]
+    assert "TAB (0x09), 0x01, ESC (0x1B)" in warning.message
+    # message text after 354 is not a command: a tab there is the message's own
+    assert check_command("Subject:\tx\x1b", _state("data"), sandbox=True) == []

@@ -52,6 +52,9 @@ def check_command(line: str, tx: Transaction, *, sandbox: bool) -> list[CheckWar
         out.append(make_warning("line:too-long", size=size))
     if not line.strip():
         return out + [make_warning("line:empty")]
+    controls = _controls(line)
+    if controls:
+        out.append(make_warning("line:control-character", chars=controls))
     verb = verb_of(line.strip())
     if verb not in COMMANDS:
         return out + [_unknown_verb(verb)]
@@ -61,6 +64,25 @@ def check_command(line: str, tx: Transaction, *, sandbox: bool) -> list[CheckWar
         out.append(make_warning("order:before-greeting"))
     check = VERB_CHECKS.get(verb)
     return out + (check(verb, args, tx, sandbox) if check else [])
+
+
+# C0 controls and DEL (CR, LF and NUL never leave: wire/lines.check_lines refuses them).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_NAMES = {"\t": "TAB", "\x1b": "ESC", "\x7f": "DEL", "\x08": "BS", "\x0c": "FF"}
+
+
+def _controls(line: str) -> str:
+    """The control characters in ``line``, named ("TAB (0x09), ESC (0x1B)"), or ""."""
+    if not _CONTROL.search(line):
+        return ""
+    found = dict.fromkeys(_CONTROL.findall(line))
+    names = [
+        f"{_CONTROL_NAMES[c]} (0x{ord(c):02X})" if c in _CONTROL_NAMES else f"0x{ord(c):02X}"
+        for c in found
+    ]
+    return ("the control character " if len(names) == 1 else "the control characters ") + (
+        ", ".join(names)
+    )
 
 
 def _unknown_verb(verb: str) -> CheckWarning:

@@ -1,6 +1,8 @@
 // The terminal-style console: a DOM line per line of the session, and an input line with
 // history. Text from servers is untrusted: it is only ever written with textContent.
 
+import { visible } from './dom.js';
+
 // v2: the first version kept pasted AUTH answers (the lines after an AUTH LOGIN in one
 // paste); its key is removed on load, so what it may hold leaves the browser.
 const HISTORY_KEY = 'smtp-playground-history-v2';
@@ -128,7 +130,7 @@ export class Console extends EventTarget {
       const { cls = [], seq = null, data = null } = options(i);
       const div = document.createElement('div');
       div.className = ['line', kind, ...cls].join(' ');
-      div.textContent = text === '' ? '\u00a0' : text;
+      div.textContent = text === '' ? '\u00a0' : visible(text);
       if (seq !== null) {
         div.dataset.seq = String(seq);
         div.id = `L${seq}`;

@@ -29,3 +29,13 @@ export function pageData(id) {
 // RFC 5321 §4.2.1: the first digit of a reply says how it went; the console colours by it.
 const REPLY_CLASS = { 2: 'r2xx', 3: 'r3xx', 4: 'r4xx', 5: 'r5xx' };
 export const replyClass = (code) => REPLY_CLASS[Math.floor((code || 0) / 100)] || 'rbad';
+
+// A control character (an ESC, a backspace) would act on the screen or vanish from it: it
+// is shown as its Unicode control picture (U+2400 + code, DEL U+2421). Tabs stay tabs, as
+// message text keeps them; the transcript keeps every character as it was.
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f]/;
+const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f]/g;
+export function visible(text) {
+  if (!CONTROL.test(text)) return text;
+  return text.replace(CONTROLS, (c) => String.fromCharCode(c === '\u007f' ? 0x2421 : 0x2400 + c.charCodeAt(0)));
+}

@@ -2,7 +2,7 @@
 // API, how an entry reads as console lines, and the transcripts page (delete buttons for the
 // held tokens, import of a JSON file).
 
-import { $, replyClass } from './dom.js';
+import { $, replyClass, visible } from './dom.js';
 
 // The console stores the token of each transcript it records here, as {id: token}.
 export const TOKENS_KEY = 'smtp-playground-edit-tokens';
@@ -41,7 +41,7 @@ const API = '/api/transcripts';
 const line = (cls, text) => {
   const node = document.createElement('div');
   node.className = cls;
-  node.textContent = text;
+  node.textContent = visible(text);
   return node;
 };
 const SENT_CLASS = { data: 'line sent data', 'auth-response': 'line sent auth' };
