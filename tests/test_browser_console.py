@@ -272,3 +272,19 @@ def test_control_characters_are_shown_and_warned_of(page, live):
     assert page.locator(".line.sent", has_text="NOOP a").first.text_content() == (
         "NOOP a\u2401b\u241b[31mred"
     )
+
+
+def test_a_line_no_frame_can_carry_is_refused_in_words(page, live):
+    page.goto(live.url + "/")
+    page.get_by_role("button", name="Connect", exact=True).click()
+    page.wait_for_selector(".line.reply.r2xx")
+    type_line(page, "NOOP " + "x" * 2_000_000)
+    error = page.locator(".line.error", has_text="Nothing was sent")
+    error.wait_for()
+    assert (
+        "one line is 1.9 MB" in error.text_content()
+        and "Break it into lines" in error.text_content()
+    )
+    assert page.locator(".line.sent").count() == 0
+    type_line(page, "NOOP")  # the session goes on
+    page.locator(".line.reply", has_text=re.compile(r"^250 ")).wait_for()

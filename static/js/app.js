@@ -1,6 +1,6 @@
 // The console page: wires the connection bar, the console and the guide panels together.
 
-import { Connection, batches } from './socket.js';
+import { Connection, MAX_FRAME_BYTES, batches } from './socket.js';
 import { Console } from './console.js';
 import { Panels } from './panels.js';
 import { $, el, replyClass } from './dom.js';
@@ -133,6 +133,13 @@ export class App {
   sendLines(lines) {
     if (!this.connected) {
       this.console.line('! Not connected: press Connect first.', 'error');
+      return;
+    }
+    // A line no frame can carry is refused here, in the typist's words, not the protocol's.
+    const huge = lines.find((line) => line.length > MAX_FRAME_BYTES / 4 && utf8Size(line) > MAX_FRAME_BYTES);
+    if (huge !== undefined) {
+      const mb = (utf8Size(huge) / 1048576).toFixed(1);
+      this.console.line(`! Nothing was sent: one line is ${mb} MB, and the playground sends at most ${MAX_FRAME_BYTES / 1024} KB in a line (SMTP itself allows 1,000 octets per line, RFC 5321 §4.5.3.1.6). Break it into lines.`, 'error');
       return;
     }
     if (lines.length === 1) {
@@ -418,6 +425,9 @@ function statusFor(f) {
   const next = state.next_commands || [];
   return next.length ? `Next: ${next.join(', ')}.` : 'Wait for the server.';
 }
+
+const encoder = new TextEncoder();
+const utf8Size = (text) => encoder.encode(text).length;
 
 // Two messages that say the same, but for case and a final period.
 function sameWords(a, b) {
