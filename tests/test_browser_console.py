@@ -181,10 +181,15 @@ def test_credentials_never_reach_the_history_however_they_are_sent(page, live):
     page.locator(".line.sent", has_text="[credentials, redacted]").wait_for()
     type_line(page, "RSET")
     page.locator(".line.sent", has_text=re.compile(r"^RSET$")).wait_for()
+    # A pasted message: its lines (the empty one too) are text, the commands around it kept.
+    envelope = ["MAIL FROM:<a@example.com>", "RCPT TO:<b@example.com>", "DATA"]
+    _paste(page, "\n".join([*envelope, "Subject: x", "", "hello", ".", "NOOP"]) + "\n")
+    page.locator(".line.reply", has_text="queued as").wait_for()
+    page.locator(".line.sent", has_text=re.compile(r"^NOOP$")).nth(1).wait_for()
 
     history = _history(page)
     assert history == ["EHLO client.example", "STARTTLS", "EHLO client.example",
-                       "AUTH LOGIN", "NOOP", "AUTH PLAIN", "RSET"]  # fmt: skip
+                       "AUTH LOGIN", "NOOP", "AUTH PLAIN", "RSET", *envelope, "NOOP"]  # fmt: skip
     stored = page.evaluate("() => JSON.stringify(Object.assign({}, localStorage))")
     for secret in (user, password, token):
         assert secret not in stored

@@ -204,7 +204,7 @@ export class App {
 
   onSent(f) {
     this.idle.activity();
-    if (!f.chunk) this.console.sent(f.kind, f.text, f.lines ? f.lines.length : 1); // typed lines only
+    if (!f.chunk) this.console.sent(f.kind, f.lines || [f.text]); // typed lines only
     const cls = f.kind === 'data' ? ['data'] : f.kind === 'auth-response' ? ['auth'] : [];
     if (this.tlsOn) cls.push('enc');
     if (f.warnings && f.warnings.length) cls.push('warned');

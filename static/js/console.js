@@ -81,14 +81,15 @@ export class Console extends EventTarget {
     if (this.awaiting.length > AWAITING_MAX) this.awaiting.shift();
   }
 
-  // A ``sent`` frame's echo (kind: command | data | auth-response; one line's text, or a
-  // message's lines). Echoes come in the order the lines were submitted; a line never
-  // echoed (held back, refused) is passed over when a later one is.
-  sent(kind, text, count = 1) {
-    if (kind !== 'command') {
-      this.awaiting.splice(0, count); // a SASL answer or message text: forgotten
+  // A ``sent`` frame's echo (kind: command | data | auth-response; its lines: one line's
+  // text, or a message's lines). Echoes come in the order the lines were submitted; a line
+  // never echoed (held back, refused) is passed over when a later one is.
+  sent(kind, texts) {
+    if (kind !== 'command') { // SASL answers or message text: forgotten (blank ones never waited)
+      this.awaiting.splice(0, texts.filter((text) => text.trim()).length);
       return;
     }
+    const text = texts[0];
     const at = this.awaiting.indexOf(text);
     if (at < 0) return; // not typed here (another tab's session), or redacted
     this.awaiting.splice(0, at + 1);
