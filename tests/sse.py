@@ -52,7 +52,10 @@ class EventStream:
             raise TimeoutError
         sock = self.response.fp.raw._sock  # type: ignore[union-attr]
         sock.settimeout(remaining)
-        raw = self.response.fp.readline()
+        # Through the response, which undoes chunked framing: the raw socket file would hand
+        # chunk sizes over as lines, and see the end of a finished stream only when the
+        # server closes the kept-alive connection (gunicorn: its keepalive, 10 s later).
+        raw = self.response.readline()
         if not raw:
             self.ended = True
             return None
