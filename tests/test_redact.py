@@ -116,6 +116,28 @@ DIALOGUES: dict[str, tuple[list[tuple[str, str, str]], list[str]]] = {
             "[SCRAM-SHA-256 response, redacted]",
         ],
     ),
+    "login-answers-after-530": (  # the sandbox refuses AUTH before STARTTLS
+        [
+            ("C", "AUTH LOGIN", "command"),
+            ("S", "530 5.7.0 Must issue a STARTTLS command first", ""),
+            ("C", b64("demo"), "command"),
+            ("S", "500 5.5.2 Error: command not recognized", ""),
+            ("C", b64(SECRET), "command"),
+            ("S", "500 5.5.2 Error: command not recognized", ""),
+        ],
+        ["AUTH LOGIN", "[credentials, redacted]", "[credentials, redacted]"],
+    ),
+    "plain-text-answers-after-538": (
+        [
+            ("C", "AUTH LOGIN", "command"),
+            ("S", "538 5.7.11 Encryption required for requested authentication mechanism", ""),
+            ("C", "demo", "command"),
+            ("S", "500 5.5.2 Error: command not recognized", ""),
+            ("C", SECRET, "command"),
+            ("S", "500 5.5.2 Error: command not recognized", ""),
+        ],
+        ["AUTH LOGIN", "[credentials, redacted]", "[credentials, redacted]"],
+    ),
     "cancel": (
         [
             ("C", "AUTH LOGIN", "command"),

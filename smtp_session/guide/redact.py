@@ -48,6 +48,9 @@ class AuthState:
     mechanism: str | None = None
     responses: int = 0  # responses sent in this exchange, the initial response included
     login_user_sent: bool = False
+    # An AUTH the server refused or that was cancelled: the answers the user had ready may
+    # still come (AUTH LOGIN has two), read by the server as commands; until a command does.
+    refused: bool = False
 
 
 def _b64(text: str) -> bytes | None:
@@ -187,18 +190,24 @@ def redact_line(
         return _redact_response(line, state, last_reply)
     failed = state.mechanism is not None and (last_reply is None or last_reply.code != 235)
     state.mechanism = None
+    if failed:
+        state.refused = True
     if _AUTH_LINE.match(line):
+        state.refused = False
         return _auth_command(line, state, last_reply)
-    if failed and _looks_like_a_response(line):
-        # Typed right after a refused or cancelled AUTH (538, "*"): the answer the user meant
-        # to give; the server reads it as a command and may echo it back.
+    if state.refused and _looks_like_a_response(line):
+        # Typed after a refused or cancelled AUTH (530, 538, "*"): the answers the user meant
+        # to give (a LOGIN's username, then its password; base64 or not), which the server
+        # reads as commands and may echo back.
         return _marker("credentials", None)
+    state.refused = False  # a command: whatever follows is the user's next step
     return redact_plain_anywhere(line)
 
 
 def _looks_like_a_response(line: str) -> bool:
+    """One word that is no SMTP verb: a SASL answer, encoded or typed as it is."""
     text = line.strip()
-    return len(text) >= 4 and " " not in text and verb_of(text) not in COMMANDS and bool(_b64(text))
+    return bool(text) and " " not in text and verb_of(text) not in COMMANDS
 
 
 # RFC 4616 §2: authzid NUL authcid NUL passwd, base64-encoded. A NUL byte puts one of these
