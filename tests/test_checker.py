@@ -30,6 +30,7 @@ STATES: dict[str, list[tuple[Any, ...]]] = {
     "before-greeting": [],
     "greeted": [("greeting", None, GREETING)],
     "helo": [("greeting", None, GREETING), ("command", "HELO c.example", "250 sandbox.test")],
+    "mail-smtputf8": [*HELLO, ("command", "MAIL FROM:<a@c.example> SMTPUTF8", MAIL_OK)],
     "helo-mail": [  # HELO: no extension offered, SMTPUTF8 neither
         ("greeting", None, GREETING),
         ("command", "HELO c.example", "250 sandbox.test"),
@@ -151,6 +152,13 @@ FIRES = [
         True,
         "client:utf8-without-smtputf8",
     ),
+    (  # RFC 6531 §3.4: the server offers SMTPUTF8, but this MAIL FROM did not ask for it
+        "utf8-rcpt-after-mail-without-smtputf8",
+        "mail",
+        "RCPT TO:<zo\u00eb@b.example>",
+        True,
+        "client:utf8-without-smtputf8",
+    ),
     (
         "utf8-rcpt-server-without-smtputf8",
         "helo-mail",
@@ -190,7 +198,7 @@ QUIET = [
     ("vrfy-with-argument", "ehlo", "VRFY postmaster", True),
     ("help-with-topic", "ehlo", "HELP MAIL", True),
     ("utf8-mail-with-smtputf8", "ehlo", "MAIL FROM:<jos\u00e9@b.example> SMTPUTF8", True),
-    ("utf8-rcpt-smtputf8-offered", "mail", "RCPT TO:<zo\u00eb@b.example>", True),
+    ("utf8-rcpt-after-mail-with-smtputf8", "mail-smtputf8", "RCPT TO:<zo\u00eb@b.example>", True),
     ("ascii-rcpt-server-without-smtputf8", "helo-mail", "RCPT TO:<zoe@b.example>", True),
 ]
 

@@ -163,15 +163,15 @@ def _check_path(keyword: str) -> Callable[[str, str, Transaction, bool], list[Ch
 
 
 def _utf8(verb: str, path: PathArgument, tx: Transaction) -> list[CheckWarning]:
-    """RFC 6531 §3.4: a mailbox with non-ASCII characters needs SMTPUTF8 on MAIL FROM, which
-    only a server that offered SMTPUTF8 accepts (without it, a server reading commands as
-    ASCII refuses the whole line). RCPT is warned where the server offered no SMTPUTF8;
-    a MAIL FROM that names SMTPUTF8 unoffered has ``param:not-offered`` already."""
+    """RFC 6531 §3.4: an envelope with a non-ASCII mailbox needs SMTPUTF8 on its MAIL FROM,
+    which only a server that offered SMTPUTF8 accepts (without it, a server reading commands
+    as ASCII refuses the whole line). A RCPT is warned when its transaction's MAIL FROM did
+    not carry it; a MAIL FROM that names SMTPUTF8 unoffered has ``param:not-offered``."""
     if path.address is None or path.address.isascii():
         return []
     if verb == "MAIL" and "SMTPUTF8" not in path.param_dict:
         return [make_warning("client:utf8-without-smtputf8")]
-    if verb == "RCPT" and live(tx) and tx.hello is not None and "SMTPUTF8" not in tx.capabilities:
+    if verb == "RCPT" and live(tx) and tx.mail_from is not None and not tx.mail_smtputf8:
         return [make_warning("client:utf8-without-smtputf8")]
     return []
 

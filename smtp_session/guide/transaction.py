@@ -162,6 +162,7 @@ class Transaction:
 
     def _clear_envelope(self) -> None:
         self.mail_from: str | None = None
+        self.mail_smtputf8 = False  # RFC 6531 §3.4: MAIL FROM carried SMTPUTF8
         self.accepted_recipients: list[str] = []
         self.rejected_recipients: list[Rejection] = []
         self.in_data = False
@@ -273,6 +274,7 @@ class Transaction:
             return
         self._set_rset_state()
         self.mail_from = path_of(args)
+        self.mail_smtputf8 = "SMTPUTF8" in parse_path(args).param_dict
         self._reached.add("mail")
 
     def _on_rcpt(self, args: str, reply: Reply) -> None:
@@ -419,7 +421,8 @@ class Transaction:
         return (
             self.connected, self.closed, self.greeted, self.refused, self.awaiting_tls,
             self.tls, self.tls_mode, self.hello, self.authenticated, self.in_auth,
-            self.in_data, self.mail_from, self.messages_sent, frozenset(self._reached),
+            self.in_data, self.mail_from, self.mail_smtputf8, self.messages_sent,
+            frozenset(self._reached),
             frozenset(self.capabilities), self.capability_params,
             tuple(self.accepted_recipients), tuple(self.rejected_recipients),
             len(self.messages), self.messages,

@@ -136,7 +136,8 @@ export class App {
       return;
     }
     // A line no frame can carry is refused here, in the typist's words, not the protocol's.
-    const huge = lines.find((line) => line.length > MAX_FRAME_BYTES / 4 && utf8Size(line) > MAX_FRAME_BYTES);
+    // (JSON.stringify: the frame carries the line escaped, a control character as 6 bytes.)
+    const huge = lines.find((line) => line.length * 6 > MAX_FRAME_BYTES && utf8Size(JSON.stringify(line)) > MAX_FRAME_BYTES);
     if (huge !== undefined) {
       const mb = (utf8Size(huge) / 1048576).toFixed(1);
       this.console.line(`! Nothing was sent: one line is ${mb} MB, and the playground sends at most ${MAX_FRAME_BYTES / 1024} KB in a line (SMTP itself allows 1,000 octets per line, RFC 5321 §4.5.3.1.6). Break it into lines.`, 'error');
@@ -195,6 +196,7 @@ export class App {
     this.anchors.clear();
     this.lastBdat = null;
     this.lastError = null;
+    this.quitSent = false;
     this.console.forgetAwaiting();
     this.markLine(this.console.line(`* connected to ${f.host} port ${f.port} (${f.address})`, 'info', { seq: f.seq, data: f }));
     this.status(`Connected to ${f.host}:${f.port}. Wait for the 220 greeting, then say EHLO.`);
@@ -204,6 +206,7 @@ export class App {
 
   onSent(f) {
     this.idle.activity();
+    if (f.verb === 'QUIT') this.quitSent = true;
     if (!f.chunk) this.console.sent(f.kind, f.lines || [f.text]); // typed lines only
     const cls = f.kind === 'data' ? ['data'] : f.kind === 'auth-response' ? ['auth'] : [];
     if (this.tlsOn) cls.push('enc');
@@ -285,8 +288,9 @@ export class App {
     this.idle.stop();
     // The focus is on what the close disables (Disconnect, or the input after QUIT): it
     // goes to Connect, not back to the top of the page.
+    // (Not when the server ends it while the user types: Enter would then reconnect.)
     const focused = document.activeElement;
-    const stranded = focused === $('disconnect') || focused === $('input');
+    const stranded = focused === $('disconnect') || (focused === $('input') && this.quitSent);
     // A close for the reason an error line has just given says so once, not twice.
     const said = sameWords(f.reason, this.lastError);
     this.lastError = null;

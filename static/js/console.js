@@ -74,10 +74,12 @@ export class Console extends EventTarget {
   // 334 is a SASL answer, after a 354 message text, whatever it looks like) and says so in
   // the line's echo. A line waits here until its echo; ``sent`` keeps it if the echo is a
   // command with the text as typed (credentials are redacted in the echo, so never match).
-  // Lines typed after a 334 and AUTH with an initial response never even wait.
+  // A line typed after a 334, or AUTH with an initial response, waits as a blank (null):
+  // its text is never kept, even here, and its echo still passes it.
   waitForEcho(line) {
-    if (this.secret || /^\s*AUTH\s+\S+\s+\S+/i.test(line) || !line.trim()) return;
-    this.awaiting.push(line);
+    if (!line.trim()) return;
+    const secret = this.secret || /^\s*AUTH\s+\S+\s+\S+/i.test(line);
+    this.awaiting.push(secret ? null : line);
     if (this.awaiting.length > AWAITING_MAX) this.awaiting.shift();
   }
 
@@ -86,7 +88,11 @@ export class Console extends EventTarget {
   // never echoed (held back, refused) is passed over when a later one is.
   sent(kind, texts) {
     if (kind !== 'command') { // SASL answers or message text: forgotten (blank ones never waited)
-      this.awaiting.splice(0, texts.filter((text) => text.trim()).length);
+      for (const text of texts) {
+        // Message text comes back as it was typed; a message the helper sent never waited.
+        if (!text.trim() || (kind === 'data' && this.awaiting[0] !== text)) continue;
+        this.awaiting.shift();
+      }
       return;
     }
     const text = texts[0];
