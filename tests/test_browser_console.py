@@ -31,6 +31,20 @@ def type_line(page, text: str) -> None:
     page.locator("#input").press("Enter")
 
 
+def _paste(page, text: str) -> None:
+    """Paste ``text`` into the input as the browser delivers a paste event."""
+    page.evaluate(
+        """(text) => {
+        const input = document.getElementById('input');
+        const data = new DataTransfer();
+        data.setData('text', text);
+        input.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true,
+                                                         cancelable: true}));
+    }""",
+        text,
+    )
+
+
 def test_tutorial_transaction_in_the_console(page, live):
     page.goto(live.url + "/")
     assert page.locator("#target").input_value() == "sandbox"
@@ -73,15 +87,7 @@ def test_history_paste_and_line_editing(page, live):
     box.press("Control+u")
     assert box.input_value() == ""
     # A multi-line paste is sent as lines, in order.
-    page.evaluate(
-        """() => {
-        const input = document.getElementById('input');
-        const data = new DataTransfer();
-        data.setData('text', 'RSET\\nNOOP\\n');
-        input.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true,
-                                                         cancelable: true}));
-    }"""
-    )
+    _paste(page, "RSET\nNOOP\n")
     # Without PIPELINING the second line leaves only after RSET's reply: wait for both.
     page.locator(".line.sent").nth(2).wait_for()
     sent = page.locator(".line.sent").all_text_contents()
@@ -100,16 +106,7 @@ def test_a_pasted_message_is_sent_whole_shown_by_its_ends_and_kept_out_of_histor
     type_line(page, "DATA")
     page.locator(".line.reply", has_text=re.compile(r"^354 ")).wait_for()
     body = ["Subject: long", ""] + [f"body line {i}" for i in range(20_000)]
-    page.evaluate(
-        """(text) => {
-        const input = document.getElementById('input');
-        const data = new DataTransfer();
-        data.setData('text', text);
-        input.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true,
-                                                         cancelable: true}));
-    }""",
-        "\n".join([*body, "."]) + "\n",
-    )
+    _paste(page, "\n".join([*body, "."]) + "\n")
     page.locator(".line.reply", has_text="queued as").wait_for(timeout=60_000)
     [msg] = sandbox.mailbox.messages()
     assert sandbox.mailbox.raw(msg.id) == ("\r\n".join(body) + "\r\n").encode()
@@ -135,19 +132,6 @@ def test_the_sandbox_page_downloads_the_certificate_that_verifies_it(page, live,
     context = ssl.create_default_context(cafile=str(path))
     with smtplib.SMTP_SSL("127.0.0.1", sandbox.config.tls_port, timeout=10, context=context):
         pass  # verified: chain and host name, with the file the page gave
-
-
-def _paste(page, text: str) -> None:
-    page.evaluate(
-        """(text) => {
-        const input = document.getElementById('input');
-        const data = new DataTransfer();
-        data.setData('text', text);
-        input.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true,
-                                                         cancelable: true}));
-    }""",
-        text,
-    )
 
 
 def _history(page) -> list[str]:
